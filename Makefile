@@ -1,0 +1,36 @@
+# wsgid developer targets. Everything runs from a virtual environment made from the system
+# Python (not a per-user Python under a private home directory), because the daemon processes drop
+# privileges to the Apache user, and that user must be able to read the interpreter and wsgid.
+
+SYSTEM_PYTHON ?= /usr/bin/python3
+VENV ?= build/venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: all venv build test test-pure run clean
+
+all: build
+
+$(VENV)/.deps: setup.cfg pyproject.toml
+	$(SYSTEM_PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "setuptools>=68" wheel "Cython>=3.0" click setproctitle psutil pytest requests
+	touch $@
+
+venv: $(VENV)/.deps
+
+# Editable install: builds wsgid/_core*.so and wsgid/mod_wsgid.so in place.
+build: venv
+	$(PY) -m pip install -q --no-build-isolation -e '.[test]'
+
+test: build
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+run: build
+	$(VENV)/bin/wsgid start-server --host $(HOST) --port $(PORT)
+
+clean:
+	rm -rf build dist *.egg-info wsgid/*.so wsgid/_core.c wsgid/_build_info.py
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Helpers for the test suite: a real Apache httpd with a generated configuration."""

@@ -1,0 +1,63 @@
+"""The `wsgid` command line: thin click adapters over the package's entry points.
+
+Each command imports what it needs when it runs, so `wsgid check-config` (which Apache runs on
+every configuration load) starts fast and the supervisor loads nothing it does not use.
+"""
+
+import sys
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="wsgid")
+def cli():
+    """Run WSGI applications behind Apache httpd in daemon process groups."""
+
+
+@cli.command()
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help="Daemon configuration file (WSGIDaemonProcess and friends, Apache syntax).")
+@click.option("--managed-by", type=int, default=None, metavar="PID",
+              help="Pid of the Apache parent that started this supervisor; exit when it dies.")
+def supervise(config_path, managed_by):
+    """Bind each daemon group's socket and run its daemon processes."""
+    from wsgid.supervisor import main as supervisor_main
+
+    sys.exit(supervisor_main(config_path, managed_by))
+
+
+@cli.command("check-config")
+@click.argument("config_path", type=click.Path(dir_okay=False))
+def check_config(config_path):
+    """Validate a daemon configuration file; print what is wrong and how to fix it."""
+    from wsgid.config import check_file
+
+    sys.exit(check_file(config_path))
+
+
+@cli.command("module-config")
+def module_config():
+    """Print the lines to paste into an Apache configuration to load mod_wsgid."""
+    from wsgid.paths import module_path, python_executable
+
+    click.echo(f'LoadModule wsgid_module "{module_path()}"')
+    click.echo(f'WSGIPythonExecutable "{python_executable()}"')
+
+
+def _add_express_commands():
+    # The express launcher is optional at import time so that a partial tree still gives the
+    # daemon-side commands; once present, its commands join the group.
+    try:
+        from wsgid.express.cli import setup_server, start_server
+    except ImportError:
+        return
+    cli.add_command(start_server)
+    cli.add_command(setup_server)
+
+
+_add_express_commands()
+
+
+def main():
+    cli(prog_name="wsgid")

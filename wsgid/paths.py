@@ -1,0 +1,46 @@
+"""Where the installed parts of wsgid are: the Apache module, the interpreter, the Apache binary.
+
+The build (setup.py) records the Apache that mod_wsgid.so was compiled for in
+wsgid/_build_info.py; everything that needs to find Apache at run time asks this module.
+"""
+
+import os
+import sys
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class NotBuilt(RuntimeError):
+    """wsgid was imported from a tree in which mod_wsgid.so has not been built."""
+
+
+def module_path():
+    """The mod_wsgid.so that belongs to this installation of wsgid."""
+    path = os.path.join(PACKAGE_DIR, "mod_wsgid.so")
+    if not os.path.isfile(path):
+        raise NotBuilt(f"{path} does not exist: build wsgid first (pip install . or make build).")
+    return path
+
+
+def python_executable():
+    """The interpreter Apache must run the supervisor with: the one wsgid is installed in."""
+    return sys.executable
+
+
+def build_info():
+    try:
+        from wsgid import _build_info
+    except ImportError as exc:
+        raise NotBuilt("wsgid/_build_info.py is missing: build wsgid first (pip install . or make build).") from exc
+    return _build_info
+
+
+def httpd_binary():
+    """The Apache httpd executable mod_wsgid.so was built for (apache2 on Debian, httpd elsewhere)."""
+    info = build_info()
+    return os.path.join(info.SBINDIR, info.TARGET)
+
+
+def apache_modules_dir():
+    """Where that Apache keeps its loadable modules (mod_mpm_event.so and friends)."""
+    return build_info().LIBEXECDIR
