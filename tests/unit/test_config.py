@@ -1,0 +1,527 @@
+"""The daemon configuration file (wsgid/config.py): syntax, every directive and its errors.
+
+Who the supervisor runs as is passed in (`running_ids`) where the answer depends on it; the
+check_file tests use the real identity and configurations that are valid for any user.
+"""
+
+import os
+import pwd
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wsgid.config import (
+    DEFAULT_CALLABLE, DIRECTIVES, SOCKET_PATH_MAX, check_file, format_directive, load, parse,
+    split_words, statements,
+)
+from wsgid.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+ROOT = (0, 0)
+
+
+@pytest.fixture(scope="module")
+def apache_user():
+    """The user that plays the Apache child user: www-data (Debian) where it exists."""
+    for name in ("www-data", "nobody", "daemon"):
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            continue
+    pytest.skip("this machine has no www-data, nobody or daemon user")
+
+
+@pytest.fixture
+def script(tmp_path):
+    path = tmp_path / "app.wsgi"
+    path.write_text("def application(environ, start_response):\n    pass\n")
+    return path
+
+
+@pytest.fixture
+def conf(apache_user, script, tmp_path):
+    """parse() of a small valid file plus `extra` lines; extra may use {script} and {tmp}."""
+
+    def make(extra="", header=True, running_ids=ROOT):
+        lines = []
+        if header:
+            lines += [f"WSGIApacheUser {apache_user.pw_uid} {apache_user.pw_gid}",
+                      f"WSGISocketPrefix {tmp_path}/wsgid"]
+        lines.append(extra.format(script=script, tmp=tmp_path))
+        return parse("\n".join(lines) + "\n", "site.conf", running_ids=running_ids)
+
+    return make
+
+
+def refused(make, extra, **kw) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        make(extra, **kw)
+    return info.value
+
+
+# -- syntax ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("line, words", [
+    ("WSGIDaemonProcess a processes=2", ["WSGIDaemonProcess", "a", "processes=2"]),
+    ("  X   a\tb  ", ["X", "a", "b"]),
+    ('X "a b" c', ["X", "a b", "c"]),
+    ("X 'a b'", ["X", "a b"]),
+    ('X python-path="/a b:/c"', ["X", "python-path=/a b:/c"]),
+    ("X display-name='(wsgi: x)'", ["X", "display-name=(wsgi: x)"]),
+    (r'X "say \"hi\""', ["X", 'say "hi"']),
+    (r"X 'it\'s'", ["X", "it's"]),
+    (r'X "back\\slash"', ["X", "back\\slash"]),
+    (r'X "keep\n"', ["X", "keep\\n"]),
+    (r"X C:\dir", ["X", "C:\\dir"]),
+    ('X "" b', ["X", "", "b"]),
+    ('X "it\'s"', ["X", "it's"]),
+    ("X a # a comment", ["X", "a"]),
+    ("X a#b user=#33", ["X", "a#b", "user=#33"]),
+    ("X #33 #44 #", ["X", "#33", "#44"]),
+    ("X a\t#\tcomment", ["X", "a"]),
+    ('X "#not a comment"', ["X", "#not a comment"]),
+])
+def test_split_words(line, words):
+    assert split_words(line, "f", 1) == words
+
+
+@pytest.mark.parametrize("line", ['X "open', "X 'open", 'X key="open'])
+def test_unclosed_quote_is_an_error_with_its_line(line):
+    with pytest.raises(ConfigError) as info:
+        split_words(line, "f.conf", 9)
+    assert str(info.value).startswith("f.conf:9: X: ")
+    assert "quote is not closed" in info.value.problem
+
+
+def test_statements_skip_comments_and_blank_lines_and_join_continuations():
+    text = ("# a comment\n"
+            "\n"
+            "   # an indented comment\n"
+            "First a \\\n"
+            "   b \\\n"
+            "c\n"
+            "Second x\\\n"
+            "y\n"
+            "Third z \\\n")
+    found = [(statement.words, statement.line) for statement in statements(text, "f")]
+    assert found == [(["First", "a", "b", "c"], 4),
+                     (["Second", "x", "y"], 7),
+                     (["Third", "z"], 9)]
+
+
+@pytest.mark.parametrize("value", [
+    "plain", "two words", 'a "quoted" word', "it's", "back\\slash", "trailing\\", "#hash",
+    "key=a b", "", "tab\there", "%{GROUP}", "user=#33",
+])
+def test_format_directive_round_trips_through_the_parser(value):
+    line = format_directive("WSGIDaemonProcess", "g", value)
+    assert split_words(line, "f", 1) == ["WSGIDaemonProcess", "g", value]
+
+
+def test_format_directive_refuses_line_breaks():
+    with pytest.raises(ValueError):
+        format_directive("WSGIDaemonProcess", "g", "display-name=a\nb")
+
+
+def test_only_newlines_end_lines():
+    text = 'A "x\u2028y"\r\nB z\r\n'
+    assert [statement.words for statement in statements(text)] == [["A", "x\u2028y"], ["B", "z"]]
+
+
+def test_continuation_and_quotes_in_a_whole_file(conf, tmp_path):
+    (tmp_path / "lib one").mkdir()
+    config = conf('WSGIDaemonProcess site processes=3 \\\n'
+                  '    python-path="{tmp}/lib one" \\\n'
+                  "    display-name='site %{{GROUP}}'\n")
+    group = config.groups["site"]
+    assert group.options["processes"] == 3
+    assert group.options["python-path"] == [f"{tmp_path}/lib one"]
+    assert group.display_name() == "site site"
+
+
+def test_errors_carry_file_and_line_of_the_directive(conf):
+    error = refused(conf, "\n\nWSGIDaemonProcess site \\\n  processes=0\n")
+    # The header is two lines, then two blank lines: the directive starts on line 5.
+    assert str(error).startswith("site.conf:5: WSGIDaemonProcess site: option 'processes'")
+
+
+# -- the example of docs/internals.md ----------------------------------------------------------
+
+def test_the_generated_file_format(apache_user, script, tmp_path):
+    socket = tmp_path / "wsgid.1234.0.example.sock"
+    text = (
+        "# Generated by mod_wsgid for Apache pid 1234, generation 0\n"
+        f"WSGIApacheUser {apache_user.pw_uid} {apache_user.pw_gid}   # uid gid of the children\n"
+        "WSGIDaemonProcess example processes=2 threads=15 display-name=%{GROUP}\n"
+        f"WSGIDaemonSocket example {socket}\n"
+        f"WSGIScriptAlias / {script} process-group=example application-group=%{{GLOBAL}}\n"
+        "WSGICallableObject application\n"
+    )
+    config = parse(text, "gen.conf", running_ids=ROOT)
+    assert config.source == "gen.conf"
+    assert (config.apache_uid, config.apache_gid) == (apache_user.pw_uid, apache_user.pw_gid)
+    assert config.socket_prefix is None
+    assert config.callable_object == "application"
+    assert list(config.groups) == ["example"]
+    group = config.groups["example"]
+    assert group.name == "example"
+    assert group.options["processes"] == 2 and group.options["threads"] == 15
+    assert group.display_name() == "(wsgi:example)"
+    assert group.socket_path == str(socket)
+    assert group.socket_uid == apache_user.pw_uid
+    assert (group.uid, group.gid) == (apache_user.pw_uid, apache_user.pw_gid)
+    assert group.multiprocess
+    (alias,) = config.aliases
+    assert (alias.url, alias.target, alias.process_group, alias.application_group,
+            alias.is_dir) == ("/", str(script), "example", "%{GLOBAL}", False)
+
+
+# -- WSGIDaemonProcess -------------------------------------------------------------------------
+
+def test_user_root_fails(conf):
+    error = refused(conf, "WSGIDaemonProcess x user=root")
+    assert str(error).startswith("site.conf:3: WSGIDaemonProcess x: option 'user' names root")
+    assert "must not run as root" in error.problem
+
+
+def test_user_www_data_passes_as_root(conf):
+    try:
+        www_data = pwd.getpwnam("www-data")
+    except KeyError:
+        pytest.skip("no www-data user on this machine")
+    config = conf("WSGIDaemonProcess x user=www-data", running_ids=ROOT)
+    assert config.groups["x"].uid == www_data.pw_uid
+
+
+def test_apache_user_is_the_default_as_root_even_when_written_after_the_group(
+        apache_user, tmp_path):
+    text = (f"WSGIDaemonProcess x\n"
+            f"WSGISocketPrefix {tmp_path}/w\n"
+            f"WSGIApacheUser {apache_user.pw_name} #{apache_user.pw_gid}\n")
+    group = parse(text, "f", running_ids=ROOT).groups["x"]
+    assert (group.uid, group.gid) == (apache_user.pw_uid, apache_user.pw_gid)
+
+
+def test_not_as_root_the_daemons_run_as_the_supervisor(conf, apache_user):
+    me = (apache_user.pw_uid, apache_user.pw_gid)
+    group = conf("WSGIDaemonProcess x", running_ids=me).groups["x"]
+    assert (group.uid, group.gid) == me
+
+
+def test_groups_keep_file_order_and_duplicates_are_refused(conf):
+    config = conf("WSGIDaemonProcess b\nWSGIDaemonProcess a\nWSGIDaemonProcess c")
+    assert list(config.groups) == ["b", "a", "c"]
+    error = refused(conf, "WSGIDaemonProcess a\nWSGIDaemonProcess a threads=2")
+    assert "already defined on line 3" in error.problem
+    assert error.line == 4
+
+
+def test_unimplemented_option_in_a_file_is_refused(conf):
+    error = refused(conf, "WSGIDaemonProcess x maximum-requests=100")
+    assert "does not support option 'maximum-requests' yet" in str(error)
+
+
+def test_multiprocess_follows_mod_wsgi(conf):
+    config = conf("WSGIDaemonProcess one\nWSGIDaemonProcess explicit processes=1\n"
+                  "WSGIDaemonProcess many processes=3")
+    assert not config.groups["one"].multiprocess
+    assert config.groups["explicit"].multiprocess
+    assert config.groups["many"].multiprocess
+
+
+# -- sockets -----------------------------------------------------------------------------------
+
+def test_socket_derived_from_the_prefix(conf, tmp_path):
+    assert conf("WSGIDaemonProcess x").groups["x"].socket_path == f"{tmp_path}/wsgid.x.sock"
+
+
+def test_socket_named_by_wsgidaemonsocket_wins(conf):
+    config = conf("WSGIDaemonProcess x\nWSGIDaemonSocket x /run/other.sock")
+    assert config.groups["x"].socket_path == "/run/other.sock"
+
+
+def test_group_without_any_socket_is_an_error(apache_user):
+    with pytest.raises(ConfigError) as info:
+        parse(f"WSGIApacheUser {apache_user.pw_uid} {apache_user.pw_gid}\nWSGIDaemonProcess x",
+              "f", running_ids=ROOT)
+    assert "has no socket" in info.value.problem
+    assert "WSGIDaemonSocket x PATH" in info.value.fix and "WSGISocketPrefix" in info.value.fix
+
+
+def test_socket_owner(conf, apache_user):
+    config = conf("WSGIDaemonProcess a\nWSGIDaemonProcess b socket-user=root")
+    assert config.groups["a"].socket_uid == apache_user.pw_uid
+    assert config.groups["b"].socket_uid == 0
+
+
+def test_socket_owner_without_apache_user_is_the_supervisors_user(tmp_path, apache_user):
+    me = (apache_user.pw_uid, apache_user.pw_gid)
+    config = parse(f"WSGISocketPrefix {tmp_path}/w\nWSGIDaemonProcess a", "f", running_ids=me)
+    assert config.groups["a"].socket_uid == os.getuid()
+
+
+@pytest.mark.parametrize("extra, words", [
+    ("WSGIDaemonSocket nope /run/x.sock", "no WSGIDaemonProcess defines the group 'nope'"),
+    ("WSGIDaemonProcess x\nWSGIDaemonSocket x run/x.sock", "is not absolute"),
+    ("WSGIDaemonProcess x\nWSGIDaemonSocket x /run/a.sock\nWSGIDaemonSocket x /run/b.sock",
+     "already has a socket"),
+    ("WSGIDaemonProcess x\nWSGIDaemonSocket x", "takes 2 arguments, got 1"),
+    ("WSGIDaemonProcess a\nWSGIDaemonProcess b\nWSGIDaemonSocket a /run/s.sock\n"
+     "WSGIDaemonSocket b /run/s.sock", "share the socket"),
+])
+def test_wsgidaemonsocket_errors(conf, extra, words):
+    error = refused(conf, extra)
+    assert words in error.problem
+    assert error.directive.startswith("WSGIDaemonSocket")
+
+
+def test_unknown_socket_group_lists_the_defined_ones(conf):
+    error = refused(conf, "WSGIDaemonProcess one\nWSGIDaemonProcess two\n"
+                          "WSGIDaemonSocket three /run/x.sock")
+    assert "(one, two)" in error.fix
+
+
+def test_socket_path_at_the_limit_passes_and_one_byte_more_fails(conf):
+    at_limit = "/" + "s" * (SOCKET_PATH_MAX - 1)
+    assert conf(f"WSGIDaemonProcess x\nWSGIDaemonSocket x {at_limit}") \
+        .groups["x"].socket_path == at_limit
+    error = refused(conf, f"WSGIDaemonProcess x\nWSGIDaemonSocket x {at_limit}s")
+    assert f"is {SOCKET_PATH_MAX + 1} bytes, longer than the limit of {SOCKET_PATH_MAX}" \
+        in error.problem
+    assert "WSGISocketPrefix" in error.fix
+
+
+def test_prefix_too_long_for_a_group_names_wsgisocketprefix(apache_user):
+    prefix = "/" + "p" * 100
+    with pytest.raises(ConfigError) as info:
+        parse(f"WSGIApacheUser {apache_user.pw_uid} {apache_user.pw_gid}\n"
+              f"WSGISocketPrefix {prefix}\nWSGIDaemonProcess group", "f", running_ids=ROOT)
+    assert info.value.directive == "WSGISocketPrefix"
+    assert info.value.line == 2
+    assert f"{prefix}.group.sock" in info.value.problem
+
+
+@pytest.mark.parametrize("extra, words", [
+    ("WSGISocketPrefix relative/prefix", "not an absolute path"),
+    ("WSGISocketPrefix /a /b", "takes 1 argument, got 2"),
+])
+def test_wsgisocketprefix_errors(apache_user, extra, words):
+    with pytest.raises(ConfigError) as info:
+        parse(extra, "f", running_ids=ROOT)
+    assert words in info.value.problem
+    assert info.value.directive == "WSGISocketPrefix"
+
+
+# -- WSGIApacheUser ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("extra, words", [
+    ("WSGIApacheUser 33", "takes 2 arguments, got 1"),
+    ("WSGIApacheUser no-such-user-wsgid 33", "unknown user 'no-such-user-wsgid'"),
+    ("WSGIApacheUser #2999999 0", "uid 2999999"),
+    ("WSGIApacheUser 0 no-such-group-wsgid", "unknown group 'no-such-group-wsgid'"),
+])
+def test_wsgiapacheuser_errors(conf, extra, words):
+    error = refused(conf, extra, header=False)
+    assert words in error.problem
+    assert error.directive == "WSGIApacheUser"
+    assert "WSGIApacheUser" in error.fix or "getent" in error.fix
+
+
+def test_file_wide_directives_may_appear_once(conf, tmp_path):
+    error = refused(conf, "WSGIApacheUser 0 0")
+    assert "appears twice (first on line 1)" in error.problem
+    error = refused(conf, "WSGICallableObject app\nWSGICallableObject other")
+    assert "appears twice (first on line 3)" in error.problem
+
+
+# -- WSGIScriptAlias ---------------------------------------------------------------------------
+
+def test_script_alias_options(conf, script, tmp_path):
+    config = conf("WSGIDaemonProcess site\n"
+                  "WSGIScriptAlias /app {script} process-group=site application-group=shop\n"
+                  "WSGIScriptAlias /dir/ {tmp}/ application-group=%{{ENV:APP}}\n"
+                  "WSGIScriptAlias / {script}")
+    app, directory, root = config.aliases
+    assert (app.url, app.target, app.process_group, app.application_group, app.is_dir) == \
+        ("/app", str(script), "site", "shop", False)
+    assert directory.is_dir and directory.target == f"{tmp_path}/"
+    assert directory.process_group is None and directory.application_group == "%{ENV:APP}"
+    assert root.process_group is None and root.application_group is None
+
+
+def test_scripts_for_group_are_its_own_and_the_undelegated_ones(conf, script):
+    config = conf("WSGIDaemonProcess a\nWSGIDaemonProcess b\n"
+                  "WSGIScriptAlias /a {script} process-group=a\n"
+                  "WSGIScriptAlias /b {script} process-group=b\n"
+                  "WSGIScriptAlias /any {script}")
+    assert [alias.url for alias in config.scripts_for_group("a")] == ["/a", "/any"]
+    assert [alias.url for alias in config.scripts_for_group("b")] == ["/b", "/any"]
+
+
+def test_missing_script_names_directive_path_and_fix(conf, tmp_path):
+    missing = tmp_path / "gone.wsgi"
+    error = refused(conf, f"WSGIScriptAlias / {missing}")
+    assert error.directive == "WSGIScriptAlias"
+    assert str(missing) in error.problem and "does not exist" in error.problem
+    assert "create the script or correct the path" in error.fix
+    assert str(error).startswith("site.conf:3: WSGIScriptAlias: ")
+
+
+def test_process_group_naming_no_group(conf):
+    error = refused(conf, "WSGIDaemonProcess site\n"
+                          "WSGIScriptAlias / {script} process-group=stie")
+    assert "process-group=stie names no defined group" in error.problem
+    assert "(site)" in error.fix
+    assert error.line == 4
+
+
+def test_process_group_with_no_groups_defined(conf):
+    error = refused(conf, "WSGIScriptAlias / {script} process-group=site")
+    assert "add a WSGIDaemonProcess" in error.fix
+
+
+def test_process_group_global_is_refused_since_there_is_no_embedded_mode(conf):
+    error = refused(conf, "WSGIScriptAlias / {script} process-group=%{{GLOBAL}}")
+    assert "not supported" in error.problem and "embedded mode" in error.fix
+
+
+@pytest.mark.parametrize("value", ["%{GLOBAL}", "%{SERVER}", "%{HOST}", "%{RESOURCE}",
+                                   "%{ENV:X}", "name", "name with %"])
+def test_application_group_values(conf, value):
+    escaped = value.replace("{", "{{").replace("}", "}}")
+    config = conf(f"WSGIScriptAlias / {{script}} \"application-group={escaped}\"")
+    assert config.aliases[0].application_group == value
+
+
+@pytest.mark.parametrize("extra, words", [
+    ("WSGIScriptAlias /", "takes a URL and a target, got 1"),
+    ("WSGIScriptAlias app {script}", "does not start with '/'"),
+    ("WSGIScriptAlias / app.wsgi", "is not an absolute path"),
+    ("WSGIScriptAlias / {script}/", "ends with '/' but is a file"),
+    ("WSGIScriptAlias / {script} callable-object=app", "unknown option 'callable-object=app'"),
+    ("WSGIScriptAlias / {script} process-group", "unknown option 'process-group'"),
+    ("WSGIDaemonProcess a\nWSGIScriptAlias / {script} process-group=a process-group=a",
+     "'process-group' is given twice"),
+    ("WSGIScriptAlias / {script} application-group=", "application-group= is empty"),
+    ("WSGIScriptAlias / {script} application-group=%{{NOPE}}", "not a known expansion"),
+])
+def test_wsgiscriptalias_errors(conf, extra, words):
+    error = refused(conf, extra)
+    assert words in error.problem
+    assert error.directive == "WSGIScriptAlias"
+    assert error.fix
+
+
+# -- WSGICallableObject and unknown directives -------------------------------------------------
+
+def test_callable_object_default_and_setting(conf):
+    assert conf("").callable_object == DEFAULT_CALLABLE == "application"
+    assert conf("WSGICallableObject app").callable_object == "app"
+
+
+@pytest.mark.parametrize("name", ["not-an-identifier", "class", "1app"])
+def test_callable_object_must_be_an_identifier(conf, name):
+    error = refused(conf, f"WSGICallableObject {name}")
+    assert "is not a Python identifier" in error.problem
+
+
+@pytest.mark.parametrize("directive", ["WSGIProcessGroup x", "WSGIPythonHome /usr",
+                                       "ServerName example.org"])
+def test_unknown_directive_is_named_with_the_allowed_ones(conf, directive):
+    error = refused(conf, directive)
+    assert error.directive == directive.split()[0]
+    assert "is not a directive of the daemon configuration file" in error.problem
+    for allowed in DIRECTIVES:
+        assert allowed in error.fix
+
+
+def test_directive_names_are_case_insensitive(conf):
+    config = conf("wsgidaemonprocess x processes=2\nWSGICALLABLEOBJECT app")
+    assert config.groups["x"].options["processes"] == 2
+    assert config.callable_object == "app"
+
+
+# -- load and check_file -----------------------------------------------------------------------
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def valid_file(tmp_path, script):
+    # No user= and no WSGIApacheUser-dependent rule can fail for whoever runs the suite.
+    who = "" if os.geteuid() != 0 else "WSGIApacheUser {0} {1}\n".format(
+        *_first_unprivileged_ids())
+    return _write(tmp_path / "daemon.conf",
+                  f"{who}WSGISocketPrefix {tmp_path}/wsgid\n"
+                  "WSGIDaemonProcess site processes=2\n"
+                  f"WSGIScriptAlias / {script} process-group=site\n")
+
+
+def _first_unprivileged_ids():
+    for name in ("www-data", "nobody", "daemon"):
+        try:
+            entry = pwd.getpwnam(name)
+            return entry.pw_uid, entry.pw_gid
+        except KeyError:
+            continue
+    pytest.skip("no unprivileged user on this machine")
+
+
+def test_load_reads_a_file_and_names_it_as_source(valid_file):
+    config = load(valid_file)
+    assert config.source == str(valid_file)
+    assert config.groups["site"].options["processes"] == 2
+
+
+def test_check_file_valid_returns_0_silently(valid_file, capsys):
+    assert check_file(valid_file) == 0
+    assert capsys.readouterr() == ("", "")
+
+
+def test_check_file_invalid_prints_one_line_and_returns_1(tmp_path, capsys):
+    bad = _write(tmp_path / "bad.conf", "WSGIDaemonProcess x user=root\n")
+    assert check_file(bad) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith(f"{bad}:1: WSGIDaemonProcess x: option 'user' names root")
+    assert "Fix: " in err
+
+
+def test_check_file_unreadable_and_not_utf8(tmp_path, capsys):
+    assert check_file(tmp_path / "missing.conf") == 1
+    assert "cannot read" in capsys.readouterr().err
+    latin1 = tmp_path / "latin1.conf"
+    latin1.write_bytes(b"# caf\xe9\n")
+    assert check_file(latin1) == 1
+    assert "is not UTF-8" in capsys.readouterr().err
+
+
+def test_wsgid_check_config_command(valid_file, tmp_path):
+    bad = _write(tmp_path / "bad.conf", "WSGIDaemonProcess x proceses=2\n")
+    run = [sys.executable, "-m", "wsgid", "check-config"]
+    good = subprocess.run(run + [str(valid_file)], capture_output=True, text=True, cwd=REPO)
+    assert (good.returncode, good.stderr) == (0, "")
+    failed = subprocess.run(run + [str(bad)], capture_output=True, text=True, cwd=REPO)
+    assert failed.returncode == 1
+    assert "unknown option 'proceses'" in failed.stderr
+    assert "did you mean 'processes'" in failed.stderr
+    assert "Traceback" not in failed.stderr
+
+
+# -- docs --------------------------------------------------------------------------------------
+
+def test_configuration_docs_are_generated_from_the_option_table():
+    result = subprocess.run([sys.executable, str(REPO / "tools" / "gen_config_docs.py"),
+                             "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_configuration_docs_contain_the_reference():
+    from wsgid.options import reference_markdown
+
+    assert reference_markdown() in (REPO / "docs" / "configuration.md").read_text()

@@ -1,0 +1,459 @@
+"""The daemon configuration file: what `wsgid supervise --config FILE` runs.
+
+The file uses Apache's directive syntax (docs/internals.md, docs/configuration.md): one directive
+a line; lines whose first word starts with `#` are comments, and so is the rest of a line after
+an unquoted `#` followed by whitespace; arguments are split on whitespace; double or single
+quotes group an argument
+(also after `=`, as in `python-path="/a b"`), and inside quotes a backslash escapes the quote
+character or a backslash; a `\\` at the end of a line continues the directive on the next line.
+
+Rules:
+- Only the directives of DIRECTIVES may appear; anything else is an error that names it.
+- The order of directives does not matter: WSGIApacheUser and WSGISocketPrefix apply to the whole
+  file, and references to groups are checked once all groups are known.
+- Every mistake is a ConfigError with file, line, directive and fix (wsgid/errors.py).
+"""
+
+from __future__ import annotations
+
+import keyword
+import os
+import sys
+from dataclasses import dataclass
+from typing import Callable, Dict, FrozenSet, Iterator, List, Optional, Tuple
+
+from wsgid.errors import ConfigError
+from wsgid.options import InvalidValue, lookup_group, lookup_user, parse_daemon_process
+
+# sizeof(sun_path) - 1 on Linux: the longest socket path bind() accepts with its NUL.
+SOCKET_PATH_MAX = 107
+
+DEFAULT_CALLABLE = "application"
+
+
+@dataclass
+class DaemonGroup:
+    """One WSGIDaemonProcess group, with everything resolved that its processes need."""
+
+    name: str
+    options: dict             # parse_daemon_process values: every implemented option
+    socket_path: Optional[str]
+    socket_uid: int           # the socket's owner: socket-user, else the Apache user, else us
+    uid: int                  # who the daemon processes run as
+    gid: int
+    explicit: FrozenSet[str] = frozenset()  # the options the directive wrote out
+
+    def display_name(self) -> str:
+        """The process title, `%{GROUP}` already expanded."""
+        return self.options["display-name"]
+
+    @property
+    def multiprocess(self) -> bool:
+        """wsgi.multiprocess, as mod_wsgi sets it: an explicit processes= counts even if 1."""
+        return "processes" in self.explicit or self.options["processes"] > 1
+
+
+@dataclass
+class ScriptAlias:
+    """One WSGIScriptAlias: a URL mount point and the script (or directory of scripts) behind it."""
+
+    url: str
+    target: str
+    process_group: Optional[str]
+    application_group: Optional[str]
+    is_dir: bool
+
+
+@dataclass
+class Config:
+    """A parsed and validated daemon configuration file."""
+
+    groups: Dict[str, DaemonGroup]   # in file order
+    aliases: List[ScriptAlias]
+    apache_uid: Optional[int]
+    apache_gid: Optional[int]
+    socket_prefix: Optional[str]
+    callable_object: str = DEFAULT_CALLABLE
+    source: str = "<config>"
+
+    def scripts_for_group(self, name: str) -> List[ScriptAlias]:
+        """The aliases a group may serve: those delegated to it and those naming no group."""
+        return [alias for alias in self.aliases if alias.process_group in (None, name)]
+
+
+# -- syntax ------------------------------------------------------------------------------------
+
+@dataclass
+class Statement:
+    """One directive as written: its words (directive name first) and the line it starts on."""
+
+    words: List[str]
+    line: int
+
+    @property
+    def name(self) -> str:
+        return self.words[0]
+
+
+_QUOTES = ("\"", "'")
+
+
+def split_words(text: str, source: str, line: int) -> List[str]:
+    """Split one logical line into arguments (see the module docstring for the rules)."""
+    words: List[str] = []
+    current: List[str] = []
+    in_word = False
+    quote: Optional[str] = None
+    index = 0
+    while index < len(text):
+        ch = text[index]
+        if quote is not None:
+            if ch == "\\" and index + 1 < len(text) and text[index + 1] in (quote, "\\"):
+                current.append(text[index + 1])
+                index += 2
+                continue
+            if ch == quote:
+                quote = None
+            else:
+                current.append(ch)
+        elif ch.isspace():
+            if in_word:
+                words.append("".join(current))
+                current, in_word = [], False
+        elif ch == "#" and not in_word and (index + 1 == len(text) or text[index + 1].isspace()):
+            # A trailing comment needs the space: `#33` is mod_wsgi's way to write a uid.
+            break
+        elif ch in _QUOTES:
+            quote, in_word = ch, True
+        else:
+            current.append(ch)
+            in_word = True
+        index += 1
+    if quote is not None:
+        directive = words[0] if words else "".join(current)
+        raise ConfigError(directive or "configuration", f"a {quote} quote is not closed",
+                          f"close the quote with {quote} on the same line", source, line)
+    if in_word:
+        words.append("".join(current))
+    return words
+
+
+def statements(text: str, source: str = "<config>") -> Iterator[Statement]:
+    """The directives of a configuration text, comments and blank lines left out."""
+    # Only LF (and CRLF) end a line: str.splitlines would also split on characters such as
+    # U+2028 inside a quoted value.
+    lines = text.replace("\r\n", "\n").split("\n")
+    index = 0
+    while index < len(lines):
+        first_line = index + 1
+        logical = lines[index]
+        index += 1
+        if logical.lstrip().startswith("#"):
+            continue
+        # A trailing backslash joins the next line; a space keeps the two lines' words apart.
+        while logical.rstrip().endswith("\\") and index < len(lines):
+            logical = logical.rstrip()[:-1] + " " + lines[index]
+            index += 1
+        if logical.rstrip().endswith("\\"):
+            logical = logical.rstrip()[:-1]
+        words = split_words(logical, source, first_line)
+        if words:
+            yield Statement(words, first_line)
+
+
+def quote_argument(value: str) -> str:
+    """`value` written so that split_words gives it back unchanged (for generated files)."""
+    if "\n" in value or "\r" in value:
+        raise ValueError(f"a directive argument cannot contain a line break: {value!r}")
+    if value and not any(ch.isspace() or ch in "\"'\\#" for ch in value):
+        return value
+    return "\"" + value.replace("\\", "\\\\").replace("\"", "\\\"") + "\""
+
+
+def format_directive(name: str, *args: str) -> str:
+    """One directive line, each argument quoted as needed."""
+    return " ".join([name, *(quote_argument(arg) for arg in args)])
+
+
+# -- directives --------------------------------------------------------------------------------
+
+class _Builder:
+    """Collects the directives of one file and resolves them into a Config."""
+
+    def __init__(self, source: str, running_ids: Optional[Tuple[int, int]]):
+        self.source = source
+        self.running_ids = running_ids
+        self.apache_ids: Optional[Tuple[int, int]] = None
+        self.socket_prefix: Optional[str] = None
+        self.callable_object = DEFAULT_CALLABLE
+        self.groups: Dict[str, DaemonGroup] = {}
+        self.group_lines: Dict[str, int] = {}
+        self.sockets: Dict[str, Tuple[str, int]] = {}
+        self.aliases: List[Tuple[ScriptAlias, int]] = []
+        self.seen_once: Dict[str, int] = {}
+
+    def error(self, statement: Statement, problem: str, fix: str,
+              directive: Optional[str] = None) -> ConfigError:
+        return ConfigError(directive or statement.name, problem, fix, self.source, statement.line)
+
+    def expect_args(self, statement: Statement, count: int, usage: str) -> List[str]:
+        args = statement.words[1:]
+        if len(args) != count:
+            plural = "s" if count != 1 else ""
+            raise self.error(statement, f"takes {count} argument{plural}, got {len(args)}",
+                             f"write {usage}")
+        return args
+
+    def only_once(self, statement: Statement) -> None:
+        earlier = self.seen_once.get(statement.name)
+        if earlier is not None:
+            raise self.error(statement, f"appears twice (first on line {earlier})",
+                             "keep one of the two lines")
+        self.seen_once[statement.name] = statement.line
+
+    # Directives that apply to the whole file, read before the others.
+
+    def apache_user(self, statement: Statement) -> None:
+        self.only_once(statement)
+        uid_text, gid_text = self.expect_args(statement, 2, "WSGIApacheUser UID GID, "
+                                                            "e.g. WSGIApacheUser 33 33")
+        try:
+            uid = lookup_user(uid_text)
+            gid = lookup_group(gid_text)
+        except InvalidValue as bad:
+            raise self.error(statement, f"the Apache user or group {bad.problem}",
+                             bad.fix or "write WSGIApacheUser UID GID with an existing user "
+                                        "and group, e.g. WSGIApacheUser 33 33") from None
+        self.apache_ids = (uid, gid)
+
+    def socket_prefix_directive(self, statement: Statement) -> None:
+        self.only_once(statement)
+        (prefix,) = self.expect_args(statement, 1, "WSGISocketPrefix PATH")
+        if not prefix.startswith("/"):
+            raise self.error(statement, f"the socket prefix '{prefix}' is not an absolute path",
+                             "write the full path, e.g. WSGISocketPrefix /run/wsgid/app")
+        self.socket_prefix = prefix
+
+    def callable_object_directive(self, statement: Statement) -> None:
+        self.only_once(statement)
+        (name,) = self.expect_args(statement, 1, "WSGICallableObject NAME")
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise self.error(statement, f"'{name}' is not a Python identifier",
+                             "name the callable in the script, e.g. WSGICallableObject "
+                             "application")
+        self.callable_object = name
+
+    # Directives read once the file-wide ones are known.
+
+    def daemon_process(self, statement: Statement) -> None:
+        name, values = parse_daemon_process(statement.words[1:], self.source, statement.line,
+                                            apache_ids=self.apache_ids,
+                                            running_ids=self.running_ids)
+        if name in self.groups:
+            raise self.error(statement, f"the group '{name}' is already defined on line "
+                                        f"{self.group_lines[name]}",
+                             "give each WSGIDaemonProcess its own name")
+        explicit = frozenset(word.partition("=")[0] for word in statement.words[2:])
+        socket_uid = values["socket-user"]
+        if socket_uid is None:
+            socket_uid = self.apache_ids[0] if self.apache_ids is not None else os.getuid()
+        self.groups[name] = DaemonGroup(name=name, options=values, socket_path=None,
+                                        socket_uid=socket_uid, uid=values["user"],
+                                        gid=values["group"], explicit=explicit)
+        self.group_lines[name] = statement.line
+
+    def daemon_socket(self, statement: Statement) -> None:
+        name, path = self.expect_args(statement, 2, "WSGIDaemonSocket GROUP PATH")
+        directive = f"WSGIDaemonSocket {name}"
+        if name not in self.groups:
+            raise self.error(statement, f"no WSGIDaemonProcess defines the group '{name}'",
+                             self.defined_groups_fix(), directive)
+        if name in self.sockets:
+            raise self.error(statement, f"the group already has a socket (line "
+                                        f"{self.sockets[name][1]})",
+                             "keep one WSGIDaemonSocket line per group", directive)
+        if not path.startswith("/"):
+            raise self.error(statement, f"the socket path '{path}' is not absolute",
+                             "write the full path of the socket", directive)
+        self.sockets[name] = (path, statement.line)
+
+    def script_alias(self, statement: Statement) -> None:
+        args = statement.words[1:]
+        usage = ("WSGIScriptAlias URL TARGET [process-group=NAME] "
+                 "[application-group=NAME]")
+        if len(args) < 2:
+            raise self.error(statement, f"takes a URL and a target, got {len(args)} "
+                                        "argument(s)", f"write {usage}")
+        url, target, *extra = args
+        if not url.startswith("/"):
+            raise self.error(statement, f"the URL '{url}' does not start with '/'",
+                             f"write the URL path where the application is mounted, e.g. "
+                             f"WSGIScriptAlias / {target}")
+        if not target.startswith("/"):
+            raise self.error(statement, f"the target '{target}' is not an absolute path",
+                             "write the full path of the WSGI script file")
+        if target.endswith("/") and os.path.isfile(target.rstrip("/")):
+            raise self.error(statement, f"the target '{target}' ends with '/' but is a file",
+                             "remove the trailing '/'")
+        if not os.path.exists(target):
+            raise self.error(statement, f"the WSGI script '{target}' does not exist",
+                             "create the script or correct the path")
+        is_dir = os.path.isdir(target)
+        options: Dict[str, str] = {}
+        for word in extra:
+            key, sep, value = word.partition("=")
+            if key not in ("process-group", "application-group") or not sep:
+                raise self.error(statement, f"unknown option '{word}'",
+                                 "the options are process-group=NAME and "
+                                 "application-group=NAME")
+            if key in options:
+                raise self.error(statement, f"option '{key}' is given twice",
+                                 f"keep one {key}=")
+            options[key] = value
+        alias = ScriptAlias(url=url, target=target,
+                            process_group=options.get("process-group"),
+                            application_group=options.get("application-group"),
+                            is_dir=is_dir)
+        if alias.application_group is not None:
+            self.check_application_group(statement, alias.application_group)
+        self.aliases.append((alias, statement.line))
+
+    def check_application_group(self, statement: Statement, value: str) -> None:
+        if value == "":
+            raise self.error(statement, "application-group= is empty",
+                             "write application-group=%{GLOBAL} or a name")
+        if value.startswith("%{") and not (
+                value in ("%{GLOBAL}", "%{SERVER}", "%{HOST}", "%{RESOURCE}")
+                or (value.startswith("%{ENV:") and value.endswith("}") and len(value) > 7)):
+            raise self.error(statement, f"application-group={value} is not a known expansion",
+                             "use %{GLOBAL}, %{SERVER}, %{HOST}, %{RESOURCE}, %{ENV:VARIABLE} or a "
+                             "plain name")
+
+    def defined_groups_fix(self) -> str:
+        if self.groups:
+            names = ", ".join(self.groups)
+            return f"name one of the defined groups ({names}) or add a WSGIDaemonProcess for it"
+        return "add a WSGIDaemonProcess line that defines the group"
+
+    # Cross-checks once everything is read.
+
+    def finish(self) -> Config:
+        for alias, line in self.aliases:
+            group_name = alias.process_group
+            if group_name is None or group_name in self.groups:
+                continue
+            where = Statement(["WSGIScriptAlias"], line)
+            if group_name.startswith("%{"):
+                raise self.error(where, f"process-group={group_name} is not supported",
+                                 "name a WSGIDaemonProcess group: wsgid runs every application "
+                                 "in a daemon group (there is no embedded mode)")
+            raise self.error(where, f"process-group={group_name} names no defined group",
+                             self.defined_groups_fix())
+        paths: Dict[str, str] = {}
+        for name, group in self.groups.items():
+            group.socket_path = self.socket_path_for(name)
+            other = paths.get(group.socket_path)
+            if other is not None:
+                raise ConfigError(f"WSGIDaemonSocket {name}",
+                                  f"the groups '{other}' and '{name}' share the socket "
+                                  f"'{group.socket_path}'",
+                                  "give each group its own socket path", self.source,
+                                  self.sockets.get(name, (None, self.group_lines[name]))[1])
+            paths[group.socket_path] = name
+        return Config(groups=self.groups, aliases=[alias for alias, _ in self.aliases],
+                      apache_uid=self.apache_ids[0] if self.apache_ids else None,
+                      apache_gid=self.apache_ids[1] if self.apache_ids else None,
+                      socket_prefix=self.socket_prefix, callable_object=self.callable_object,
+                      source=self.source)
+
+    def socket_path_for(self, name: str) -> str:
+        """The group's socket: its WSGIDaemonSocket, else `<WSGISocketPrefix>.<NAME>.sock`."""
+        if name in self.sockets:
+            path, line = self.sockets[name]
+            directive, fix = f"WSGIDaemonSocket {name}", "use a shorter WSGISocketPrefix"
+        elif self.socket_prefix is not None:
+            path = f"{self.socket_prefix}.{name}.sock"
+            line = self.seen_once["WSGISocketPrefix"]
+            directive, fix = "WSGISocketPrefix", "use a shorter WSGISocketPrefix (or group name)"
+        else:
+            raise ConfigError(f"WSGIDaemonProcess {name}", "the group has no socket",
+                              f"add WSGIDaemonSocket {name} PATH, or WSGISocketPrefix PATH "
+                              f"(the socket is then PATH.{name}.sock)", self.source,
+                              self.group_lines[name])
+        length = len(os.fsencode(path))
+        if length > SOCKET_PATH_MAX:
+            raise ConfigError(directive, f"the socket path '{path}' of group '{name}' is "
+                                         f"{length} bytes, longer than the limit of "
+                                         f"{SOCKET_PATH_MAX}", fix, self.source, line)
+        return path
+
+
+# Canonical spelling, in the order the builder reads them (file-wide ones first).
+_FILE_WIDE = {
+    "WSGIApacheUser": _Builder.apache_user,
+    "WSGISocketPrefix": _Builder.socket_prefix_directive,
+    "WSGICallableObject": _Builder.callable_object_directive,
+}
+_PER_GROUP = {
+    "WSGIDaemonProcess": _Builder.daemon_process,
+    "WSGIDaemonSocket": _Builder.daemon_socket,
+    "WSGIScriptAlias": _Builder.script_alias,
+}
+DIRECTIVES: Tuple[str, ...] = tuple(_FILE_WIDE) + tuple(_PER_GROUP)
+_CANONICAL = {name.lower(): name for name in DIRECTIVES}
+
+
+def parse(text: str, source: str = "<config>", *,
+          running_ids: Optional[Tuple[int, int]] = None) -> Config:
+    """Parse and validate a daemon configuration text. Raises ConfigError.
+
+    `running_ids` is the supervisor's (euid, egid), by default this process's; tests pass
+    another to check what a non-root supervisor would be told.
+    """
+    builder = _Builder(source, running_ids)
+    ordered: List[Statement] = []
+    for statement in statements(text, source):
+        canonical = _CANONICAL.get(statement.name.lower())
+        if canonical is None:
+            raise ConfigError(statement.name, "is not a directive of the daemon configuration "
+                                              "file",
+                              "the file may contain only " + ", ".join(DIRECTIVES)
+                              + " (Apache-only directives belong in Apache's configuration)",
+                              source, statement.line)
+        # Directive names are case-insensitive in Apache; messages use the canonical spelling.
+        statement.words[0] = canonical
+        ordered.append(statement)
+    for table in (_FILE_WIDE, _PER_GROUP):
+        for statement in ordered:
+            handler: Optional[Callable[[_Builder, Statement], None]] = table.get(statement.name)
+            if handler is not None:
+                handler(builder, statement)
+    return builder.finish()
+
+
+def load(path, *, running_ids: Optional[Tuple[int, int]] = None) -> Config:
+    """Read and parse a daemon configuration file. Raises ConfigError, also when unreadable."""
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise ConfigError("wsgid configuration", f"cannot read {source}: {exc.strerror}",
+                          "check the path and that the supervisor's user may read the file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError("wsgid configuration",
+                          f"{source} is not UTF-8 text (byte {exc.start})",
+                          "save the file as UTF-8")
+    return parse(text, source, running_ids=running_ids)
+
+
+def check_file(path) -> int:
+    """`wsgid check-config FILE`: 0 if the file is valid, else 1 with one message on stderr."""
+    try:
+        load(path)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    return 0
