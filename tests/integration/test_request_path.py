@@ -1,0 +1,363 @@
+"""The request path end to end, in the test process: uwsgi packets over a real unix socket to a
+real RequestHandler serving tests/apps/echo.wsgi, as a daemon thread pool would.
+
+The Apache tests run the same app through mod_wsgid; these pin down the daemon side alone:
+byte-exact bodies both ways, bounded memory while streaming, and what bad packets and bad
+applications do to a connection (and not to the next one).
+"""
+
+import hashlib
+import json
+import os
+import runpy
+import socket
+import threading
+import tracemalloc
+import warnings
+import wsgiref.validate
+from pathlib import Path
+
+import pytest
+
+from tests.support.apache import wait_for
+from wsgid import config as wsgid_config
+from wsgid.connection import RequestHandler
+
+ECHO = str(Path(__file__).resolve().parents[1] / "apps" / "echo.wsgi")
+UNPRIVILEGED = 4242
+MiB = 1024 * 1024
+LOGGER = "wsgid.request"
+
+
+def encode_packet(variables):
+    """A uwsgi request packet (docs/protocol.md) for a dict of str variables."""
+    block = b""
+    for key, value in variables.items():
+        key, value = key.encode("latin-1"), value.encode("latin-1")
+        block += len(key).to_bytes(2, "little") + key + len(value).to_bytes(2, "little") + value
+    return b"\x00" + len(block).to_bytes(2, "little") + b"\x00" + block
+
+
+class DaemonSocket:
+    """A listening unix socket whose connections a RequestHandler serves, a thread each."""
+
+    def __init__(self, handler, path):
+        self.handler = handler
+        self.path = path
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        self.listener.listen(64)
+        self.listener.settimeout(0.1)  # so that the accept loop notices stop()
+        self.stopping = threading.Event()
+        self.threads = []
+        self.acceptor = threading.Thread(target=self._accept_loop, daemon=True)
+        self.acceptor.start()
+
+    def _accept_loop(self):
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            thread = threading.Thread(target=self.handler.handle, args=(conn,), daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def stop(self):
+        self.stopping.set()
+        self.acceptor.join(5)
+        for thread in self.threads:
+            thread.join(10)
+        self.listener.close()
+
+
+@pytest.fixture
+def handler(tmp_path):
+    text = (f"WSGISocketPrefix {tmp_path}/wsgid\n"
+            f"WSGIDaemonProcess g threads=4 socket-timeout=20\n"
+            f"WSGIScriptAlias / {ECHO} process-group=g\n")
+    parsed = wsgid_config.parse(text, running_ids=(UNPRIVILEGED, UNPRIVILEGED))
+    return RequestHandler(parsed, parsed.groups["g"])
+
+
+@pytest.fixture
+def daemon(handler, tmp_path):
+    server = DaemonSocket(handler, str(tmp_path / "g.sock"))
+    yield server
+    server.stop()
+    assert handler.active == 0
+
+
+def variables_for(path, method="GET", query="", length=None, terminated=False, **extra):
+    variables = {
+        "REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": path, "QUERY_STRING": query,
+        "REQUEST_URI": path + ("?" + query if query else ""), "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+        "SCRIPT_FILENAME": ECHO, "wsgid.process_group": "g", "wsgid.application_group": "",
+        "wsgid.request_id": "test-" + path.strip("/"),
+    }
+    if length is not None:
+        variables["CONTENT_LENGTH"] = str(length)
+    if terminated:
+        variables["wsgid.input_terminated"] = "1"
+    variables.update(extra)
+    return {key: value for key, value in variables.items() if value is not None}
+
+
+def exchange(daemon, packet, body_parts=(), on_body=None):
+    """Send packet and body (from a thread, as the module streams it), half-close, read to EOF.
+
+    Returns (head bytes, body bytes); with on_body, body chunks go there and body is b''.
+    """
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(30)
+        sock.connect(daemon.path)
+
+        def send():
+            try:
+                sock.sendall(packet)
+                for part in body_parts:
+                    sock.sendall(part)
+                sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass  # the daemon closed first; the reader sees what it sent
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        head, body = read_response(sock, on_body)
+        sender.join(30)
+    return head, body
+
+
+def read_response(sock, on_body):
+    received = b""
+    while b"\r\n\r\n" not in received:
+        data = sock.recv(65536)
+        if not data:
+            return received, None  # closed before a complete head
+        received += data
+    head, _, body = received.partition(b"\r\n\r\n")
+    parts = [body]
+    if on_body is not None:
+        on_body(body)
+        parts = []
+    while True:
+        data = sock.recv(262144)
+        if not data:
+            return head + b"\r\n\r\n", b"".join(parts)
+        if on_body is not None:
+            on_body(data)
+        else:
+            parts.append(data)
+
+
+def get(daemon, path, on_body=None, **kw):
+    return exchange(daemon, encode_packet(variables_for(path, **kw)), on_body=on_body)
+
+
+def status_of(head):
+    return head.split(b"\r\n", 1)[0]
+
+
+def post_sha256(daemon, body, pieces=1):
+    step = max(1, -(-len(body) // pieces))
+    parts = [body[i:i + step] for i in range(0, len(body), step)]
+    head, answer = exchange(daemon, encode_packet(
+        variables_for("/echo-sha256", method="POST", length=len(body))), parts)
+    assert status_of(head) == b"HTTP/1.1 200 OK"
+    return json.loads(answer)
+
+
+# -- good requests -------------------------------------------------------------------------------
+
+def test_hello_world(daemon):
+    head, body = get(daemon, "/hello")
+    assert head == (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n\r\n")
+    assert body == b"Hello, world!\n"
+
+
+def test_an_app_wrapped_in_wsgiref_validator_passes(daemon):
+    body = b"first line\nsecond line\nthird"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", wsgiref.validate.WSGIWarning)  # a warning becomes a 500
+        head, answer = exchange(daemon, encode_packet(
+            variables_for("/validate", method="POST", length=len(body),
+                          CONTENT_TYPE="text/plain")), [body])
+    assert status_of(head) == b"HTTP/1.1 200 OK"
+    assert answer == b"valid\n" + body
+
+
+@pytest.mark.parametrize("size", [0, 1, 65535, 65536, 10 * MiB])
+def test_request_bodies_arrive_byte_exact(daemon, size):
+    body = os.urandom(size)
+    assert post_sha256(daemon, body, pieces=7) == {
+        "length": size, "sha256": hashlib.sha256(body).hexdigest(), "input_terminated": False}
+
+
+def test_a_chunked_style_body_ends_at_the_half_close(daemon):
+    body = os.urandom(300_000)
+    parts = [body[i:i + 4096] for i in range(0, len(body), 4096)]
+    head, answer = exchange(daemon, encode_packet(
+        variables_for("/echo-sha256", method="POST", terminated=True)), parts)
+    assert status_of(head) == b"HTTP/1.1 200 OK"
+    assert json.loads(answer) == {"length": len(body), "sha256": hashlib.sha256(body).hexdigest(),
+                                  "input_terminated": True}
+
+
+def test_the_environ_has_the_wsgi_keys_and_the_packet_variables(daemon):
+    head, body = get(daemon, "/environ", query="a=1", HTTP_X_TEST="caf\xe9")
+    environ = json.loads(body)
+    assert environ["wsgi.version"] == [1, 0]
+    assert environ["wsgi.multithread"] is True and environ["wsgi.multiprocess"] is False
+    assert environ["wsgi.run_once"] is False and environ["wsgi.input_terminated"] is False
+    assert environ["wsgi.url_scheme"] == "http"
+    assert environ["wsgid.process_group"] == "g"
+    assert environ["QUERY_STRING"] == "a=1" and environ["HTTP_X_TEST"] == "caf\xe9"
+
+    _, body = get(daemon, "/environ", method="POST", terminated=True)
+    assert json.loads(body)["wsgi.input_terminated"] is True
+
+
+def test_a_streamed_100_mib_download_is_byte_exact_in_bounded_memory(daemon):
+    total = 100 * MiB
+    expected = hashlib.sha256()
+    for block in runpy.run_path(ECHO)["stream_bytes"](total):
+        expected.update(block)
+    received = hashlib.sha256()
+    count = [0]
+
+    def on_body(data):
+        received.update(data)
+        count[0] += len(data)
+
+    tracemalloc.start()
+    try:
+        head, _ = get(daemon, "/stream", query="mb=100", on_body=on_body)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert f"Content-Length: {total}".encode() in head
+    assert count[0] == total and received.hexdigest() == expected.hexdigest()
+    assert peak < 8 * MiB, f"serving 100 MiB peaked at {peak / MiB:.1f} MiB of Python memory"
+
+
+def test_write_callable_file_wrapper_and_repeated_cookies(daemon):
+    _, body = get(daemon, "/write")
+    assert body == b"written by write()\nand iterated\n"
+    _, body = get(daemon, "/file")
+    assert body == Path(ECHO).read_bytes()
+    head, _ = get(daemon, "/cookies")
+    assert b"\r\nSet-Cookie: a=1; Path=/\r\nSet-Cookie: b=2; Path=/\r\n" in head
+
+
+def test_wsgi_errors_goes_to_the_log(daemon, caplog):
+    get(daemon, "/errors")
+    assert any(r.getMessage() == "echo.wsgi wsgi.errors marker" for r in caplog.records)
+
+
+def test_a_stock_front_end_without_script_filename_gets_the_groups_script(daemon):
+    head, body = get(daemon, "/hello", SCRIPT_FILENAME=None, **{
+        "wsgid.process_group": None, "wsgid.application_group": None})
+    assert body == b"Hello, world!\n"
+    head, body = get(daemon, "/hello", SCRIPT_FILENAME="proxy:uwsgi://localhost/hello")
+    assert body == b"Hello, world!\n"
+
+
+def test_a_body_the_app_does_not_read_is_drained_so_the_response_arrives(daemon):
+    body = os.urandom(4 * MiB)
+    head, answer = exchange(daemon, encode_packet(
+        variables_for("/hello", method="POST", length=len(body))), [body])
+    assert status_of(head) == b"HTTP/1.1 200 OK" and answer == b"Hello, world!\n"
+
+
+def test_a_short_body_gives_what_arrived_and_a_log_line(daemon, caplog):
+    head, answer = exchange(daemon, encode_packet(
+        variables_for("/echo-sha256", method="POST", length=100)), [b"0123456789"])
+    assert json.loads(answer)["length"] == 10
+    # The daemon finds the body short after its response is out: wait for its log line.
+    wait_for(lambda: any("request body ended after 10 of 100 bytes" in r.getMessage()
+                         for r in caplog.records), 5, message="the short-body log line")
+
+
+def test_active_counts_the_connections_being_served(daemon, handler):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(daemon.path)
+        sock.sendall(encode_packet(variables_for("/echo", method="POST", length=10)) + b"01234")
+        wait_for(lambda: handler.active == 1, 5, message="the request to be active")
+        sock.sendall(b"56789")
+        head, body = read_response(sock, None)
+    assert body == b"0123456789"
+    wait_for(lambda: handler.active == 0, 5, message="the request to finish")
+
+
+# -- bad packets, refused scripts, failing applications ------------------------------------------
+
+@pytest.mark.parametrize("packet, reason", [
+    (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "not a uwsgi packet"),
+    (b"\x00\x10\x00\x00\x03\x00ab", "truncated"),
+    (b"\x00\x04\x00\x00\x00\x00\x01\x00", "zero-length key"),
+])
+def test_a_bad_packet_closes_the_connection_with_one_log_line(daemon, caplog, packet, reason):
+    head, body = exchange(daemon, packet)
+    assert head == b"" and body is None
+    [record] = [r for r in caplog.records if r.name == LOGGER]
+    assert record.getMessage().startswith("bad request packet from daemon socket: ")
+    assert reason in record.getMessage() and "\n" not in record.getMessage()
+    assert get(daemon, "/hello")[1] == b"Hello, world!\n"  # the daemon carries on
+
+
+def test_a_script_that_is_not_configured_is_a_404_with_one_log_line(daemon, caplog):
+    head, body = get(daemon, "/hello", SCRIPT_FILENAME="/etc/passwd")
+    assert status_of(head) == b"HTTP/1.1 404 Not Found"
+    [record] = [r for r in caplog.records if r.name == LOGGER]
+    assert "/etc/passwd" in record.getMessage() and "not a WSGI script configured" in \
+        record.getMessage()
+
+
+@pytest.mark.parametrize("path", ["/bad-header", "/bad-status", "/raise", "/raise-after-start"])
+def test_application_errors_before_the_head_give_500(daemon, caplog, path):
+    head, body = get(daemon, path)
+    assert status_of(head) == b"HTTP/1.1 500 Internal Server Error"
+    assert b"injected" not in (head + body).lower() and b"never be seen" not in body
+    [record] = [r for r in caplog.records if r.name == LOGGER and r.levelname == "ERROR"]
+    if path.startswith("/raise"):  # the application's traceback is in the log
+        assert str(record.exc_info[1]).startswith("raised on purpose")
+    else:  # an invalid head is one line naming the problem
+        assert "invalid response head" in record.getMessage() and not record.exc_info
+
+
+def test_an_error_in_the_middle_of_the_body_cuts_the_response_off(daemon, caplog):
+    head, body = get(daemon, "/raise-midstream")
+    assert status_of(head) == b"HTTP/1.1 200 OK" and body == b"x" * 65536
+    assert any("response cut off after 65536 body bytes" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_a_script_that_cannot_load_is_a_500_with_its_traceback_and_is_retried(tmp_path, caplog):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    broken = scripts / "broken.wsgi"
+    broken.write_text("raise ImportError('a dependency is missing')\n")
+    text = (f"WSGISocketPrefix {tmp_path}/wsgid\nWSGIDaemonProcess g\n"
+            f"WSGIScriptAlias /s/ {scripts}/ process-group=g\n")
+    parsed = wsgid_config.parse(text, running_ids=(UNPRIVILEGED, UNPRIVILEGED))
+    server = DaemonSocket(RequestHandler(parsed, "g"), str(tmp_path / "g.sock"))
+    try:
+        head, _ = get(server, "/", SCRIPT_FILENAME=str(broken))
+        assert status_of(head) == b"HTTP/1.1 500 Internal Server Error"
+        [record] = [r for r in caplog.records if r.name == LOGGER]
+        assert str(broken) in record.getMessage() and isinstance(record.exc_info[1], ImportError)
+
+        broken.write_text("def app(environ, start_response):\n"
+                          "    start_response('200 OK', [])\n    return [b'fixed']\n")
+        caplog.clear()
+        head, _ = get(server, "/", SCRIPT_FILENAME=str(broken))
+        assert status_of(head) == b"HTTP/1.1 500 Internal Server Error"
+        [record] = [r for r in caplog.records if r.name == LOGGER]
+        assert "defines no callable named 'application'" in record.getMessage()
+
+        head, body = get(server, "/", SCRIPT_FILENAME=str(broken),
+                         **{"wsgid.callable_object": "app", "wsgid.application_group": "other"})
+        assert status_of(head) == b"HTTP/1.1 200 OK" and body == b"fixed"
+    finally:
+        server.stop()

@@ -1,0 +1,469 @@
+"""response.py against a real socketpair: what the module would read for each kind of application.
+
+Every case checks the exact bytes on the wire and, where the application returned an iterable,
+that its close() was called.
+"""
+
+import io
+import logging
+import socket
+import sys
+import threading
+
+import pytest
+
+from wsgid.filewrapper import FileWrapper
+from wsgid.response import ERROR_RESPONSE_500, ErrorStream, run_application
+
+LOGGER = "wsgid.request"
+
+
+class Body:
+    """An iterable response body that records what the server did with it."""
+
+    def __init__(self, chunks, raise_at=None):
+        self.chunks = list(chunks)
+        self.raise_at = raise_at
+        self.pulled = 0
+        self.closed = 0
+
+    def __iter__(self):
+        for index, chunk in enumerate(self.chunks):
+            if index == self.raise_at:
+                raise RuntimeError("body failed on purpose")
+            self.pulled += 1
+            yield chunk
+        if self.raise_at == len(self.chunks):
+            raise RuntimeError("body failed on purpose")
+
+    def close(self):
+        self.closed += 1
+
+
+def serve(app, method="GET"):
+    """Run `app` on one end of a socketpair; return (Response, every byte the peer read)."""
+    server, client = socket.socketpair()
+    received = []
+    reader = threading.Thread(target=lambda: received.append(read_all(client)))
+    reader.start()
+    environ = {"REQUEST_METHOD": method, "REQUEST_URI": "/unit", "wsgid.request_id": "req-1"}
+    try:
+        response = run_application(app, environ, server)
+    finally:
+        server.close()
+        reader.join(10)
+        client.close()
+    return response, received[0]
+
+
+def read_all(sock):
+    parts = []
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return b"".join(parts)
+        parts.append(data)
+
+
+def app_returning(body, status="200 OK", headers=None):
+    headers = [("Content-Type", "text/plain")] if headers is None else headers
+
+    def app(environ, start_response):
+        start_response(status, headers)
+        return body
+
+    return app
+
+
+def errors_logged(caplog):
+    return [r for r in caplog.records if r.name == LOGGER and r.levelno >= logging.ERROR]
+
+
+@pytest.fixture(autouse=True)
+def _capture(caplog):
+    caplog.set_level(logging.DEBUG, logger=LOGGER)
+
+
+# -- good responses: golden bytes ---------------------------------------------------------------
+
+def test_status_headers_and_body_are_sent_as_golden_bytes():
+    body = Body([b"Hel", b"lo"])
+    _, wire = serve(app_returning(body, headers=[("Content-Type", "text/plain"),
+                                                 ("Content-Length", "5")]))
+    assert wire == b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nHello"
+    assert body.closed == 1
+
+
+def test_repeated_set_cookie_headers_stay_separate_lines():
+    _, wire = serve(app_returning([b"x"], headers=[("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")]))
+    assert wire == b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\nx"
+
+
+def test_empty_body_sends_the_head_at_the_end():
+    body = Body([b"", b""])
+    response, wire = serve(app_returning(body, status="204 No Content", headers=[]))
+    assert wire == b"HTTP/1.1 204 No Content\r\n\r\n"
+    assert response.complete and body.closed == 1
+
+
+def test_head_waits_for_the_first_non_empty_chunk_so_the_status_can_still_change():
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        yield b""
+        try:
+            raise ValueError("late failure")
+        except ValueError:
+            start_response("503 Service Unavailable", [("Retry-After", "1")], sys.exc_info())
+        yield b"later"
+
+    _, wire = serve(app)
+    assert wire == b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n\r\nlater"
+
+
+def test_large_first_chunk_is_sent_whole_after_the_head():
+    big = bytes(range(256)) * 1024
+    _, wire = serve(app_returning([big]))
+    assert wire == b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n" + big
+
+
+def test_write_callable_sends_before_the_iterable():
+    def app(environ, start_response):
+        write = start_response("200 OK", [])
+        write(b"one ")
+        write(b"")
+        write(bytearray(b"two "))
+        return Body([b"three"])
+
+    _, wire = serve(app)
+    assert wire == b"HTTP/1.1 200 OK\r\n\r\none two three"
+
+
+def test_exc_info_before_the_head_replaces_the_response():
+    def app(environ, start_response):
+        start_response("200 OK", [("X-First", "1")])
+        try:
+            raise KeyError("handled by the application")
+        except KeyError:
+            start_response("500 Oops", [("X-Second", "2")], sys.exc_info())
+        return [b"handled"]
+
+    _, wire = serve(app)
+    assert wire == b"HTTP/1.1 500 Oops\r\nX-Second: 2\r\n\r\nhandled"
+
+
+# -- application errors before the head: 500 ---------------------------------------------------
+
+def assert_500(wire):
+    assert wire == ERROR_RESPONSE_500
+    assert wire.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+
+
+def test_exception_before_start_response_gives_500_and_logs_the_traceback(caplog):
+    def app(environ, start_response):
+        raise RuntimeError("boom before start")
+
+    response, wire = serve(app)
+    assert_500(wire)
+    assert response.error_sent
+    [record] = errors_logged(caplog)
+    assert "GET /unit (request req-1)" in record.getMessage()
+    assert record.exc_info and "boom before start" in str(record.exc_info[1])
+
+
+def test_exception_after_start_response_before_the_body_gives_500(caplog):
+    body = Body([b"never"], raise_at=0)
+    response, wire = serve(app_returning(body, status="201 Created"))
+    assert_500(wire)
+    assert body.closed == 1
+    assert "body failed on purpose" in str(errors_logged(caplog)[0].exc_info[1])
+
+
+def test_system_exit_in_the_application_gives_500_and_the_daemon_carries_on():
+    def app(environ, start_response):
+        sys.exit(3)
+
+    _, wire = serve(app)
+    assert_500(wire)
+
+
+def test_second_start_response_without_exc_info_is_an_error(caplog):
+    body = Body([b"x"])
+
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        start_response("200 OK", [])
+        return body
+
+    _, wire = serve(app)
+    assert_500(wire)
+    assert "second time without exc_info" in str(errors_logged(caplog)[0].exc_info[1])
+
+
+@pytest.mark.parametrize("result, words", [
+    (None, "returned None"),
+    ("text", "returned str"),
+    (b"bytes", "returned bytes"),
+    (42, "int, which is not iterable"),
+])
+def test_a_result_that_is_not_an_iterable_of_bytes_gives_500(caplog, result, words):
+    _, wire = serve(app_returning(result))
+    assert_500(wire)
+    assert words in str(errors_logged(caplog)[0].exc_info[1])
+
+
+def test_a_str_chunk_gives_500_and_close_is_called(caplog):
+    body = Body(["not bytes"])
+    _, wire = serve(app_returning(body))
+    assert_500(wire)
+    assert body.closed == 1
+    assert "must be bytes, got str" in str(errors_logged(caplog)[0].exc_info[1])
+
+
+def test_returning_without_start_response_gives_500(caplog):
+    body = Body([])
+    _, wire = serve(lambda environ, start_response: body)
+    assert_500(wire)
+    assert body.closed == 1
+    assert "without calling start_response" in str(errors_logged(caplog)[0].exc_info[1])
+
+
+def test_body_before_start_response_gives_500():
+    _, wire = serve(lambda environ, start_response: [b"too early"])
+    assert_500(wire)
+
+
+# -- invalid heads: 500, one log line, the bad header never on the wire -------------------------
+
+@pytest.mark.parametrize("status, headers", [
+    ("200 OK", [("X-Note", "harmless\r\nSet-Cookie: injected=1")]),
+    ("200 OK", [("X-Note", "harmless\nSet-Cookie: injected=1")]),
+    ("200 OK", [("X-Note", "nul\x00injected")]),
+    ("200 OK", [("Bad Name", "v")]),
+    ("200 OK", [("X-Number", 5)]),
+    ("200 OK", [("X-Bytes", b"v")]),
+    ("200 OK", (("Content-Type", "text/plain"),)),
+    ("200 OK", [("Only-Name",)]),
+    ("200 OK", [("Connection", "close")]),
+    ("200 OK", [("Transfer-Encoding", "chunked")]),
+    ("200 OK", [("Content-Length", "five")]),
+    ("200 OK", [("Content-Length", "5"), ("Content-Length", "6")]),
+    ("20 OK", []),
+    ("2000 OK", []),
+    ("200", []),
+    ("200 OK\r\nSet-Cookie: injected=1", []),
+    (200, []),
+    (b"200 OK", []),
+])
+def test_an_invalid_head_gives_500_with_one_log_line(caplog, status, headers):
+    body = Body([b"should never be seen"])
+    _, wire = serve(app_returning(body, status=status, headers=headers))
+    assert_500(wire)
+    assert b"injected" not in wire and b"never be seen" not in wire
+    assert body.closed == 0  # start_response raised inside the app: nothing was returned
+    [record] = errors_logged(caplog)
+    assert "invalid response head" in record.getMessage() and record.exc_info is None
+
+
+class LazyStart(Body):
+    """An iterable that calls start_response only when first iterated, as generators do."""
+
+    def __init__(self, start_response, status, headers):
+        super().__init__([b"should never be seen"])
+        self.start = lambda: start_response(status, headers)
+
+    def __iter__(self):
+        self.start()
+        return super().__iter__()
+
+
+@pytest.mark.parametrize("status, headers", [
+    ("200 OK", [("X-Note", "a\r\nInjected: 1")]),
+    ("20 OK", []),
+    ("200 OK", [("X-Number", 5)]),
+])
+def test_an_invalid_head_from_a_lazy_iterable_gives_500_and_close_is_called(caplog, status,
+                                                                           headers):
+    made = []
+
+    def app(environ, start_response):
+        made.append(LazyStart(start_response, status, headers))
+        return made[0]
+
+    _, wire = serve(app)
+    assert_500(wire)
+    assert made[0].closed == 1
+    assert len(errors_logged(caplog)) == 1
+
+
+def test_an_invalid_head_the_application_recovers_from_is_not_sent():
+    def app(environ, start_response):
+        try:
+            start_response("200 OK", [("X-Bad", "a\r\nb")])
+        except ValueError:
+            start_response("400 Bad Request", [])
+        return [b"recovered"]
+
+    _, wire = serve(app)
+    assert wire == b"HTTP/1.1 400 Bad Request\r\n\r\nrecovered"
+
+
+# -- errors after the head: the response is cut off --------------------------------------------
+
+def test_exception_after_the_first_chunk_cuts_the_response_off(caplog):
+    body = Body([b"first", b"second"], raise_at=1)
+    response, wire = serve(app_returning(body))
+    assert wire == b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nfirst"
+    assert response.cut_off and not response.complete
+    assert body.closed == 1
+    [record] = errors_logged(caplog)
+    assert "cut off after 5 body bytes" in record.getMessage()
+    assert record.exc_info
+
+
+def test_exc_info_after_the_head_reraises_the_original_exception(caplog):
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        yield b"sent"
+        try:
+            raise LookupError("the original problem")
+        except LookupError:
+            start_response("500 Oops", [], sys.exc_info())
+        yield b"unreachable"
+
+    _, wire = serve(app)
+    assert wire == b"HTTP/1.1 200 OK\r\n\r\nsent"
+    [record] = errors_logged(caplog)
+    assert isinstance(record.exc_info[1], LookupError)
+
+
+def test_a_str_chunk_after_the_head_cuts_the_response_off():
+    body = Body([b"ok", "bad"])
+    response, wire = serve(app_returning(body))
+    assert wire.endswith(b"\r\n\r\nok") and response.cut_off and body.closed == 1
+
+
+# -- Content-Length ----------------------------------------------------------------------------
+
+def test_never_more_bytes_than_the_declared_content_length(caplog):
+    body = Body([b"Hello", b" world", b"never pulled"])
+    _, wire = serve(app_returning(body, headers=[("Content-Length", "7")]))
+    assert wire == b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nHello w"
+    assert body.pulled == 2 and body.closed == 1
+    assert any("more than its Content-Length 7" in r.getMessage() for r in caplog.records)
+
+
+def test_fewer_bytes_than_the_declared_content_length_are_logged(caplog):
+    _, wire = serve(app_returning([b"short"], headers=[("Content-Length", "10")]))
+    assert wire.endswith(b"\r\n\r\nshort")
+    assert any("sent 5 body bytes but declared Content-Length 10" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_head_request_with_content_length_and_no_body_is_not_a_mismatch(caplog):
+    _, wire = serve(app_returning([], headers=[("Content-Length", "10")]), method="HEAD")
+    assert wire == b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+# -- close() -----------------------------------------------------------------------------------
+
+def test_close_that_raises_is_logged_and_the_response_stays_complete(caplog):
+    class Failing(Body):
+        def close(self):
+            raise OSError("close failed")
+
+    response, wire = serve(app_returning(Failing([b"done"])))
+    assert wire.endswith(b"\r\n\r\ndone") and response.complete
+    assert "close() of the application's iterable" in errors_logged(caplog)[0].getMessage()
+
+
+def test_a_peer_that_went_away_ends_the_response_with_one_info_line(caplog):
+    server, client = socket.socketpair()
+    client.close()
+    body = Body([b"x" * 1000])
+    response = run_application(app_returning(body), {"REQUEST_METHOD": "GET"}, server)
+    server.close()
+    assert response.lost and body.closed == 1
+    assert not errors_logged(caplog)
+    assert any("connection to the module lost" in r.getMessage() for r in caplog.records)
+
+
+# -- wsgi.file_wrapper -------------------------------------------------------------------------
+
+def test_file_wrapper_of_a_real_file_is_sent_whole_and_closed(tmp_path):
+    data = bytes(range(256)) * 4000
+    path = tmp_path / "payload.bin"
+    path.write_bytes(data)
+    handle = open(path, "rb")
+    _, wire = serve(app_returning(FileWrapper(handle, 4096),
+                                  headers=[("Content-Length", str(len(data)))]))
+    assert wire == b"HTTP/1.1 200 OK\r\nContent-Length: 1024000\r\n\r\n" + data
+    assert handle.closed
+
+
+def test_file_wrapper_starts_at_the_current_position_and_honours_content_length(tmp_path, caplog):
+    path = tmp_path / "payload.bin"
+    path.write_bytes(b"0123456789abcdef")
+    handle = open(path, "rb")
+    handle.seek(4)
+    _, wire = serve(app_returning(FileWrapper(handle), headers=[("Content-Length", "6")]))
+    assert wire.endswith(b"\r\n\r\n456789")
+    assert any("longer than the Content-Length 6" in r.getMessage() for r in caplog.records)
+
+
+def test_file_wrapper_of_a_non_file_is_iterated_in_blocks():
+    stream = io.BytesIO(b"abcdefghij")
+    wrapper = FileWrapper(stream, 3)
+    assert list(FileWrapper(io.BytesIO(b"abcdefghij"), 3)) == [b"abc", b"def", b"ghi", b"j"]
+    _, wire = serve(app_returning(wrapper, headers=[]))
+    assert wire == b"HTTP/1.1 200 OK\r\n\r\nabcdefghij"
+    assert stream.closed
+
+
+def test_file_wrapper_inside_middleware_still_streams(tmp_path):
+    path = tmp_path / "payload.bin"
+    path.write_bytes(b"wrapped")
+
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        return (block for block in FileWrapper(open(path, "rb"), 2))
+
+    _, wire = serve(app)
+    assert wire == b"HTTP/1.1 200 OK\r\n\r\nwrapped"
+
+
+# -- wsgi.errors -------------------------------------------------------------------------------
+
+def test_wsgi_errors_logs_one_record_per_line(caplog):
+    errors = ErrorStream(logging.getLogger(LOGGER))
+    errors.write("first line\nsecond ")
+    errors.writelines(["line\n", "unfinished"])
+    assert [r.getMessage() for r in caplog.records] == ["first line", "second line"]
+    errors.flush()
+    assert caplog.records[-1].getMessage() == "unfinished"
+    print("via print", file=errors)
+    assert caplog.records[-1].getMessage() == "via print"
+    with pytest.raises(TypeError):
+        errors.write(b"bytes")
+
+
+def test_wsgi_errors_keeps_each_threads_unfinished_line_apart(caplog):
+    errors = ErrorStream(logging.getLogger(LOGGER))
+    errors.write("main ")
+
+    def other():
+        errors.write("other ")
+        errors.write("thread\n")
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join()
+    errors.write("thread\n")
+    assert [r.getMessage() for r in caplog.records] == ["other thread", "main thread"]
+
+
+def test_wsgi_errors_logs_an_endless_line_in_bounded_pieces(caplog):
+    errors = ErrorStream(logging.getLogger(LOGGER))
+    for _ in range(70):
+        errors.write("x" * 1024)
+    assert [len(r.getMessage()) for r in caplog.records] == [65536]

@@ -1,0 +1,201 @@
+"""Which WSGI script serves a request, and loading it the way mod_wsgi does.
+
+Rules:
+- Only configured scripts load. The packet's SCRIPT_FILENAME selects among the scripts configured
+  for this process group: a file target of a WSGIScriptAlias, or a file whose real path lies
+  inside a directory target. Anything else is refused (ScriptRefused, a 404). What is loaded is
+  the configured path (file targets) or the checked real path (directory targets), never a
+  spelling taken from the packet.
+- A request without a script choice gets the group's one script. That is a request with no
+  SCRIPT_FILENAME, or one that is not an absolute path: stock uwsgi front ends send none
+  (nginx) or the proxy URL (Apache's mod_proxy_uwsgi sends 'proxy:uwsgi://...').
+- One module per (script path, application group): the application group '' (%{GLOBAL}, the
+  default) and every other name get their own loaded copy. The module is named
+  '_wsgid_<md5>' (like mod_wsgi's '_mod_wsgi_<md5>'), has __file__ set, runs with its own
+  globals and is registered in sys.modules while it exists.
+- Loading is lazy (the first request that needs a script loads it) and thread-safe: one lock per
+  (path, application group), so other scripts keep serving while one loads. A script that fails
+  to load is not remembered; the next request tries again.
+- The callable is named by wsgid.callable_object, else WSGICallableObject, else 'application',
+  and must be a Python identifier.
+"""
+
+import hashlib
+import keyword
+import os
+import sys
+import threading
+import types
+
+DEFAULT_CALLABLE = "application"
+GLOBAL_APPLICATION_GROUP = "%{GLOBAL}"
+
+
+class ScriptError(Exception):
+    """No application for this request. str(e) is the log line; `status` the HTTP answer."""
+
+    status = 500
+
+
+class ScriptRefused(ScriptError):
+    """SCRIPT_FILENAME names no script configured for this process group."""
+
+    status = 404
+
+
+class NoDefaultScript(ScriptError):
+    """The request chose no script and the group has no single script to fall back on."""
+
+
+class ScriptLoadError(ScriptError):
+    """The script could not be read, compiled or executed; __cause__ is the original error."""
+
+
+class CallableNotFound(ScriptError):
+    """The script has no callable of the requested name, or the name is not an identifier."""
+
+
+def module_name(path, application_group):
+    """The sys.modules name of one loaded copy of a script."""
+    key = path if application_group == "" else f"{application_group}\0{path}"
+    digest = hashlib.md5(key.encode("utf-8", "surrogateescape"), usedforsecurity=False)
+    return "_wsgid_" + digest.hexdigest()
+
+
+def application_group_name(configured, environ):
+    """The application group an alias asks for, expanded for a request, '' meaning the main
+    (%{GLOBAL}) copy. mod_wsgid sends the expanded name itself (wsgid.application_group); this
+    is for front ends that do not."""
+    if configured in (None, "", GLOBAL_APPLICATION_GROUP):
+        return ""
+    server = environ.get("SERVER_NAME", "")
+    if environ.get("SERVER_PORT", "80") not in ("80", "443"):
+        server += ":" + environ["SERVER_PORT"]
+    if configured == "%{SERVER}":
+        return server
+    if configured == "%{RESOURCE}":
+        return server + "|" + environ.get("SCRIPT_NAME", "")
+    if configured.startswith("%{ENV:") and configured.endswith("}"):
+        return environ.get(configured[6:-1], "")
+    return configured
+
+
+class ScriptLoader:
+    """Resolves requests to configured scripts of one process group and loads them."""
+
+    def __init__(self, config, group_name):
+        self.group_name = group_name
+        self.default_callable = getattr(config, "callable_object", None) or DEFAULT_CALLABLE
+        self.aliases = list(config.scripts_for_group(group_name))
+        self.file_aliases = {os.path.normpath(a.target): a for a in self.aliases if not a.is_dir}
+        self.dir_aliases = [a for a in self.aliases if a.is_dir]
+        self._modules = {}
+        self._locks = {}
+        self._locks_guard = threading.Lock()
+
+    # -- which script -------------------------------------------------------------------------
+
+    def resolve(self, environ):
+        """(path to load, application group) for a request; raises ScriptError."""
+        requested = environ.get("SCRIPT_FILENAME", "")
+        if requested.startswith("/"):
+            path, alias = self._configured_script(requested)
+        else:
+            path, alias = self._default_script()
+        if "wsgid.application_group" in environ:
+            group = environ["wsgid.application_group"]
+        else:
+            group = application_group_name(alias.application_group, environ)
+        return path, group
+
+    def _configured_script(self, requested):
+        alias = self.file_aliases.get(os.path.normpath(requested))
+        if alias is not None:
+            return alias.target, alias
+        real = os.path.realpath(requested)
+        for alias in self.file_aliases.values():
+            if real == os.path.realpath(alias.target):
+                return alias.target, alias
+        for alias in self.dir_aliases:
+            directory = os.path.realpath(alias.target)
+            if os.path.commonpath([real, directory]) == directory and os.path.isfile(real):
+                return real, alias
+        raise ScriptRefused(
+            f"refused SCRIPT_FILENAME {requested!r}: it is not a WSGI script configured for "
+            f"process group '{self.group_name}' (a WSGIScriptAlias target or a file inside a "
+            f"directory target)")
+
+    def _default_script(self):
+        files = [a for a in self.aliases if not a.is_dir]
+        if len(self.aliases) == 1 and len(files) == 1:
+            return files[0].target, files[0]
+        configured = ", ".join(a.target for a in self.aliases) or "none"
+        raise NoDefaultScript(
+            f"the request names no WSGI script (no SCRIPT_FILENAME, as from a stock uwsgi "
+            f"front end) and process group '{self.group_name}' has no single script to serve "
+            f"it: it needs exactly one WSGIScriptAlias with a file target, it has: {configured}")
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def application_for(self, environ):
+        """The WSGI callable that serves this request; raises ScriptError."""
+        path, group = self.resolve(environ)
+        name = environ.get("wsgid.callable_object") or self.default_callable
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise CallableNotFound(
+                f"WSGI callable name {name!r} for {path} is not a Python identifier "
+                f"(check WSGICallableObject)")
+        module = self.load(path, group)
+        application = getattr(module, name, None)
+        if application is None:
+            raise CallableNotFound(
+                f"WSGI script {path} defines no callable named '{name}': define it, or name "
+                f"the right one with WSGICallableObject")
+        if not callable(application):
+            raise CallableNotFound(
+                f"'{name}' in WSGI script {path} is a {type(application).__name__}, "
+                f"not a callable")
+        return application
+
+    def load(self, path, application_group):
+        """The module of `path` for `application_group`, loading it on first use."""
+        key = (path, application_group)
+        module = self._modules.get(key)
+        if module is not None:
+            return module
+        with self._lock_for(key):
+            module = self._modules.get(key)
+            if module is None:
+                module = execute_script(path, module_name(path, application_group))
+                self._modules[key] = module
+        return module
+
+    def loaded(self):
+        """{(path, application group): module} of what is loaded now."""
+        return dict(self._modules)
+
+    def _lock_for(self, key):
+        with self._locks_guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+
+def execute_script(path, name):
+    """Run the script file at `path` as a new module called `name`; raises ScriptLoadError."""
+    try:
+        with open(path, "rb") as script:
+            source = script.read()
+        code = compile(source, path, "exec", dont_inherit=True)
+    except OSError as exc:
+        raise ScriptLoadError(f"cannot read WSGI script {path}: {exc.strerror}") from exc
+    except (SyntaxError, ValueError) as exc:
+        raise ScriptLoadError(f"cannot compile WSGI script {path}: {exc}") from exc
+    module = types.ModuleType(name)
+    module.__file__ = path
+    sys.modules[name] = module
+    try:
+        exec(code, module.__dict__)
+    except (Exception, SystemExit) as exc:
+        sys.modules.pop(name, None)
+        raise ScriptLoadError(
+            f"WSGI script {path} raised {type(exc).__name__} while loading") from exc
+    return module

@@ -1,0 +1,320 @@
+"""The response half of PEP 3333: run one WSGI application call and send its response.
+
+Rules:
+- start_response(status, headers, exc_info=None) validates and encodes the head at once (PEP 3333
+  asks servers to check headers while the application still runs), so a bad status or header
+  raises HeadError inside the application; later changes to the header list are not seen.
+  A second call needs exc_info; with exc_info after the head went out it re-raises that exception.
+- The head goes out with the first non-empty body chunk, or at the end for an empty body.
+- Body chunks must be bytes; never more than a declared Content-Length is sent (the rest is
+  dropped with one log line), and fewer is logged too.
+- close() of the returned iterable is called in every case.
+- An error before the head went out becomes a 500 with a generic body (traceback to the log);
+  after, the response is cut off: the caller closes the connection, and the log says so.
+  The client never sees a head the application got wrong.
+- A send that fails (the module went away, socket-timeout) ends the response with one log line;
+  it is not an application error.
+This module sends on the socket it is given and never closes it; connection.py owns the socket.
+"""
+
+import logging
+import os
+import threading
+
+from wsgid.core import HeadError, encode_head
+from wsgid.filewrapper import sendable_file
+
+log = logging.getLogger("wsgid.request")
+
+_ERROR_BODY = (
+    b"<!DOCTYPE html>\n<html><head><title>500 Internal Server Error</title></head>\n"
+    b"<body><h1>Internal Server Error</h1>\n"
+    b"<p>The application failed while handling this request. "
+    b"Details are in the server's error log.</p></body></html>\n"
+)
+_NOT_FOUND_BODY = (
+    b"<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>\n"
+    b"<body><h1>Not Found</h1>\n<p>No application is configured for this URL.</p></body></html>\n"
+)
+
+
+def _complete_response(status_line, body):
+    return (b"HTTP/1.1 " + status_line + b"\r\n"
+            b"Content-Type: text/html; charset=utf-8\r\n"
+            b"Content-Length: " + str(len(body)).encode("ascii") + b"\r\n\r\n" + body)
+
+
+ERROR_RESPONSE_500 = _complete_response(b"500 Internal Server Error", _ERROR_BODY)
+NOT_FOUND_RESPONSE_404 = _complete_response(b"404 Not Found", _NOT_FOUND_BODY)
+
+# Statuses and methods whose responses carry no body although Content-Length may describe one.
+_BODYLESS_STATUSES = ("1", "204", "304")
+# A small first chunk rides in the same send as the head; a large one is not copied for that.
+_COALESCE_LIMIT = 16384
+# wsgi.errors logs an unfinished line once it is this long, so that it cannot grow unbounded.
+_ERRORS_LINE_LIMIT = 65536
+
+
+class ApplicationError(Exception):
+    """The application broke the WSGI contract; the message says how."""
+
+
+class ConnectionLost(Exception):
+    """Sending to the module failed; the response cannot be completed."""
+
+
+def describe_request(environ):
+    """'GET /path?q (request id)': how log lines name a request."""
+    uri = environ.get("REQUEST_URI") or (
+        environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+    request_id = environ.get("wsgid.request_id")
+    text = f"{environ.get('REQUEST_METHOD', '?')} {uri}"
+    return f"{text} (request {request_id})" if request_id else text
+
+
+def declared_content_length(headers):
+    """The Content-Length the headers declare, or None. Raises HeadError when it is not one whole
+    number (several equal values are one declaration)."""
+    values = {value.strip() for name, value in headers if name.lower() == "content-length"}
+    if not values:
+        return None
+    if len(values) > 1:
+        raise HeadError(f"conflicting Content-Length headers: {sorted(values)}")
+    value = values.pop()
+    if not (value.isascii() and value.isdigit()):
+        raise HeadError(f"Content-Length must be a whole number of bytes, got {value!r}")
+    return int(value)
+
+
+class Response:
+    """The state of one response: what the application started, what went out on the socket."""
+
+    def __init__(self, sock, environ):
+        self.sock = sock
+        self.label = describe_request(environ)
+        self.method = environ.get("REQUEST_METHOD", "")
+        self.status = None          # the status line text the application chose
+        self.head = None            # its encoded head, waiting for the first body byte
+        self.head_sent = False
+        self.content_length = None  # declared by the application, or None
+        self.body_bytes = 0         # body bytes handed to the socket
+        self.truncated = False      # the application gave more than its Content-Length
+        self.rejected_head = None   # the HeadError start_response raised, logged once
+        self.error_sent = False     # the 500 replaced the application's response
+        self.lost = False           # sending failed: the module is gone or too slow
+        self.cut_off = False        # the application failed after the head went out
+
+    # -- the callables the application sees ---------------------------------------------------
+
+    def start_response(self, status, headers, exc_info=None):
+        if exc_info:
+            try:
+                if self.head_sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None  # no reference cycle through the traceback
+        elif self.status is not None:
+            raise ApplicationError("start_response() was called a second time without exc_info")
+        try:
+            head = encode_head(status, headers)
+            content_length = declared_content_length(headers)
+        except HeadError as exc:
+            self.rejected_head = exc
+            log.error("invalid response head from the application for %s: %s", self.label, exc)
+            raise
+        self.status, self.head, self.content_length = status, head, content_length
+        return self.write
+
+    def write(self, data):
+        """The write() callable of PEP 3333; returns once the bytes are with the kernel."""
+        if self.status is None:
+            raise ApplicationError("write() was called before start_response()")
+        self.send_body(data)
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def send_body(self, data):
+        if not isinstance(data, (bytes, bytearray)):
+            raise ApplicationError(
+                f"response body chunks must be bytes, got {type(data).__name__}: {data!r:.60}")
+        if not data or self.truncated:
+            return
+        if self.status is None:
+            raise ApplicationError("the application produced body bytes before start_response()")
+        if self.content_length is not None:
+            room = self.content_length - self.body_bytes
+            if len(data) > room:
+                self.truncated = True
+                log.warning("application sent more than its Content-Length %d for %s; "
+                            "the excess is dropped", self.content_length, self.label)
+                data = data[:room]
+                if not data:
+                    return
+        if self.head_sent:
+            self._sendall(data)
+        elif len(data) <= _COALESCE_LIMIT:
+            self.head_sent = True  # even a failed send may have put part of it on the wire
+            self._sendall(self.head + data)
+        else:
+            self.send_head_now()
+            self._sendall(data)
+        self.body_bytes += len(data)
+
+    def send_head_now(self):
+        if not self.head_sent:
+            self.head_sent = True
+            self._sendall(self.head)
+
+    def send_iterable(self, result):
+        """Send every chunk of what the application returned."""
+        if result is None or isinstance(result, (str, bytes, bytearray)):
+            kind = "None" if result is None else type(result).__name__
+            raise ApplicationError(
+                f"the application returned {kind}; it must return an iterable of bytes "
+                f"(for one body, a list with one bytes object)")
+        try:
+            iterator = iter(result)
+        except TypeError:
+            raise ApplicationError(
+                f"the application returned a {type(result).__name__}, which is not iterable; "
+                f"it must return an iterable of bytes") from None
+        file = sendable_file(result)
+        if file is not None and self.status is not None:
+            self._sendfile(file)
+            return
+        for chunk in iterator:
+            self.send_body(chunk)
+            if self.truncated:
+                break
+
+    def finish(self):
+        """After the iterable is exhausted: send the head of an empty body, check the length."""
+        if self.status is None:
+            raise ApplicationError("the application returned without calling start_response()")
+        self.send_head_now()
+        if (self.content_length is not None and self.body_bytes < self.content_length
+                and self.method != "HEAD" and not self.status.startswith(_BODYLESS_STATUSES)):
+            log.warning("application sent %d body bytes but declared Content-Length %d for %s",
+                        self.body_bytes, self.content_length, self.label)
+
+    @property
+    def complete(self):
+        """The application's response went out whole (as far as this side can tell)."""
+        return self.head_sent and not (self.error_sent or self.lost or self.cut_off)
+
+    def fail(self, exc):
+        """The application raised `exc`: answer 500, or cut the response off."""
+        if self.head_sent:
+            self.cut_off = True
+            log.error("response cut off after %d body bytes: the application raised an "
+                      "exception for %s", self.body_bytes, self.label, exc_info=exc)
+            return
+        if exc is not self.rejected_head:  # a rejected head was logged when it was rejected
+            log.error("exception in the application for %s; answered 500", self.label,
+                      exc_info=exc)
+        try:
+            self._sendall(ERROR_RESPONSE_500)
+        except ConnectionLost as lost:
+            self.lost = True
+            log.info("could not send the 500 for %s: %s", self.label, lost)
+            return
+        self.head_sent = True
+        self.error_sent = True
+
+    def _sendfile(self, file):
+        self.send_head_now()
+        offset = file.tell()
+        count = None
+        if self.content_length is not None:
+            count = self.content_length - self.body_bytes
+            size_left = os.fstat(file.fileno()).st_size - offset
+            if size_left > count:
+                self.truncated = True
+                log.warning("file is longer than the Content-Length %d for %s; the excess is "
+                            "not sent", self.content_length, self.label)
+            if count == 0:
+                return
+        try:
+            sent = self.sock.sendfile(file, offset, count)
+        except OSError as exc:
+            raise ConnectionLost(f"sending the file failed: {exc}") from exc
+        self.body_bytes += sent
+
+    def _sendall(self, data):
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:
+            raise ConnectionLost(f"sending the response failed after {self.body_bytes} body "
+                                 f"bytes: {exc}") from exc
+
+
+def run_application(app, environ, sock):
+    """Call `app` for `environ` and send its response on `sock`; returns the Response.
+
+    Never raises for anything the application does; the socket stays open for the caller.
+    """
+    response = Response(sock, environ)
+    result = None
+    try:
+        result = app(environ, response.start_response)
+        response.send_iterable(result)
+        response.finish()
+    except ConnectionLost as exc:
+        response.lost = True
+        log.info("connection to the module lost for %s: %s", response.label, exc)
+    except (Exception, SystemExit) as exc:
+        response.fail(exc)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            try:
+                close()
+            except (Exception, SystemExit) as exc:
+                log.error("close() of the application's iterable raised for %s",
+                          response.label, exc_info=exc)
+    return response
+
+
+class ErrorStream:
+    """wsgi.errors: a text stream whose lines go to the log at error level.
+
+    One instance serves every thread of the process (it sits in the base environ), so each
+    thread keeps its own unfinished line; flush() logs that line, and so does a line that grows
+    past _ERRORS_LINE_LIMIT characters.
+    """
+
+    encoding = "utf-8"
+    errors = "backslashreplace"
+
+    def __init__(self, logger=log):
+        self._logger = logger
+        self._local = threading.local()
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError(f"wsgi.errors takes str, not {type(text).__name__}")
+        pending = getattr(self._local, "pending", "") + text
+        *lines, rest = pending.split("\n")
+        if len(rest) >= _ERRORS_LINE_LIMIT:
+            lines.append(rest)
+            rest = ""
+        for line in lines:
+            self._logger.error("%s", line)
+        self._local.pending = rest
+        return len(text)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        pending = getattr(self._local, "pending", "")
+        if pending:
+            self._local.pending = ""
+            self._logger.error("%s", pending)
+
+    def writable(self):
+        return True
+
+    def isatty(self):
+        return False
