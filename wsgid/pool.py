@@ -1,0 +1,113 @@
+"""The request threads of one daemon process.
+
+Each of the `threads=` threads loops: wait until the group's listening socket is readable or the
+pool is stopping, accept, check the peer, and hand the connection to the request handler, which
+serves it completely and closes it.
+
+Rules:
+- The listening socket is shared by every daemon process of the group and owned by the
+  supervisor. Stopping a pool never shutdown()s or closes it (that would stop it for the other
+  processes and lose queued connections); a pool stops through its own wake-up pipe.
+- Inside one process only one idle thread at a time waits on the listener (the accept lock), so
+  a new connection wakes one thread per process instead of all of them. Across processes the
+  losers of the accept() race get EAGAIN and simply wait again.
+- A busy thread does not wait on the listener: when all threads are busy, new connections stay
+  queued in the listen backlog, where the next free thread of any process picks them up.
+"""
+
+import os
+import select
+import threading
+import time
+
+from wsgid import log, sockets
+
+logger = log.get_logger("pool")
+
+# After an accept() failure such as EMFILE, the listener stays readable; waiting a little before
+# the next try keeps a thread from spinning while the process is out of descriptors.
+ACCEPT_ERROR_PAUSE = 0.5
+
+
+class RequestThreadPool:
+    """`threads` threads serving connections from `listener` with `handle(conn)`."""
+
+    def __init__(self, listener, handle, threads, allowed_uids, name="wsgid-request"):
+        self._listener = listener
+        self._handle = handle
+        self._allowed_uids = allowed_uids
+        self._accept_lock = threading.Lock()
+        self._busy_lock = threading.Lock()
+        self._busy = 0
+        self._stopping = False
+        self._wake_r, self._wake_w = os.pipe()
+        self._threads = [threading.Thread(target=self._serve, name=f"{name}-{i}", daemon=True)
+                         for i in range(threads)]
+
+    @property
+    def busy(self):
+        """How many threads are serving a connection right now."""
+        return self._busy
+
+    def start(self):
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self):
+        """Stop accepting: every thread finishes its current connection and leaves its loop."""
+        self._stopping = True
+        # The byte is never read: the pipe stays readable, so every waiting thread sees it.
+        os.write(self._wake_w, b"x")
+
+    def release_listener(self):
+        """After stop(): close this process's copy of the listening socket.
+
+        close() of an inherited descriptor affects only this process (unlike shutdown()); once
+        no stopping daemon holds a copy, a killed supervisor's socket is really gone and a new
+        supervisor can take over its path at once.
+        """
+        with self._accept_lock:   # no thread is in poll() on it once we hold the lock
+            self._listener.close()
+
+    def join(self, timeout):
+        """Wait up to timeout seconds for the threads; return how many are still running."""
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return sum(thread.is_alive() for thread in self._threads)
+
+    def _serve(self):
+        while not self._stopping:
+            conn = self._next_connection()
+            if conn is None:
+                continue
+            with self._busy_lock:
+                self._busy += 1
+            try:
+                self._handle(conn)
+            except BaseException:
+                # handle() promises not to raise; if it does, this thread must survive it.
+                logger.exception("the request handler raised; connection closed")
+                conn.close()
+            finally:
+                with self._busy_lock:
+                    self._busy -= 1
+
+    def _next_connection(self):
+        """Wait for a connection or for stop(); return an accepted, checked connection or None."""
+        with self._accept_lock:
+            if self._stopping:
+                return None
+            poller = select.poll()
+            poller.register(self._listener.fileno(), select.POLLIN)
+            poller.register(self._wake_r, select.POLLIN)
+            ready = dict(poller.poll())
+            if self._wake_r in ready or self._stopping:
+                return None
+            try:
+                return sockets.accept_checked(self._listener, self._allowed_uids)
+            except OSError as exc:
+                logger.error("accept() on the daemon socket failed: %s; retrying in %.1fs",
+                             exc, ACCEPT_ERROR_PAUSE)
+                select.select([self._wake_r], [], [], ACCEPT_ERROR_PAUSE)
+                return None

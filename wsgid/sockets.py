@@ -1,0 +1,160 @@
+"""Daemon group sockets: bind and own the listener, identify and check peers.
+
+Rules:
+- This is the only module of wsgid that creates a listening socket (DESIGN.md contract 3). The
+  supervisor binds each group's socket once and keeps it for the group's whole life; daemon
+  processes inherit it across fork() and only ever accept on it.
+- A socket is born private: it is bound under umask 0177, then set to mode 0600 and, when running
+  as root, chowned to the socket owner (the Apache child user, or socket-user=) and the daemon's
+  gid. Only that owner can connect through the file system.
+- A path that exists is removed only when it is a socket that nobody listens on; a regular file is
+  never deleted, and a socket that stays live for STALE_SOCKET_WAIT means another supervisor
+  owns that group.
+- The listener is non-blocking (O_NONBLOCK is shared by every process that inherited it): many
+  daemon processes wait on it, and all but one of them lose each accept() race.
+- Python's sockets are close-on-exec already (PEP 446); nothing here makes one inheritable,
+  because daemon processes are forked, never exec'd.
+- Peers are checked again with SO_PEERCRED: the socket owner, the daemon's own uid and root may
+  talk to a daemon; anyone else is refused with one log line.
+"""
+
+import errno
+import os
+import socket
+import stat
+import struct
+import time
+
+from wsgid import log
+
+logger = log.get_logger("sockets")
+
+SOCKET_MODE = 0o600
+STALE_SOCKET_WAIT = 5.0   # seconds a live socket at our path may take to go away
+_UCRED = struct.Struct("3i")   # struct ucred: pid_t pid, uid_t uid, gid_t gid
+
+
+class ListenerError(Exception):
+    """A group's socket could not be bound; str(e) says which path, why, and what to do."""
+
+
+def bind_listener(path, backlog, owner_uid, owner_gid):
+    """Create, bind and listen on the unix stream socket of one daemon group."""
+    _remove_stale_socket(path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        old_umask = os.umask(0o177)
+        try:
+            listener.bind(path)
+        finally:
+            os.umask(old_umask)
+        set_owner(path, owner_uid, owner_gid)
+        listener.listen(backlog)
+        listener.setblocking(False)
+    except OSError as exc:
+        listener.close()
+        raise ListenerError(f"cannot listen on {path}: {exc.strerror or exc}; check that the "
+                            "directory exists and is writable by the supervisor "
+                            "(WSGISocketPrefix sets it)") from exc
+    return listener
+
+
+def set_owner(path, owner_uid, owner_gid):
+    """Mode 0600 and, as root, the owner that may connect (also used when a reload changes it)."""
+    os.chmod(path, SOCKET_MODE)
+    if os.geteuid() == 0:
+        os.chown(path, owner_uid, owner_gid)
+
+
+def set_backlog(listener, backlog):
+    """Change the queue length of a socket that is already listening (Linux allows re-listen)."""
+    listener.listen(backlog)
+
+
+def remove_socket_file(path):
+    """Remove a group's socket file if it is (still) a socket; never touch anything else."""
+    try:
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _remove_stale_socket(path):
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise ListenerError(f"cannot listen on {path}: the path exists and is not a socket; "
+                            "remove it or choose another WSGISocketPrefix")
+    # Daemon processes of a supervisor that was killed may hold the socket open for a moment
+    # while they exit; a listener that stays alive belongs to another supervisor.
+    deadline = time.monotonic() + STALE_SOCKET_WAIT
+    while _someone_listens(path):
+        if time.monotonic() >= deadline:
+            raise ListenerError(f"cannot listen on {path}: another process is serving on it; "
+                                "is another wsgid supervisor running with the same "
+                                "configuration?")
+        time.sleep(0.1)
+    os.unlink(path)   # nobody listens: left behind by a supervisor that was killed
+
+
+def _someone_listens(path):
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
+
+
+def peer_uid(conn):
+    """The uid of the process at the other end of a connected unix socket."""
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
+    return _UCRED.unpack(creds)[1]
+
+
+def allowed_peer_uids(socket_uid):
+    """Who may talk to a daemon process: the socket owner, the daemon itself, and root."""
+    return frozenset({socket_uid, os.getuid(), 0})
+
+
+def accept_checked(listener, allowed_uids):
+    """Accept one connection from an allowed peer; None when there was none to accept.
+
+    Another daemon process may have taken the connection first (EAGAIN), or the client may have
+    gone away (ECONNABORTED): both mean "nothing to do". A refused peer costs one log line.
+    Other errors (EMFILE, ...) are raised for the caller to back off.
+    """
+    try:
+        conn, _ = listener.accept()
+    except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+        return None
+    except OSError as exc:
+        if exc.errno in (errno.EPROTO, errno.ENETDOWN):
+            return None
+        raise
+    try:
+        uid = peer_uid(conn)
+    except OSError as exc:
+        logger.error("closed a connection on %s: cannot read the peer's credentials: %s",
+                     _name_of(listener), exc)
+        conn.close()
+        return None
+    if uid not in allowed_uids:
+        logger.error("refused a connection from uid %d on %s: only uids %s may connect",
+                     uid, _name_of(listener), ", ".join(str(u) for u in sorted(allowed_uids)))
+        conn.close()
+        return None
+    conn.setblocking(True)
+    return conn
+
+
+def _name_of(listener):
+    try:
+        return listener.getsockname() or "the daemon socket"
+    except OSError:
+        return "the daemon socket"

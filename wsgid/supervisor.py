@@ -1,0 +1,365 @@
+"""`wsgid supervise`: own the daemon groups' sockets, run their processes, obey signals.
+
+The lifecycle reads top-down: supervisor (this file: sockets, signals, reload) → group.py (one
+group's processes, replacement, back-off) → process.py (one pid; the one fork()) → worker.py (the
+child) → pool.py (its request threads).
+
+Rules:
+- Single-threaded, so that fork() is safe. Signal handlers only queue the signal (and Python's
+  wake-up fd interrupts the wait); the main loop dispatches handle_<signal>.
+- The supervisor binds every group's socket before forking and keeps it for the group's whole
+  life, across process deaths, restarts and reloads that keep the path: no queued connection is
+  lost. A socket file is removed only when no group uses that path any more, or at exit.
+- Managed mode (--managed-by PID, the Apache parent): exit as on SIGTERM when that parent dies,
+  through PR_SET_PDEATHSIG and a check of the parent at every tick of the loop.
+
+Signals (docs/internals.md):
+  SIGTERM, SIGINT  graceful stop: SIGTERM to the daemons, SIGKILL after SHUTDOWN_TIMEOUT, exit 0
+  SIGHUP           reload the configuration file; changed groups are replaced gracefully
+  SIGCHLD          reap daemon processes and replace them
+"""
+
+import dataclasses
+import os
+import select
+import signal
+import sys
+import time
+
+from setproctitle import setproctitle
+
+from wsgid import log, process, sockets
+from wsgid.errors import ConfigError
+from wsgid.group import Group
+
+logger = log.get_logger("supervisor")
+
+HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
+
+# The longest the loop sleeps when nothing is due: how quickly a dead Apache parent is noticed
+# when the death signal did not arrive.
+TICK = 1.0
+
+# After the last SIGKILL, how long to wait for the kernel to hand back the bodies before exiting
+# anyway (a process stuck in uninterruptible sleep cannot be waited for).
+REAP_GRACE = 2.0
+
+
+def main(config_path, managed_by=None):
+    """Run the supervisor for the configuration file; return the exit status.
+
+    0: stopped by a signal (or its Apache parent died); 1: a group's socket could not be bound;
+    2: the configuration file is wrong (its message is printed on stderr).
+    """
+    log.setup()
+    from wsgid import config as config_file
+    try:
+        config = config_file.load(config_path)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"{config_path}: cannot read the daemon configuration: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 2
+    return Supervisor(config_path, config, managed_by).run()
+
+
+@dataclasses.dataclass(frozen=True)
+class ReloadPlan:
+    """What a reload does with each group, by name."""
+
+    keep: tuple = ()      # same definition: the processes keep running
+    start: tuple = ()     # new in the file
+    restart: tuple = ()   # changed: new processes (new socket if the path changed), old retire
+    stop: tuple = ()      # gone from the file
+
+
+def group_fingerprint(config, name):
+    """Everything about a group that its daemon processes were started with."""
+    return (config.groups[name], tuple(config.scripts_for_group(name)), config.callable_object)
+
+
+def plan_reload(running, new_config):
+    """Compare the running groups ({name: fingerprint}) with a newly loaded configuration."""
+    keep, start, restart = [], [], []
+    for name in new_config.groups:
+        if name not in running:
+            start.append(name)
+        elif running[name] == group_fingerprint(new_config, name):
+            keep.append(name)
+        else:
+            restart.append(name)
+    stop = [name for name in running if name not in new_config.groups]
+    return ReloadPlan(tuple(keep), tuple(start), tuple(restart), tuple(stop))
+
+
+class Supervisor:
+    def __init__(self, config_path, config, managed_by=None, clock=time.monotonic):
+        self.config_path = config_path
+        self.config = config
+        self.managed_by = managed_by
+        self.groups = {}           # name -> Group, the groups serving the current configuration
+        self.retiring = []         # groups of an earlier configuration, waiting for their exits
+        self.listeners = {}        # socket path -> listening socket, shared by groups of a path
+        self._clock = clock
+        self._pending_signals = []
+        self._stopping = False
+        self._hard_deadline = None
+        self._manager_is_parent = False
+        self._wake_r = self._wake_w = None
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def run(self):
+        self._install_signal_handlers()
+        if self.managed_by is not None:
+            self._watch_manager()
+        setproctitle(self._title())
+        try:
+            for name in self.config.groups:
+                self.groups[name] = self._new_group(self.config, name)
+        except sockets.ListenerError as exc:
+            logger.error("%s", exc)
+            self._close_listeners(set(self.listeners))
+            return 1
+        now = self._clock()
+        for group in self.groups.values():
+            group.start(now)
+        logger.info("supervisor started for %s: groups %s", self.config_path,
+                    ", ".join(self.groups) or "(none)")
+        try:
+            self._loop()
+        finally:
+            self._close_listeners(set(self.listeners))
+            signal.set_wakeup_fd(-1)
+        logger.info("supervisor stopped")
+        return 0
+
+    def _loop(self):
+        while True:
+            self._wait(self._timeout())
+            for signum in self._take_signals():
+                self.SIGNAL_HANDLERS[signum](self)
+            self._reap()
+            if self.managed_by is not None and not self._stopping and not self._manager_alive():
+                self._begin_stop(f"the Apache parent (pid {self.managed_by}) exited")
+            now = self._clock()
+            for group in self._all_groups():
+                group.tick(now)
+            self._forget_finished_groups()
+            if self._stopping:
+                if not self._all_groups():
+                    return
+                if now >= self._hard_deadline:
+                    logger.error("daemon processes %s did not go away after SIGKILL; exiting "
+                                 "without them", self._all_pids())
+                    return
+
+    def _timeout(self):
+        now = self._clock()
+        due = [t for t in (g.next_due(now) for g in self._all_groups()) if t is not None]
+        if self._hard_deadline is not None:
+            due.append(self._hard_deadline)
+        return max(0.0, min([now + TICK] + due) - now)
+
+    def _all_groups(self):
+        return list(self.groups.values()) + self.retiring
+
+    def _all_pids(self):
+        return [pid for group in self._all_groups() for pid in group.pids()]
+
+    # -- signals --------------------------------------------------------------------------------
+
+    def _install_signal_handlers(self):
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        signal.set_wakeup_fd(self._wake_w)
+        for signum in HANDLED_SIGNALS:
+            signal.signal(signum, self._queue_signal)
+
+    def _queue_signal(self, signum, frame):
+        self._pending_signals.append(signum)
+
+    def _take_signals(self):
+        # pop() one at a time: a handler may append between any two bytecodes of this loop.
+        while self._pending_signals:
+            yield self._pending_signals.pop(0)
+
+    def _wait(self, timeout):
+        select.select([self._wake_r], [], [], timeout)
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def handle_sigterm(self):
+        """Graceful stop: let the daemons finish their requests, then exit. Twice: kill now."""
+        self._begin_stop("SIGTERM")
+
+    def handle_sigint(self):
+        """Ctrl-C: the same graceful stop as SIGTERM."""
+        self._begin_stop("SIGINT")
+
+    def handle_sighup(self):
+        """Reload: re-read the configuration file and replace what changed."""
+        if not self._stopping:
+            self.reload()
+
+    def handle_sigchld(self):
+        """A daemon process exited: the loop reaps and replaces it right after the handlers."""
+
+    SIGNAL_HANDLERS = {
+        signal.SIGTERM: handle_sigterm,
+        signal.SIGINT: handle_sigint,
+        signal.SIGHUP: handle_sighup,
+        signal.SIGCHLD: handle_sigchld,
+    }
+
+    # -- stopping -------------------------------------------------------------------------------
+
+    def _begin_stop(self, reason):
+        now = self._clock()
+        if self._stopping:
+            logger.warning("%s while stopping: killing the daemon processes now", reason)
+            for group in self._all_groups():
+                group.kill_now()
+            self._hard_deadline = min(self._hard_deadline, now + REAP_GRACE)
+            return
+        logger.info("stopping (%s): waiting up to %.0fs for the daemon processes", reason,
+                    process.SHUTDOWN_TIMEOUT)
+        self._stopping = True
+        self._hard_deadline = now + process.SHUTDOWN_TIMEOUT + REAP_GRACE
+        for group in self._all_groups():
+            group.stop(now, reason)
+
+    def _watch_manager(self):
+        process.set_parent_death_signal(signal.SIGTERM)
+        self._manager_is_parent = os.getppid() == self.managed_by
+        if not self._manager_is_parent:
+            logger.warning("--managed-by %d is not this supervisor's parent; watching that pid",
+                           self.managed_by)
+        if not self._manager_alive():
+            self._pending_signals.append(signal.SIGTERM)
+
+    def _manager_alive(self):
+        if self._manager_is_parent:
+            return os.getppid() == self.managed_by
+        try:
+            os.kill(self.managed_by, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
+
+    # -- children -------------------------------------------------------------------------------
+
+    def _reap(self):
+        while True:
+            try:
+                pid, wait_status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            now = self._clock()
+            if not any(group.reap(pid, wait_status, now) for group in self._all_groups()):
+                logger.warning("reaped process %d, which is not a daemon process of any group "
+                               "(%s)", pid, process.describe_wait_status(wait_status))
+
+    def _forget_finished_groups(self):
+        finished = [group for group in self.retiring if group.finished]
+        if self._stopping:
+            finished += [group for group in self.groups.values() if group.finished]
+        if not finished:
+            return
+        self.retiring = [group for group in self.retiring if group not in finished]
+        for group in finished:
+            if self.groups.get(group.name) is group:
+                del self.groups[group.name]
+        self._release_unused_listeners()
+
+    # -- groups and sockets ---------------------------------------------------------------------
+
+    def _new_group(self, config, name):
+        spec = config.groups[name]
+        listener = self._listener_for(spec)
+        return Group(spec, config, listener, fingerprint=group_fingerprint(config, name))
+
+    def _listener_for(self, spec):
+        path = spec.socket_path
+        if not path:
+            raise sockets.ListenerError(f"daemon group {spec.name} has no socket path "
+                                        "(WSGIDaemonSocket or WSGISocketPrefix sets it)")
+        backlog = spec.options["listen-backlog"]
+        listener = self.listeners.get(path)
+        if listener is None:
+            listener = sockets.bind_listener(path, backlog, spec.socket_uid, spec.gid)
+            self.listeners[path] = listener
+            log.group_logger(spec.name).info("listening on %s", path)
+        else:
+            # Same path as a running group: keep the socket and its queue, adjust the rest.
+            sockets.set_owner(path, spec.socket_uid, spec.gid)
+            sockets.set_backlog(listener, backlog)
+        return listener
+
+    def _release_unused_listeners(self):
+        in_use = {group.socket_path for group in self._all_groups()}
+        self._close_listeners(set(self.listeners) - in_use)
+
+    def _close_listeners(self, paths):
+        for path in paths:
+            listener = self.listeners.pop(path)
+            listener.close()
+            sockets.remove_socket_file(path)
+
+    # -- reload ---------------------------------------------------------------------------------
+
+    def reload(self):
+        """Re-read the file; keep unchanged groups, replace changed ones, stop removed ones."""
+        from wsgid import config as config_file
+        try:
+            new_config = config_file.load(self.config_path)
+        except ConfigError as exc:
+            logger.error("reload failed, keeping the running configuration: %s", exc)
+            return
+        except OSError as exc:
+            logger.error("reload failed, keeping the running configuration: cannot read %s: %s",
+                         self.config_path, exc.strerror or exc)
+            return
+        running = {name: group.fingerprint for name, group in self.groups.items()}
+        plan = plan_reload(running, new_config)
+        now = self._clock()
+        for name in plan.stop:
+            self._retire(self.groups.pop(name), now, "reload: the group was removed")
+        for name in plan.restart + plan.start:
+            try:
+                new_group = self._new_group(new_config, name)
+            except sockets.ListenerError as exc:
+                log.group_logger(name).error("%s; the group keeps its previous definition", exc)
+                continue
+            old_group = self.groups.get(name)
+            self.groups[name] = new_group
+            # Fork the new processes before the old ones stop accepting; meanwhile connections
+            # wait in the socket's queue, which both generations share when the path is the same.
+            new_group.start(now)
+            new_group.tick(now)
+            if old_group is not None:
+                self._retire(old_group, now, "reload: the group changed")
+        self.config = new_config
+        self._release_unused_listeners()
+        logger.info("reloaded %s: started %s; restarted %s; stopped %s; unchanged %s",
+                    self.config_path, *(", ".join(names) or "none" for names in
+                                        (plan.start, plan.restart, plan.stop, plan.keep)))
+
+    def _retire(self, group, now, reason):
+        group.stop(now, reason)
+        self.retiring.append(group)
+
+    def _title(self):
+        if self.managed_by is not None:
+            return f"wsgid-supervisor (managed by apache pid {self.managed_by})"
+        return f"wsgid-supervisor --config {self.config_path}"
