@@ -9,11 +9,14 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: all venv build test test-pure run clean
+.PHONY: all system venv build test run clean
 
 all: build
 
-$(VENV)/.deps: setup.cfg pyproject.toml
+system:
+	scripts/install-system-packages
+
+$(VENV)/.deps: setup.cfg pyproject.toml | system
 	$(SYSTEM_PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "setuptools>=68" wheel "Cython>=3.0" click setproctitle psutil pytest requests
@@ -25,8 +28,10 @@ venv: $(VENV)/.deps
 build: venv
 	$(PY) -m pip install -q --no-build-isolation -e '.[test]'
 
+# The whole suite runs twice: on the Cython core, and on its pure-Python twin.
 test: build
 	$(PY) -m pytest $(PYTEST_ARGS)
+	WSGID_PUREPYTHON=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 run: build
 	$(VENV)/bin/wsgid start-server --host $(HOST) --port $(PORT)

@@ -1,0 +1,101 @@
+"""Finding wsgid's processes under an Apache instance, and acting as another uid.
+
+The supervisor is the child of the Apache parent that is not an Apache binary (it is the Python
+interpreter); the daemon processes are its children. This does not depend on process titles, so
+the tests that check titles prove something.
+"""
+
+import os
+import pickle
+import socket
+
+import psutil
+
+from tests.support.apache import wait_for
+
+
+def supervisor_of(apache):
+    """The live wsgid supervisor process under this Apache, or None."""
+    parent_pid = apache.pid()
+    if parent_pid is None:
+        return None
+    try:
+        parent = psutil.Process(parent_pid)
+        for child in parent.children():
+            if os.path.basename(child.exe()) != os.path.basename(apache.httpd) \
+                    and child.status() != psutil.STATUS_ZOMBIE:
+                return child
+    except psutil.NoSuchProcess:
+        return None
+    return None
+
+
+def daemons_of(apache):
+    """The live daemon processes (children of the supervisor)."""
+    sup = supervisor_of(apache)
+    if sup is None:
+        return []
+    try:
+        return [p for p in sup.children() if p.status() != psutil.STATUS_ZOMBIE]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def wait_for_daemons(apache, count, timeout=15):
+    return wait_for(lambda: (lambda d: d if len(d) == count else None)(daemons_of(apache)),
+                    timeout, message=f"{count} daemon processes")
+
+
+def run_as(uid, gid, func, *args):
+    """Run func(*args) in a forked child that has switched to uid/gid; return its result.
+
+    The result (or the exception it raised) comes back pickled over a pipe. Used to act as the
+    Apache child user or as a stranger against a daemon socket.
+    """
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(rfd)
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            outcome = ("ok", func(*args))
+        except BaseException as exc:  # the parent re-raises it
+            outcome = ("error", exc)
+        with os.fdopen(wfd, "wb") as w:
+            pickle.dump(outcome, w)
+        os._exit(0)
+    os.close(wfd)
+    with os.fdopen(rfd, "rb") as r:
+        data = r.read()
+    os.waitpid(pid, 0)
+    kind, value = pickle.loads(data)
+    if kind == "error":
+        raise value
+    return value
+
+
+def unix_exchange(path, payload, timeout=10):
+    """Connect to a unix socket, send payload, half-close, and read until the peer closes."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)
+        chunks = []
+        while True:
+            data = s.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+        return b"".join(chunks)
+
+
+def uwsgi_packet(variables, body=b""):
+    """Encode a uwsgi request packet (docs/protocol.md) for tests that talk to a socket directly."""
+    block = b"".join(
+        len(k).to_bytes(2, "little") + k + len(v).to_bytes(2, "little") + v
+        for k, v in ((k.encode("latin-1"), v.encode("latin-1")) for k, v in variables.items())
+    )
+    return b"\x00" + len(block).to_bytes(2, "little") + b"\x00" + block + body
