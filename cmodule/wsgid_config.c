@@ -1,0 +1,532 @@
+/*
+ * wsgid_config.c: the WSGI* directives, per-server and per-directory config
+ * create and merge (NULL or WSGID_UNSET means "inherit"), daemon group
+ * lookup, and the check_config validation of process-group names.
+ *
+ * Rules: no file-scope mutable state.  Settings of one configuration load
+ * (the daemon groups, WSGISocketPrefix, WSGIPythonExecutable, ...) live in
+ * one wsgid_globals record kept as userdata of pconf, so each load starts
+ * fresh and every server config points at the same record.
+ */
+#include "apr_lib.h"
+#include "apr_strings.h"
+#include "apr_file_info.h"
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+
+#include "wsgid_config.h"
+
+APLOG_USE_MODULE(wsgid);
+
+#define WSGID_GLOBALS_KEY "wsgid_module:globals"
+
+static const char *where(cmd_parms *cmd)
+{
+    return apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                        cmd->directive->line_num);
+}
+
+static wsgid_globals *globals_for(apr_pool_t *pconf)
+{
+    void *data = NULL;
+    wsgid_globals *g;
+
+    apr_pool_userdata_get(&data, WSGID_GLOBALS_KEY, pconf);
+    if (data != NULL) {
+        return data;
+    }
+    g = apr_pcalloc(pconf, sizeof(*g));
+    g->groups = apr_array_make(pconf, 4, sizeof(wsgid_daemon_group *));
+    g->group_uses = apr_array_make(pconf, 4, sizeof(wsgid_group_use));
+    g->aliases = apr_array_make(pconf, 4, sizeof(wsgid_script_alias));
+    g->socket_rotation = WSGID_UNSET;
+    apr_pool_userdata_set(g, WSGID_GLOBALS_KEY, apr_pool_cleanup_null, pconf);
+    return g;
+}
+
+void *wsgid_create_server_config(apr_pool_t *p, server_rec *s)
+{
+    wsgid_server_config *conf = apr_pcalloc(p, sizeof(*conf));
+
+    (void)s;
+    conf->globals = globals_for(p);
+    conf->aliases = apr_array_make(p, 2, sizeof(wsgid_script_alias));
+    return conf;
+}
+
+void *wsgid_merge_server_config(apr_pool_t *p, void *base_, void *add_)
+{
+    wsgid_server_config *base = base_, *add = add_;
+    wsgid_server_config *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->globals = base->globals;
+    /* A virtual host's own aliases win, then the main server's (as in
+     * mod_alias): first match wins. */
+    conf->aliases = apr_array_append(p, add->aliases, base->aliases);
+    return conf;
+}
+
+void *wsgid_create_dir_config(apr_pool_t *p, char *dir)
+{
+    wsgid_dir_config *conf = apr_pcalloc(p, sizeof(*conf));
+
+    (void)dir;
+    conf->pass_authorization = WSGID_UNSET;
+    conf->chunked_request = WSGID_UNSET;
+    return conf;
+}
+
+void *wsgid_merge_dir_config(apr_pool_t *p, void *base_, void *add_)
+{
+    wsgid_dir_config *base = base_, *add = add_;
+    wsgid_dir_config *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->process_group = add->process_group ? add->process_group
+                                             : base->process_group;
+    conf->application_group = add->application_group
+                              ? add->application_group
+                              : base->application_group;
+    conf->callable_object = add->callable_object ? add->callable_object
+                                                 : base->callable_object;
+    conf->pass_authorization = add->pass_authorization != WSGID_UNSET
+                               ? add->pass_authorization
+                               : base->pass_authorization;
+    conf->chunked_request = add->chunked_request != WSGID_UNSET
+                            ? add->chunked_request : base->chunked_request;
+    return conf;
+}
+
+wsgid_server_config *wsgid_server_conf(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &wsgid_module);
+}
+
+int wsgid_is_literal_group(const char *name)
+{
+    return name[0] != '\0' && strncmp(name, "%{", 2) != 0;
+}
+
+int wsgid_socket_rotation(const wsgid_globals *g)
+{
+    return g->socket_rotation != 0;   /* WSGID_UNSET means the default, On */
+}
+
+static int group_usable_from(const wsgid_daemon_group *group,
+                             const server_rec *s)
+{
+    if (group->server == s || !group->server->is_virtual) {
+        return 1;
+    }
+    return group->server->server_hostname != NULL
+           && s->server_hostname != NULL
+           && strcasecmp(group->server->server_hostname,
+                         s->server_hostname) == 0;
+}
+
+wsgid_daemon_group *wsgid_find_group(const wsgid_globals *g,
+                                     const server_rec *s, const char *name)
+{
+    int i;
+
+    for (i = 0; i < g->groups->nelts; i++) {
+        wsgid_daemon_group *group = APR_ARRAY_IDX(g->groups, i,
+                                                  wsgid_daemon_group *);
+
+        if (strcmp(group->name, name) == 0) {
+            return group_usable_from(group, s) ? group : NULL;
+        }
+    }
+    return NULL;
+}
+
+static wsgid_daemon_group *group_named(const wsgid_globals *g,
+                                       const char *name)
+{
+    int i;
+
+    for (i = 0; i < g->groups->nelts; i++) {
+        wsgid_daemon_group *group = APR_ARRAY_IDX(g->groups, i,
+                                                  wsgid_daemon_group *);
+
+        if (strcmp(group->name, name) == 0) {
+            return group;
+        }
+    }
+    return NULL;
+}
+
+static void record_group_use(cmd_parms *cmd, const char *name,
+                             const char *directive)
+{
+    wsgid_globals *g = globals_for(cmd->pool);
+    wsgid_group_use *use;
+
+    if (!wsgid_is_literal_group(name)) {
+        return;
+    }
+    use = apr_array_push(g->group_uses);
+    use->name = name;
+    use->directive = directive;
+    use->defined_at = where(cmd);
+    use->server = cmd->server;
+}
+
+/* Whole seconds, 1 .. one day; an error message or NULL. */
+static const char *parse_seconds(cmd_parms *cmd, const char *option,
+                                 const char *value,
+                                 apr_interval_time_t *out)
+{
+    char *end;
+    apr_int64_t n = apr_strtoi64(value, &end, 10);
+
+    if (*value == '\0' || *end != '\0' || n < 1 || n > 86400) {
+        return apr_psprintf(cmd->pool,
+                            "WSGIDaemonProcess: option %s=%s is not a "
+                            "whole number of seconds between 1 and 86400; "
+                            "write e.g. %s=15", option, value, option);
+    }
+    *out = apr_time_from_sec(n);
+    return NULL;
+}
+
+/* Group names become part of a socket file name. */
+static int valid_group_name(const char *name)
+{
+    const char *c;
+
+    if (*name == '\0' || strncmp(name, "%{", 2) == 0) {
+        return 0;
+    }
+    for (c = name; *c; c++) {
+        if (*c == '/' || apr_isspace(*c) || apr_iscntrl(*c)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *cmd_daemon_process(cmd_parms *cmd, void *dconf,
+                                      const char *args)
+{
+    wsgid_globals *g = globals_for(cmd->pool);
+    wsgid_daemon_group *group, *other;
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+    const char *word;
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    group = apr_pcalloc(cmd->pool, sizeof(*group));
+    group->name = ap_getword_conf(cmd->pool, &args);
+    group->server = cmd->server;
+    group->defined_at = where(cmd);
+    group->raw_args = apr_array_make(cmd->pool, 8, sizeof(const char *));
+    group->connect_timeout = WSGID_DEFAULT_CONNECT_TIMEOUT;
+    if (!valid_group_name(group->name)) {
+        return apr_psprintf(cmd->pool,
+                            "WSGIDaemonProcess: '%s' is not a usable group "
+                            "name; write WSGIDaemonProcess NAME key=value... "
+                            "with a NAME without '/', spaces or '%%{'",
+                            group->name);
+    }
+    /* Group names also name the sockets, so they are unique across all
+     * virtual hosts, not only within one. */
+    other = group_named(g, group->name);
+    if (other != NULL) {
+        return apr_psprintf(cmd->pool,
+                            "WSGIDaemonProcess: the group name '%s' is "
+                            "already defined at %s; give each daemon group "
+                            "its own name", group->name, other->defined_at);
+    }
+    while (*(word = ap_getword_conf(cmd->pool, &args)) != '\0') {
+        const char *value = ap_strchr_c(word, '=');
+
+        APR_ARRAY_PUSH(group->raw_args, const char *) = word;
+        if (value == NULL) {
+            continue;   /* the supervisor's check-config explains it */
+        }
+        value++;
+        if (strncmp(word, "connect-timeout=", 16) == 0) {
+            err = parse_seconds(cmd, "connect-timeout", value,
+                                &group->connect_timeout);
+        }
+        else if (strncmp(word, "socket-timeout=", 15) == 0) {
+            err = parse_seconds(cmd, "socket-timeout", value,
+                                &group->socket_timeout);
+        }
+        if (err) {
+            return err;
+        }
+    }
+    APR_ARRAY_PUSH(g->groups, wsgid_daemon_group *) = group;
+    return NULL;
+}
+
+static const char *cmd_process_group(cmd_parms *cmd, void *dconf,
+                                     const char *name)
+{
+    wsgid_dir_config *conf = dconf;
+
+    conf->process_group = name;
+    record_group_use(cmd, name, "WSGIProcessGroup");
+    return NULL;
+}
+
+static const char *cmd_application_group(cmd_parms *cmd, void *dconf,
+                                         const char *name)
+{
+    wsgid_dir_config *conf = dconf;
+
+    (void)cmd;
+    conf->application_group = name;
+    return NULL;
+}
+
+static int valid_identifier(const char *s)
+{
+    const char *c;
+
+    if (!(apr_isalpha(*s) || *s == '_')) {
+        return 0;
+    }
+    for (c = s + 1; *c; c++) {
+        if (!(apr_isalnum(*c) || *c == '_')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *cmd_callable_object(cmd_parms *cmd, void *dconf,
+                                       const char *name)
+{
+    wsgid_dir_config *conf = dconf;
+
+    if (!valid_identifier(name)) {
+        return apr_psprintf(cmd->pool,
+                            "WSGICallableObject: '%s' is not a Python "
+                            "identifier; name the callable of the script, "
+                            "e.g. WSGICallableObject application", name);
+    }
+    conf->callable_object = name;
+    return NULL;
+}
+
+static const char *cmd_script_alias(cmd_parms *cmd, void *dconf,
+                                    const char *args)
+{
+    wsgid_server_config *sconf = wsgid_server_conf(cmd->server);
+    wsgid_script_alias *alias;
+    const char *url, *target, *word;
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+    apr_finfo_t finfo;
+    apr_size_t len;
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    url = ap_getword_conf(cmd->pool, &args);
+    target = ap_getword_conf(cmd->pool, &args);
+    if (*url != '/' || *target == '\0') {
+        return "WSGIScriptAlias: write WSGIScriptAlias URL-PATH SCRIPT "
+               "[process-group=NAME] [application-group=NAME], with a "
+               "URL-PATH starting with '/'";
+    }
+    alias = apr_array_push(sconf->aliases);
+    memset(alias, 0, sizeof(*alias));
+    alias->defined_at = where(cmd);
+    /* The mount point is kept without a trailing slash ("" for "/"), the
+     * form SCRIPT_NAME takes. */
+    len = strlen(url);
+    while (len > 0 && url[len - 1] == '/') {
+        len--;
+    }
+    alias->url = apr_pstrmemdup(cmd->pool, url, len);
+    alias->target = target;
+    alias->target_is_dir = target[strlen(target) - 1] == '/'
+        || (apr_stat(&finfo, target, APR_FINFO_TYPE, cmd->temp_pool)
+                == APR_SUCCESS && finfo.filetype == APR_DIR);
+    while (*(word = ap_getword_conf(cmd->pool, &args)) != '\0') {
+        if (strncmp(word, "process-group=", 14) == 0 && word[14]) {
+            alias->process_group = word + 14;
+            record_group_use(cmd, alias->process_group,
+                             "WSGIScriptAlias process-group=");
+        }
+        else if (strncmp(word, "application-group=", 18) == 0) {
+            alias->application_group = word + 18;
+        }
+        else {
+            return apr_psprintf(cmd->pool,
+                                "WSGIScriptAlias: unknown option '%s'; the "
+                                "options are process-group=NAME and "
+                                "application-group=NAME", word);
+        }
+    }
+    alias->server = cmd->server;
+    /* every alias of every server goes into the daemon configuration */
+    *(wsgid_script_alias *)apr_array_push(globals_for(cmd->pool)->aliases)
+        = *alias;
+    return NULL;
+}
+
+static const char *cmd_socket_prefix(cmd_parms *cmd, void *dconf,
+                                     const char *prefix)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    globals_for(cmd->pool)->socket_prefix = prefix;
+    return NULL;
+}
+
+static const char *cmd_socket_rotation(cmd_parms *cmd, void *dconf, int on)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    globals_for(cmd->pool)->socket_rotation = on;
+    return NULL;
+}
+
+static const char *cmd_python_executable(cmd_parms *cmd, void *dconf,
+                                         const char *path)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    if (*path != '/') {
+        return "WSGIPythonExecutable: give the absolute path of the Python "
+               "in whose environment wsgid is installed (paste the output "
+               "of `wsgid module-config`)";
+    }
+    globals_for(cmd->pool)->python_executable = path;
+    return NULL;
+}
+
+static const char *cmd_pass_authorization(cmd_parms *cmd, void *dconf,
+                                          int on)
+{
+    (void)cmd;
+    ((wsgid_dir_config *)dconf)->pass_authorization = on;
+    return NULL;
+}
+
+static const char *cmd_chunked_request(cmd_parms *cmd, void *dconf, int on)
+{
+    (void)cmd;
+    ((wsgid_dir_config *)dconf)->chunked_request = on;
+    return NULL;
+}
+
+const command_rec wsgid_cmds[] = {
+    AP_INIT_RAW_ARGS("WSGIDaemonProcess", cmd_daemon_process, NULL, RSRC_CONF,
+        "NAME key=value ...: define a daemon process group"),
+    AP_INIT_TAKE1("WSGIProcessGroup", cmd_process_group, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "NAME: the daemon process group that serves requests here"),
+    AP_INIT_TAKE1("WSGIApplicationGroup", cmd_application_group, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "NAME, %{GLOBAL} (default), %{SERVER}, %{HOST}, %{RESOURCE} or "
+        "%{ENV:VAR}: which loaded copy of the script serves requests"),
+    AP_INIT_RAW_ARGS("WSGIScriptAlias", cmd_script_alias, NULL, RSRC_CONF,
+        "URL-PATH SCRIPT-OR-DIRECTORY [process-group=NAME] "
+        "[application-group=NAME]: mount a WSGI script"),
+    AP_INIT_TAKE1("WSGICallableObject", cmd_callable_object, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "NAME: the callable in the script (default 'application')"),
+    AP_INIT_TAKE1("WSGISocketPrefix", cmd_socket_prefix, NULL, RSRC_CONF,
+        "PATH: prefix of the daemon socket paths, relative to the runtime "
+        "directory (default 'wsgid')"),
+    AP_INIT_FLAG("WSGISocketRotation", cmd_socket_rotation, NULL, RSRC_CONF,
+        "On (default): socket paths carry Apache's generation; Off: stable "
+        "for the life of the Apache instance"),
+    AP_INIT_TAKE1("WSGIPythonExecutable", cmd_python_executable, NULL,
+        RSRC_CONF,
+        "PATH: the Python in whose environment wsgid is installed"),
+    AP_INIT_FLAG("WSGIPassAuthorization", cmd_pass_authorization, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "On: pass the Authorization header as HTTP_AUTHORIZATION "
+        "(default Off)"),
+    AP_INIT_FLAG("WSGIChunkedRequest", cmd_chunked_request, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "On: accept chunked request bodies (default Off: 411)"),
+    { NULL }
+};
+
+static const char *defined_group_names(const wsgid_globals *g, apr_pool_t *p)
+{
+    const char *names = NULL;
+    int i;
+
+    for (i = 0; i < g->groups->nelts; i++) {
+        wsgid_daemon_group *group = APR_ARRAY_IDX(g->groups, i,
+                                                  wsgid_daemon_group *);
+
+        names = names ? apr_pstrcat(p, names, ", ", group->name, NULL)
+                      : group->name;
+    }
+    return names ? names : "(none)";
+}
+
+int wsgid_check_group_uses(wsgid_globals *g, apr_pool_t *ptemp,
+                           server_rec *main_server)
+{
+    int i, rv = OK;
+
+    for (i = 0; i < g->group_uses->nelts; i++) {
+        wsgid_group_use *use = &APR_ARRAY_IDX(g->group_uses, i,
+                                              wsgid_group_use);
+        wsgid_daemon_group *group = group_named(g, use->name);
+
+        if (group == NULL) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0,
+                         main_server,
+                         "mod_wsgid: %s%s%s at %s names the process group "
+                         "'%s', which no WSGIDaemonProcess defines "
+                         "(defined groups: %s); define it with "
+                         "WSGIDaemonProcess %s ... or use one of the "
+                         "defined names",
+                         use->directive,
+                         use->directive[strlen(use->directive) - 1] == '='
+                             ? "" : " ",
+                         use->name, use->defined_at, use->name,
+                         defined_group_names(g, ptemp), use->name);
+            rv = HTTP_INTERNAL_SERVER_ERROR;
+        }
+        else if (!group_usable_from(group, use->server)) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0,
+                         main_server,
+                         "mod_wsgid: %s at %s uses the process group '%s', "
+                         "but that group is defined inside the virtual "
+                         "host at %s, and only virtual hosts with the same "
+                         "ServerName may use it; define the group in the "
+                         "main server to share it",
+                         use->directive, use->defined_at, use->name,
+                         group->defined_at);
+            rv = HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    if (g->groups->nelts > 0 && g->python_executable == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, main_server,
+                     "mod_wsgid: WSGIDaemonProcess is used but "
+                     "WSGIPythonExecutable is not set, so the daemon "
+                     "processes cannot be started; paste the output of "
+                     "`wsgid module-config` (run with the Python where "
+                     "wsgid is installed) into the Apache configuration");
+        rv = HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return rv;
+}

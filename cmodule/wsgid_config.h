@@ -1,0 +1,104 @@
+/*
+ * wsgid_config.h: the WSGI* directives of mod_wsgid and the configuration
+ * records they fill (per server, per directory, and the settings global to
+ * one configuration load).
+ *
+ * Names and syntax are mod_wsgi's.  The C side parses only the daemon
+ * options it uses itself (connect-timeout, socket-timeout); the rest of a
+ * WSGIDaemonProcess line is kept verbatim for the Python supervisor, which
+ * validates it against its one option table.
+ */
+#ifndef WSGID_CONFIG_H
+#define WSGID_CONFIG_H
+
+#include "httpd.h"
+#include "http_config.h"
+
+#define WSGID_DEFAULT_CONNECT_TIMEOUT apr_time_from_sec(15)
+#define WSGID_DEFAULT_CALLABLE "application"
+#define WSGID_DEFAULT_SOCKET_PREFIX "wsgid"
+
+/* -1 means "not set here" for the On/Off flags of a directory config. */
+#define WSGID_UNSET -1
+
+/* One WSGIDaemonProcess definition. */
+typedef struct {
+    const char *name;
+    server_rec *server;                  /* where it was defined */
+    const char *defined_at;              /* "file:line", for messages */
+    apr_array_header_t *raw_args;        /* const char *, without the name */
+    apr_interval_time_t connect_timeout;
+    apr_interval_time_t socket_timeout;  /* 0: Apache's Timeout */
+    const char *socket_path;             /* computed in check/post_config */
+} wsgid_daemon_group;
+
+/* One WSGIScriptAlias. */
+typedef struct {
+    const char *url;                     /* mount point, no trailing slash */
+    const char *target;                  /* script file, or directory */
+    int target_is_dir;
+    const char *process_group;           /* option, or NULL */
+    const char *application_group;       /* option, or NULL */
+    const char *defined_at;
+    server_rec *server;                  /* where it was defined */
+} wsgid_script_alias;
+
+/* A literal process-group name some directive used: checked in
+ * check_config against the groups that server may use. */
+typedef struct {
+    const char *name;
+    const char *directive;
+    const char *defined_at;
+    server_rec *server;
+} wsgid_group_use;
+
+/* Settings of the whole configuration (one instance per config load). */
+typedef struct {
+    apr_array_header_t *groups;          /* wsgid_daemon_group * */
+    apr_array_header_t *group_uses;      /* wsgid_group_use */
+    apr_array_header_t *aliases;         /* wsgid_script_alias, all servers */
+    const char *socket_prefix;           /* as written; NULL: default */
+    int socket_rotation;                 /* WSGID_UNSET: On */
+    const char *python_executable;
+} wsgid_globals;
+
+typedef struct {
+    wsgid_globals *globals;
+    apr_array_header_t *aliases;         /* wsgid_script_alias, this server's */
+} wsgid_server_config;
+
+typedef struct {
+    const char *process_group;
+    const char *application_group;
+    const char *callable_object;
+    int pass_authorization;
+    int chunked_request;
+} wsgid_dir_config;
+
+extern module AP_MODULE_DECLARE_DATA wsgid_module;
+extern const command_rec wsgid_cmds[];
+
+void *wsgid_create_server_config(apr_pool_t *p, server_rec *s);
+void *wsgid_merge_server_config(apr_pool_t *p, void *base, void *add);
+void *wsgid_create_dir_config(apr_pool_t *p, char *dir);
+void *wsgid_merge_dir_config(apr_pool_t *p, void *base, void *add);
+
+wsgid_server_config *wsgid_server_conf(const server_rec *s);
+
+/* The group named name as server s may use it: defined in the main server,
+ * or in a virtual host with the same ServerName as s.  NULL if none. */
+wsgid_daemon_group *wsgid_find_group(const wsgid_globals *g,
+                                     const server_rec *s, const char *name);
+
+/* Is this process-group value a literal name (not %{GLOBAL}, %{ENV:..})? */
+int wsgid_is_literal_group(const char *name);
+
+int wsgid_socket_rotation(const wsgid_globals *g);
+
+/* check_config: every literal process group used exists and may be used
+ * where it is used; a Python executable is set when groups exist.  Logs
+ * each problem; returns OK or HTTP_INTERNAL_SERVER_ERROR. */
+int wsgid_check_group_uses(wsgid_globals *g, apr_pool_t *ptemp,
+                           server_rec *main_server);
+
+#endif /* WSGID_CONFIG_H */

@@ -1,0 +1,377 @@
+"""What mod_wsgid sends to a daemon socket and what it makes of the answer, status by status.
+
+The real daemon validates everything it sends, so it cannot produce the malformed heads,
+stalls and early answers the module must survive; a scripted peer stands in for it here, the
+way a raw client stands in for a hostile one.
+
+A real Apache with the real module, and in place of the daemon group's socket a small scripted
+daemon in the test process (bound at the group's socket path), so that every byte the module
+sends can be checked and every answer, good or malformed, can be given:
+- the packet: header bytes, CGI variables (SCRIPT_NAME/PATH_INFO split at the mount point),
+  the wsgid.* control keys, HTTP_AUTHORIZATION only with WSGIPassAuthorization On;
+- the response: status line, repeated Set-Cookie kept separate, hop-by-hop headers dropped;
+- the statuses the module itself produces (docs/protocol.md): 431, 411, 502, 503, 504, each with
+  one error-log line naming the group and the socket.
+"""
+
+import hashlib
+import os
+import socket
+import struct
+import threading
+
+import pytest
+import requests
+
+from tests.support.apache import ApacheInstance, wait_for
+from tests.support.procs import wait_for_daemons
+
+pytestmark = pytest.mark.apache
+
+CONF = """
+WSGIDaemonProcess site processes=1 threads=2 connect-timeout=1 socket-timeout=2
+WSGIScriptAlias /app "{apps}/echo.wsgi" process-group=site
+WSGIScriptAlias /auth "{apps}/echo.wsgi" process-group=site application-group=named
+WSGIScriptAlias /chunked "{apps}/echo.wsgi" process-group=site
+<Location /auth>
+    WSGIPassAuthorization On
+    WSGICallableObject other_app
+</Location>
+<Location /chunked>
+    WSGIChunkedRequest On
+</Location>
+"""
+
+GOOD_RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\n"
+                 b"Set-Cookie: b=2\r\nConnection: x-drop-me\r\nX-Kept: yes\r\n\r\nbody")
+
+
+def recv_exactly(conn, n):
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            raise EOFError(f"connection closed after {len(data)} of {n} bytes")
+        data += chunk
+    return data
+
+
+def parse_vars(block):
+    variables, pos = {}, 0
+    while pos < len(block):
+        (klen,) = struct.unpack_from("<H", block, pos)
+        key = block[pos + 2:pos + 2 + klen].decode("latin-1")
+        pos += 2 + klen
+        (vlen,) = struct.unpack_from("<H", block, pos)
+        variables[key] = block[pos + 2:pos + 2 + vlen].decode("latin-1")
+        pos += 2 + vlen
+    assert pos == len(block)
+    return variables
+
+
+class ScriptedDaemon:
+    """Listens at a daemon socket path; answers each connection as `self.answer` says.
+
+    answer(conn, header, variables) -> bytes to send back (or None to send nothing); it may read
+    the body itself. Each request's header bytes, variables and body are kept in `self.seen`.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.seen = []
+        self.answer = None
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        os.chmod(path, 0o777)           # the Apache child user connects
+        self.listener.listen(16)
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
+
+    def handle(self, conn):
+        with conn:
+            header = recv_exactly(conn, 4)
+            (size,) = struct.unpack_from("<H", header, 1)
+            variables = parse_vars(recv_exactly(conn, size))
+            record = {"header": header, "vars": variables, "body": None}
+            self.seen.append(record)
+            reply = self.answer(conn, record)
+            if reply:
+                conn.sendall(reply)
+
+    def close(self):
+        self.listener.close()
+
+
+def read_body(conn, record):
+    chunks = []
+    while True:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    record["body"] = b"".join(chunks)
+
+
+@pytest.fixture(scope="module")
+def server():
+    inst = ApacheInstance(CONF)
+    try:
+        inst.start()
+        wait_for_daemons(inst, 1)
+        run = os.path.join(inst.root, "run")
+        (name,) = [n for n in os.listdir(run) if n.endswith(".sock")]
+        path = os.path.join(run, name)
+        os.unlink(path)                 # the real daemons keep their socket; we take the path
+        daemon = ScriptedDaemon(path)
+        yield inst, daemon
+        daemon.close()
+    finally:
+        inst.cleanup()
+
+
+@pytest.fixture
+def site(server):
+    inst, daemon = server
+    daemon.seen.clear()
+    daemon.answer = None
+    return inst, daemon
+
+
+def new_log_lines(inst, before):
+    return inst.error_log()[len(before):]
+
+
+def answer_with(response, read_all=True):
+    def answer(conn, record):
+        if read_all:
+            read_body(conn, record)
+        return response
+    return answer
+
+
+def test_packet_has_uwsgi_header_cgi_variables_and_control_keys(site):
+    inst, daemon = site
+    daemon.answer = answer_with(GOOD_RESPONSE)
+    r = requests.get(inst.url("/app/some/path?x=1"), headers={"Authorization": "Basic Zm9vOmJhcg=="},
+                     timeout=10)
+    assert r.status_code == 200
+    (record,) = daemon.seen
+    header, env = record["header"], record["vars"]
+    assert header[0] == 0 and header[3] == 0
+    assert env["REQUEST_METHOD"] == "GET"
+    assert env["SCRIPT_NAME"] == "/app"
+    assert env["PATH_INFO"] == "/some/path"
+    assert env["QUERY_STRING"] == "x=1"
+    assert env["SCRIPT_FILENAME"].endswith("/echo.wsgi")
+    assert "HTTP_AUTHORIZATION" not in env            # WSGIPassAuthorization Off
+    assert env["wsgid.process_group"] == "site"
+    assert env["wsgid.application_group"] == ""       # %{GLOBAL}, the default
+    assert env["wsgid.callable_object"] == "application"
+    assert env["wsgid.request_id"]
+    assert int(env["wsgid.queue_start"]) >= int(env["wsgid.request_start"]) > 0
+    assert "wsgid.input_terminated" not in env
+    assert record["body"] == b""
+
+
+def test_root_of_the_mount_has_empty_path_info(site):
+    inst, daemon = site
+    daemon.answer = answer_with(GOOD_RESPONSE)
+    requests.get(inst.url("/app"), timeout=10)
+    (record,) = daemon.seen
+    assert record["vars"]["SCRIPT_NAME"] == "/app"
+    assert record["vars"].get("PATH_INFO", "") == ""
+
+
+def test_pass_authorization_callable_and_application_group_options(site):
+    inst, daemon = site
+    daemon.answer = answer_with(GOOD_RESPONSE)
+    requests.get(inst.url("/auth/x"), headers={"Authorization": "Basic Zm9vOmJhcg=="}, timeout=10)
+    (record,) = daemon.seen
+    env = record["vars"]
+    assert env["HTTP_AUTHORIZATION"] == "Basic Zm9vOmJhcg=="
+    assert env["wsgid.callable_object"] == "other_app"
+    assert env["wsgid.application_group"] == "named"
+
+
+def test_response_head_is_passed_on_with_repeated_cookies_and_without_hop_by_hop(site):
+    inst, daemon = site
+    daemon.answer = answer_with(GOOD_RESPONSE)
+    r = requests.get(inst.url("/app/x"), timeout=10)
+    assert r.status_code == 200
+    assert r.text == "body"
+    assert r.headers["Content-Type"] == "text/plain"
+    assert r.raw.headers.getlist("Set-Cookie") == ["a=1", "b=2"]
+    assert r.headers["X-Kept"] == "yes"
+    assert "x-drop-me" not in r.headers.get("Connection", "")
+
+
+def test_status_line_with_reason_reaches_the_client(site):
+    inst, daemon = site
+    daemon.answer = answer_with(b"HTTP/1.1 418 Short And Stout\r\nContent-Length: 3\r\n\r\ntea")
+    r = requests.get(inst.url("/app/x"), timeout=10)
+    assert r.status_code == 418
+    assert r.reason == "Short And Stout"
+    assert r.text == "tea"
+
+
+def test_request_body_arrives_then_half_close(site):
+    inst, daemon = site
+    daemon.answer = answer_with(b"HTTP/1.1 200 OK\r\n\r\nok")
+    body = os.urandom(300_000)
+    r = requests.post(inst.url("/app/upload"), data=body, timeout=10)
+    assert r.status_code == 200
+    (record,) = daemon.seen
+    assert record["vars"]["CONTENT_LENGTH"] == str(len(body))
+    assert record["body"] == body
+
+
+def test_chunked_body_refused_with_411_unless_enabled(site):
+    inst, daemon = site
+    daemon.answer = answer_with(b"HTTP/1.1 200 OK\r\n\r\nok")
+    before = inst.error_log()
+    r = requests.post(inst.url("/app/upload"), data=iter([b"abc", b"def"]), timeout=10)
+    assert r.status_code == 411
+    assert daemon.seen == []
+    assert "WSGIChunkedRequest On" in new_log_lines(inst, before)
+
+    r = requests.post(inst.url("/chunked/upload"), data=iter([b"abc", b"def"]), timeout=10)
+    assert r.status_code == 200
+    (record,) = daemon.seen
+    assert record["body"] == b"abcdef"
+    assert record["vars"]["wsgid.input_terminated"] == "1"
+    assert "CONTENT_LENGTH" not in record["vars"]
+
+
+def test_variables_over_65535_bytes_give_431_before_connecting(site):
+    inst, daemon = site
+    daemon.answer = answer_with(GOOD_RESPONSE)
+    before = inst.error_log()
+    headers = {f"X-Big-{i}": "v" * 8000 for i in range(9)}     # 72 000 bytes of variables
+    r = requests.get(inst.url("/app/x"), headers=headers, timeout=10)
+    assert r.status_code == 431
+    assert daemon.seen == []
+    log = new_log_lines(inst, before)
+    assert "group 'site' socket " + daemon.path in log
+    assert "more than one uwsgi packet can carry" in log
+
+
+@pytest.mark.parametrize("reply, problem", [
+    (b"", "closed the connection"),
+    (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n", "closed the connection"),
+    (b"HTTP/1.1 2000 OK\r\n\r\n", "malformed status line"),
+    (b"NOT HTTP\r\n\r\n", "malformed status line"),
+    (b"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", "header name is not an HTTP token"),
+    (b"HTTP/1.1 200 OK\r\nX: a\rInjected: 1\r\n\r\n", "CR, LF or another control character"),
+    (b"HTTP/1.1 200 OK\r\nX: a\x00b\r\n\r\n", "CR, LF or another control character"),
+    (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 70_000 + b"\r\n\r\n", "larger than 64 KiB"),
+])
+def test_malformed_or_missing_head_gives_502_with_one_log_line(site, reply, problem):
+    inst, daemon = site
+    daemon.answer = answer_with(reply)
+    before = inst.error_log()
+    r = requests.get(inst.url("/app/x"), timeout=10)
+    assert r.status_code == 502
+    assert "Injected" not in r.headers
+    log = new_log_lines(inst, before)
+    lines = [line for line in log.splitlines() if "mod_wsgid" in line]
+    assert len(lines) == 1, log
+    assert problem in lines[0]
+    assert f"group 'site' socket {daemon.path}" in lines[0]
+
+
+def test_no_head_within_socket_timeout_gives_504(site):
+    inst, daemon = site
+    release = threading.Event()
+
+    def stall(conn, record):
+        read_body(conn, record)
+        release.wait(10)
+        return None
+
+    daemon.answer = stall
+    before = inst.error_log()
+    try:
+        r = requests.get(inst.url("/app/x"), timeout=10)
+    finally:
+        release.set()
+    assert r.status_code == 504
+    log = new_log_lines(inst, before)
+    assert "socket-timeout" in log and f"group 'site' socket {daemon.path}" in log
+
+
+def test_daemon_answering_without_reading_the_body_is_still_heard(site):
+    inst, daemon = site
+    daemon.answer = answer_with(b"HTTP/1.1 413 Too Big\r\nContent-Length: 4\r\n\r\nnope",
+                                read_all=False)
+    r = requests.post(inst.url("/app/upload"), data=b"x" * (8 * 1024 * 1024), timeout=20)
+    assert r.status_code == 413
+    assert r.text == "nope"
+
+
+def test_large_response_streams_through_intact(site):
+    inst, daemon = site
+    payload = os.urandom(1024 * 1024) * 20
+
+    def big(conn, record):
+        read_body(conn, record)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n")
+        conn.sendall(payload)
+        return None
+
+    daemon.answer = big
+    r = requests.get(inst.url("/app/big"), timeout=30)
+    assert r.status_code == 200
+    assert hashlib.sha256(r.content).hexdigest() == hashlib.sha256(payload).hexdigest()
+
+
+def test_missing_socket_gives_503_after_connect_timeout(site):
+    inst, daemon = site
+    daemon.answer = answer_with(GOOD_RESPONSE)
+    os.rename(daemon.path, daemon.path + ".away")
+    before = inst.error_log()
+    try:
+        r = requests.get(inst.url("/app/x"), timeout=10)
+    finally:
+        os.rename(daemon.path + ".away", daemon.path)
+    assert r.status_code == 503
+    log = new_log_lines(inst, before)
+    lines = [line for line in log.splitlines() if "mod_wsgid" in line]
+    assert len(lines) == 1, log
+    assert f"group 'site' socket {daemon.path}" in lines[0]
+    assert "No such file or directory" in lines[0]
+    assert "connect-timeout 1 s" in lines[0]
+
+
+def test_client_leaving_mid_response_keeps_the_status_and_logs_no_error(site):
+    inst, daemon = site
+    finished = threading.Event()
+
+    def endless(conn, record):
+        read_body(conn, record)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n")
+        try:
+            for _ in range(4000):                 # at most 256 MiB; the module stops reading first
+                conn.sendall(b"z" * 65536)
+        except OSError:
+            pass
+        finally:
+            finished.set()
+        return None
+
+    daemon.answer = endless
+    before = inst.error_log()
+    with requests.get(inst.url("/app/abort"), stream=True, timeout=10) as r:
+        assert r.status_code == 200
+        r.raw.read(200_000)
+    assert finished.wait(20), "the module kept reading after the client left"
+    wait_for(lambda: '"GET /app/abort HTTP/1.1" 200' in inst.access_log(), 10,
+             message="the access log line of the aborted request")
+    assert "mod_wsgid" not in new_log_lines(inst, before)
