@@ -9,6 +9,8 @@
  * fresh and every server config points at the same record.
  */
 #include "apr_lib.h"
+#include <stdlib.h>
+
 #include "apr_strings.h"
 #include "apr_file_info.h"
 
@@ -178,16 +180,33 @@ static const char *parse_seconds(cmd_parms *cmd, const char *option,
                                  const char *value,
                                  apr_interval_time_t *out)
 {
+    /* The same syntax as wsgid/options.py's seconds: digits with an
+     * optional decimal part, greater than zero; the module adds a day as
+     * the upper bound so that the microsecond conversion cannot overflow. */
+    const char *c;
     char *end;
-    apr_int64_t n = apr_strtoi64(value, &end, 10);
+    double n;
+    int dots = 0, digits = 0;
 
-    if (*value == '\0' || *end != '\0' || n < 1 || n > 86400) {
+    for (c = value; *c; c++) {
+        if (*c == '.') {
+            dots++;
+        }
+        else if (apr_isdigit(*c)) {
+            digits++;
+        }
+        else {
+            break;
+        }
+    }
+    n = (*c == '\0' && dots <= 1 && digits > 0) ? strtod(value, &end) : -1;
+    if (n <= 0 || n > 86400) {
         return apr_psprintf(cmd->pool,
                             "WSGIDaemonProcess: option %s=%s is not a "
-                            "whole number of seconds between 1 and 86400; "
-                            "write e.g. %s=15", option, value, option);
+                            "number of seconds greater than 0 and at most "
+                            "86400; write e.g. %s=15", option, value, option);
     }
-    *out = apr_time_from_sec(n);
+    *out = (apr_interval_time_t)(n * APR_USEC_PER_SEC);
     return NULL;
 }
 

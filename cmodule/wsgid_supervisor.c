@@ -234,6 +234,41 @@ static int python_usable(const char *python, server_rec *s)
     return 0;
 }
 
+/* True for `httpd -k stop` and `-k graceful-stop`: such a command only
+ * signals the running parent and never uses the configuration it reads, so
+ * it must not depend on Python being usable (a removed virtualenv must not
+ * keep Apache from stopping).  Apache removes -k from process->argv before
+ * any hook runs (ap_mpm_rewrite_args), so the original command line is read
+ * from /proc; where there is no /proc the check simply runs. */
+static int only_stopping(apr_pool_t *ptemp)
+{
+    apr_file_t *f;
+    char buf[4096];
+    apr_size_t n = sizeof(buf) - 1;
+    const char *arg, *end, *prev = "";
+
+    if (apr_file_open(&f, "/proc/self/cmdline", APR_FOPEN_READ,
+                      APR_OS_DEFAULT, ptemp) != APR_SUCCESS) {
+        return 0;
+    }
+    if (apr_file_read(f, buf, &n) != APR_SUCCESS) {
+        n = 0;
+    }
+    apr_file_close(f);
+    buf[n] = '\0';
+    for (arg = buf, end = buf + n; arg < end; arg += strlen(arg) + 1) {
+        const char *action = strcmp(prev, "-k") == 0 ? arg
+                             : strncmp(arg, "-k", 2) == 0 ? arg + 2 : NULL;
+
+        if (action && (strcmp(action, "stop") == 0
+                       || strcmp(action, "graceful-stop") == 0)) {
+            return 1;
+        }
+        prev = arg;
+    }
+    return 0;
+}
+
 int wsgid_supervisor_check_config(wsgid_globals *g, apr_pool_t *pconf,
                                   apr_pool_t *ptemp, server_rec *s)
 {
@@ -248,7 +283,8 @@ int wsgid_supervisor_check_config(wsgid_globals *g, apr_pool_t *pconf,
     const char *text;
 
     (void)pconf;
-    if (g->groups->nelts == 0 || g->python_executable == NULL) {
+    if (g->groups->nelts == 0 || g->python_executable == NULL
+        || only_stopping(ptemp)) {
         return OK;
     }
     if (!python_usable(g->python_executable, s)) {

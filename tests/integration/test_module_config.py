@@ -7,6 +7,7 @@ side knows are checked by `wsgid check-config` and tested with the supervisor.
 """
 
 import os
+import re
 
 import pytest
 import requests
@@ -79,12 +80,13 @@ def test_duplicate_group_name_fails_configtest(apache):
     assert "'site' is already defined at" in output
 
 
-@pytest.mark.parametrize("option", ["connect-timeout=soon", "socket-timeout=0"])
+@pytest.mark.parametrize("option", ["connect-timeout=soon", "socket-timeout=0", "socket-timeout=1.2.3",
+                                    "connect-timeout=-1", "connect-timeout=86401"])
 def test_bad_timeout_option_fails_configtest(apache, option):
     inst = apache(f"WSGIDaemonProcess site {option}\n")
     output = failed_configtest(inst)
     name, value = option.split("=")
-    assert f"{name}={value} is not a whole number of seconds" in output
+    assert f"{name}={value} is not a number of seconds greater than 0" in output
     assert f"{name}=15" in output
 
 
@@ -160,3 +162,24 @@ def test_socket_rotation_off_names_the_socket_without_the_generation(apache):
     assert requests.get(inst.url("/app/hello"), timeout=10).text == "Hello, world!\n"
     sockets = [n for n in os.listdir(os.path.join(inst.root, "run")) if n.endswith(".sock")]
     assert sockets == [f"sk.{inst.pid()}.site.sock"]
+
+
+def test_decimal_timeouts_pass_configtest(apache):
+    inst = apache('WSGIDaemonProcess site connect-timeout=0.5 socket-timeout=2.5\n'
+                  'WSGIScriptAlias /app "{apps}/echo.wsgi" process-group=site\n')
+    rc, output = inst.configtest()
+    assert rc == 0, output
+
+
+def test_stop_does_not_need_python(apache):
+    """`httpd -k stop` only signals the parent: a virtualenv removed meanwhile must not block it."""
+    inst = apache('WSGIDaemonProcess site\nWSGIScriptAlias /app "{apps}/echo.wsgi" process-group=site\n')
+    inst.start()
+    with open(inst.conf_path) as f:
+        text = f.read()
+    assert "WSGIPythonExecutable" in text
+    with open(inst.conf_path, "w") as f:
+        f.write(re.sub(r'WSGIPythonExecutable "[^"]*"', 'WSGIPythonExecutable "/nonexistent/python3"', text))
+    rc, output = inst.configtest()
+    assert rc != 0 and "/nonexistent/python3" in output
+    inst.stop()   # asserts that `httpd -k stop` succeeded and the parent exited
