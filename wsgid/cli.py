@@ -46,12 +46,8 @@ def module_config():
 
 
 def _add_express_commands():
-    # The express launcher is optional at import time so that a partial tree still gives the
-    # daemon-side commands; once present, its commands join the group.
-    try:
-        from wsgid.express.cli import setup_server, start_server
-    except ImportError:
-        return
+    from wsgid.express.cli import setup_server, start_server
+
     cli.add_command(start_server)
     cli.add_command(setup_server)
 

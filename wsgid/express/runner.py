@@ -1,0 +1,171 @@
+"""Apache httpd as a child process of start-server, until it exits; nothing is left behind.
+
+Rules:
+- Apache runs in the foreground (`httpd -f CONF -DFOREGROUND`) in a session of its own, so a
+  Ctrl-C or a terminal resize (SIGWINCH, Apache's graceful-stop signal) reaches start-server
+  only. start-server forwards SIGINT, SIGTERM, SIGHUP and SIGUSR1 to Apache, which reads them as
+  stop, stop, restart and graceful restart; its exit status becomes start-server's.
+- Stopping the supervisor and the daemons is Apache's job (mod_wsgid does it on stop). As a
+  backstop, start-server is a child subreaper: whatever outlives Apache is re-parented to it,
+  gets a short grace period, is then stopped by pid, and the log line names it: a leftover is a
+  bug to see, not to hide. Apache itself gets SIGTERM should start-server die (PDEATHSIG).
+- The listening address is tried before Apache starts, so the common failures (port in use,
+  privileged port, unknown address) are one line naming the option, not an Apache log hunt.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import psutil
+
+from wsgid.express.settings import ServerSettings, SettingsError
+
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1)
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+# After Apache exits: how long what it left behind may take to finish on its own, then how long
+# it has between SIGTERM and SIGKILL.
+LEFTOVER_GRACE_SECONDS = 3.0
+LEFTOVER_TERM_SECONDS = 5.0
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def check_listen_address(settings: ServerSettings) -> None:
+    """Bind the address Apache will listen on, once, to turn the usual failures into advice."""
+    host = None if settings.host == "*" else settings.host
+    try:
+        family, socktype, proto, _, address = socket.getaddrinfo(
+            host, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        raise SettingsError(f"--host {settings.host} is not an address of this machine "
+                            f"({exc.strerror}); give one such as 127.0.0.1.") from None
+    with socket.socket(family, socktype, proto) as probe:
+        # Apache sets SO_REUSEADDR too: connections in TIME_WAIT do not block it.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise SettingsError(_bind_advice(settings, exc)) from None
+
+
+def _bind_advice(settings: ServerSettings, exc: OSError) -> str:
+    where = f"{settings.host} port {settings.port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (f"{where} is already in use (another server is listening there): stop it or "
+                "choose another --port.")
+    if exc.errno == errno.EACCES:
+        return (f"{where}: ports below 1024 need root; choose --port 1024 or above, or start "
+                "as root.")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (f"--host {settings.host} is not an address of this machine; give one such as "
+                "127.0.0.1.")
+    return f"cannot listen on {where}: {exc.strerror}; check --host and --port."
+
+
+class SignalForwarder:
+    """Signal handler that passes each forwarded signal on to Apache, once Apache exists."""
+
+    def __init__(self):
+        self.pid = None
+        self.pending = []
+        self.previous = {}
+
+    def __call__(self, signum, frame):
+        if self.pid is None:
+            self.pending.append(signum)
+            return
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def install(self):
+        self.previous = {signum: signal.signal(signum, self) for signum in FORWARDED_SIGNALS}
+
+    def forward_to(self, pid):
+        self.pid = pid
+        for signum in self.pending:
+            os.kill(pid, signum)
+        self.pending.clear()
+
+    def stop_forwarding(self):
+        # Apache is gone (its pid may be reused): signals from now on are dropped, so that the
+        # cleanup below runs to its end even if Ctrl-C is pressed again.
+        self.pid = None
+        self.pending = None
+
+    def restore(self):
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+    def __repr__(self):
+        return f"SignalForwarder(pid={self.pid})"
+
+
+def _prctl(option: int, value: int) -> None:
+    if sys.platform.startswith("linux"):
+        _libc.prctl(option, value, 0, 0, 0)
+
+
+def _apache_dies_with_us():
+    """preexec_fn: Apache gets SIGTERM if start-server dies without forwarding a signal."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def run_foreground(httpd: str, conf: str) -> int:
+    """Run Apache on `conf` until it exits; return its exit status (128+N for signal N)."""
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    forwarder = SignalForwarder()
+    forwarder.install()
+    try:
+        apache = subprocess.Popen([httpd, "-f", conf, "-DFOREGROUND"], start_new_session=True,
+                                  preexec_fn=_apache_dies_with_us)
+        forwarder.forward_to(apache.pid)
+        status = _wait_reaping_orphans(apache)
+        forwarder.stop_forwarding()
+        stop_leftovers()
+    finally:
+        forwarder.restore()
+    return status if status >= 0 else 128 - status
+
+
+def _wait_reaping_orphans(apache: subprocess.Popen) -> int:
+    """Wait for Apache; reap, meanwhile, any orphan re-parented to us (we are a subreaper)."""
+    while True:
+        exited = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
+        if exited is None or exited.si_pid == apache.pid:
+            return apache.wait()
+        os.waitpid(exited.si_pid, 0)
+
+
+def stop_leftovers() -> list:
+    """Stop, by pid, every process still under us after Apache exited; return what was left."""
+    leftovers = [p for p in psutil.Process().children(recursive=True)]
+    if not leftovers:
+        return []
+    _, alive = psutil.wait_procs(leftovers, timeout=LEFTOVER_GRACE_SECONDS)
+    for proc in alive:
+        try:
+            print(f"wsgid: process {proc.pid} ({proc.name()}) outlived Apache; stopping it.",
+                  file=sys.stderr, flush=True)
+            proc.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(alive, timeout=LEFTOVER_TERM_SECONDS)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=LEFTOVER_TERM_SECONDS)
+    return leftovers
