@@ -496,3 +496,35 @@ def test_the_daemon_refuses_a_peer_uid_that_the_file_mode_would_let_in(superviso
     wait_for(lambda: f"refused a connection from uid {NOBODY.pw_uid}" in sup.log(), 5,
              message="the refusal log line")
     assert request(path)[0] == "HTTP/1.1 200 OK"    # and it keeps serving
+
+
+@root_only
+def test_socket_user_owns_the_socket_and_is_the_one_apache_user_let_in(supervisor):
+    sup = supervisor()
+    sup.write_config({"example": "processes=1 socket-user=nobody"})
+    sup.start(wait_groups={"example": 1})
+    path = sup.socket_path("example")
+    assert os.stat(path).st_uid == NOBODY.pw_uid
+    status, _ = run_as(NOBODY.pw_uid, NOBODY.pw_gid, request, path)
+    assert status == "HTTP/1.1 200 OK"
+    with pytest.raises(PermissionError):
+        run_as(APACHE_USER.pw_uid, APACHE_USER.pw_gid, request, path)
+
+
+def listen_backlog_of(path):
+    """The backlog of a listening unix socket, as the kernel reports it (ss: Send-Q)."""
+    out = subprocess.run(["ss", "-xlnH"], capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        fields = line.split()
+        if path in fields:
+            return int(fields[3])
+    return None
+
+
+@pytest.mark.parametrize("options, expected", [("processes=1", 100),
+                                               ("processes=1 listen-backlog=7", 7)])
+def test_listen_backlog_sets_the_socket_queue_length(supervisor, options, expected):
+    sup = supervisor()
+    sup.write_config({"example": options})
+    sup.start(wait_groups={"example": 1})
+    assert listen_backlog_of(sup.socket_path("example")) == expected
