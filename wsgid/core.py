@@ -3,52 +3,37 @@
 
 The twin is used when the environment variable WSGID_PUREPYTHON is set to anything but "" or
 "0" (the test suite runs everything against both), or when the extension is not built.
-``IMPLEMENTATION`` says which one this process runs: "cython" or "python".
+``IMPLEMENTATION`` says which one this process runs: "cython" or "python";
+``CYTHON_IMPORT_ERROR`` is why the extension could not be imported, when that is the reason.
 Everything else imports the core from here, never from ``_core``/``_core_py`` directly, so that a
 process uses one implementation throughout (their exception classes are shared anyway).
 The API is documented in ``_core.pyi``; the contract is ``docs/protocol.md``.
 """
 
+import importlib
 import os
 
-if os.environ.get("WSGID_PUREPYTHON", "") not in ("", "0"):
-    _cython_import_error = "WSGID_PUREPYTHON is set"
-    from wsgid._core_py import (  # noqa: F401
-        HeadError,
-        InputStream,
-        PacketParser,
-        ProtocolError,
-        encode_head,
-        read_request,
-    )
 
-    IMPLEMENTATION = "python"
-else:
+def _choose_implementation():
+    """The core module for this process, and the error that kept the Cython one out, if any."""
+    if os.environ.get("WSGID_PUREPYTHON", "") not in ("", "0"):
+        return importlib.import_module("wsgid._core_py"), None
     try:
-        from wsgid._core import (  # noqa: F401
-            HeadError,
-            InputStream,
-            PacketParser,
-            ProtocolError,
-            encode_head,
-            read_request,
-        )
+        return importlib.import_module("wsgid._core"), None
     except ImportError as error:
         # Not built (a source checkout before `make build`): the twin serves, only slower.
-        _cython_import_error = str(error)
-        from wsgid._core_py import (  # noqa: F401
-            HeadError,
-            InputStream,
-            PacketParser,
-            ProtocolError,
-            encode_head,
-            read_request,
-        )
+        return importlib.import_module("wsgid._core_py"), str(error)
 
-        IMPLEMENTATION = "python"
-    else:
-        _cython_import_error = None
-        IMPLEMENTATION = "cython"
+
+_implementation, CYTHON_IMPORT_ERROR = _choose_implementation()
+IMPLEMENTATION = "cython" if _implementation.__name__ == "wsgid._core" else "python"
+
+ProtocolError = _implementation.ProtocolError
+HeadError = _implementation.HeadError
+PacketParser = _implementation.PacketParser
+read_request = _implementation.read_request
+encode_head = _implementation.encode_head
+InputStream = _implementation.InputStream
 
 __all__ = [
     "IMPLEMENTATION",

@@ -111,12 +111,18 @@ def run(group, config, listener, supervisor_pid):
         logger.exception("cannot load the application for this daemon process")
         return ExitCode.CANNOT_LOAD
 
-    threads = options.get("threads", 15)
+    threads = options["threads"]
     pool = RequestThreadPool(listener, handler.handle, threads,
                              sockets.allowed_peer_uids(group.socket_uid),
                              name=f"wsgid-{group.name}")
     pool.start()
-    logger.info("daemon process serving as uid %d with %d threads", os.getuid(), threads)
+    from wsgid import core
+    logger.info("daemon process serving as uid %d with %d threads (%s wire core)",
+                os.getuid(), threads, core.IMPLEMENTATION)
+    if core.CYTHON_IMPORT_ERROR:
+        # A broken build must not pass unnoticed as a slow server.
+        logger.warning("the Cython wire core is not available (%s); serving with the "
+                       "pure-Python twin", core.CYTHON_IMPORT_ERROR)
 
     reason = stop.wait(supervisor_pid)
     logger.info("daemon process stopping (%s)", reason)
