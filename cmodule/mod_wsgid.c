@@ -358,10 +358,11 @@ static int connect_to_group(wsgid_request *req)
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       "mod_wsgid: group '%s' socket %s: cannot connect "
-                      "after %d attempts within connect-timeout %" APR_TIME_T_FMT
-                      " s%s; answering 503",
+                      "after %d attempts within connect-timeout %g s%s; "
+                      "answering 503",
                       req->group->name, req->group->socket_path,
-                      info.attempts, apr_time_sec(req->group->connect_timeout),
+                      info.attempts,
+                      (double)req->group->connect_timeout / APR_USEC_PER_SEC,
                       info.backlog_full ? " (listen backlog full)" : "");
         return HTTP_SERVICE_UNAVAILABLE;
     }

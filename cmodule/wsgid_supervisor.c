@@ -160,6 +160,14 @@ static const char *daemon_config_text(wsgid_globals *g, apr_pool_t *p,
             args = apr_pstrcat(p, args, " ", quote_arg(p,
                 APR_ARRAY_IDX(group->raw_args, j, const char *)), NULL);
         }
+        /* As in mod_wsgi, socket-timeout defaults to the Timeout of the
+         * server that defines the group; the daemons must use the same
+         * value as the module, so it is written out for them. */
+        if (group->socket_timeout == 0) {
+            args = apr_psprintf(p, "%s socket-timeout=%g", args,
+                                (double)group->server->timeout
+                                / APR_USEC_PER_SEC);
+        }
         add_line(lines, p, "WSGIDaemonProcess %s%s\n",
                  quote_arg(p, group->name), args);
         add_line(lines, p, "WSGIDaemonSocket %s %s\n",
@@ -342,12 +350,17 @@ int wsgid_supervisor_check_config(wsgid_globals *g, apr_pool_t *pconf,
 static void exec_supervisor(const char *const *argv,
                             apr_interval_time_t delay)
 {
-    sigset_t none;
+    sigset_t only_hup;
     int sig, devnull;
 
-    /* Apache's handlers and mask are not the supervisor's business. */
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    /* Apache's handlers and mask are not the supervisor's business.  SIGHUP
+     * alone stays blocked through exec: a graceful restart that comes while
+     * the supervisor is still starting must reach it as a reload once it has
+     * its handlers (it unblocks SIGHUP then), not kill it with the default
+     * action. */
+    sigemptyset(&only_hup);
+    sigaddset(&only_hup, SIGHUP);
+    sigprocmask(SIG_SETMASK, &only_hup, NULL);
     for (sig = 1; sig < NSIG; sig++) {
         signal(sig, SIG_DFL);
     }

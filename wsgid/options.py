@@ -355,7 +355,8 @@ OPTIONS: Tuple[Option, ...] = (
            "503.", "15", cli=True),
     Option("socket-timeout", seconds(allow_zero=False), 60.0,
            "The limit on each read and write between Apache and a daemon process; a response "
-           "head that does not arrive in time is a 504.", "60", cli=True),
+           "head that does not arrive in time is a 504.", "60", cli=True,
+           default_text="Apache's `Timeout` for the group's server (60 in external mode)"),
 
     # Declared with mod_wsgi 4.6's defaults; refused until wsgid implements them.
     Option("supplementary-groups", GROUP_LIST, (),

@@ -178,6 +178,9 @@ class Supervisor:
         signal.set_wakeup_fd(self._wake_w)
         for signum in HANDLED_SIGNALS:
             signal.signal(signum, self._queue_signal)
+        # mod_wsgid starts us with SIGHUP blocked, so that a reload requested while we were
+        # starting waits for these handlers; it is delivered now if one is pending.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED_SIGNALS)
 
     def _queue_signal(self, signum, frame):
         self._pending_signals.append(signum)

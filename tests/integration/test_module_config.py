@@ -183,3 +183,19 @@ def test_stop_does_not_need_python(apache):
     rc, output = inst.configtest()
     assert rc != 0 and "/nonexistent/python3" in output
     inst.stop()   # asserts that `httpd -k stop` succeeded and the parent exited
+
+
+def test_daemons_get_apaches_timeout_as_socket_timeout_unless_given(apache):
+    """mod_wsgi's default socket-timeout is the server's Timeout; module and daemons agree on it."""
+    inst = apache('Timeout 42\n'
+                  'WSGIDaemonProcess site\n'
+                  'WSGIDaemonProcess other socket-timeout=7\n'
+                  'WSGIScriptAlias /app "{apps}/echo.wsgi" process-group=site\n'
+                  'WSGIScriptAlias /other "{apps}/echo.wsgi" process-group=other\n')
+    inst.start()
+    generated = os.path.join(inst.root, "run", f"wsgid.{inst.pid()}.conf")
+    with open(generated) as f:
+        lines = [line.split() for line in f if line.startswith("WSGIDaemonProcess")]
+    assert lines == [["WSGIDaemonProcess", "site", "socket-timeout=42"],
+                     ["WSGIDaemonProcess", "other", "socket-timeout=7"]]
+    assert requests.get(inst.url("/app/hello"), timeout=10).status_code == 200

@@ -528,3 +528,19 @@ def test_listen_backlog_sets_the_socket_queue_length(supervisor, options, expect
     sup.write_config({"example": options})
     sup.start(wait_groups={"example": 1})
     assert listen_backlog_of(sup.socket_path("example")) == expected
+
+
+def test_a_sighup_that_arrives_while_starting_is_a_reload_not_a_death(supervisor):
+    """mod_wsgid starts the supervisor with SIGHUP blocked (a graceful restart can come at any
+    time); the supervisor unblocks it once its handlers are in, and the pending one reloads."""
+    sup = supervisor()
+    sup.write_config({"example": "processes=1"})
+    cmd = [sys.executable, "-m", "wsgid", "supervise", "--config", sup.config_path]
+    with open(sup.log_path, "ab") as log:
+        sup.proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP}))
+    sup.signal(signal.SIGHUP)   # long before Python has installed any handler
+    wait_for(lambda: "reloaded " in sup.log(), 15, message="the pending SIGHUP to reload")
+    assert sup.proc.poll() is None
+    assert request(sup.socket_path("example"))[0] == "HTTP/1.1 200 OK"
