@@ -168,6 +168,8 @@ static const char *daemon_config_text(wsgid_globals *g, apr_pool_t *p,
                                 (double)group->server->timeout
                                 / APR_USEC_PER_SEC);
         }
+        add_line(lines, p, "WSGIConfigOrigin %s\n",
+                 quote_arg(p, group->defined_at));
         add_line(lines, p, "WSGIDaemonProcess %s%s\n",
                  quote_arg(p, group->name), args);
         add_line(lines, p, "WSGIDaemonSocket %s %s\n",
@@ -178,6 +180,8 @@ static const char *daemon_config_text(wsgid_globals *g, apr_pool_t *p,
                                                    wsgid_script_alias);
         const char *group = alias_group(alias);
 
+        add_line(lines, p, "WSGIConfigOrigin %s\n",
+                 quote_arg(p, alias->defined_at));
         add_line(lines, p, "WSGIScriptAlias %s %s%s%s%s%s\n",
                  quote_arg(p, *alias->url ? alias->url : "/"),
                  quote_arg(p, alias->target),

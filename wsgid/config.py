@@ -412,7 +412,15 @@ def parse(text: str, source: str = "<config>", *,
     """
     builder = _Builder(source, running_ids)
     ordered: List[Statement] = []
+    origins: Dict[int, Tuple[str, int]] = {}
+    pending_origin: Optional[Tuple[str, int]] = None
     for statement in statements(text, source):
+        if statement.name.lower() == ORIGIN_DIRECTIVE.lower():
+            pending_origin = _origin(statement, source)
+            continue
+        if pending_origin is not None:
+            origins[statement.line] = pending_origin
+            pending_origin = None
         canonical = _CANONICAL.get(statement.name.lower())
         if canonical is None:
             raise ConfigError(statement.name, "is not a directive of the daemon configuration "
@@ -423,12 +431,34 @@ def parse(text: str, source: str = "<config>", *,
         # Directive names are case-insensitive in Apache; messages use the canonical spelling.
         statement.words[0] = canonical
         ordered.append(statement)
-    for table in (_FILE_WIDE, _PER_GROUP):
-        for statement in ordered:
-            handler: Optional[Callable[[_Builder, Statement], None]] = table.get(statement.name)
-            if handler is not None:
-                handler(builder, statement)
-    return builder.finish()
+    try:
+        for table in (_FILE_WIDE, _PER_GROUP):
+            for statement in ordered:
+                handler: Optional[Callable[[_Builder, Statement], None]] = table.get(statement.name)
+                if handler is not None:
+                    handler(builder, statement)
+        return builder.finish()
+    except ConfigError as error:
+        # A generated file names where the user wrote each directive: point there instead.
+        if error.source == source and error.line in origins:
+            error.source, error.line = origins[error.line]
+            error.args = (error.message(),)
+        raise
+
+
+# `WSGIConfigOrigin FILE:LINE` (generated files only): the next directive was written at
+# FILE:LINE of Apache's configuration, so that messages name the user's file, not this one.
+ORIGIN_DIRECTIVE = "WSGIConfigOrigin"
+
+
+def _origin(statement: Statement, source: str) -> Tuple[str, int]:
+    args = statement.words[1:]
+    place, _, line = args[0].rpartition(":") if len(args) == 1 else ("", "", "")
+    if not place or not line.isdigit():
+        raise ConfigError(ORIGIN_DIRECTIVE, f"takes one FILE:LINE argument, got {args!r}",
+                          "write e.g. WSGIConfigOrigin /etc/apache2/sites-enabled/site.conf:12",
+                          source, statement.line)
+    return place, int(line)
 
 
 def load(path, *, running_ids: Optional[Tuple[int, int]] = None) -> Config:

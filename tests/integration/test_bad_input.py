@@ -19,25 +19,30 @@ from tests.support.procs import daemons_of, run_as, uwsgi_packet, wait_for_daemo
 GOOD_ALIAS = 'WSGIScriptAlias /app "{apps}/echo.wsgi" process-group=site'
 
 
-@pytest.mark.parametrize("daemon_line, alias, expected", [
-    ("WSGIDaemonProcess site procesess=2", GOOD_ALIAS, ["WSGIDaemonProcess", "procesess", "processes"]),
-    ("WSGIDaemonProcess site processes=many", GOOD_ALIAS, ["WSGIDaemonProcess", "processes", "many"]),
-    ("WSGIDaemonProcess site threads=-1", GOOD_ALIAS, ["WSGIDaemonProcess", "threads"]),
-    ("WSGIDaemonProcess site processes", GOOD_ALIAS, ["WSGIDaemonProcess", "processes", "="]),
-    ("WSGIDaemonProcess site user=root", GOOD_ALIAS, ["WSGIDaemonProcess", "user", "root"]),
-    ("WSGIDaemonProcess site user=no-such-user-x", GOOD_ALIAS, ["WSGIDaemonProcess", "no-such-user-x"]),
+@pytest.mark.parametrize("daemon_line, alias, expected, culprit", [
+    ("WSGIDaemonProcess site procesess=2", GOOD_ALIAS, ["WSGIDaemonProcess", "procesess", "processes"], "daemon"),
+    ("WSGIDaemonProcess site processes=many", GOOD_ALIAS, ["WSGIDaemonProcess", "processes", "many"], "daemon"),
+    ("WSGIDaemonProcess site threads=-1", GOOD_ALIAS, ["WSGIDaemonProcess", "threads"], "daemon"),
+    ("WSGIDaemonProcess site processes", GOOD_ALIAS, ["WSGIDaemonProcess", "processes", "="], "daemon"),
+    ("WSGIDaemonProcess site user=root", GOOD_ALIAS, ["WSGIDaemonProcess", "user", "root"], "daemon"),
+    ("WSGIDaemonProcess site user=no-such-user-x", GOOD_ALIAS, ["WSGIDaemonProcess", "no-such-user-x"], "daemon"),
     ("WSGIDaemonProcess site", 'WSGIScriptAlias /app "{apps}/missing.wsgi" process-group=site',
-     ["WSGIScriptAlias", "missing.wsgi"]),
+     ["WSGIScriptAlias", "missing.wsgi"], "alias"),
     ("WSGIDaemonProcess site", 'WSGIScriptAlias /app "{apps}/echo.wsgi" process-group=other',
-     ["other", "site"]),
+     ["other", "site"], "alias"),
 ])
-def test_config_mistake_fails_configtest_with_a_fix(apache, daemon_line, alias, expected):
+def test_config_mistake_fails_configtest_with_a_fix(apache, daemon_line, alias, expected, culprit):
     inst = apache(daemon_line + "\n" + alias + "\n")
     rc, output = inst.configtest()
     assert rc != 0, output
     for word in expected:
         assert word in output, f"{word!r} not in configtest output:\n{output}"
     assert "Traceback" not in output
+    # The message points at the user's file and line, not at a generated one.
+    with open(inst.conf_path) as f:
+        conf_lines = f.read().splitlines()
+    written = (daemon_line if culprit == "daemon" else alias).replace("{apps}", APPS)
+    assert f"{inst.conf_path}:{conf_lines.index(written) + 1}" in output, output
 
 
 def test_good_config_passes_configtest(apache):

@@ -525,3 +525,30 @@ def test_configuration_docs_contain_the_reference():
     from wsgid.options import reference_markdown
 
     assert reference_markdown() in (REPO / "docs" / "configuration.md").read_text()
+
+
+def test_config_origin_makes_messages_name_the_users_file_and_line():
+    text = ('WSGIConfigOrigin "/etc/apache2/sites-enabled/my site.conf:12"\n'
+            "WSGIDaemonProcess site procesess=2\n")
+    with pytest.raises(ConfigError) as caught:
+        parse(text, "generated.conf")
+    assert (caught.value.source, caught.value.line) == ("/etc/apache2/sites-enabled/my site.conf", 12)
+    assert str(caught.value).startswith("/etc/apache2/sites-enabled/my site.conf:12: WSGIDaemonProcess")
+
+
+def test_config_origin_applies_to_the_next_directive_only():
+    text = ("WSGIApacheUser 33 33\n"
+            "WSGIConfigOrigin /srv/a.conf:3\n"
+            "WSGIDaemonProcess site\n"
+            "WSGIDaemonProcess other procesess=2\n")
+    with pytest.raises(ConfigError) as caught:
+        parse(text, "generated.conf")
+    assert (caught.value.source, caught.value.line) == ("generated.conf", 4)
+
+
+@pytest.mark.parametrize("argument", ["/srv/a.conf", "/srv/a.conf:x", ":4"])
+def test_config_origin_needs_file_colon_line(argument):
+    with pytest.raises(ConfigError) as caught:
+        parse(f"WSGIConfigOrigin {argument}\n", "generated.conf")
+    assert caught.value.directive == "WSGIConfigOrigin"
+    assert "FILE:LINE" in str(caught.value)
