@@ -14,7 +14,8 @@ import pytest
 import requests
 
 from tests.support.apache import APACHE_USER, APPS, RUNNING_AS_ROOT, wait_for
-from tests.support.procs import daemons_of, run_as, uwsgi_packet, wait_for_daemons
+from tests.support.procs import daemons_of, run_as, wait_for_daemons
+from tests.support.wire import uwsgi_packet
 
 GOOD_ALIAS = 'WSGIScriptAlias /app "{apps}/echo.wsgi" process-group=site'
 

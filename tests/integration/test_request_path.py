@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.apache import wait_for
+from tests.support.wire import uwsgi_packet
 from wsgid import config as wsgid_config
 from wsgid.connection import RequestHandler
 
@@ -27,15 +28,6 @@ ECHO = str(Path(__file__).resolve().parents[1] / "apps" / "echo.wsgi")
 UNPRIVILEGED = 4242
 MiB = 1024 * 1024
 LOGGER = "wsgid.request"
-
-
-def encode_packet(variables):
-    """A uwsgi request packet (docs/protocol.md) for a dict of str variables."""
-    block = b""
-    for key, value in variables.items():
-        key, value = key.encode("latin-1"), value.encode("latin-1")
-        block += len(key).to_bytes(2, "little") + key + len(value).to_bytes(2, "little") + value
-    return b"\x00" + len(block).to_bytes(2, "little") + b"\x00" + block
 
 
 class DaemonSocket:
@@ -152,7 +144,7 @@ def read_response(sock, on_body):
 
 
 def get(daemon, path, on_body=None, **kw):
-    return exchange(daemon, encode_packet(variables_for(path, **kw)), on_body=on_body)
+    return exchange(daemon, uwsgi_packet(variables_for(path, **kw)), on_body=on_body)
 
 
 def status_of(head):
@@ -162,7 +154,7 @@ def status_of(head):
 def post_sha256(daemon, body, pieces=1):
     step = max(1, -(-len(body) // pieces))
     parts = [body[i:i + step] for i in range(0, len(body), step)]
-    head, answer = exchange(daemon, encode_packet(
+    head, answer = exchange(daemon, uwsgi_packet(
         variables_for("/echo-sha256", method="POST", length=len(body))), parts)
     assert status_of(head) == b"HTTP/1.1 200 OK"
     return json.loads(answer)
@@ -180,7 +172,7 @@ def test_an_app_wrapped_in_wsgiref_validator_passes(daemon):
     body = b"first line\nsecond line\nthird"
     with warnings.catch_warnings():
         warnings.simplefilter("error", wsgiref.validate.WSGIWarning)  # a warning becomes a 500
-        head, answer = exchange(daemon, encode_packet(
+        head, answer = exchange(daemon, uwsgi_packet(
             variables_for("/validate", method="POST", length=len(body),
                           CONTENT_TYPE="text/plain")), [body])
     assert status_of(head) == b"HTTP/1.1 200 OK"
@@ -197,7 +189,7 @@ def test_request_bodies_arrive_byte_exact(daemon, size):
 def test_a_chunked_style_body_ends_at_the_half_close(daemon):
     body = os.urandom(300_000)
     parts = [body[i:i + 4096] for i in range(0, len(body), 4096)]
-    head, answer = exchange(daemon, encode_packet(
+    head, answer = exchange(daemon, uwsgi_packet(
         variables_for("/echo-sha256", method="POST", terminated=True)), parts)
     assert status_of(head) == b"HTTP/1.1 200 OK"
     assert json.loads(answer) == {"length": len(body), "sha256": hashlib.sha256(body).hexdigest(),
@@ -265,13 +257,13 @@ def test_a_stock_front_end_without_script_filename_gets_the_groups_script(daemon
 
 def test_a_body_the_app_does_not_read_is_drained_so_the_response_arrives(daemon):
     body = os.urandom(4 * MiB)
-    head, answer = exchange(daemon, encode_packet(
+    head, answer = exchange(daemon, uwsgi_packet(
         variables_for("/hello", method="POST", length=len(body))), [body])
     assert status_of(head) == b"HTTP/1.1 200 OK" and answer == b"Hello, world!\n"
 
 
 def test_a_short_body_gives_what_arrived_and_a_log_line(daemon, caplog):
-    head, answer = exchange(daemon, encode_packet(
+    head, answer = exchange(daemon, uwsgi_packet(
         variables_for("/echo-sha256", method="POST", length=100)), [b"0123456789"])
     assert json.loads(answer)["length"] == 10
     # The daemon finds the body short after its response is out: wait for its log line.
@@ -282,7 +274,7 @@ def test_a_short_body_gives_what_arrived_and_a_log_line(daemon, caplog):
 def test_active_counts_the_connections_being_served(daemon, handler):
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.connect(daemon.path)
-        sock.sendall(encode_packet(variables_for("/echo", method="POST", length=10)) + b"01234")
+        sock.sendall(uwsgi_packet(variables_for("/echo", method="POST", length=10)) + b"01234")
         wait_for(lambda: handler.active == 1, 5, message="the request to be active")
         sock.sendall(b"56789")
         head, body = read_response(sock, None)

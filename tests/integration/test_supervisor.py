@@ -21,7 +21,8 @@ import psutil
 import pytest
 
 from tests.support.apache import APPS, shared_tmpdir, wait_for
-from tests.support.procs import run_as, unix_exchange, uwsgi_packet
+from tests.support.procs import run_as
+from tests.support.wire import unix_exchange, uwsgi_packet
 
 ROOT = os.geteuid() == 0
 APACHE_USER = pwd.getpwnam("www-data") if ROOT else pwd.getpwuid(os.getuid())

@@ -7,7 +7,6 @@ the tests that check titles prove something.
 
 import os
 import pickle
-import socket
 
 import psutil
 
@@ -74,28 +73,3 @@ def run_as(uid, gid, func, *args):
     if kind == "error":
         raise value
     return value
-
-
-def unix_exchange(path, payload, timeout=10):
-    """Connect to a unix socket, send payload, half-close, and read until the peer closes."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        s.connect(path)
-        s.sendall(payload)
-        s.shutdown(socket.SHUT_WR)
-        chunks = []
-        while True:
-            data = s.recv(65536)
-            if not data:
-                break
-            chunks.append(data)
-        return b"".join(chunks)
-
-
-def uwsgi_packet(variables, body=b""):
-    """Encode a uwsgi request packet (docs/protocol.md) for tests that talk to a socket directly."""
-    block = b"".join(
-        len(k).to_bytes(2, "little") + k + len(v).to_bytes(2, "little") + v
-        for k, v in ((k.encode("latin-1"), v.encode("latin-1")) for k, v in variables.items())
-    )
-    return b"\x00" + len(block).to_bytes(2, "little") + b"\x00" + block + body

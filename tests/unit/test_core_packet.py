@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.wire import recv_until_eof, uwsgi_packet
+
 REPO = Path(__file__).resolve().parents[2]
 PACKETS = REPO / "tests" / "data" / "packets"
 CASE_NAMES = sorted(p.stem for p in PACKETS.glob("*.bin"))
@@ -33,14 +35,6 @@ BASE = {"wsgi.version": (1, 0), "wsgi.multithread": True, "wsgi.run_once": False
 def load_case(name):
     case = json.loads((PACKETS / (name + ".json")).read_text())
     return (PACKETS / (name + ".bin")).read_bytes(), case
-
-
-def encode_packet(variables, body=b""):
-    """A uwsgi packet for a list of (key, value) bytes pairs."""
-    block = b"".join(
-        struct.pack("<H", len(k)) + k + struct.pack("<H", len(v)) + v for k, v in variables
-    )
-    return struct.pack("<BHB", 0, len(block), 0) + block + body
 
 
 def feed_in_pieces(core, data, sizes):
@@ -113,15 +107,6 @@ def test_golden_packet_read_from_socket(core, name):
     assert content_length == case["content_length"]
 
 
-def recv_until_eof(sock):
-    parts = []
-    while True:
-        data = sock.recv(65536)
-        if not data:
-            return b"".join(parts)
-        parts.append(data)
-
-
 MALFORMED_COMPLETE = [
     name
     for name in CASE_NAMES
@@ -153,7 +138,7 @@ GET = [(b"REQUEST_METHOD", b"GET"), (b"PATH_INFO", b"/x")]
 
 
 def test_feed_accepts_bytearray_and_memoryview(core):
-    data = encode_packet(GET, b"body")
+    data = uwsgi_packet(GET, b"body")
     for piece in (bytearray(data), memoryview(data)):
         parser = core.PacketParser({})
         assert parser.feed(piece) is True
@@ -165,7 +150,7 @@ def test_feed_accepts_bytearray_and_memoryview(core):
 def test_feed_of_nothing_changes_nothing(core):
     parser = core.PacketParser({})
     assert parser.feed(b"") is False
-    assert parser.feed(encode_packet(GET)[:3]) is False
+    assert parser.feed(uwsgi_packet(GET)[:3]) is False
     assert parser.feed(b"") is False
     assert parser.environ is None
     assert parser.content_length is None
@@ -174,7 +159,7 @@ def test_feed_of_nothing_changes_nothing(core):
 
 def test_feed_after_completion_is_refused(core):
     parser = core.PacketParser({})
-    assert parser.feed(encode_packet(GET))
+    assert parser.feed(uwsgi_packet(GET))
     with pytest.raises(RuntimeError, match="after the packet was complete"):
         parser.feed(b"more body")
 
@@ -184,7 +169,7 @@ def test_a_broken_packet_stays_broken(core):
     with pytest.raises(core.ProtocolError) as first:
         parser.feed(b"\x01\x00\x00\x00")
     with pytest.raises(core.ProtocolError) as again:
-        parser.feed(encode_packet(GET))
+        parser.feed(uwsgi_packet(GET))
     assert str(again.value) == str(first.value)
 
 
@@ -206,8 +191,8 @@ def test_environ_is_a_new_dict_and_base_is_untouched(core):
     base = {"wsgi.version": (1, 0)}
     first = core.PacketParser(base)
     second = core.PacketParser(base)
-    first.feed(encode_packet(GET))
-    second.feed(encode_packet([(b"REQUEST_METHOD", b"POST")]))
+    first.feed(uwsgi_packet(GET))
+    second.feed(uwsgi_packet([(b"REQUEST_METHOD", b"POST")]))
     assert base == {"wsgi.version": (1, 0)}
     assert first.environ is not base and second.environ is not first.environ
     assert first.environ["REQUEST_METHOD"] == "GET"
@@ -217,14 +202,14 @@ def test_environ_is_a_new_dict_and_base_is_untouched(core):
 def test_base_environ_wins_over_packet_variables(core):
     errors = object()
     parser = core.PacketParser({"wsgi.errors": errors, "wsgi.version": (1, 0)})
-    parser.feed(encode_packet([(b"wsgi.errors", b"spoofed"), (b"wsgi.url_scheme", b"gopher")]))
+    parser.feed(uwsgi_packet([(b"wsgi.errors", b"spoofed"), (b"wsgi.url_scheme", b"gopher")]))
     assert parser.environ["wsgi.errors"] is errors
     assert parser.environ["wsgi.url_scheme"] == "http"
 
 
 def test_script_name_and_path_info_from_the_packet_are_kept(core):
     parser = core.PacketParser({})
-    parser.feed(encode_packet([(b"SCRIPT_NAME", b"/app"), (b"PATH_INFO", b"/a b")]))
+    parser.feed(uwsgi_packet([(b"SCRIPT_NAME", b"/app"), (b"PATH_INFO", b"/a b")]))
     assert parser.environ["SCRIPT_NAME"] == "/app"
     assert parser.environ["PATH_INFO"] == "/a b"
 
@@ -232,22 +217,22 @@ def test_script_name_and_path_info_from_the_packet_are_kept(core):
 def test_https_is_case_insensitive(core):
     for value in (b"ON", b"On", b"on", b"1"):
         parser = core.PacketParser({})
-        parser.feed(encode_packet([(b"HTTPS", value)]))
+        parser.feed(uwsgi_packet([(b"HTTPS", value)]))
         assert parser.environ["wsgi.url_scheme"] == "https", value
     parser = core.PacketParser({})
-    parser.feed(encode_packet([(b"REQUEST_SCHEME", b"HTTPS")]))
+    parser.feed(uwsgi_packet([(b"REQUEST_SCHEME", b"HTTPS")]))
     assert parser.environ["wsgi.url_scheme"] == "https"
 
 
 def test_input_terminated_zero_is_false(core):
     parser = core.PacketParser({})
-    parser.feed(encode_packet([(b"wsgid.input_terminated", b"0"), (b"CONTENT_LENGTH", b"3")]))
+    parser.feed(uwsgi_packet([(b"wsgid.input_terminated", b"0"), (b"CONTENT_LENGTH", b"3")]))
     assert parser.environ["wsgi.input_terminated"] is False
     assert parser.content_length == 3
 
 
 def test_max_vars_is_configurable(core):
-    three = encode_packet([(b"A", b""), (b"B", b""), (b"C", b"")])
+    three = uwsgi_packet([(b"A", b""), (b"B", b""), (b"C", b"")])
     assert core.PacketParser({}, max_vars=3).feed(three)
     with pytest.raises(core.ProtocolError, match="more than 2 variables"):
         core.PacketParser({}, max_vars=2).feed(three)
@@ -263,7 +248,7 @@ def test_base_environ_must_be_a_dict(core):
 def test_long_keys_are_cut_in_error_texts(core):
     key = b"K" * 5000
     with pytest.raises(core.ProtocolError) as caught:
-        core.PacketParser({}).feed(encode_packet([(key, b"1"), (key, b"2")]))
+        core.PacketParser({}).feed(uwsgi_packet([(key, b"1"), (key, b"2")]))
     text = str(caught.value)
     assert "duplicate key" in text
     assert len(text) < 200
@@ -271,7 +256,7 @@ def test_long_keys_are_cut_in_error_texts(core):
 
 def test_control_characters_in_keys_stay_on_one_line(core):
     with pytest.raises(core.ProtocolError) as caught:
-        core.PacketParser({}).feed(encode_packet([(b"A\nB", b"1"), (b"A\nB", b"2")]))
+        core.PacketParser({}).feed(uwsgi_packet([(b"A\nB", b"1"), (b"A\nB", b"2")]))
     assert "\n" not in str(caught.value)
     assert "\\n" in str(caught.value)
 
@@ -310,7 +295,7 @@ def read_in_thread(core, sock, **kwargs):
 def test_read_request_whole(core):
     reader, writer = socket.socketpair()
     with reader, writer:
-        writer.sendall(encode_packet(GET, b"body bytes"))
+        writer.sendall(uwsgi_packet(GET, b"body bytes"))
         environ, rest, content_length = core.read_request(reader, dict(BASE))
     assert environ["REQUEST_METHOD"] == "GET"
     assert environ["wsgi.version"] == (1, 0)
@@ -321,7 +306,7 @@ def test_read_request_whole(core):
 @pytest.mark.parametrize("split", [1, 3, 4, 5, 20])
 def test_read_request_split_across_recvs(core, split):
     """The reader has consumed the first piece (the queue is empty) before the rest is sent."""
-    data = encode_packet(GET + [(b"CONTENT_LENGTH", b"4")], b"ab")
+    data = uwsgi_packet(GET + [(b"CONTENT_LENGTH", b"4")], b"ab")
     reader, writer = socket.socketpair()
     with reader, writer:
         writer.sendall(data[:split])
@@ -338,7 +323,7 @@ def test_read_request_split_across_recvs(core, split):
 
 
 def test_read_request_eof_early_is_a_truncated_packet(core):
-    data = encode_packet(GET)
+    data = uwsgi_packet(GET)
     reader, writer = socket.socketpair()
     with reader, writer:
         writer.sendall(data[:10])
@@ -363,7 +348,7 @@ def test_read_request_timeout_is_an_oserror(core):
     reader, writer = socket.socketpair()
     with reader, writer:
         reader.settimeout(0.05)
-        writer.sendall(encode_packet(GET)[:5])
+        writer.sendall(uwsgi_packet(GET)[:5])
         with pytest.raises(OSError) as caught:
             core.read_request(reader, dict(BASE))
     assert isinstance(caught.value, socket.timeout) or caught.value.errno == errno.EAGAIN
@@ -380,7 +365,7 @@ def test_read_request_on_a_closed_socket_is_an_oserror(core):
 def test_read_request_passes_max_vars(core):
     reader, writer = socket.socketpair()
     with reader, writer:
-        writer.sendall(encode_packet([(b"A", b""), (b"B", b"")]))
+        writer.sendall(uwsgi_packet([(b"A", b""), (b"B", b"")]))
         with pytest.raises(core.ProtocolError, match="more than 1 variables"):
             core.read_request(reader, dict(BASE), max_vars=1)
 
@@ -407,7 +392,7 @@ def random_packet(rng):
             [b"", b"on", b"1", b"0", b"https", b"12", b"x1", random_bytes(rng, rng.randrange(40))]
         )
         variables.append((key, value))
-    data = bytearray(encode_packet(variables, random_bytes(rng, rng.randrange(10))))
+    data = bytearray(uwsgi_packet(variables, random_bytes(rng, rng.randrange(10))))
     damage = rng.random()
     if damage < 0.2 and len(data) > 4:
         data[rng.randrange(len(data))] = rng.getrandbits(8)

@@ -12,6 +12,7 @@ import threading
 
 import pytest
 
+from tests.support.wire import recv_until_eof
 from wsgid.filewrapper import FileWrapper
 from wsgid.response import ERROR_RESPONSE_500, ErrorStream, run_application
 
@@ -44,7 +45,7 @@ def serve(app, method="GET"):
     """Run `app` on one end of a socketpair; return (Response, every byte the peer read)."""
     server, client = socket.socketpair()
     received = []
-    reader = threading.Thread(target=lambda: received.append(read_all(client)))
+    reader = threading.Thread(target=lambda: received.append(recv_until_eof(client)))
     reader.start()
     environ = {"REQUEST_METHOD": method, "REQUEST_URI": "/unit", "wsgid.request_id": "req-1"}
     try:
@@ -54,15 +55,6 @@ def serve(app, method="GET"):
         reader.join(10)
         client.close()
     return response, received[0]
-
-
-def read_all(sock):
-    parts = []
-    while True:
-        data = sock.recv(65536)
-        if not data:
-            return b"".join(parts)
-        parts.append(data)
 
 
 def app_returning(body, status="200 OK", headers=None):
