@@ -11,20 +11,35 @@ Rules:
   closes it, and never raises. A bad packet gets one log line and a closed connection.
 - After the response, the unread rest of the request body is read and dropped, so a module still
   sending it is never cut off by a close (it could not read the response otherwise).
+- Every request has an id: Apache's log id (wsgid.request_id) when the front end sends one, else
+  '<pid>-<n>'. It is in the environ (mod_wsgi.request_id, wsgid.request_id), in every log line
+  about the request, and it is the key of api.active_requests and of running()/time_out().
+- queue-timeout: a request that waited longer than that in the group's listen queue (from the
+  module's wsgid.queue_start to the moment a thread read its packet) gets a 504 with one log
+  line; the application never sees it, no event is published, and it does not count as a
+  finished request. A front end that sends no wsgid.queue_start is never checked.
+- For the process monitor (lifecycle code): requests_finished, last_activity, running() and
+  time_out(request_id) are safe to use from any thread.
 """
 
 import contextlib
+import itertools
 import logging
+import os
 import socket
 import threading
+import time
 
+from wsgid import api
 from wsgid.core import InputStream, ProtocolError, read_request
 from wsgid.filewrapper import FileWrapper
 from wsgid.loader import ScriptError, ScriptLoader, ScriptLoadError, ScriptRefused
 from wsgid.response import (
     ERROR_RESPONSE_500,
+    GATEWAY_TIMEOUT_RESPONSE_504,
     NOT_FOUND_RESPONSE_404,
     ErrorStream,
+    Response,
     describe_request,
     run_application,
 )
@@ -32,6 +47,28 @@ from wsgid.response import (
 log = logging.getLogger("wsgid.request")
 
 MAX_VARS = 1000
+
+
+class RunningRequest:
+    """A request being served, as running() shows it: its id, its URL, when it started
+    (time.monotonic()), the thread serving it (threading.get_ident()) and its Response."""
+
+    __slots__ = ("request_id", "url", "started", "thread_ident", "response", "outcome")
+
+    def __init__(self, request_id, url, response):
+        self.request_id = request_id
+        self.url = url
+        self.started = time.monotonic()
+        self.thread_ident = threading.get_ident()
+        self.response = response
+        self.outcome = None  # what time_out() did
+
+    @property
+    def timed_out(self):
+        return self.outcome is not None
+
+    def __repr__(self):
+        return f"<RunningRequest {self.request_id} {self.url} thread {self.thread_ident}>"
 
 
 class RequestHandler:
@@ -43,6 +80,7 @@ class RequestHandler:
         self.group = group
         options = group.options
         self.socket_timeout = options.get("socket-timeout")
+        self.queue_timeout = options.get("queue-timeout") or 0
         self.errors = ErrorStream()
         self.base_environ = {
             "wsgi.version": (1, 0),
@@ -52,14 +90,21 @@ class RequestHandler:
             "wsgi.errors": self.errors,
             "wsgi.file_wrapper": FileWrapper,
             "wsgid.process_group": group.name,
+            "mod_wsgi.process_group": group.name,
         }
         self.loader = ScriptLoader(config, group.name)
         self.active = 0  # connections being served right now
         self._active_lock = threading.Lock()
+        self.requests_finished = 0           # requests that ran (or tried to run) an application
+        self.last_activity = time.monotonic()  # the last start or end of a request
+        self._running = {}                   # request id -> RunningRequest
+        self._running_lock = threading.Lock()
+        self._request_numbers = itertools.count(1)
 
     def preload(self):
-        """Load what can be loaded before serving. Nothing yet: scripts load on first request
-        (WSGIImportScript, which preloads, is a later issue). Kept as the worker's hook."""
+        """Load, before the process accepts requests, the scripts its configuration preloads
+        (WSGIImportScript); other scripts load on their first request."""
+        self.loader.preload()
 
     def handle(self, sock):
         """Serve one accepted connection completely and close it. Never raises."""
@@ -71,6 +116,32 @@ class RequestHandler:
                               "of group '%s'", self.group.name)
             finally:
                 close_connection(sock)
+
+    def running(self):
+        """A snapshot list of the RunningRequests being served now."""
+        with self._running_lock:
+            return list(self._running.values())
+
+    def time_out(self, request_id):
+        """End request `request_id` now, from any thread: 504 if its head has not gone out,
+        else its connection is cut. Returns 'answered 504', 'cut off' or 'not running'.
+
+        What the application still sends for it is dropped; it keeps its thread until it
+        returns (and close() of its iterable is called then)."""
+        with self._running_lock:
+            request = self._running.get(request_id)
+            if request is None:
+                return "not running"
+            if request.outcome is not None:
+                return request.outcome
+            request.outcome = "cut off"  # until response.time_out() says what it did
+        outcome = request.response.time_out()
+        request.outcome = outcome
+        log.error("timed out %s after %.1fs: %s", request.response.label,
+                  time.monotonic() - request.started,
+                  "answered 504" if outcome == "answered 504" else
+                  "connection cut off (its response head had already been sent)")
+        return outcome
 
     @contextlib.contextmanager
     def _counted(self):
@@ -92,29 +163,108 @@ class RequestHandler:
         except OSError as exc:
             log.warning("reading the request packet from the daemon socket failed: %s", exc)
             return
+        daemon_start = time.time()
         length = None if environ["wsgi.input_terminated"] else (content_length or 0)
         body = InputStream(sock, rest, length)
         environ["wsgi.input"] = body
+        if self.queue_timeout:
+            waited = queue_wait_exceeded(environ.get("wsgid.queue_start"), self.queue_timeout,
+                                         daemon_start)
+            if waited is not None:
+                log.warning("queue-timeout: %s waited %.1fs for a daemon thread, longer than "
+                            "queue-timeout=%g; answered 504 without running the application",
+                            describe_request(environ), waited, self.queue_timeout)
+                send_quietly(sock, GATEWAY_TIMEOUT_RESPONSE_504)
+                finish_request_body(sock, body, length, environ)
+                return
+        application_group = self._application_group(environ)
+        environ["mod_wsgi.application_group"] = application_group
+        environ["mod_wsgi.daemon_start"] = str(int(daemon_start * 1_000_000))
+        for key in ("request_start", "queue_start"):
+            if "wsgid." + key in environ:
+                environ["mod_wsgi." + key] = environ["wsgid." + key]
+        request = self._register(environ, sock)
+        scope = api.begin_request(request.request_id, application_group, environ, daemon_start)
+        response = request.response
+        response.events = scope
+        try:
+            self._respond(environ, body, response, scope)
+        finally:
+            api.end_request(scope)
+            self._unregister(request)
+        if response.lost or response.timed_out:
+            return
+        finish_request_body(sock, body, length, environ)
+
+    def _respond(self, environ, body, response, scope):
+        """Load the application, run it, publish the events of the request."""
         try:
             application = self.loader.application_for(environ)
         except ScriptRefused as exc:
-            log.warning("%s; answered 404 to %s", exc, describe_request(environ))
-            send_quietly(sock, NOT_FOUND_RESPONSE_404)
+            log.warning("%s; answered 404 to %s", exc, response.label)
+            response.send_own_response(NOT_FOUND_RESPONSE_404, 404)
+            return
         except ScriptLoadError as exc:
-            log.error("%s; answered 500 to %s", exc, describe_request(environ),
-                      exc_info=exc.__cause__)
-            send_quietly(sock, ERROR_RESPONSE_500)
+            log.error("%s; answered 500 to %s", exc, response.label, exc_info=exc.__cause__)
+            response.send_own_response(ERROR_RESPONSE_500, 500)
+            return
         except ScriptError as exc:  # the others: their text is the whole story
-            log.error("%s; answered 500 to %s", exc, describe_request(environ))
-            send_quietly(sock, ERROR_RESPONSE_500)
-        else:
+            log.error("%s; answered 500 to %s", exc, response.label)
+            response.send_own_response(ERROR_RESPONSE_500, 500)
+            return
+        if response.timed_out:
+            return  # it was timed out while its script loaded; time_out() answered it
+        application = scope.request_started(application)
+        try:
+            run_application(application, environ, response.sock, response=response)
+        finally:
+            self.errors.flush()
+        scope.request_finished(response.status_code, body.bytes_read, response.body_bytes,
+                               response.output_writes, response.output_time)
+
+    def _application_group(self, environ):
+        # mod_wsgid sends the expanded name; other front ends get what the alias configures.
+        group = environ.get("wsgid.application_group")
+        if group is None:
             try:
-                response = run_application(application, environ, sock)
-            finally:
-                self.errors.flush()
-            if response.lost:
-                return
-        finish_request_body(sock, body, length, environ)
+                group = self.loader.resolve(environ)[1]
+            except ScriptError:
+                group = ""  # application_for() will refuse the request and say why
+        return group
+
+    def _register(self, environ, sock):
+        """Give the request its id (in the environ too) and make it visible to running()."""
+        with self._running_lock:
+            request_id = environ.get("wsgid.request_id") or \
+                f"{os.getpid()}-{next(self._request_numbers)}"
+            if request_id in self._running:  # a front end reused an id: keep keys unique
+                request_id = f"{request_id}-{next(self._request_numbers)}"
+            environ["mod_wsgi.request_id"] = request_id
+            if not environ.get("wsgid.request_id"):
+                environ["wsgid.request_id"] = request_id
+            url = environ.get("REQUEST_URI") or (
+                environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+            request = RunningRequest(request_id, url, Response(sock, environ))
+            self._running[request_id] = request
+            self.last_activity = request.started
+        return request
+
+    def _unregister(self, request):
+        with self._running_lock:
+            self._running.pop(request.request_id, None)
+            self.requests_finished += 1
+            self.last_activity = time.monotonic()
+
+
+def queue_wait_exceeded(queue_start, queue_timeout, now):
+    """How long a request waited in the queue, when that is longer than queue_timeout seconds;
+    else None. `queue_start` is the packet's wsgid.queue_start (integer microseconds since the
+    epoch) or None; without a usable one there is nothing to check."""
+    if not queue_timeout or not queue_start or not (queue_start.isascii()
+                                                     and queue_start.isdigit()):
+        return None
+    waited = now - int(queue_start) / 1_000_000
+    return waited if waited > queue_timeout else None
 
 
 def finish_request_body(sock, body, length, environ):

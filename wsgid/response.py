@@ -14,12 +14,22 @@ Rules:
   The client never sees a head the application got wrong.
 - A send that fails (the module went away, socket-timeout) ends the response with one log line;
   it is not an application error.
-This module sends on the socket it is given and never closes it; connection.py owns the socket.
+- time_out() may be called from another thread (the process monitor, on request-timeout): it
+  answers 504 if the head has not gone out, else it shuts the connection down; from then on
+  whatever the application sends is dropped without a log line, and close() is still called
+  when the application returns. Every send holds the response's send lock, so that a 504 never
+  interleaves with the application's head.
+- With `events` (the request's api.RequestScope), response_started is published once a head is
+  accepted, and request_exception for every exception of the application (before the 500).
+This module sends on the socket it is given and never closes it (time_out() only shuts it down);
+connection.py owns the socket.
 """
 
 import logging
 import os
+import socket
 import threading
+import time
 
 from wsgid.core import HeadError, encode_head
 from wsgid.filewrapper import sendable_file
@@ -44,8 +54,15 @@ def _complete_response(status_line, body):
             b"Content-Length: " + str(len(body)).encode("ascii") + b"\r\n\r\n" + body)
 
 
+_GATEWAY_TIMEOUT_BODY = (
+    b"<!DOCTYPE html>\n<html><head><title>504 Gateway Timeout</title></head>\n"
+    b"<body><h1>Gateway Timeout</h1>\n<p>The application did not answer in time.</p>"
+    b"</body></html>\n"
+)
+
 ERROR_RESPONSE_500 = _complete_response(b"500 Internal Server Error", _ERROR_BODY)
 NOT_FOUND_RESPONSE_404 = _complete_response(b"404 Not Found", _NOT_FOUND_BODY)
+GATEWAY_TIMEOUT_RESPONSE_504 = _complete_response(b"504 Gateway Timeout", _GATEWAY_TIMEOUT_BODY)
 
 # Statuses and methods whose responses carry no body although Content-Length may describe one.
 _BODYLESS_STATUSES = ("1", "204", "304")
@@ -53,6 +70,8 @@ _BODYLESS_STATUSES = ("1", "204", "304")
 _COALESCE_LIMIT = 16384
 # wsgi.errors logs an unfinished line once it is this long, so that it cannot grow unbounded.
 _ERRORS_LINE_LIMIT = 65536
+# How long time_out() waits for a send in progress before it cuts the connection under it.
+_TIME_OUT_LOCK_WAIT = 0.1
 
 
 class ApplicationError(Exception):
@@ -89,8 +108,9 @@ def declared_content_length(headers):
 class Response:
     """The state of one response: what the application started, what went out on the socket."""
 
-    def __init__(self, sock, environ):
+    def __init__(self, sock, environ, events=None):
         self.sock = sock
+        self.events = events        # the request's api.RequestScope, or None
         self.label = describe_request(environ)
         self.method = environ.get("REQUEST_METHOD", "")
         self.status = None          # the status line text the application chose
@@ -103,10 +123,17 @@ class Response:
         self.error_sent = False     # the 500 replaced the application's response
         self.lost = False           # sending failed: the module is gone or too slow
         self.cut_off = False        # the application failed after the head went out
+        self.own_status = None      # the status of a complete response of our own (404, 500)
+        self.timed_out = False      # time_out() was called: the application's output is dropped
+        self.timeout_answered = False  # ... and it answered 504
+        self.output_writes = 0      # sends to the socket, and the seconds they took
+        self.output_time = 0.0
+        self._send_lock = threading.Lock()
 
     # -- the callables the application sees ---------------------------------------------------
 
     def start_response(self, status, headers, exc_info=None):
+        reported_exc_info = exc_info
         if exc_info:
             try:
                 if self.head_sent:
@@ -123,6 +150,8 @@ class Response:
             log.error("invalid response head from the application for %s: %s", self.label, exc)
             raise
         self.status, self.head, self.content_length = status, head, content_length
+        if self.events is not None:
+            self.events.response_started(status, headers, reported_exc_info)
         return self.write
 
     def write(self, data):
@@ -137,7 +166,7 @@ class Response:
         if not isinstance(data, (bytes, bytearray)):
             raise ApplicationError(
                 f"response body chunks must be bytes, got {type(data).__name__}: {data!r:.60}")
-        if not data or self.truncated:
+        if not data or self.truncated or self.timed_out:
             return
         if self.status is None:
             raise ApplicationError("the application produced body bytes before start_response()")
@@ -153,17 +182,16 @@ class Response:
         if self.head_sent:
             self._sendall(data)
         elif len(data) <= _COALESCE_LIMIT:
-            self.head_sent = True  # even a failed send may have put part of it on the wire
-            self._sendall(self.head + data)
+            self._sendall(self.head + data, starts_head=True)
         else:
             self.send_head_now()
             self._sendall(data)
-        self.body_bytes += len(data)
+        if not self.timed_out:
+            self.body_bytes += len(data)
 
     def send_head_now(self):
         if not self.head_sent:
-            self.head_sent = True
-            self._sendall(self.head)
+            self._sendall(self.head, starts_head=True)
 
     def send_iterable(self, result):
         """Send every chunk of what the application returned."""
@@ -184,11 +212,13 @@ class Response:
             return
         for chunk in iterator:
             self.send_body(chunk)
-            if self.truncated:
+            if self.truncated or self.timed_out:
                 break
 
     def finish(self):
         """After the iterable is exhausted: send the head of an empty body, check the length."""
+        if self.timed_out:
+            return  # time_out() ended the response; nothing the application did matters now
         if self.status is None:
             raise ApplicationError("the application returned without calling start_response()")
         self.send_head_now()
@@ -200,10 +230,28 @@ class Response:
     @property
     def complete(self):
         """The application's response went out whole (as far as this side can tell)."""
-        return self.head_sent and not (self.error_sent or self.lost or self.cut_off)
+        return self.head_sent and not (self.error_sent or self.lost or self.cut_off
+                                       or self.timed_out or self.own_status)
+
+    @property
+    def status_code(self):
+        """The status the module was answered with (0: no head went out, nor was chosen)."""
+        if self.timeout_answered:
+            return 504
+        if self.own_status:
+            return self.own_status
+        if self.error_sent:
+            return 500
+        return int(self.status[:3]) if self.status else 0
 
     def fail(self, exc):
         """The application raised `exc`: answer 500, or cut the response off."""
+        if self.events is not None:
+            self.events.request_exception(exc)
+        if self.timed_out:
+            log.info("the application raised %s after %s was timed out: %s",
+                     type(exc).__name__, self.label, _one_line(exc))
+            return
         if self.head_sent:
             self.cut_off = True
             log.error("response cut off after %d body bytes: the application raised an "
@@ -213,16 +261,56 @@ class Response:
             log.error("exception in the application for %s; answered 500", self.label,
                       exc_info=exc)
         try:
-            self._sendall(ERROR_RESPONSE_500)
+            self._sendall(ERROR_RESPONSE_500, starts_head=True)
         except ConnectionLost as lost:
             self.lost = True
             log.info("could not send the 500 for %s: %s", self.label, lost)
             return
-        self.head_sent = True
         self.error_sent = True
+
+    def send_own_response(self, data, status):
+        """Answer with a complete response of our own (404, 500) instead of the application's;
+        nothing is sent once a head went out or the request was timed out."""
+        with self._send_lock:
+            if self.head_sent or self.timed_out:
+                return
+            self.head_sent = True
+            self.own_status = status
+            try:
+                self.sock.sendall(data)
+            except OSError:
+                self.lost = True  # the module went away: not worth a log line
+
+    def time_out(self):
+        """From another thread: end this response now. Returns 'answered 504' when the head had
+        not gone out, else 'cut off'. The socket is shut down either way (which also wakes an
+        application blocked reading the request body)."""
+        outcome = "cut off"
+        got_lock = self._send_lock.acquire(timeout=_TIME_OUT_LOCK_WAIT)
+        try:
+            self.timed_out = True
+            if got_lock and not self.head_sent:
+                self.head_sent = True
+                self.timeout_answered = True
+                outcome = "answered 504"
+                try:
+                    # Never block the caller: 504's few hundred bytes fit in any send buffer.
+                    self.sock.send(GATEWAY_TIMEOUT_RESPONSE_504, socket.MSG_DONTWAIT)
+                except OSError:
+                    pass
+        finally:
+            if got_lock:
+                self._send_lock.release()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        return outcome
 
     def _sendfile(self, file):
         self.send_head_now()
+        if self.timed_out:
+            return
         offset = file.tell()
         count = None
         if self.content_length is not None:
@@ -234,26 +322,53 @@ class Response:
                             "not sent", self.content_length, self.label)
             if count == 0:
                 return
-        try:
-            sent = self.sock.sendfile(file, offset, count)
-        except OSError as exc:
-            raise ConnectionLost(f"sending the file failed: {exc}") from exc
+        with self._send_lock:
+            if self.timed_out:
+                return
+            started = time.perf_counter()
+            try:
+                sent = self.sock.sendfile(file, offset, count)
+            except OSError as exc:
+                if self.timed_out:
+                    return
+                raise ConnectionLost(f"sending the file failed: {exc}") from exc
+            finally:
+                self.output_writes += 1
+                self.output_time += time.perf_counter() - started
         self.body_bytes += sent
 
-    def _sendall(self, data):
-        try:
-            self.sock.sendall(data)
-        except OSError as exc:
-            raise ConnectionLost(f"sending the response failed after {self.body_bytes} body "
-                                 f"bytes: {exc}") from exc
+    def _sendall(self, data, starts_head=False):
+        with self._send_lock:
+            if self.timed_out:
+                return  # time_out() answered or cut this response: drop what follows
+            if starts_head:
+                self.head_sent = True  # even a failed send may have put part of it on the wire
+            started = time.perf_counter()
+            try:
+                self.sock.sendall(data)
+            except OSError as exc:
+                if self.timed_out:
+                    return  # time_out() shut the socket down under this send
+                raise ConnectionLost(f"sending the response failed after {self.body_bytes} "
+                                     f"body bytes: {exc}") from exc
+            finally:
+                self.output_writes += 1
+                self.output_time += time.perf_counter() - started
 
 
-def run_application(app, environ, sock):
+def _one_line(exc):
+    return " ".join(str(exc).split())[:300]
+
+
+def run_application(app, environ, sock, events=None, response=None):
     """Call `app` for `environ` and send its response on `sock`; returns the Response.
 
-    Never raises for anything the application does; the socket stays open for the caller.
+    `events` is the request's api.RequestScope (or None); `response`, a Response made earlier
+    for this request (the process monitor may already hold it). Never raises for anything the
+    application does; the socket stays open for the caller.
     """
-    response = Response(sock, environ)
+    if response is None:
+        response = Response(sock, environ, events)
     result = None
     try:
         result = app(environ, response.start_response)
@@ -270,6 +385,8 @@ def run_application(app, environ, sock):
             try:
                 close()
             except (Exception, SystemExit) as exc:
+                if response.events is not None:
+                    response.events.request_exception(exc)
                 log.error("close() of the application's iterable raised for %s",
                           response.label, exc_info=exc)
     return response

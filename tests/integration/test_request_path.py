@@ -12,6 +12,7 @@ import os
 import runpy
 import socket
 import threading
+import time
 import tracemalloc
 import warnings
 import wsgiref.validate
@@ -22,7 +23,8 @@ import pytest
 from tests.support.apache import wait_for
 from tests.support.wire import uwsgi_packet
 from wsgid import config as wsgid_config
-from wsgid.connection import RequestHandler
+from wsgid.connection import RequestHandler, queue_wait_exceeded
+from wsgid.response import GATEWAY_TIMEOUT_RESPONSE_504
 
 ECHO = str(Path(__file__).resolve().parents[1] / "apps" / "echo.wsgi")
 UNPRIVILEGED = 4242
@@ -63,13 +65,17 @@ class DaemonSocket:
         self.listener.close()
 
 
-@pytest.fixture
-def handler(tmp_path):
+def handler_for(tmp_path, options=""):
     text = (f"WSGISocketPrefix {tmp_path}/wsgid\n"
-            f"WSGIDaemonProcess g threads=4 socket-timeout=20\n"
+            f"WSGIDaemonProcess g threads=4 socket-timeout=20 {options}\n"
             f"WSGIScriptAlias / {ECHO} process-group=g\n")
     parsed = wsgid_config.parse(text, running_ids=(UNPRIVILEGED, UNPRIVILEGED))
     return RequestHandler(parsed, parsed.groups["g"])
+
+
+@pytest.fixture
+def handler(tmp_path):
+    return handler_for(tmp_path)
 
 
 @pytest.fixture
@@ -351,5 +357,112 @@ def test_a_script_that_cannot_load_is_a_500_with_its_traceback_and_is_retried(tm
         head, body = get(server, "/", SCRIPT_FILENAME=str(broken),
                          **{"wsgid.callable_object": "app", "wsgid.application_group": "other"})
         assert status_of(head) == b"HTTP/1.1 200 OK" and body == b"fixed"
+    finally:
+        server.stop()
+
+
+# -- request tracking for the process monitor: running(), time_out(), queue-timeout --------------
+
+def test_running_shows_a_request_while_it_runs_and_counts_it_when_it_ends(daemon, handler):
+    assert handler.running() == [] and handler.requests_finished == 0
+    before = handler.last_activity
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(daemon.path)
+        sock.sendall(uwsgi_packet(variables_for("/echo", method="POST", length=10,
+                                                query="q=1")) + b"01234")
+        [request] = wait_for(handler.running, 5, message="the request to run")
+        assert request.request_id == "test-echo" and request.url == "/echo?q=1"
+        assert request.started > before and request.started == handler.last_activity
+        assert request.thread_ident in {t.ident for t in threading.enumerate()}
+        sock.sendall(b"56789")
+        head, body = read_response(sock, None)
+    assert body == b"0123456789"
+    wait_for(lambda: handler.requests_finished == 1, 5, message="the request to be counted")
+    assert handler.running() == [] and handler.last_activity >= request.started
+
+
+def test_time_out_answers_504_to_a_request_whose_head_is_not_sent(daemon, handler, caplog):
+    assert handler.time_out("no-such-request") == "not running"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(daemon.path)
+        # /echo waits for a body that does not come: the head is not sent yet.
+        sock.sendall(uwsgi_packet(variables_for("/echo", method="POST", length=10)) + b"012")
+        wait_for(handler.running, 5, message="the request to run")
+        assert handler.time_out("test-echo") == "answered 504"
+        assert handler.time_out("test-echo") == "answered 504"  # said again, not done again
+        head, body = read_response(sock, None)
+    assert head + body == GATEWAY_TIMEOUT_RESPONSE_504
+    wait_for(lambda: handler.running() == [], 5, message="the application to return")
+    [record] = [r for r in caplog.records if r.name == LOGGER]
+    assert record.getMessage().startswith("timed out POST /echo (request test-echo) after ")
+    assert record.getMessage().endswith(": answered 504")
+    assert get(daemon, "/hello")[1] == b"Hello, world!\n"  # the handler carries on
+
+
+def test_time_out_cuts_off_a_request_whose_head_is_sent(daemon, handler, caplog):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(daemon.path)
+        # 100 MiB that nobody reads yet: the application blocks in a send after its head.
+        sock.sendall(uwsgi_packet(variables_for("/stream", query="mb=100")))
+        sock.shutdown(socket.SHUT_WR)
+        wait_for(lambda: sock.recv(16, socket.MSG_PEEK), 5, message="the response head")
+        assert handler.time_out("test-stream") == "cut off"
+        received = 0
+        while True:
+            data = sock.recv(1 << 20)
+            if not data:
+                break
+            received += len(data)
+    assert 0 < received < 100 * MiB
+    wait_for(lambda: handler.running() == [], 5, message="the application to return")
+    [record] = [r for r in caplog.records if r.name == LOGGER]
+    assert "(request test-stream)" in record.getMessage() and "cut off" in record.getMessage()
+
+
+def test_a_request_without_an_id_gets_one_and_the_environ_has_mod_wsgis_keys(daemon):
+    head, body = get(daemon, "/environ", **{"wsgid.request_id": None,
+                                            "wsgid.request_start": "1700000000000000",
+                                            "wsgid.queue_start": "1700000000000100"})
+    environ = json.loads(body)
+    pid, number = environ["mod_wsgi.request_id"].split("-")
+    assert int(pid) == os.getpid() and int(number) >= 1
+    assert environ["wsgid.request_id"] == environ["mod_wsgi.request_id"]
+    assert environ["mod_wsgi.process_group"] == "g"
+    assert environ["mod_wsgi.application_group"] == ""
+    assert environ["mod_wsgi.request_start"] == "1700000000000000"
+    assert environ["mod_wsgi.queue_start"] == "1700000000000100"
+    assert int(environ["mod_wsgi.daemon_start"]) > 1700000000000100
+
+    _, body = get(daemon, "/environ")
+    assert json.loads(body)["mod_wsgi.request_id"] == "test-environ"  # Apache's id is kept
+
+
+def test_queue_wait_exceeded_decides_from_wsgid_queue_start():
+    now = 1700000010.0
+    assert queue_wait_exceeded("1700000005000000", 1.0, now) == pytest.approx(5.0)
+    assert queue_wait_exceeded("1700000009500000", 1.0, now) is None   # waited 0.5 s
+    assert queue_wait_exceeded("1700000005000000", 0, now) is None     # queue-timeout=0: never
+    assert queue_wait_exceeded(None, 1.0, now) is None                 # a stock front end
+    for bad in ("", "-5", "17e9", "\u0661\u0662"):
+        assert queue_wait_exceeded(bad, 1.0, now) is None
+
+
+def test_a_request_that_waited_past_queue_timeout_gets_504_without_the_app(tmp_path, caplog):
+    handler = handler_for(tmp_path, "queue-timeout=1")
+    server = DaemonSocket(handler, str(tmp_path / "q.sock"))
+    try:
+        long_ago = str(int((time.time() - 5) * 1_000_000))
+        head, body = get(server, "/hello", **{"wsgid.queue_start": long_ago})
+        assert head + body == GATEWAY_TIMEOUT_RESPONSE_504
+        assert handler.requests_finished == 0   # the application never ran
+        [record] = [r for r in caplog.records if r.name == LOGGER]
+        assert record.getMessage().startswith("queue-timeout: GET /hello (request test-hello) "
+                                              "waited 5.")
+        just_now = str(int(time.time() * 1_000_000))
+        assert get(server, "/hello", **{"wsgid.queue_start": just_now})[1] == b"Hello, world!\n"
+        assert get(server, "/hello")[1] == b"Hello, world!\n"  # no queue_start: no check
+        wait_for(lambda: handler.requests_finished == 2, 5, message="two requests served")
     finally:
         server.stop()

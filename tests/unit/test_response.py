@@ -12,9 +12,16 @@ import threading
 
 import pytest
 
+from tests.support.apache import wait_for
 from tests.support.wire import recv_until_eof
 from wsgid.filewrapper import FileWrapper
-from wsgid.response import ERROR_RESPONSE_500, ErrorStream, run_application
+from wsgid.response import (
+    ERROR_RESPONSE_500,
+    GATEWAY_TIMEOUT_RESPONSE_504,
+    ErrorStream,
+    Response,
+    run_application,
+)
 
 LOGGER = "wsgid.request"
 
@@ -459,3 +466,160 @@ def test_wsgi_errors_logs_an_endless_line_in_bounded_pieces(caplog):
     for _ in range(70):
         errors.write("x" * 1024)
     assert [len(r.getMessage()) for r in caplog.records] == [65536]
+
+
+# -- time_out() from another thread, in each state of the response -------------------------------
+
+class Events:
+    """Records the calls a request's api.RequestScope would get."""
+
+    def __init__(self):
+        self.calls = []
+
+    def response_started(self, status, headers, exc_info):
+        self.calls.append(("response_started", status, headers, exc_info))
+
+    def request_exception(self, exc):
+        self.calls.append(("request_exception", exc))
+
+
+class Served:
+    """run_application in its own thread, as a daemon thread runs it; the peer is `client`."""
+
+    def __init__(self, app, read=True):
+        self.server, self.client = socket.socketpair()
+        self.events = Events()
+        environ = {"REQUEST_METHOD": "GET", "REQUEST_URI": "/t", "wsgid.request_id": "req-t"}
+        self.response = Response(self.server, environ, self.events)
+        self.received = []
+        self.reader = None
+        if read:
+            self.reader = threading.Thread(
+                target=lambda: self.received.append(recv_until_eof(self.client)))
+            self.reader.start()
+        self.thread = threading.Thread(target=run_application,
+                                       args=(app, environ, self.server),
+                                       kwargs={"response": self.response})
+        self.thread.start()
+
+    def finish(self):
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+        self.server.close()
+        if self.reader is not None:
+            self.reader.join(10)
+        self.client.close()
+        return self.received[0] if self.received else None
+
+
+def test_time_out_before_the_head_answers_504_and_drops_what_follows(caplog):
+    entered, release = threading.Event(), threading.Event()
+    body = Body([b"late body"])
+
+    def app(environ, start_response):
+        entered.set()
+        release.wait(10)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return body
+
+    served = Served(app)
+    assert entered.wait(10)
+    assert served.response.time_out() == "answered 504"
+    release.set()
+    wire = served.finish()
+    assert wire == GATEWAY_TIMEOUT_RESPONSE_504
+    assert body.closed == 1
+    assert served.response.status_code == 504 and not served.response.complete
+    assert errors_logged(caplog) == []
+
+
+def test_time_out_after_the_head_cuts_the_connection_and_drops_what_follows(caplog):
+    first_sent, release = threading.Event(), threading.Event()
+
+    class Slow(Body):
+        def __iter__(self):
+            yield b"first"
+            first_sent.set()
+            release.wait(10)
+            self.pulled += 1
+            yield b"second, dropped"
+            yield b"third, never asked for"
+
+    body = Slow([])
+    served = Served(app_returning(body, headers=[]))
+    assert first_sent.wait(10)
+    assert served.response.time_out() == "cut off"
+    release.set()
+    wire = served.finish()
+    assert wire == b"HTTP/1.1 200 OK\r\n\r\nfirst"
+    assert body.closed == 1 and body.pulled == 1   # iteration stopped after the dropped chunk
+    assert served.response.status_code == 200 and served.response.body_bytes == 5
+    assert errors_logged(caplog) == []
+
+
+def test_time_out_during_a_blocked_send_cuts_it_off_without_a_log_line(caplog):
+    # Nobody reads the peer: the application's send blocks until time_out() shuts it down.
+    sending = threading.Event()
+
+    def app(environ, start_response):
+        write = start_response("200 OK", [])
+        sending.set()
+        write(b"x" * (64 * 1024 * 1024))
+        write(b"more, dropped")
+        return Body([b"dropped too"])
+
+    served = Served(app, read=False)
+    assert sending.wait(10)
+    # The send is under way once it holds the response's send lock.
+    wait_for(served.response._send_lock.locked, 10, message="the send to block")
+    assert served.response.time_out() == "cut off"
+    served.finish()
+    assert served.response.timed_out and not served.response.lost
+    assert [r for r in caplog.records if r.name == LOGGER] == []
+
+
+def test_an_exception_after_time_out_is_one_line_and_still_an_event(caplog):
+    entered, release = threading.Event(), threading.Event()
+
+    def app(environ, start_response):
+        entered.set()
+        release.wait(10)
+        raise OSError("the request body ended early")
+
+    served = Served(app)
+    assert entered.wait(10)
+    assert served.response.time_out() == "answered 504"
+    release.set()
+    assert served.finish() == GATEWAY_TIMEOUT_RESPONSE_504
+    [record] = [r for r in caplog.records if r.name == LOGGER]
+    assert record.levelno == logging.INFO and not record.exc_info
+    assert "after GET /t (request req-t) was timed out" in record.getMessage()
+    assert [call[0] for call in served.events.calls] == ["request_exception"]
+
+
+# -- events ---------------------------------------------------------------------------------------
+
+def test_response_started_is_published_once_the_head_is_accepted():
+    served = Served(app_returning([b"ok"], headers=[("X-A", "1")]))
+    served.finish()
+    assert served.events.calls == [("response_started", "200 OK", [("X-A", "1")], None)]
+
+
+def test_request_exception_is_published_for_the_application_and_for_close():
+    body = Body([b"x"], raise_at=1)
+
+    def failing_close():
+        raise ValueError("close failed on purpose")
+
+    body.close = failing_close
+    served = Served(app_returning(body, headers=[]))
+    served.finish()
+    kinds = [(call[0], type(call[1]).__name__) for call in served.events.calls[1:]]
+    assert kinds == [("request_exception", "RuntimeError"), ("request_exception", "ValueError")]
+
+
+def test_a_rejected_head_publishes_no_response_started_but_an_exception():
+    served = Served(app_returning([b"x"], status="20 OK"))
+    assert served.finish() == ERROR_RESPONSE_500
+    assert [call[0] for call in served.events.calls] == ["request_exception"]
+    assert served.response.status_code == 500
