@@ -43,6 +43,7 @@ static wsgid_globals *globals_for(apr_pool_t *pconf)
     g->groups = apr_array_make(pconf, 4, sizeof(wsgid_daemon_group *));
     g->group_uses = apr_array_make(pconf, 4, sizeof(wsgid_group_use));
     g->aliases = apr_array_make(pconf, 4, sizeof(wsgid_script_alias));
+    g->import_scripts = apr_array_make(pconf, 2, sizeof(wsgid_import_script));
     g->socket_rotation = WSGID_UNSET;
     apr_pool_userdata_set(g, WSGID_GLOBALS_KEY, apr_pool_cleanup_null, pconf);
     return g;
@@ -177,7 +178,7 @@ static void record_group_use(cmd_parms *cmd, const char *name,
 
 /* Whole seconds, 1 .. one day; an error message or NULL. */
 static const char *parse_seconds(cmd_parms *cmd, const char *option,
-                                 const char *value,
+                                 const char *value, int allow_zero,
                                  apr_interval_time_t *out)
 {
     /* The same syntax as wsgid/options.py's seconds: digits with an
@@ -200,11 +201,13 @@ static const char *parse_seconds(cmd_parms *cmd, const char *option,
         }
     }
     n = (*c == '\0' && dots <= 1 && digits > 0) ? strtod(value, &end) : -1;
-    if (n <= 0 || n > 86400) {
+    if (n < 0 || (n == 0 && !allow_zero) || n > 86400) {
         return apr_psprintf(cmd->pool,
                             "WSGIDaemonProcess: option %s=%s is not a "
-                            "number of seconds greater than 0 and at most "
-                            "86400; write e.g. %s=15", option, value, option);
+                            "number of seconds %s and at most 86400; write "
+                            "e.g. %s=15", option, value,
+                            allow_zero ? "of 0 or more" : "greater than 0",
+                            option);
     }
     *out = (apr_interval_time_t)(n * APR_USEC_PER_SEC);
     return NULL;
@@ -244,6 +247,7 @@ static const char *cmd_daemon_process(cmd_parms *cmd, void *dconf,
     group->defined_at = where(cmd);
     group->raw_args = apr_array_make(cmd->pool, 8, sizeof(const char *));
     group->connect_timeout = WSGID_DEFAULT_CONNECT_TIMEOUT;
+    group->shutdown_timeout = WSGID_DEFAULT_SHUTDOWN_TIMEOUT;
     if (!valid_group_name(group->name)) {
         return apr_psprintf(cmd->pool,
                             "WSGIDaemonProcess: '%s' is not a usable group "
@@ -269,12 +273,17 @@ static const char *cmd_daemon_process(cmd_parms *cmd, void *dconf,
         }
         value++;
         if (strncmp(word, "connect-timeout=", 16) == 0) {
-            err = parse_seconds(cmd, "connect-timeout", value,
+            err = parse_seconds(cmd, "connect-timeout", value, 0,
                                 &group->connect_timeout);
         }
         else if (strncmp(word, "socket-timeout=", 15) == 0) {
-            err = parse_seconds(cmd, "socket-timeout", value,
+            err = parse_seconds(cmd, "socket-timeout", value, 0,
                                 &group->socket_timeout);
+        }
+        else if (strncmp(word, "shutdown-timeout=", 17) == 0) {
+            /* Apache waits for the supervisor at exit: long enough for this */
+            err = parse_seconds(cmd, "shutdown-timeout", value, 1,
+                                &group->shutdown_timeout);
         }
         if (err) {
             return err;
@@ -392,6 +401,88 @@ static const char *cmd_script_alias(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+#define IMPORT_SCRIPT_USAGE "write WSGIImportScript SCRIPT " \
+    "process-group=NAME application-group=%{GLOBAL}"
+
+/* The file's existence and the application group are checked by the
+ * supervisor (check-config), which is where they matter; the module checks
+ * the syntax and, in check_config, the process group. */
+static const char *cmd_import_script(cmd_parms *cmd, void *dconf,
+                                     const char *args)
+{
+    wsgid_import_script *script;
+    const char *word;
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    script = apr_pcalloc(cmd->pool, sizeof(*script));
+    script->defined_at = where(cmd);
+    script->path = ap_getword_conf(cmd->pool, &args);
+    if (*script->path == '\0'
+        || strncmp(script->path, "process-group=", 14) == 0
+        || strncmp(script->path, "application-group=", 18) == 0) {
+        return "WSGIImportScript: the script path is missing; "
+               IMPORT_SCRIPT_USAGE;
+    }
+    while (*(word = ap_getword_conf(cmd->pool, &args)) != '\0') {
+        const char **option;
+        const char *value = ap_strchr_c(word, '=');
+
+        if (strncmp(word, "process-group=", 14) == 0) {
+            option = &script->process_group;
+        }
+        else if (strncmp(word, "application-group=", 18) == 0) {
+            option = &script->application_group;
+        }
+        else {
+            return apr_psprintf(cmd->pool,
+                                "WSGIImportScript: unknown option '%s'; the "
+                                "options are process-group=NAME and "
+                                "application-group=NAME", word);
+        }
+        value++;
+        if (*value == '\0') {
+            return apr_psprintf(cmd->pool,
+                                "WSGIImportScript: option '%s' is empty; %s",
+                                word, IMPORT_SCRIPT_USAGE);
+        }
+        if (*option != NULL) {
+            return apr_psprintf(cmd->pool,
+                                "WSGIImportScript: option '%.*s' is given "
+                                "twice; keep one", (int)(value - word - 1),
+                                word);
+        }
+        *option = value;
+    }
+    /* mod_wsgi requires both options too: nothing is guessed. */
+    if (script->process_group == NULL) {
+        return "WSGIImportScript: process-group= is missing: name the "
+               "daemon group whose processes load the script; "
+               IMPORT_SCRIPT_USAGE;
+    }
+    if (script->application_group == NULL) {
+        return "WSGIImportScript: application-group= is missing: name the "
+               "application group the script is loaded into; "
+               IMPORT_SCRIPT_USAGE;
+    }
+    if (!wsgid_is_literal_group(script->process_group)) {
+        return apr_psprintf(cmd->pool,
+                            "WSGIImportScript: process-group=%s is not "
+                            "supported: wsgid has no embedded mode, so an "
+                            "import script runs in a daemon group; name a "
+                            "group defined with WSGIDaemonProcess",
+                            script->process_group);
+    }
+    record_group_use(cmd, script->process_group,
+                     "WSGIImportScript process-group=");
+    *(wsgid_import_script *)apr_array_push(globals_for(cmd->pool)
+                                           ->import_scripts) = *script;
+    return NULL;
+}
+
 static const char *cmd_socket_prefix(cmd_parms *cmd, void *dconf,
                                      const char *prefix)
 {
@@ -463,6 +554,10 @@ const command_rec wsgid_cmds[] = {
     AP_INIT_RAW_ARGS("WSGIScriptAlias", cmd_script_alias, NULL, RSRC_CONF,
         "URL-PATH SCRIPT-OR-DIRECTORY [process-group=NAME] "
         "[application-group=NAME]: mount a WSGI script"),
+    AP_INIT_RAW_ARGS("WSGIImportScript", cmd_import_script, NULL, RSRC_CONF,
+        "SCRIPT process-group=NAME application-group=NAME: load a script "
+        "when the group's daemon processes start (threads=0: run it as "
+        "their service)"),
     AP_INIT_TAKE1("WSGICallableObject", cmd_callable_object, NULL,
         RSRC_CONF | ACCESS_CONF,
         "NAME: the callable in the script (default 'application')"),

@@ -15,6 +15,8 @@
 #include "http_config.h"
 
 #define WSGID_DEFAULT_CONNECT_TIMEOUT apr_time_from_sec(15)
+/* wsgid/options.py's default for shutdown-timeout */
+#define WSGID_DEFAULT_SHUTDOWN_TIMEOUT apr_time_from_sec(5)
 #define WSGID_DEFAULT_CALLABLE "application"
 #define WSGID_DEFAULT_SOCKET_PREFIX "wsgid"
 
@@ -29,6 +31,7 @@ typedef struct {
     apr_array_header_t *raw_args;        /* const char *, without the name */
     apr_interval_time_t connect_timeout;
     apr_interval_time_t socket_timeout;  /* 0: Apache's Timeout */
+    apr_interval_time_t shutdown_timeout; /* how long its daemons may take to stop */
     const char *socket_path;             /* computed in check/post_config */
 } wsgid_daemon_group;
 
@@ -42,6 +45,17 @@ typedef struct {
     const char *defined_at;
     server_rec *server;                  /* where it was defined */
 } wsgid_script_alias;
+
+/* One WSGIImportScript: a script the daemons of process_group load at
+ * start (threads=0: run as the process's service).  Both options are
+ * required, as in mod_wsgi; the supervisor checks the file and the
+ * application group. */
+typedef struct {
+    const char *path;
+    const char *process_group;
+    const char *application_group;
+    const char *defined_at;
+} wsgid_import_script;
 
 /* A literal process-group name some directive used: checked in
  * check_config against the groups that server may use. */
@@ -57,6 +71,7 @@ typedef struct {
     apr_array_header_t *groups;          /* wsgid_daemon_group * */
     apr_array_header_t *group_uses;      /* wsgid_group_use */
     apr_array_header_t *aliases;         /* wsgid_script_alias, all servers */
+    apr_array_header_t *import_scripts;  /* wsgid_import_script, file order */
     const char *socket_prefix;           /* as written; NULL: default */
     int socket_rotation;                 /* WSGID_UNSET: On */
     const char *python_executable;

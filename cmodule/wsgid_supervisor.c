@@ -48,8 +48,11 @@
 APLOG_USE_MODULE(wsgid);
 
 #define RETAINED_KEY "wsgid_module:supervisor"
-/* How long a supervisor gets to stop gracefully when Apache exits. */
-#define STOP_TIMEOUT apr_time_from_sec(10)
+/* A stopping supervisor gives its daemons the largest shutdown-timeout of
+ * their groups, SIGKILLs the overstayers a second later and waits up to 2 s
+ * to reap them (wsgid/states.py, wsgid/supervisor.py); Apache waits that
+ * long plus this margin before it kills the supervisor itself. */
+#define STOP_MARGIN apr_time_from_sec(5)
 #define STOP_POLL apr_time_from_msec(20)
 /* A supervisor that lived this long died of something new: no back-off. */
 #define HEALTHY_UPTIME apr_time_from_sec(10)
@@ -62,6 +65,7 @@ typedef struct {
     apr_time_t started;
     apr_interval_time_t backoff;     /* next delay if it dies young */
     char *config_path;               /* the --config the running one got */
+    apr_interval_time_t stop_timeout; /* how long it may take to stop */
 } wsgid_retained;
 
 /* One configuration generation (pconf). */
@@ -193,6 +197,20 @@ static const char *daemon_config_text(wsgid_globals *g, apr_pool_t *p,
                      ? quote_arg(p, apr_pstrcat(p, "application-group=",
                                                 alias->application_group,
                                                 NULL)) : "");
+    }
+    for (i = 0; i < g->import_scripts->nelts; i++) {
+        wsgid_import_script *script = &APR_ARRAY_IDX(g->import_scripts, i,
+                                                     wsgid_import_script);
+
+        add_line(lines, p, "WSGIConfigOrigin %s\n",
+                 quote_arg(p, script->defined_at));
+        add_line(lines, p, "WSGIImportScript %s %s %s\n",
+                 quote_arg(p, script->path),
+                 quote_arg(p, apr_pstrcat(p, "process-group=",
+                                          script->process_group, NULL)),
+                 quote_arg(p, apr_pstrcat(p, "application-group=",
+                                          script->application_group,
+                                          NULL)));
     }
     add_line(lines, p, "WSGICallableObject %s\n",
              main_dir && main_dir->callable_object
@@ -530,7 +548,7 @@ static int supervisor_alive(wsgid_retained *retained)
 static void stop_supervisor(wsgid_retained *retained, server_rec *s)
 {
     pid_t pid = retained->proc.pid;
-    apr_time_t deadline = apr_time_now() + STOP_TIMEOUT;
+    apr_time_t deadline = apr_time_now() + retained->stop_timeout;
     int status;
 
     if (pid <= 0) {
@@ -550,7 +568,7 @@ static void stop_supervisor(wsgid_retained *retained, server_rec *s)
                      "mod_wsgid: the wsgid supervisor (pid %" APR_PID_T_FMT
                      ") did not stop within %" APR_TIME_T_FMT " s of "
                      "SIGTERM; sending SIGKILL", pid,
-                     apr_time_sec(STOP_TIMEOUT));
+                     apr_time_sec(retained->stop_timeout));
         kill(pid, SIGKILL);
     }
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -591,6 +609,22 @@ static wsgid_retained *retained_state(server_rec *s)
     return data;
 }
 
+static apr_interval_time_t stop_timeout_for(wsgid_globals *g)
+{
+    apr_interval_time_t longest = 0;
+    int i;
+
+    for (i = 0; i < g->groups->nelts; i++) {
+        wsgid_daemon_group *group = APR_ARRAY_IDX(g->groups, i,
+                                                  wsgid_daemon_group *);
+
+        if (group->shutdown_timeout > longest) {
+            longest = group->shutdown_timeout;
+        }
+    }
+    return longest + STOP_MARGIN;
+}
+
 int wsgid_supervisor_post_config(wsgid_globals *g, apr_pool_t *pconf,
                                  apr_pool_t *ptemp, server_rec *s)
 {
@@ -616,6 +650,7 @@ int wsgid_supervisor_post_config(wsgid_globals *g, apr_pool_t *pconf,
         return OK;
     }
 
+    retained->stop_timeout = stop_timeout_for(g);
     run = apr_pcalloc(pconf, sizeof(*run));
     run->retained = retained;
     run->python = g->python_executable;

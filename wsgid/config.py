@@ -10,7 +10,8 @@ character or a backslash; a `\\` at the end of a line continues the directive on
 Rules:
 - Only the directives of DIRECTIVES may appear; anything else is an error that names it.
 - The order of directives does not matter: WSGIApacheUser and WSGISocketPrefix apply to the whole
-  file, and references to groups are checked once all groups are known.
+  file, and references to groups are checked once all groups are known. The one exception: a
+  group's WSGIImportScript scripts are loaded (or run, threads=0) in file order.
 - Every mistake is a ConfigError with file, line, directive and fix (wsgid/errors.py).
 """
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 import keyword
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Dict, FrozenSet, Iterator, List, Optional, Tuple
 
 from wsgid.errors import ConfigError
@@ -29,6 +30,7 @@ from wsgid.options import InvalidValue, lookup_group, lookup_user, parse_daemon_
 SOCKET_PATH_MAX = 107
 
 DEFAULT_CALLABLE = "application"
+GLOBAL_APPLICATION_GROUP = "%{GLOBAL}"
 
 
 @dataclass
@@ -64,6 +66,19 @@ class ScriptAlias:
     is_dir: bool
 
 
+@dataclass(frozen=True)
+class ImportScript:
+    """One WSGIImportScript: a script the group's daemon processes load when they start.
+
+    In a group with threads, the script is preloaded before the process accepts requests; in a
+    service group (threads=0) it is what the process runs (wsgid/service.py).
+    """
+
+    path: str
+    process_group: str
+    application_group: str    # `%{GLOBAL}` or a literal name: no per-request expansion here
+
+
 @dataclass
 class Config:
     """A parsed and validated daemon configuration file."""
@@ -75,10 +90,15 @@ class Config:
     socket_prefix: Optional[str]
     callable_object: str = DEFAULT_CALLABLE
     source: str = "<config>"
+    import_scripts: List[ImportScript] = field(default_factory=list)   # in file order
 
     def scripts_for_group(self, name: str) -> List[ScriptAlias]:
         """The aliases a group may serve: those delegated to it and those naming no group."""
         return [alias for alias in self.aliases if alias.process_group in (None, name)]
+
+    def import_scripts_for(self, name: str) -> List[ImportScript]:
+        """The group's WSGIImportScript scripts, in file order."""
+        return [script for script in self.import_scripts if script.process_group == name]
 
 
 # -- syntax ------------------------------------------------------------------------------------
@@ -190,6 +210,7 @@ class _Builder:
         self.group_lines: Dict[str, int] = {}
         self.sockets: Dict[str, Tuple[str, int]] = {}
         self.aliases: List[Tuple[ScriptAlias, int]] = []
+        self.import_scripts: List[Tuple[ImportScript, int]] = []
         self.seen_once: Dict[str, int] = {}
 
     def error(self, statement: Statement, problem: str, fix: str,
@@ -329,6 +350,47 @@ class _Builder:
                              "use %{GLOBAL}, %{SERVER}, %{HOST}, %{RESOURCE}, %{ENV:VARIABLE} or a "
                              "plain name")
 
+    def import_script(self, statement: Statement) -> None:
+        usage = "WSGIImportScript SCRIPT process-group=NAME application-group=%{GLOBAL}"
+        args = statement.words[1:]
+        if not args or args[0].partition("=")[0] in ("process-group", "application-group"):
+            raise self.error(statement, "the script path is missing", f"write {usage}")
+        path, *extra = args
+        options: Dict[str, str] = {}
+        for word in extra:
+            key, sep, value = word.partition("=")
+            if key not in ("process-group", "application-group") or not sep:
+                raise self.error(statement, f"unknown option '{word}'",
+                                 "the options are process-group=NAME and "
+                                 "application-group=NAME")
+            if key in options:
+                raise self.error(statement, f"option '{key}' is given twice", f"keep one {key}=")
+            if not value:
+                raise self.error(statement, f"{key}= is empty", f"write {usage}")
+            options[key] = value
+        for key, what in (("process-group", "the daemon group whose processes load the script"),
+                          ("application-group", "the application group the script is loaded "
+                                                "into")):
+            if key not in options:
+                # As in mod_wsgi: both are required, nothing is guessed.
+                raise self.error(statement, f"{key}= is missing", f"name {what}: write {usage}")
+        application_group = options["application-group"]
+        if application_group.startswith("%{") and application_group != GLOBAL_APPLICATION_GROUP:
+            raise self.error(statement, f"application-group={application_group} is not "
+                                        "supported here: an import script is loaded when the "
+                                        "process starts, before any request could expand it",
+                             "write application-group=%{GLOBAL} or a plain name")
+        if not path.startswith("/"):
+            raise self.error(statement, f"the script '{path}' is not an absolute path",
+                             "write the full path of the script file")
+        if not os.path.isfile(path):
+            problem = "is a directory" if os.path.isdir(path) else "does not exist"
+            raise self.error(statement, f"the script '{path}' {problem}",
+                             "name an existing Python script file, or correct the path")
+        script = ImportScript(path=path, process_group=options["process-group"],
+                              application_group=application_group)
+        self.import_scripts.append((script, statement.line))
+
     def defined_groups_fix(self) -> str:
         if self.groups:
             names = ", ".join(self.groups)
@@ -349,6 +411,8 @@ class _Builder:
                                  "in a daemon group (there is no embedded mode)")
             raise self.error(where, f"process-group={group_name} names no defined group",
                              self.defined_groups_fix())
+        self.check_import_scripts()
+        self.check_service_groups()
         paths: Dict[str, str] = {}
         for name, group in self.groups.items():
             group.socket_path = self.socket_path_for(name)
@@ -364,7 +428,53 @@ class _Builder:
                       apache_uid=self.apache_ids[0] if self.apache_ids else None,
                       apache_gid=self.apache_ids[1] if self.apache_ids else None,
                       socket_prefix=self.socket_prefix, callable_object=self.callable_object,
-                      source=self.source)
+                      source=self.source,
+                      import_scripts=[script for script, _ in self.import_scripts])
+
+    def check_import_scripts(self) -> None:
+        for script, line in self.import_scripts:
+            group_name = script.process_group
+            if group_name in self.groups:
+                continue
+            where = Statement(["WSGIImportScript"], line)
+            if group_name.startswith("%{"):
+                raise self.error(where, f"process-group={group_name} is not supported",
+                                 "name a WSGIDaemonProcess group: wsgid has no embedded mode, so "
+                                 "an import script runs in a daemon group")
+            raise self.error(where, f"process-group={group_name} names no defined group",
+                             self.defined_groups_fix())
+
+    def check_service_groups(self) -> None:
+        """A threads=0 group runs its import scripts and nothing else (docs/configuration.md)."""
+        for name, group in self.groups.items():
+            if group.options["threads"] != 0:
+                continue
+            where = Statement(["WSGIDaemonProcess"], self.group_lines[name])
+            scripts = [(s, line) for s, line in self.import_scripts if s.process_group == name]
+            if not scripts:
+                raise self.error(where, f"threads=0 makes '{name}' a service group, which "
+                                        "serves no requests and runs its WSGIImportScript "
+                                        "scripts, but no WSGIImportScript names it: the group "
+                                        "has nothing to run",
+                                 f"add WSGIImportScript SCRIPT process-group={name} "
+                                 "application-group=%{GLOBAL}, or give the group request "
+                                 "threads (threads=15)", f"WSGIDaemonProcess {name}")
+            for script, line in scripts:
+                if script.application_group != GLOBAL_APPLICATION_GROUP:
+                    raise self.error(Statement(["WSGIImportScript"], line),
+                                     f"application-group={script.application_group} in the "
+                                     f"service group '{name}' (threads=0): a service script "
+                                     "runs in the main interpreter",
+                                     "write application-group=%{GLOBAL}")
+            for alias, line in self.aliases:
+                if alias.process_group == name:
+                    raise self.error(Statement(["WSGIScriptAlias"], line),
+                                     f"process-group={name} (from the alias or the "
+                                     "WSGIProcessGroup of its server) sends requests to a "
+                                     "service group (threads=0), which has no request threads "
+                                     "to serve them",
+                                     "delegate the alias to a group with threads, or give "
+                                     f"'{name}' request threads")
 
     def socket_path_for(self, name: str) -> str:
         """The group's socket: its WSGIDaemonSocket, else `<WSGISocketPrefix>.<NAME>.sock`."""
@@ -398,6 +508,7 @@ _PER_GROUP = {
     "WSGIDaemonProcess": _Builder.daemon_process,
     "WSGIDaemonSocket": _Builder.daemon_socket,
     "WSGIScriptAlias": _Builder.script_alias,
+    "WSGIImportScript": _Builder.import_script,
 }
 DIRECTIVES: Tuple[str, ...] = tuple(_FILE_WIDE) + tuple(_PER_GROUP)
 _CANONICAL = {name.lower(): name for name in DIRECTIVES}

@@ -16,6 +16,11 @@ Rules:
 - Loading is lazy (the first request that needs a script loads it) and thread-safe: one lock per
   (path, application group), so other scripts keep serving while one loads. A script that fails
   to load is not remembered; the next request tries again.
+- WSGIImportScript scripts are loaded by preload(), in file order, before the process accepts
+  requests, under the same (path, application group) key a request for that script would use:
+  a preloaded WSGIScriptAlias target is not loaded again by its first request. Being an import
+  script does not make a file servable: the allowlist above is the aliases' alone. A service
+  group (threads=0) preloads nothing: its import scripts are what wsgid/service.py runs.
 - The callable is named by wsgid.callable_object, else WSGICallableObject, else 'application',
   and must be a Python identifier.
 """
@@ -26,6 +31,8 @@ import os
 import sys
 import threading
 import types
+
+from wsgid import api
 
 DEFAULT_CALLABLE = "application"
 GLOBAL_APPLICATION_GROUP = "%{GLOBAL}"
@@ -87,11 +94,32 @@ class ScriptLoader:
         self.group_name = group_name
         self.default_callable = getattr(config, "callable_object", None) or DEFAULT_CALLABLE
         self.aliases = list(config.scripts_for_group(group_name))
+        self.import_scripts = list(config.import_scripts_for(group_name))
+        group = config.groups.get(group_name)
+        self.service_group = group is not None and group.options["threads"] == 0
         self.file_aliases = {os.path.normpath(a.target): a for a in self.aliases if not a.is_dir}
         self.dir_aliases = [a for a in self.aliases if a.is_dir]
         self._modules = {}
         self._locks = {}
         self._locks_guard = threading.Lock()
+
+    def preload(self):
+        """Load this group's WSGIImportScript scripts, in file order; return their modules.
+
+        Called before the process accepts requests. A service group (threads=0) loads nothing
+        here: running its scripts is service.run()'s job. Raises ScriptLoadError.
+        """
+        if self.service_group:
+            return []
+        return [self.load_import_script(script) for script in self.import_scripts]
+
+    def load_import_script(self, script):
+        """The module of one WSGIImportScript (a config.ImportScript), loading it on first use.
+
+        It is the module a request for the same script and application group gets.
+        """
+        return self.load(self._path_as_requests_name_it(script.path),
+                         application_group_name(script.application_group, {}))
 
     # -- which script -------------------------------------------------------------------------
 
@@ -108,7 +136,9 @@ class ScriptLoader:
             group = application_group_name(alias.application_group, environ)
         return path, group
 
-    def _configured_script(self, requested):
+    def _match_alias(self, requested):
+        """(path to load, alias) if `requested` is a script configured for this group, else
+        None. The path is the alias target's spelling (file targets) or the real path."""
         alias = self.file_aliases.get(os.path.normpath(requested))
         if alias is not None:
             return alias.target, alias
@@ -120,6 +150,16 @@ class ScriptLoader:
             directory = os.path.realpath(alias.target)
             if os.path.commonpath([real, directory]) == directory and os.path.isfile(real):
                 return real, alias
+        return None
+
+    def _path_as_requests_name_it(self, path):
+        match = self._match_alias(path)
+        return match[0] if match is not None else path
+
+    def _configured_script(self, requested):
+        match = self._match_alias(requested)
+        if match is not None:
+            return match
         raise ScriptRefused(
             f"refused SCRIPT_FILENAME {requested!r}: it is not a WSGI script configured for "
             f"process group '{self.group_name}' (a WSGIScriptAlias target or a file inside a "
@@ -166,7 +206,10 @@ class ScriptLoader:
         with self._lock_for(key):
             module = self._modules.get(key)
             if module is None:
-                module = execute_script(path, module_name(path, application_group))
+                # What the script subscribes or looks up at import belongs to its application
+                # group's API state, also when it is preloaded outside any request.
+                with api.application_group_context(application_group):
+                    module = execute_script(path, module_name(path, application_group))
                 self._modules[key] = module
         return module
 

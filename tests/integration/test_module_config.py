@@ -12,6 +12,7 @@ import re
 import pytest
 import requests
 
+from tests.support.apache import APPS
 from tests.support.procs import wait_for_daemons
 from wsgid import paths
 
@@ -81,12 +82,13 @@ def test_duplicate_group_name_fails_configtest(apache):
 
 
 @pytest.mark.parametrize("option", ["connect-timeout=soon", "socket-timeout=0", "socket-timeout=1.2.3",
-                                    "connect-timeout=-1", "connect-timeout=86401"])
+                                    "connect-timeout=-1", "connect-timeout=86401",
+                                    "shutdown-timeout=-1", "shutdown-timeout=later"])
 def test_bad_timeout_option_fails_configtest(apache, option):
     inst = apache(f"WSGIDaemonProcess site {option}\n")
     output = failed_configtest(inst)
     name, value = option.split("=")
-    assert f"{name}={value} is not a number of seconds greater than 0" in output
+    assert f"{name}={value} is not a number of seconds" in output
     assert f"{name}=15" in output
 
 
@@ -165,7 +167,8 @@ def test_socket_rotation_off_names_the_socket_without_the_generation(apache):
 
 
 def test_decimal_timeouts_pass_configtest(apache):
-    inst = apache('WSGIDaemonProcess site connect-timeout=0.5 socket-timeout=2.5\n'
+    inst = apache('WSGIDaemonProcess site connect-timeout=0.5 socket-timeout=2.5 '
+                  'shutdown-timeout=0\n'
                   'WSGIScriptAlias /app "{apps}/echo.wsgi" process-group=site\n')
     rc, output = inst.configtest()
     assert rc == 0, output
@@ -199,3 +202,96 @@ def test_daemons_get_apaches_timeout_as_socket_timeout_unless_given(apache):
     assert lines == [["WSGIDaemonProcess", "site", "socket-timeout=42"],
                      ["WSGIDaemonProcess", "other", "socket-timeout=7"]]
     assert requests.get(inst.url("/app/hello"), timeout=10).status_code == 200
+
+
+# -- WSGIImportScript ------------------------------------------------------------------------
+
+IMPORT_SCRIPT = '{apps}/echo.wsgi'
+
+
+@pytest.mark.parametrize("line, words", [
+    ("WSGIImportScript", "the script path is missing"),
+    ("WSGIImportScript process-group=site application-group=%{GLOBAL}",
+     "the script path is missing"),
+    (f'WSGIImportScript "{IMPORT_SCRIPT}" application-group=%{{GLOBAL}}',
+     "process-group= is missing"),
+    (f'WSGIImportScript "{IMPORT_SCRIPT}" process-group=site', "application-group= is missing"),
+    (f'WSGIImportScript "{IMPORT_SCRIPT}" process-group=site application-group=%{{GLOBAL}} '
+     "callable-object=app", "unknown option 'callable-object=app'"),
+    (f'WSGIImportScript "{IMPORT_SCRIPT}" process-group= application-group=%{{GLOBAL}}',
+     "option 'process-group=' is empty"),
+    (f'WSGIImportScript "{IMPORT_SCRIPT}" process-group=site process-group=site '
+     "application-group=%{GLOBAL}", "option 'process-group' is given twice"),
+    (f'WSGIImportScript "{IMPORT_SCRIPT}" process-group=%{{GLOBAL}} '
+     "application-group=%{GLOBAL}", "process-group=%{GLOBAL} is not supported: wsgid has no "
+                                    "embedded mode"),
+])
+def test_import_script_syntax_errors_fail_configtest(apache, line, words):
+    inst = apache(SITE + line + "\n")
+    output = failed_configtest(inst)
+    assert "WSGIImportScript: " + words in output
+    assert "httpd.conf" in output                        # Apache names the line
+
+
+def test_import_script_naming_an_unknown_group_fails_configtest(apache):
+    inst = apache(SITE + f'WSGIImportScript "{IMPORT_SCRIPT}" process-group=nosuch '
+                         "application-group=%{GLOBAL}\n")
+    output = failed_configtest(inst)
+    assert "WSGIImportScript process-group=nosuch at " in output
+    assert "httpd.conf:" in output
+    assert "defined groups: site" in output
+    assert "WSGIDaemonProcess nosuch" in output
+
+
+def test_import_script_cannot_use_the_group_of_another_virtual_host(apache):
+    inst = apache(f"""
+<VirtualHost *:*>
+    ServerName one.example
+    WSGIDaemonProcess private processes=1 threads=1
+</VirtualHost>
+<VirtualHost *:*>
+    ServerName two.example
+    WSGIImportScript "{IMPORT_SCRIPT}" process-group=private application-group=%{{GLOBAL}}
+</VirtualHost>
+""")
+    output = failed_configtest(inst)
+    assert "WSGIImportScript process-group= at " in output and "'private'" in output
+    assert "same ServerName" in output
+
+
+def test_import_script_checks_of_the_daemon_side_name_the_users_line(apache):
+    """The file's existence and the service-group rules are wsgid check-config's: through the
+    generated file's WSGIConfigOrigin, the message still names httpd.conf and its line."""
+    inst = apache(SITE + 'WSGIImportScript "{root}/missing.py" process-group=site '
+                         "application-group=%{GLOBAL}\n")
+    output = failed_configtest(inst)
+    assert "WSGIImportScript: the script '" + inst.root + "/missing.py' does not exist" in output
+    assert re.search(r"httpd\.conf:\d+: WSGIImportScript", output)
+
+    inst.write_config("WSGIDaemonProcess svc threads=0\n")
+    output = failed_configtest(inst)
+    assert re.search(r"httpd\.conf:\d+: WSGIDaemonProcess svc: threads=0 makes 'svc' a service "
+                     r"group", output)
+    assert "nothing to run" in output
+
+
+def test_import_scripts_reach_the_generated_daemon_configuration(apache):
+    inst = apache(SITE + f'WSGIImportScript "{IMPORT_SCRIPT}" process-group=site '
+                         "application-group=%{GLOBAL}\n"
+                         'WSGIDaemonProcess "svc" threads=0\n'
+                         f'WSGIImportScript "{IMPORT_SCRIPT}" process-group=svc '
+                         "application-group=%{GLOBAL}\n")
+    rc, output = inst.configtest()
+    assert rc == 0, output
+    inst.start()
+    generated = os.path.join(inst.root, "run", f"wsgid.{inst.pid()}.conf")
+    with open(generated) as f:
+        lines = f.read().splitlines()
+    imports = [i for i, text in enumerate(lines) if text.startswith("WSGIImportScript")]
+    script = IMPORT_SCRIPT.replace("{apps}", APPS)
+    assert [lines[i] for i in imports] == [
+        f"WSGIImportScript {script} process-group=site application-group=%{{GLOBAL}}",
+        f"WSGIImportScript {script} process-group=svc application-group=%{{GLOBAL}}"]
+    for i in imports:
+        assert re.fullmatch(r"WSGIConfigOrigin \S+/conf/httpd\.conf:\d+", lines[i - 1])
+    assert requests.get(inst.url("/app/hello"), timeout=10).text == "Hello, world!\n"

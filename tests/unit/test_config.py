@@ -219,8 +219,8 @@ def test_groups_keep_file_order_and_duplicates_are_refused(conf):
 
 
 def test_unimplemented_option_in_a_file_is_refused(conf):
-    error = refused(conf, "WSGIDaemonProcess x maximum-requests=100")
-    assert "does not support option 'maximum-requests' yet" in str(error)
+    error = refused(conf, "WSGIDaemonProcess x chroot=/srv/jail")
+    assert "does not support option 'chroot' yet" in str(error)
 
 
 def test_multiprocess_follows_mod_wsgi(conf):
@@ -412,6 +412,127 @@ def test_wsgiscriptalias_errors(conf, extra, words):
     assert words in error.problem
     assert error.directive == "WSGIScriptAlias"
     assert error.fix
+
+
+# -- WSGIImportScript and service groups (threads=0) ------------------------------------------
+
+IMPORT = "WSGIImportScript {script} process-group={group} application-group={app}"
+
+
+def import_line(group="site", app="%{{GLOBAL}}", script="{script}"):
+    return IMPORT.format(script=script, group=group, app=app)
+
+
+def test_import_scripts_are_kept_in_file_order_per_group(conf, tmp_path):
+    other = tmp_path / "other.py"
+    other.write_text("")
+    config = conf("WSGIDaemonProcess site\nWSGIDaemonProcess svc threads=0\n"
+                  + import_line(app="shop") + "\n"
+                  + import_line(group="svc", script=str(other)) + "\n"
+                  + import_line() + "\n")
+    scripts = [(s.path, s.process_group, s.application_group) for s in config.import_scripts]
+    assert [s[1:] for s in scripts] == [("site", "shop"), ("svc", "%{GLOBAL}"),
+                                        ("site", "%{GLOBAL}")]
+    assert [s.application_group for s in config.import_scripts_for("site")] == \
+        ["shop", "%{GLOBAL}"]
+    assert [s.path for s in config.import_scripts_for("svc")] == [str(other)]
+    assert config.import_scripts_for("nosuch") == []
+
+
+def test_import_script_may_come_before_its_group(conf):
+    config = conf(import_line() + "\nWSGIDaemonProcess site")
+    assert config.import_scripts_for("site")[0].process_group == "site"
+
+
+def test_import_script_is_not_a_script_alias(conf, script):
+    config = conf("WSGIDaemonProcess site\n" + import_line())
+    assert config.aliases == []
+    assert config.scripts_for_group("site") == []
+
+
+@pytest.mark.parametrize("extra, words, fix", [
+    ("WSGIImportScript", "the script path is missing", "process-group=NAME"),
+    ("WSGIImportScript process-group=site application-group=%{{GLOBAL}}",
+     "the script path is missing", "WSGIImportScript SCRIPT"),
+    ("WSGIImportScript {script} application-group=%{{GLOBAL}}", "process-group= is missing",
+     "name the daemon group"),
+    ("WSGIImportScript {script} process-group=site", "application-group= is missing",
+     "name the application group"),
+    ("WSGIImportScript {script} process-group=site application-group=%{{GLOBAL}} x=1",
+     "unknown option 'x=1'", "the options are"),
+    ("WSGIImportScript {script} process-group application-group=%{{GLOBAL}}",
+     "unknown option 'process-group'", "the options are"),
+    ("WSGIImportScript {script} process-group=site process-group=site "
+     "application-group=%{{GLOBAL}}", "'process-group' is given twice", "keep one"),
+    ("WSGIImportScript {script} process-group= application-group=%{{GLOBAL}}",
+     "process-group= is empty", "WSGIImportScript SCRIPT"),
+    ("WSGIImportScript app.py process-group=site application-group=%{{GLOBAL}}",
+     "'app.py' is not an absolute path", "full path"),
+    ("WSGIImportScript {tmp}/gone.py process-group=site application-group=%{{GLOBAL}}",
+     "gone.py' does not exist", "correct the path"),
+    ("WSGIImportScript {tmp} process-group=site application-group=%{{GLOBAL}}",
+     "is a directory", "script file"),
+    ("WSGIImportScript {script} process-group=site application-group=%{{SERVER}}",
+     "application-group=%{SERVER} is not supported here", "%{GLOBAL} or a plain name"),
+    ("WSGIImportScript {script} process-group=site application-group=%{{ENV:APP}}",
+     "application-group=%{ENV:APP} is not supported here", "%{GLOBAL} or a plain name"),
+    ("WSGIImportScript {script} process-group=stie application-group=%{{GLOBAL}}",
+     "process-group=stie names no defined group", "(site)"),
+    ("WSGIImportScript {script} process-group=%{{GLOBAL}} application-group=%{{GLOBAL}}",
+     "process-group=%{GLOBAL} is not supported", "no embedded mode"),
+])
+def test_import_script_errors(conf, extra, words, fix):
+    error = refused(conf, "WSGIDaemonProcess site\n" + extra)
+    assert error.directive == "WSGIImportScript"
+    assert words in error.problem
+    assert fix in error.fix
+    assert error.line == 4
+
+
+def test_service_group_without_import_script_has_nothing_to_run(conf):
+    error = refused(conf, "WSGIDaemonProcess site\nWSGIDaemonProcess svc threads=0\n"
+                          + import_line())
+    assert error.directive == "WSGIDaemonProcess svc"
+    assert error.line == 4
+    assert "service group" in error.problem and "nothing to run" in error.problem
+    assert "WSGIImportScript SCRIPT process-group=svc application-group=%{GLOBAL}" in error.fix
+
+
+def test_service_scripts_must_use_the_global_application_group(conf):
+    error = refused(conf, "WSGIDaemonProcess svc threads=0\n"
+                          + import_line(group="svc") + "\n"
+                          + import_line(group="svc", app="tasks"))
+    assert error.directive == "WSGIImportScript"
+    assert error.line == 5
+    assert "application-group=tasks in the service group 'svc'" in error.problem
+    assert "main interpreter" in error.problem
+    assert "application-group=%{GLOBAL}" in error.fix
+
+
+def test_requests_cannot_be_delegated_to_a_service_group(conf):
+    error = refused(conf, "WSGIDaemonProcess svc threads=0\n" + import_line(group="svc")
+                    + "\nWSGIScriptAlias / {script} process-group=svc")
+    assert error.directive == "WSGIScriptAlias"
+    assert error.line == 5
+    assert "no request threads" in error.problem
+
+
+def test_a_service_group_with_its_script_is_valid(conf, script):
+    config = conf("WSGIDaemonProcess svc threads=0 processes=2\n" + import_line(group="svc"))
+    assert config.groups["svc"].options["threads"] == 0
+    (service,) = config.import_scripts_for("svc")
+    assert (service.path, service.application_group) == (str(script), "%{GLOBAL}")
+
+
+def test_import_script_errors_name_the_users_file_through_the_config_origin(script, tmp_path):
+    text = (f"WSGISocketPrefix {tmp_path}/wsgid\n"
+            "WSGIDaemonProcess svc threads=0\n"
+            "WSGIConfigOrigin /etc/apache2/sites-enabled/site.conf:7\n"
+            f"WSGIImportScript {script} process-group=svc application-group=other\n")
+    with pytest.raises(ConfigError) as caught:
+        parse(text, "generated.conf", running_ids=(4242, 4242))
+    assert str(caught.value).startswith("/etc/apache2/sites-enabled/site.conf:7: "
+                                        "WSGIImportScript: application-group=other")
 
 
 # -- WSGICallableObject and unknown directives -------------------------------------------------

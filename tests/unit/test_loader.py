@@ -335,3 +335,134 @@ def test_a_script_deleted_after_configuration_is_a_load_error(tmp_path):
     path.unlink()
     with pytest.raises(ScriptLoadError, match="cannot read"):
         loader.application_for(request(script))
+
+
+# -- WSGIImportScript: preload ------------------------------------------------------------------
+
+def recording_script(path, log, name):
+    """A script that appends its name to log when its module code runs."""
+    return write(path, f"""
+with open({str(log)!r}, "a") as log:
+    log.write({name!r} + "\\n")
+def application(environ, start_response):
+    start_response("200 OK", [])
+    return [{name!r}.encode()]
+""")
+
+
+def test_preload_runs_the_groups_import_scripts_in_file_order(tmp_path):
+    log = tmp_path / "loads.log"
+    first = recording_script(tmp_path / "first.py", log, "first")
+    second = recording_script(tmp_path / "second.py", log, "second")
+    theirs = recording_script(tmp_path / "theirs.py", log, "theirs")
+    loader = make_loader(tmp_path, [
+        f"WSGIImportScript {second} process-group=g application-group=%{{GLOBAL}}",
+        f"WSGIImportScript {theirs} process-group=h application-group=%{{GLOBAL}}",
+        f"WSGIImportScript {first} process-group=g application-group=tasks"])
+    modules = loader.preload()
+    assert log.read_text() == "second\nfirst\n"
+    assert set(loader.loaded()) == {(second, ""), (first, "tasks")}
+    assert [m.__name__ for m in modules] == [module_name(second, ""), module_name(first, "tasks")]
+    loader.preload()
+    assert log.read_text() == "second\nfirst\n"   # once per (script, application group)
+
+
+def test_a_preloaded_alias_target_is_not_loaded_again_by_its_first_request(tmp_path):
+    log = tmp_path / "loads.log"
+    script = recording_script(tmp_path / "app.wsgi", log, "app")
+    (tmp_path / "sub").mkdir()
+    other_spelling = str(tmp_path / "sub" / ".." / "app.wsgi")
+    loader = make_loader(tmp_path, [
+        f"WSGIScriptAlias / {script} process-group=g",
+        f"WSGIImportScript {other_spelling} process-group=g application-group=%{{GLOBAL}}"])
+    (preloaded,) = loader.preload()
+    application = loader.application_for(request(script, **{"wsgid.application_group": ""}))
+    assert sys.modules[application.__module__] is preloaded
+    assert log.read_text() == "app\n"
+
+
+def test_a_preloaded_named_application_group_serves_only_that_group(tmp_path):
+    log = tmp_path / "loads.log"
+    script = recording_script(tmp_path / "app.wsgi", log, "app")
+    loader = make_loader(tmp_path, [
+        f"WSGIScriptAlias / {script} process-group=g",
+        f"WSGIImportScript {script} process-group=g application-group=shop"])
+    (preloaded,) = loader.preload()
+    shop = loader.application_for(request(script, **{"wsgid.application_group": "shop"}))
+    assert sys.modules[shop.__module__] is preloaded and log.read_text() == "app\n"
+    main = loader.application_for(request(script, **{"wsgid.application_group": ""}))
+    assert sys.modules[main.__module__] is not preloaded and log.read_text() == "app\napp\n"
+
+
+def test_a_file_in_a_directory_target_preloads_under_its_real_path(tmp_path):
+    log = tmp_path / "loads.log"
+    directory = tmp_path / "scripts"
+    script = recording_script(directory / "one.wsgi", log, "one")
+    os.symlink(directory, tmp_path / "link")
+    loader = make_loader(tmp_path, [
+        f"WSGIScriptAlias /s/ {directory}/ process-group=g",
+        f"WSGIImportScript {tmp_path}/link/one.wsgi process-group=g "
+        "application-group=%{GLOBAL}"])
+    loader.preload()
+    loader.application_for(request(script, **{"wsgid.application_group": ""}))
+    assert set(loader.loaded()) == {(os.path.realpath(script), "")}
+    assert log.read_text() == "one\n"
+
+
+def test_an_import_script_does_not_become_servable(tmp_path):
+    log = tmp_path / "loads.log"
+    app = write(tmp_path / "app.wsgi")
+    helper = recording_script(tmp_path / "helper.py", log, "helper")
+    loader = make_loader(tmp_path, [
+        f"WSGIScriptAlias / {app} process-group=g",
+        f"WSGIImportScript {helper} process-group=g application-group=%{{GLOBAL}}"])
+    loader.preload()
+    with pytest.raises(ScriptRefused) as caught:
+        loader.application_for(request(helper, **{"wsgid.application_group": ""}))
+    assert caught.value.status == 404
+
+
+def test_a_failing_import_script_stops_the_preload(tmp_path):
+    log = tmp_path / "loads.log"
+    broken = write(tmp_path / "broken.py", "raise RuntimeError('no database')\n")
+    later = recording_script(tmp_path / "later.py", log, "later")
+    loader = make_loader(tmp_path, [
+        f"WSGIImportScript {broken} process-group=g application-group=%{{GLOBAL}}",
+        f"WSGIImportScript {later} process-group=g application-group=%{{GLOBAL}}"])
+    with pytest.raises(ScriptLoadError) as caught:
+        loader.preload()
+    assert broken in str(caught.value)
+    assert isinstance(caught.value.__cause__, RuntimeError)
+    assert not log.exists() and loader.loaded() == {}
+
+
+def test_a_service_group_preloads_nothing(tmp_path):
+    log = tmp_path / "loads.log"
+    service = recording_script(tmp_path / "service.py", log, "service")
+    loader = make_loader(tmp_path, [
+        f"WSGIImportScript {service} process-group=s application-group=%{{GLOBAL}}"],
+        group="s", extra="WSGIDaemonProcess s threads=0\n")
+    assert loader.service_group
+    assert loader.preload() == []
+    assert not log.exists()
+
+
+def test_a_preloaded_script_subscribes_in_its_own_application_group(tmp_path):
+    from wsgid import api
+    script = write(tmp_path / "subscriber.py", """
+import wsgid
+from wsgid import api
+def on_event(name, **payload):
+    pass
+api.subscribe_events(on_event)
+SEEN_GROUP = wsgid.application_group
+def application(environ, start_response):
+    start_response("200 OK", [])
+    return [b""]
+""")
+    loader = make_loader(tmp_path, [
+        f"WSGIImportScript {script} process-group=g application-group=tasks"])
+    (module,) = loader.preload()
+    assert module.SEEN_GROUP == "tasks"
+    assert api._group_state("tasks").event_callbacks == [module.on_event]
+    assert module.on_event not in api._group_state("").event_callbacks
