@@ -10,6 +10,11 @@ Rules:
   ALLOWED_TRANSITIONS (states.py). A replacement process gets a new handle.
 - Exit statuses are the ExitCode constants of states.py (re-exported here); the parent turns a
   wait status into words with describe_wait_status().
+- Every process gets a channel (channel.py) at fork: the child keeps the write end, the handle
+  the read end, which is closed when the process is reaped.
+- How a process is told to stop says why (docs/signals.md): SIGTERM shutdown_signal, SIGUSR1
+  graceful_signal, SIGUSR2 "the recycle you asked for is granted". Whatever the signal, SIGKILL
+  follows when the process overstays the timeout it was given.
 """
 
 import ctypes
@@ -17,12 +22,12 @@ import os
 import signal
 import sys
 
-from wsgid import log, worker
+from wsgid import channel, log, worker
 from wsgid.states import (ALLOWED_TRANSITIONS, ExitCode, InvalidTransition, ProcessState,
-                          describe_exit_code)
+                          ShutdownReason, describe_exit_code)
 
-__all__ = ["ExitCode", "ProcessHandle", "ProcessState", "SHUTDOWN_TIMEOUT", "STARTUP_WINDOW",
-           "describe_wait_status", "set_parent_death_signal", "spawn"]
+__all__ = ["ExitCode", "ProcessHandle", "ProcessState", "STARTUP_WINDOW", "describe_wait_status",
+           "set_parent_death_signal", "spawn"]
 
 logger = log.get_logger("process")
 
@@ -30,9 +35,12 @@ logger = log.get_logger("process")
 # back-off, group.py); one that stays up longer is RUNNING.
 STARTUP_WINDOW = 3.0
 
-# How long a process may take to stop after SIGTERM before it gets SIGKILL. This will become the
-# shutdown-timeout= option (mod_wsgi's default is 5 s); until then it is fixed.
-SHUTDOWN_TIMEOUT = 5.0
+# The signal that tells a daemon process to stop, by the reason it is told.
+STOP_SIGNALS = {
+    ShutdownReason.SHUTDOWN_SIGNAL: signal.SIGTERM,
+    ShutdownReason.GRACEFUL_SIGNAL: signal.SIGUSR1,
+}
+RECYCLE_GRANTED = signal.SIGUSR2
 
 _PR_SET_PDEATHSIG = 1
 
@@ -40,15 +48,23 @@ _PR_SET_PDEATHSIG = 1
 class ProcessHandle:
     """The parent-side record of one forked daemon process."""
 
-    def __init__(self, pid, group_name, slot, started_at, kill=os.kill):
+    def __init__(self, pid, group_name, slot, started_at, kill=os.kill, channel=None):
         self.pid = pid
         self.group_name = group_name
         self.slot = slot
         self.started_at = started_at
         self.state = ProcessState.STARTING
-        self.stop_deadline = None     # set by request_stop(): when SIGKILL follows SIGTERM
+        self.channel = channel        # channel.SupervisorEnd, None in tests of pure logic
+        self.channel_closed = False   # EOF on the channel: it exited or exec'd something else
+        self.ready = False            # it said `ready`: it accepts requests
+        self.last_heard = started_at  # when its last message came (deadlock-timeout)
+        self.recycle_reason = None    # why it is being recycled, once it is queued for that
+        self.recycle_asked = False    # True: the daemon asked (granted with SIGUSR2)
+        self.stop_reason = None       # the shutdown reason it was told to stop with
+        self.stop_deadline = None     # set when told to stop: when SIGKILL follows
         self.stop_timeout = None
         self.killed = False
+        self.kill_reason = None
         self.wait_status = None
         self.exited_at = None
         self._kill = kill
@@ -69,26 +85,44 @@ class ProcessHandle:
     def uptime(self, now):
         return (self.exited_at if self.exited_at is not None else now) - self.started_at
 
-    def request_stop(self, now, timeout=SHUTDOWN_TIMEOUT):
-        """SIGTERM: finish running requests and exit; SIGKILL follows after timeout."""
+    def heard(self, now):
+        """A message came from it: it is alive and its GIL can be taken."""
+        self.last_heard = now
+
+    def request_stop(self, now, timeout, reason=ShutdownReason.SHUTDOWN_SIGNAL):
+        """Tell it to stop for `reason` (SIGTERM or SIGUSR1); SIGKILL follows after timeout."""
+        self._told_to_stop(now, timeout, reason, STOP_SIGNALS[reason])
+
+    def grant_recycle(self, now, timeout):
+        """Its recycle may go ahead: SIGUSR2 if it asked for it, else SIGUSR1 (a graceful
+        restart the supervisor decided); SIGKILL follows after timeout."""
+        signum = RECYCLE_GRANTED if self.recycle_asked else STOP_SIGNALS[self.recycle_reason]
+        self._told_to_stop(now, timeout, self.recycle_reason, signum)
+
+    def _told_to_stop(self, now, timeout, reason, signum):
         if self.state in (ProcessState.STOPPING, ProcessState.EXITED):
             return
         self.change_state(ProcessState.STOPPING)
+        self.stop_reason = reason
         self.stop_timeout = timeout
         self.stop_deadline = now + timeout
-        self._send(signal.SIGTERM)
+        self._send(signum)
 
-    def kill(self):
-        """SIGKILL, for a process that overstayed its stop deadline."""
+    def kill(self, reason=None):
+        """SIGKILL: it overstayed its stop deadline, or it is stuck (reason says which)."""
         if self.alive and not self.killed:
             self.killed = True
+            self.kill_reason = reason
             self._send(signal.SIGKILL)
 
     def exited(self, wait_status, now):
-        """Record the wait status of the reaped process."""
+        """Record the wait status of the reaped process; its channel is closed."""
         self.wait_status = wait_status
         self.exited_at = now
         self.change_state(ProcessState.EXITED)
+        if self.channel is not None:
+            self.channel.close()
+        self.channel_closed = True
 
     def _send(self, signum):
         try:
@@ -112,25 +146,30 @@ def describe_wait_status(wait_status):
 def spawn(group, config, listener, slot, now):
     """Fork a daemon process for `group` serving on `listener`; return its handle.
 
-    Raises OSError when fork() fails (the caller retries with back-off).
+    Raises OSError when fork() (or the channel's pipe) fails; the caller retries with back-off.
     """
     # Buffered output would otherwise be written twice, once by each process.
     sys.stdout.flush()
     sys.stderr.flush()
     supervisor_pid = os.getpid()
+    read_fd, write_fd = channel.open_pipe()
     previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, worker.FORK_BLOCKED_SIGNALS)
     try:
         pid = os.fork()
     except OSError:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+        os.close(read_fd)
+        os.close(write_fd)
         raise
     if pid == 0:
-        _become_daemon_process(group, config, listener, supervisor_pid)
+        _become_daemon_process(group, config, listener, supervisor_pid, write_fd)
     signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
-    return ProcessHandle(pid, group.name, slot, now)
+    os.close(write_fd)
+    return ProcessHandle(pid, group.name, slot, now,
+                         channel=channel.SupervisorEnd(read_fd, pid))
 
 
-def _become_daemon_process(group, config, listener, supervisor_pid):
+def _become_daemon_process(group, config, listener, supervisor_pid, channel_fd):
     """The child branch of spawn(): never returns."""
     code = ExitCode.ERROR
     try:
@@ -138,8 +177,9 @@ def _become_daemon_process(group, config, listener, supervisor_pid):
         # it (or to whatever reuses its number) before the worker installs its own.
         signal.set_wakeup_fd(-1)
         set_parent_death_signal(signal.SIGTERM)
-        _close_inherited_descriptors(keep=listener.fileno())
-        code = worker.run(group, config, listener, supervisor_pid)
+        _close_inherited_descriptors(keep={listener.fileno(), channel_fd})
+        code = worker.run(group, config, listener, supervisor_pid,
+                          channel.DaemonEnd(channel_fd))
     except BaseException:
         try:
             logger.exception("daemon process failed")
@@ -154,10 +194,13 @@ def _become_daemon_process(group, config, listener, supervisor_pid):
 
 
 def _close_inherited_descriptors(keep):
-    # Other groups' listeners, the supervisor's pipes and whatever else it had open are not the
-    # daemon's business; keeping them would hold removed sockets open and leak descriptors.
-    os.closerange(3, keep)
-    os.closerange(keep + 1, _max_fd())
+    # Other groups' listeners, the supervisor's pipes (and the other daemons' channels) are not
+    # the daemon's business; keeping them would hold removed sockets open and leak descriptors.
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, _max_fd())
 
 
 def _max_fd():

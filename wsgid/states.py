@@ -5,8 +5,11 @@ Rules:
   (process.py) is the one place that checks it, so an impossible move is a bug that shows at once.
 - A daemon process reports why it ended with one of the ExitCode values; the supervisor turns the
   code back into words for the log with `describe_exit_code()`.
+- Shutdown reasons are mod_wsgi's words (DESIGN.md contract 6), plus memory_limit; they are what
+  the `process_stopping` event carries and what the log lines say.
 """
 
+import dataclasses
 import enum
 
 
@@ -15,7 +18,8 @@ class ProcessState(enum.Enum):
 
     STARTING = "starting"   # forked; has not yet stayed up for the startup window
     RUNNING = "running"     # stayed up past the startup window
-    STOPPING = "stopping"   # asked to stop (SIGTERM); will be killed if it overstays
+    STOPPING = "stopping"   # told to stop (SIGTERM, SIGUSR1, or its recycle granted: SIGUSR2);
+                            # will be killed if it overstays
     EXITED = "exited"       # reaped; the handle is history
 
 
@@ -45,6 +49,7 @@ class ExitCode(enum.IntEnum):
     PRIVILEGE_DROP_FAILED = 4   # setgroups/setgid/setuid failed: it never serves
     REFUSED_ROOT = 5        # would have served as uid 0: it never serves
     SETUP_FAILED = 6        # the environment could not be set up (home= directory, ...)
+    STARTUP_TIMEOUT = 8     # not ready (preloads done) within startup-timeout
 
 
 _EXIT_CODE_MEANING = {
@@ -54,6 +59,7 @@ _EXIT_CODE_MEANING = {
     ExitCode.PRIVILEGE_DROP_FAILED: "it could not switch to the configured user/group",
     ExitCode.REFUSED_ROOT: "it refused to serve as root",
     ExitCode.SETUP_FAILED: "its environment could not be set up; see the lines above",
+    ExitCode.STARTUP_TIMEOUT: "it was not ready within startup-timeout; see the lines above",
 }
 
 
@@ -63,3 +69,60 @@ def describe_exit_code(code):
         return _EXIT_CODE_MEANING[ExitCode(code)]
     except ValueError:
         return "an exit status wsgid does not use (did the application call sys.exit/os._exit?)"
+
+
+class ShutdownReason:
+    """Why a daemon process stops: the `shutdown_reason` of the process_stopping event."""
+
+    SHUTDOWN_SIGNAL = "shutdown_signal"        # the supervisor stops (SIGTERM), or it died
+    GRACEFUL_SIGNAL = "graceful_signal"        # SIGUSR1 to the supervisor, or a reload
+    MAXIMUM_REQUESTS = "maximum_requests"
+    RESTART_INTERVAL = "restart_interval"
+    INACTIVITY_TIMEOUT = "inactivity_timeout"
+    REQUEST_TIMEOUT = "request_timeout"
+    STARTUP_TIMEOUT = "startup_timeout"
+    DEADLOCK_TIMEOUT = "deadlock_timeout"      # never delivered: the process is killed
+    CPU_TIME_LIMIT = "cpu_time_limit"
+    MEMORY_LIMIT = "memory_limit"
+
+    # The ones a daemon process may ask for on its supervisor channel ("recycle REASON").
+    RECYCLES = frozenset({MAXIMUM_REQUESTS, RESTART_INTERVAL, INACTIVITY_TIMEOUT, REQUEST_TIMEOUT,
+                          CPU_TIME_LIMIT, MEMORY_LIMIT})
+
+
+# Added to the time a stopping daemon may take by its own account (drain + shutdown-timeout),
+# so that a daemon that keeps its word always exits before the supervisor's SIGKILL.
+KILL_MARGIN = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Timeouts:
+    """The group options that bound a daemon process's life (seconds; 0 turns a check off)."""
+
+    graceful: float = 15.0
+    eviction: float = 0.0
+    shutdown: float = 5.0
+    deadlock: float = 300.0
+    startup: float = 0.0
+
+    @classmethod
+    def from_options(cls, options):
+        return cls(graceful=options["graceful-timeout"], eviction=options["eviction-timeout"],
+                   shutdown=options["shutdown-timeout"], deadlock=options["deadlock-timeout"],
+                   startup=options["startup-timeout"])
+
+    def drain(self, reason):
+        """How long a process stopping for `reason` waits for its running requests before
+        shutdown-timeout starts. A stop is not a recycle: as under mod_wsgi, a process stopped
+        with the server (shutdown_signal) gets shutdown-timeout only, so `apachectl stop`
+        stays quick; recycles drain for graceful-timeout (eviction-timeout for graceful_signal
+        when set)."""
+        if reason == ShutdownReason.SHUTDOWN_SIGNAL:
+            return 0.0
+        if reason == ShutdownReason.GRACEFUL_SIGNAL and self.eviction > 0:
+            return self.eviction
+        return self.graceful
+
+    def stop_timeout(self, reason):
+        """From "stop" to SIGKILL: the drain, then shutdown-timeout, then a margin."""
+        return self.drain(reason) + self.shutdown + KILL_MARGIN

@@ -13,9 +13,15 @@ Rules:
 - Managed mode (--managed-by PID, the Apache parent): exit as on SIGTERM when that parent dies,
   through PR_SET_PDEATHSIG and a check of the parent at every tick of the loop.
 
-Signals (docs/internals.md):
-  SIGTERM, SIGINT  graceful stop: SIGTERM to the daemons, SIGKILL after SHUTDOWN_TIMEOUT, exit 0
+- The loop also waits on every daemon process's channel (channel.py) and hands what they say
+  (ready, heartbeat, recycle REASON) to their group, which does the staggering and the watchdog
+  work (group.py).
+
+Signals (docs/signals.md):
+  SIGTERM, SIGINT  graceful stop: SIGTERM to the daemons (shutdown_signal), SIGKILL to those
+                   still there after graceful-timeout + shutdown-timeout (+ a margin), exit 0
   SIGHUP           reload the configuration file; changed groups are replaced gracefully
+  SIGUSR1          graceful restart: every daemon process is replaced, one at a time per group
   SIGCHLD          reap daemon processes and replace them
 """
 
@@ -31,10 +37,11 @@ from setproctitle import setproctitle
 from wsgid import log, process, sockets
 from wsgid.errors import ConfigError
 from wsgid.group import Group
+from wsgid.states import ShutdownReason
 
 logger = log.get_logger("supervisor")
 
-HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
+HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD)
 
 # The longest the loop sleeps when nothing is due: how quickly a dead Apache parent is noticed
 # when the death signal did not arrive.
@@ -77,7 +84,8 @@ class ReloadPlan:
 
 def group_fingerprint(config, name):
     """Everything about a group that its daemon processes were started with."""
-    return (config.groups[name], tuple(config.scripts_for_group(name)), config.callable_object)
+    return (config.groups[name], tuple(config.scripts_for_group(name)),
+            tuple(config.import_scripts_for(name)), config.callable_object)
 
 
 def plan_reload(running, new_config):
@@ -138,7 +146,8 @@ class Supervisor:
 
     def _loop(self):
         while True:
-            self._wait(self._timeout())
+            readable = self._wait(self._timeout())
+            self._read_channels(readable)
             for signum in self._take_signals():
                 self.SIGNAL_HANDLERS[signum](self)
             self._reap()
@@ -191,12 +200,35 @@ class Supervisor:
             yield self._pending_signals.pop(0)
 
     def _wait(self, timeout):
-        select.select([self._wake_r], [], [], timeout)
-        try:
-            while os.read(self._wake_r, 4096):
+        """Sleep until a signal, a daemon's message or the timeout; return the readable fds."""
+        poller = select.poll()
+        poller.register(self._wake_r, select.POLLIN)
+        for fd in self._channels():
+            poller.register(fd, select.POLLIN)
+        readable = {fd for fd, _ in poller.poll(timeout * 1000)}
+        if self._wake_r in readable:
+            try:
+                while os.read(self._wake_r, 4096):
+                    pass
+            except BlockingIOError:
                 pass
-        except BlockingIOError:
-            pass
+        return readable
+
+    def _channels(self):
+        """{fd: (group, handle)} of every daemon process whose channel is open."""
+        return {handle.channel.fileno(): (group, handle)
+                for group in self._all_groups() for handle in group.processes()
+                if handle.channel is not None and not handle.channel.closed}
+
+    def _read_channels(self, readable):
+        now = self._clock()
+        for fd, (group, handle) in self._channels().items():
+            if fd not in readable:
+                continue
+            for message in handle.channel.read_messages():
+                group.handle_message(handle, message, now)
+            if handle.channel.closed:
+                group.channel_ended(handle)
 
     def handle_sigterm(self):
         """Graceful stop: let the daemons finish their requests, then exit. Twice: kill now."""
@@ -211,6 +243,15 @@ class Supervisor:
         if not self._stopping:
             self.reload()
 
+    def handle_sigusr1(self):
+        """Graceful restart: replace every daemon process, one at a time per group, each old
+        one stopping (graceful_signal) once its replacement is ready."""
+        if not self._stopping:
+            logger.info("graceful restart of every daemon process (SIGUSR1)")
+            now = self._clock()
+            for group in self.groups.values():
+                group.restart_gracefully(now)
+
     def handle_sigchld(self):
         """A daemon process exited: the loop reaps and replaces it right after the handlers."""
 
@@ -218,6 +259,7 @@ class Supervisor:
         signal.SIGTERM: handle_sigterm,
         signal.SIGINT: handle_sigint,
         signal.SIGHUP: handle_sighup,
+        signal.SIGUSR1: handle_sigusr1,
         signal.SIGCHLD: handle_sigchld,
     }
 
@@ -231,12 +273,16 @@ class Supervisor:
                 group.kill_now()
             self._hard_deadline = min(self._hard_deadline, now + REAP_GRACE)
             return
-        logger.info("stopping (%s): waiting up to %.0fs for the daemon processes", reason,
-                    process.SHUTDOWN_TIMEOUT)
         self._stopping = True
-        self._hard_deadline = now + process.SHUTDOWN_TIMEOUT + REAP_GRACE
         for group in self._all_groups():
             group.stop(now, reason)
+        # Processes retiring from a reload may have been given longer (eviction-timeout).
+        last_deadline = max((handle.stop_deadline for group in self._all_groups()
+                             for handle in group.processes() if handle.stop_deadline),
+                            default=now)
+        logger.info("stopping (%s): waiting up to %.1fs for the daemon processes", reason,
+                    last_deadline - now)
+        self._hard_deadline = last_deadline + REAP_GRACE
 
     def _watch_manager(self):
         process.set_parent_death_signal(signal.SIGTERM)
@@ -358,8 +404,9 @@ class Supervisor:
                     self.config_path, *(", ".join(names) or "none" for names in
                                         (plan.start, plan.restart, plan.stop, plan.keep)))
 
-    def _retire(self, group, now, reason):
-        group.stop(now, reason)
+    def _retire(self, group, now, why):
+        # As on Apache's graceful restart under mod_wsgi: graceful_signal, eviction-timeout.
+        group.stop(now, why, ShutdownReason.GRACEFUL_SIGNAL)
         self.retiring.append(group)
 
     def _title(self):

@@ -1,100 +1,197 @@
 """The daemon process: the child side of the fork, from reset to serving to a graceful exit.
 
-`run()` is called by process.py in the freshly forked child and returns an ExitCode; it never
+`run()` is called by process.py in the freshly forked child and returns an exit status; it never
 returns into the supervisor's code (process.py ends the child with os._exit). The steps, in order:
 
-1. reset signal handling: SIGTERM means "stop gracefully", SIGINT and SIGHUP belong to the
-   supervisor (Ctrl-C reaches the whole process group; the supervisor then stops us), SIGPIPE is
-   ignored; then unblock the signals the supervisor held across fork();
+1. signal handling (docs/signals.md): SIGTERM, SIGUSR1 and SIGUSR2 mean "stop" (for
+   shutdown_signal, graceful_signal, and "the recycle you asked for is granted"); SIGXCPU
+   (cpu-time-limit reached) asks for a recycle and never kills; SIGINT and SIGHUP belong to the
+   supervisor (Ctrl-C reaches the whole process group; the supervisor then stops us); SIGPIPE
+   is ignored. Then the signals the supervisor held across fork() are unblocked;
 2. set the process title (display-name=, default '(wsgi:GROUP)');
 3. the environment: lang=/locale=, python-home= (that virtualenv's site-packages first on
    sys.path), python-path=, home= (chdir; options.py fills it in as mod_wsgi does: the daemon
    user's home when that user is not the Apache user; otherwise the supervisor's directory);
-4. drop privileges when started as root: setgroups([]), setgid, setuid; a failed drop exits with
-   PRIVILEGE_DROP_FAILED and the process never serves, nor does one that would serve as root;
-5. build the RequestHandler (after the drop: the application is loaded as the daemon user),
-   preload, start the request threads;
-6. wait until SIGTERM or the supervisor's death; stop accepting, let running requests finish for
-   up to REQUEST_DRAIN_TIMEOUT, return OK.
+4. process settings: umask=, cpu-priority=, virtual-memory-limit= (RLIMIT_AS), cpu-time-limit=
+   (RLIMIT_CPU soft limit: the kernel's SIGXCPU, not its SIGKILL, is what we act on);
+5. drop privileges when started as root: setgroups(supplementary-groups=), setgid, setuid; a
+   failed drop exits with PRIVILEGE_DROP_FAILED and the process never serves, nor does one that
+   would serve as root;
+6. the in-process API (api.init_process), the RequestHandler (after the drop: the application
+   is loaded as the daemon user), the monitor thread (monitor.py: heartbeats, limits,
+   startup-timeout, request-timeout), the preloads, the request threads; then `ready` on the
+   supervisor channel. With threads=0 (service mode) service.run() runs the import scripts in
+   this thread instead, and its result is the exit status;
+7. wait until told to stop (a signal, the supervisor's death, or startup-timeout from the
+   monitor), then: stop accepting → process_stopping event → running requests get the drain
+   time of a recycle (graceful-timeout; eviction-timeout for graceful_signal when set; none for
+   a plain stop, shutdown_signal) → then up to shutdown-timeout more → return OK. The supervisor's SIGKILL comes only after all of that
+   plus a margin (group.py), so a daemon that is not stuck always ends by itself.
 """
 
 import glob
 import locale
+import math
 import os
 import pwd
+import resource
 import select
 import signal
 import site
 import sys
+import threading
+import time
 
 from setproctitle import setproctitle
 
 from wsgid import log, sockets
+from wsgid.channel import READY, RECYCLE
+from wsgid.monitor import Limits, Monitor, format_thread_stacks
 from wsgid.pool import RequestThreadPool
-from wsgid.states import ExitCode
+from wsgid.states import ExitCode, ShutdownReason, Timeouts
 
 logger = log.get_logger("worker")
-
-# The supervisor kills a process that has not exited SHUTDOWN_TIMEOUT (5 s) after SIGTERM; the
-# daemon gives its requests a second less, so that it exits by itself and says why.
-REQUEST_DRAIN_TIMEOUT = 4.0
 
 # How often the daemon checks that its supervisor is still there (besides PR_SET_PDEATHSIG).
 PARENT_CHECK_INTERVAL = 1.0
 
+# How often the drain looks at the running requests.
+DRAIN_POLL = 0.05
+
 # Signals the supervisor blocks around fork() so that none is lost or handled by the wrong code.
-FORK_BLOCKED_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD})
+FORK_BLOCKED_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1,
+                                  signal.SIGUSR2, signal.SIGCHLD})
 
 
-class _StopRequest:
-    """Records SIGTERM (the handler only sets a reason) and wakes the main thread's wait."""
+class DaemonLife:
+    """When and why this process stops; the main thread waits on it.
 
-    def __init__(self):
-        self.reason = None
+    Signal handlers and the monitor thread only record a reason and wake the main thread (or,
+    in service mode, hand the stop to the service script as a SIGTERM).
+    """
+
+    def __init__(self, channel, options, supervisor_pid):
+        self.channel = channel
+        self.options = options
+        self.supervisor_pid = supervisor_pid
+        self.stop_reason = None       # the shutdown reason once told to stop
+        self.recycle_reason = None    # what we asked the supervisor for
+        self.cpu_time_exceeded = False
+        self.pool = None
+        self.service_mode = False
+        self._lock = threading.Lock()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         signal.set_wakeup_fd(self._wake_w)
-        signal.signal(signal.SIGTERM, self._on_sigterm)
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGUSR1, self._on_stop_signal)
+        signal.signal(signal.SIGUSR2, self._on_stop_signal)
+        signal.signal(signal.SIGXCPU, self._on_cpu_time_limit)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
 
-    def _on_sigterm(self, signum, frame):
-        if self.reason is None:
-            self.reason = "SIGTERM"
+    # -- signals (main thread) ----------------------------------------------------------------
 
-    def wait(self, supervisor_pid):
-        """Block until a stop is requested; return the reason."""
-        while self.reason is None:
+    def _on_stop_signal(self, signum, frame):
+        if signum == signal.SIGTERM:
+            reason = ShutdownReason.SHUTDOWN_SIGNAL
+        elif signum == signal.SIGUSR1:
+            reason = ShutdownReason.GRACEFUL_SIGNAL
+        else:
+            reason = self.recycle_reason   # SIGUSR2: granted what we asked for
+            if reason is None:
+                return    # not ours to act on: we asked for nothing
+        if self.stop_reason is not None:
+            return
+        self.stop_reason = reason
+        if self.service_mode and signum != signal.SIGTERM:
+            # The service script owns SIGTERM (service.py): a recycle ends it the same way.
+            _emit_process_stopping(reason)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def _on_cpu_time_limit(self, signum, frame):
+        # The kernel repeats SIGXCPU every CPU second past the soft limit; one recycle is enough.
+        self.cpu_time_exceeded = True
+
+    # -- the monitor's requests (monitor thread) ------------------------------------------------
+
+    def ask_recycle(self, reason, words, stop_accepting):
+        with self._lock:
+            first = self.recycle_reason is None
+            if first:
+                self.recycle_reason = reason
+        if first:
+            logger.info("asking the supervisor to recycle this daemon process (%s: %s)",
+                        reason, words)
+            self.channel.send(RECYCLE, reason)
+        if stop_accepting and self.pool is not None:
+            logger.warning("stopped accepting requests (%s); waiting for the supervisor's "
+                           "go-ahead", reason)
+            self.pool.stop()
+
+    def startup_timed_out(self, words):
+        lines = [f"startup-timeout: this daemon process is {words}; ending it. Stack of every "
+                 "thread follows"] + format_thread_stacks()
+        logger.error("%s", "\n".join(lines))
+        _emit_process_stopping(ShutdownReason.STARTUP_TIMEOUT)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(ExitCode.STARTUP_TIMEOUT)
+
+    # -- the main thread's wait ---------------------------------------------------------------
+
+    def supervisor_gone(self):
+        return os.getppid() != self.supervisor_pid
+
+    def wait(self):
+        """Block until told to stop; return the shutdown reason."""
+        while self.stop_reason is None:
             select.select([self._wake_r], [], [], PARENT_CHECK_INTERVAL)
             try:
                 while os.read(self._wake_r, 512):
                     pass
             except BlockingIOError:
                 pass
-            if self.reason is None and os.getppid() != supervisor_pid:
-                self.reason = "the supervisor exited"
-        return self.reason
+            if self.stop_reason is None and self.supervisor_gone():
+                logger.warning("the supervisor exited; stopping")
+                self.stop_reason = ShutdownReason.SHUTDOWN_SIGNAL
+        return self.stop_reason
+
+    def drain_timeout(self, reason):
+        """How long running requests may take once stopping, before shutdown-timeout starts."""
+        if self.supervisor_gone():
+            return 0.0    # nobody will replace us: be gone within shutdown-timeout
+        # The same rule the supervisor uses for its SIGKILL deadline (states.Timeouts).
+        return Timeouts.from_options(self.options).drain(reason)
 
 
-def run(group, config, listener, supervisor_pid):
-    """Serve the group's socket in this (child) process until told to stop; return an ExitCode."""
-    stop = _StopRequest()
+def _emit_process_stopping(reason):
+    from wsgid import api
+    api.emit_process_stopping(reason)
+
+
+def run(group, config, listener, supervisor_pid, channel):
+    """Serve the group's socket in this (child) process until told to stop; return the exit
+    status (an ExitCode, or in service mode what the service script's run gave)."""
+    started_at = time.monotonic()
+    options = group.options
+    life = DaemonLife(channel, options, supervisor_pid)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, FORK_BLOCKED_SIGNALS)
-    if os.getppid() != supervisor_pid:
+    if life.supervisor_gone():
         return ExitCode.OK    # the supervisor died while forking us: there is nobody to serve for
 
     setproctitle(group.display_name())
     log.set_process_group(group.name)
 
-    options = group.options
     try:
         _apply_locale(options.get("lang"), options.get("locale"))
         _apply_python_home(options.get("python-home"))
         _apply_python_path(options.get("python-path") or [])
         _change_directory(options.get("home"))
+        _apply_process_settings(options)
     except OSError as exc:
         logger.error("cannot set up the daemon process environment: %s", exc)
         return ExitCode.SETUP_FAILED
@@ -103,19 +200,37 @@ def run(group, config, listener, supervisor_pid):
     if refusal is not None:
         return refusal
 
+    threads = options["threads"]
     try:
+        from wsgid import api
+        api.init_process(group.name, options["processes"], threads)
         from wsgid.connection import RequestHandler
         handler = RequestHandler(config, group)
+    except BaseException:
+        logger.exception("cannot load the application for this daemon process")
+        return ExitCode.CANNOT_LOAD
+
+    monitor = Monitor(_limits_for(options), started_at, channel, actions=life)
+    monitor.attach(handler)
+    # Started before the preloads: startup-timeout must be able to end a preload that hangs.
+    monitor.start()
+
+    if threads == 0:
+        return _run_service(config, group, handler, monitor, life)
+
+    try:
         handler.preload()
     except BaseException:
         logger.exception("cannot load the application for this daemon process")
         return ExitCode.CANNOT_LOAD
 
-    threads = options["threads"]
     pool = RequestThreadPool(listener, handler.handle, threads,
                              sockets.allowed_peer_uids(group.socket_uid),
                              name=f"wsgid-{group.name}")
+    life.pool = pool
     pool.start()
+    monitor.mark_ready()
+    channel.send(READY)
     from wsgid import core
     logger.info("daemon process serving as uid %d with %d threads (%s wire core)",
                 os.getuid(), threads, core.IMPLEMENTATION)
@@ -124,15 +239,104 @@ def run(group, config, listener, supervisor_pid):
         logger.warning("the Cython wire core is not available (%s); serving with the "
                        "pure-Python twin", core.CYTHON_IMPORT_ERROR)
 
-    reason = stop.wait(supervisor_pid)
+    reason = life.wait()
+    return _stop(reason, life, pool, handler, monitor)
+
+
+def _limits_for(options):
+    limits = Limits.from_options(options)
+    if options["threads"] == 0:
+        # Service mode serves no requests: only the limits on the process itself apply.
+        limits = Limits(restart_interval=limits.restart_interval,
+                        startup_timeout=limits.startup_timeout,
+                        memory_limit=limits.memory_limit)
+    return limits
+
+
+def _run_service(config, group, handler, monitor, life):
+    """threads=0: the import scripts run in this thread; their end is the process's end."""
+    life.service_mode = True
+    monitor.mark_ready()
+    life.channel.send(READY)
+    logger.info("daemon process running its service scripts as uid %d", os.getuid())
+    from wsgid import service
+    # A plain SIGTERM (a stop) reaches the script as SystemExit; process_stopping goes first.
+    # A granted recycle has already delivered it with its own reason (it is sent once only).
+    code = service.run(config, group, handler.loader,
+                       on_stop=lambda: _emit_process_stopping(ShutdownReason.SHUTDOWN_SIGNAL))
+    return ExitCode.OK if code is None else code
+
+
+def _stop(reason, life, pool, handler, monitor):
+    """Stop accepting, tell the application, let running requests finish, within bounds."""
     logger.info("daemon process stopping (%s)", reason)
     pool.stop()
     pool.release_listener()
-    still_running = pool.join(REQUEST_DRAIN_TIMEOUT)
-    if still_running:
-        logger.warning("%d requests were still running after %.0fs; exiting without them",
-                       still_running, REQUEST_DRAIN_TIMEOUT)
+    _emit_process_stopping(reason)
+
+    def still_running():
+        # Requests already answered 504 by request-timeout are stuck: not worth waiting for.
+        stuck = monitor.timed_out_requests
+        abandoned = sum(1 for r in handler.running() if r.request_id in stuck) if stuck else 0
+        return max(0, pool.busy - abandoned)
+
+    drain = life.drain_timeout(reason)
+    shutdown = life.options["shutdown-timeout"]
+    left = _wait_until_idle(still_running, drain)
+    if left and drain > 0:
+        logger.warning("%d requests still running after %.1fs (%s); waiting up to "
+                       "shutdown-timeout=%.1fs more", left, drain,
+                       "eviction-timeout" if drain != life.options["graceful-timeout"]
+                       else "graceful-timeout", shutdown)
+    if left:
+        left = _wait_until_idle(still_running, shutdown)
+        if left:
+            logger.warning("%d requests still running after shutdown-timeout; exiting "
+                           "without them", left)
+    monitor.stop()
     return ExitCode.OK
+
+
+def _wait_until_idle(count_running, timeout):
+    """Poll count_running() until 0 or timeout; return the last count."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = count_running()
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(DRAIN_POLL)
+
+
+def _apply_process_settings(options):
+    """umask=, cpu-priority=, virtual-memory-limit=, cpu-time-limit=; OSError when refused."""
+    if options["umask"] is not None:
+        os.umask(options["umask"])
+    if options["cpu-priority"]:
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, options["cpu-priority"])
+        except PermissionError:
+            # Only root may raise priority (a negative value); lowering it always works.
+            logger.warning("cpu-priority=%d: not permitted without root; keeping priority %d",
+                           options["cpu-priority"], os.getpriority(os.PRIO_PROCESS, 0))
+    if options["virtual-memory-limit"]:
+        _lower_soft_limit(resource.RLIMIT_AS, options["virtual-memory-limit"],
+                          "virtual-memory-limit")
+    if options["cpu-time-limit"]:
+        _lower_soft_limit(resource.RLIMIT_CPU, math.ceil(options["cpu-time-limit"]),
+                          "cpu-time-limit")
+
+
+def _lower_soft_limit(which, value, option):
+    # The hard limit stays: at the hard CPU limit the kernel kills with SIGKILL, so only the
+    # soft limit (SIGXCPU, which we handle) is ours to set.
+    soft, hard = resource.getrlimit(which)
+    if hard != resource.RLIM_INFINITY and value > hard:
+        logger.warning("%s=%d is above the hard limit %d; using %d", option, value, hard, hard)
+        value = hard
+    try:
+        resource.setrlimit(which, (value, hard))
+    except (ValueError, OSError) as exc:
+        raise OSError(f"{option}={value}: setrlimit failed: {exc}") from exc
 
 
 def _apply_locale(lang, locale_name):
@@ -187,17 +391,21 @@ def _change_directory(home):
 
 def _drop_privileges(group):
     """Become the group's user when started as root; return an ExitCode to refuse, else None."""
+    supplementary = list(group.options.get("supplementary-groups") or ())
     if os.geteuid() != 0:
         if (group.uid, group.gid) != (os.getuid(), os.getgid()):
             logger.warning("user=/group= are ignored: the supervisor does not run as root, so "
                            "this daemon process runs as uid %d", os.getuid())
+        if supplementary:
+            logger.warning("supplementary-groups= is ignored: the supervisor does not run as "
+                           "root")
         return None
     if group.uid == 0:
         logger.critical("refusing to serve as root: daemon processes must run as an "
                         "unprivileged user; set user= on WSGIDaemonProcess %s", group.name)
         return ExitCode.REFUSED_ROOT
     try:
-        os.setgroups([])
+        os.setgroups(supplementary)     # before setuid: afterwards it is not permitted
         os.setgid(group.gid)
         os.setuid(group.uid)
     except OSError as exc:
@@ -205,7 +413,8 @@ def _drop_privileges(group):
                         group.uid, group.gid, exc)
         return ExitCode.PRIVILEGE_DROP_FAILED
     switched = (os.getuid(), os.geteuid(), os.getgid(), os.getegid()) == \
-        (group.uid, group.uid, group.gid, group.gid)
+        (group.uid, group.uid, group.gid, group.gid) and \
+        set(os.getgroups()) <= set(supplementary) | {group.gid}
     if not switched or _can_regain_root():
         logger.critical("still privileged after switching to uid %d gid %d; this process will "
                         "not serve", group.uid, group.gid)

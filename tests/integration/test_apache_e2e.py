@@ -10,12 +10,13 @@ import pwd
 import signal
 import socket
 import stat
+import threading
 
 import psutil
 import pytest
 import requests
 
-from tests.support.apache import APACHE_USER, RUNNING_AS_ROOT, wait_for
+from tests.support.apache import APACHE_USER, RUNNING_AS_ROOT, shared_tmpdir, wait_for
 from tests.support.procs import daemons_of, run_as, supervisor_of, wait_for_daemons
 
 SITE = """
@@ -179,3 +180,43 @@ def test_connect_from_another_uid_is_refused(site):
                 return "refused"
             return "connected"
     assert run_as(nobody.pw_uid, nobody.pw_gid, try_connect) == "refused"
+
+
+SLEEPER = """\
+import time
+def application(environ, start_response):
+    open(environ["SLEEPER_MARK"], "w").close()
+    time.sleep(60)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"woke"]
+"""
+
+
+def test_stop_waits_for_the_longest_shutdown_timeout_before_killing_the_supervisor(apache):
+    """Apache's wait for the supervisor at exit follows the groups' shutdown-timeout (here
+    longer than any fixed wait would be), so the daemons end by themselves, not by SIGKILL."""
+    workdir = shared_tmpdir()
+    os.chmod(workdir, 0o777)     # the daemon user leaves the mark here
+    script = os.path.join(workdir, "sleeper.wsgi")
+    with open(script, "w") as f:
+        f.write(SLEEPER)
+    os.chmod(script, 0o644)
+    mark = os.path.join(workdir, "sleeping")
+    inst = apache(f'<Directory "{workdir}">\n    Require all granted\n</Directory>\n'
+                  f'WSGIDaemonProcess slow processes=1 threads=2 shutdown-timeout=12\n'
+                  f'WSGIScriptAlias /sleep "{script}" process-group=slow\n'
+                  f'SetEnv SLEEPER_MARK "{mark}"\n', extra_modules=("env",))
+    inst.start()
+    def sleep_request():
+        # Apache's stop cuts this connection: that is expected here, not a failure.
+        try:
+            requests.get(inst.url("/sleep"), timeout=60)
+        except requests.ConnectionError:
+            pass
+    client = threading.Thread(target=sleep_request, daemon=True)
+    client.start()
+    wait_for(lambda: os.path.exists(mark), 15, message="the request to start sleeping")
+    inst.stop(timeout=40)
+    log = inst.error_log()
+    assert "requests still running after shutdown-timeout; exiting without them" in log
+    assert "did not stop within" not in log     # Apache never had to SIGKILL the supervisor

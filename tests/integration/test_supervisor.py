@@ -175,10 +175,11 @@ def test_processes_and_threads_give_that_many_processes_and_request_threads(supe
     sup.start(wait_groups={"example": 3})
     for _ in range(6):
         assert request(sup.socket_path("example"))[0] == "HTTP/1.1 200 OK"
-    # Each daemon: its main thread (waiting for a stop) and 4 request threads.
+    # Each daemon: its main thread (waiting for a stop), its monitor thread and 4 request
+    # threads.
     daemons = sup.daemons()
     assert len(daemons) == 3
-    wait_for(lambda: [d.num_threads() for d in daemons] == [5, 5, 5], 10,
+    wait_for(lambda: [d.num_threads() for d in daemons] == [6, 6, 6], 10,
              message="4 request threads in each daemon process")
 
 
@@ -466,6 +467,12 @@ def test_daemon_processes_run_as_the_configured_user(supervisor):
     sup.write_config({"example": "processes=2 user=www-data group=www-data"})
     sup.start(wait_groups={"example": 2})
     www = pwd.getpwnam("www-data")
+    # Serving proves each process finished its start-up (a child seen just after fork() is
+    # still root: it drops privileges before it loads anything).
+    wait_for(lambda: request(sup.socket_path("example"))[0] == "HTTP/1.1 200 OK", 10,
+             message="the group to serve")
+    wait_for(lambda: all(d.uids().saved == www.pw_uid for d in sup.daemons()), 10,
+             message="every daemon to have dropped privileges")
     for daemon in sup.daemons():
         assert daemon.uids().real == daemon.uids().effective == daemon.uids().saved == www.pw_uid
         assert daemon.gids().real == daemon.gids().effective == www.pw_gid
@@ -545,3 +552,79 @@ def test_a_sighup_that_arrives_while_starting_is_a_reload_not_a_death(supervisor
     wait_for(lambda: "reloaded " in sup.log(), 15, message="the pending SIGHUP to reload")
     assert sup.proc.poll() is None
     assert request(sup.socket_path("example"))[0] == "HTTP/1.1 200 OK"
+
+
+def test_sigterm_gives_requests_shutdown_timeout_only_then_exits(supervisor):
+    """A stop is not a recycle: as under mod_wsgi, graceful-timeout does not apply to it."""
+    sup = supervisor()
+    script = os.path.join(sup.directory, "slow.wsgi")
+    with open(script, "w") as f:
+        f.write(SLOW_APP.replace("time.sleep(1.0)", "time.sleep(60.0)"))
+    os.chmod(script, 0o644)
+    os.chmod(sup.directory, 0o777)   # the daemon user writes the marker file
+    sup.write_config({"example": "processes=1 threads=2 graceful-timeout=30 "
+                                 "shutdown-timeout=1"}, script=script)
+    sup.start(wait_groups={"example": 1})
+    client = threading.Thread(target=request_outcome, args=(sup.socket_path("example"),),
+                              daemon=True)
+    client.start()
+    wait_for(lambda: os.path.exists(os.path.join(sup.directory, "request-started")), 10,
+             message="the slow request to start")
+    sup.signal(signal.SIGTERM)
+    assert sup.proc.wait(10) == 0
+    log = sup.log()
+    assert "stopping (SIGTERM): waiting up to 2.0s for the daemon processes" in log
+    assert "graceful-timeout" not in log
+    assert "1 requests still running after shutdown-timeout; exiting without them" in log
+    # It ended by itself after 1 s, before the supervisor's SIGKILL (1 s later).
+    assert "exited with status 0 (stopped normally)" in log
+    assert "killing it" not in log
+
+
+SETTINGS_APP = """\
+import json
+import os
+import resource
+
+def application(environ, start_response):
+    umask = os.umask(0)
+    os.umask(umask)
+    body = json.dumps({
+        "umask": umask,
+        "groups": sorted(os.getgroups()),
+        "gid": os.getgid(),
+        "priority": os.getpriority(os.PRIO_PROCESS, 0),
+        "address_space": resource.getrlimit(resource.RLIMIT_AS)[0],
+        "cpu": resource.getrlimit(resource.RLIMIT_CPU)[0],
+    }).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+"""
+
+
+def test_umask_cpu_priority_and_resource_limits_apply_to_the_daemon_process(supervisor):
+    import grp
+    import json
+    sup = supervisor()
+    script = os.path.join(sup.directory, "settings.wsgi")
+    with open(script, "w") as f:
+        f.write(SETTINGS_APP)
+    os.chmod(script, 0o644)
+    extra_groups = ""
+    if ROOT:
+        extra_groups = " supplementary-groups=" + ",".join(
+            g for g in ("adm", "staff") if g in [e.gr_name for e in grp.getgrall()])
+    sup.write_config({"example": "processes=1 umask=0027 cpu-priority=7 "
+                                 "virtual-memory-limit=4000000000 cpu-time-limit=3600"
+                                 + extra_groups}, script=script)
+    sup.start(wait_groups={"example": 1})
+    status, body = request(sup.socket_path("example"), "/")
+    assert status == "HTTP/1.1 200 OK", body
+    seen = json.loads(body)
+    assert seen["umask"] == 0o027
+    assert seen["priority"] == 7
+    assert seen["address_space"] == 4000000000
+    assert seen["cpu"] == 3600
+    if ROOT and extra_groups.partition("=")[2]:
+        wanted = {grp.getgrnam(name).gr_gid for name in extra_groups.partition("=")[2].split(",")}
+        assert set(seen["groups"]) - {seen["gid"]} == wanted

@@ -12,6 +12,7 @@ import pytest
 
 from wsgid import process
 from wsgid.group import Group, RestartBackoff
+from wsgid.options import parse_daemon_process
 from wsgid.process import ProcessHandle
 from wsgid.states import ProcessState
 
@@ -94,9 +95,14 @@ class FakeFork:
         return handle
 
 
-def make_group(processes=2):
-    spec = types.SimpleNamespace(name="example", socket_path="/run/example.sock",
-                                 options={"processes": processes})
+def make_group(processes=2, *options):
+    """A group with the options a directive `processes=N OPTIONS...` gives (deadlock-timeout=0
+    unless given, so that these tests only see the back-off's deadlines)."""
+    if not any(o.startswith("deadlock-timeout=") for o in options):
+        options += ("deadlock-timeout=0",)
+    _, values = parse_daemon_process(["example", f"processes={processes}", *options],
+                                     running_ids=(1000, 1000))
+    spec = types.SimpleNamespace(name="example", socket_path="/run/example.sock", options=values)
     fork = FakeFork()
     return Group(spec, config=None, listener=None, spawn=fork), fork
 
@@ -165,18 +171,19 @@ def test_a_process_that_keeps_dying_at_start_is_restarted_later_and_later(caplog
 
 
 def test_a_stopping_group_sends_sigterm_then_sigkill_to_overstayers_and_restarts_nothing():
-    group, fork = make_group(processes=2)
+    # a stop drains for shutdown-timeout only (graceful-timeout is for recycles) + the margin = 4 s
+    group, fork = make_group(2, "graceful-timeout=1", "shutdown-timeout=3")
     group.start(0.0)
     group.tick(0.0)
-    group.stop(now=10.0, reason="test", timeout=5.0)
+    group.stop(now=10.0, why="test")
     assert fork.signals == [(1001, signal.SIGTERM), (1002, signal.SIGTERM)]
     group.reap(1001, EXIT_OK, now=11.0)
     group.tick(11.0)
     assert group.pids() == [1002] and not group.finished
-    assert group.next_due(11.0) == 15.0
-    group.tick(15.0)
+    assert group.next_due(11.0) == 14.0
+    group.tick(14.0)
     assert fork.signals[-1] == (1002, signal.SIGKILL)
-    group.reap(1002, KILLED_BY_SIGKILL, now=15.1)
+    group.reap(1002, KILLED_BY_SIGKILL, now=14.1)
     group.tick(30.0)
     assert group.finished and len(fork.spawned) == 2
 

@@ -73,3 +73,9 @@ WSGIScriptAlias /c SCRIPT process-group=c
 """
     plan = plan_reload(running(make_config(BASE)), make_config(new))
     assert plan == ReloadPlan(keep=("a",), start=("c",), stop=("b",))
+
+
+def test_a_new_import_script_of_a_group_restarts_that_group(make_config):
+    preloading = BASE + "WSGIImportScript OTHER process-group=b application-group=%{GLOBAL}\n"
+    plan = plan_reload(running(make_config(BASE)), make_config(preloading))
+    assert plan == ReloadPlan(keep=("a",), restart=("b",))

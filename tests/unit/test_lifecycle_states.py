@@ -66,7 +66,7 @@ def test_kill_sends_sigkill_once_and_not_after_exit():
     other = make_handle(sent)
     other.exited(0, now=101.0)
     other.kill()
-    other.request_stop(now=102.0)
+    other.request_stop(now=102.0, timeout=5.0)
     assert sent == []
 
 
@@ -74,7 +74,7 @@ def test_a_process_that_vanished_is_not_an_error_to_signal():
     def gone(pid, signum):
         raise ProcessLookupError(pid)
     handle = ProcessHandle(4242, "example", 0, 0.0, kill=gone)
-    handle.request_stop(now=1.0)
+    handle.request_stop(now=1.0, timeout=5.0)
     assert handle.state is ProcessState.STOPPING
 
 

@@ -38,6 +38,14 @@ IMPLEMENTED_IN_ISSUE_2 = {
     "python-home", "lang", "locale", "socket-user", "listen-backlog", "connect-timeout",
     "socket-timeout",
 }
+# The daemon process lifecycle: limits, recycling, timeouts and process setup.
+IMPLEMENTED_IN_ISSUE_3 = {
+    "maximum-requests", "restart-interval", "inactivity-timeout", "request-timeout",
+    "startup-timeout", "deadlock-timeout", "graceful-timeout", "eviction-timeout",
+    "shutdown-timeout", "queue-timeout", "cpu-time-limit", "memory-limit", "virtual-memory-limit",
+    "umask", "supplementary-groups", "cpu-priority",
+}
+IMPLEMENTED = IMPLEMENTED_IN_ISSUE_2 | IMPLEMENTED_IN_ISSUE_3
 
 
 def _unprivileged_users():
@@ -111,8 +119,8 @@ def test_table_declares_every_mod_wsgi_46_option_once():
     assert set(OPTION_BY_NAME) == MOD_WSGI_46_OPTIONS
 
 
-def test_implemented_options_are_those_of_issue_2():
-    assert {option.name for option in OPTIONS if option.implemented} == IMPLEMENTED_IN_ISSUE_2
+def test_implemented_options_are_those_of_issues_2_and_3():
+    assert {option.name for option in OPTIONS if option.implemented} == IMPLEMENTED
 
 
 def test_every_row_has_one_sentence_of_help_and_an_example():
@@ -132,7 +140,7 @@ def test_cli_options_are_implemented_and_flags_are_named_after_the_option():
 
 def test_defaults_of_implemented_options(apache_user):
     values = parse(apache=apache_user)
-    assert set(values) == IMPLEMENTED_IN_ISSUE_2
+    assert set(values) == IMPLEMENTED
     assert values["processes"] == 1
     assert values["threads"] == 15
     assert values["display-name"] == "(wsgi:g)"
@@ -140,8 +148,17 @@ def test_defaults_of_implemented_options(apache_user):
     assert values["connect-timeout"] == 15.0 and isinstance(values["connect-timeout"], float)
     assert values["socket-timeout"] == 60.0
     assert values["python-path"] == []
-    for name in ("home", "python-home", "lang", "locale", "socket-user"):
+    for name in ("home", "python-home", "lang", "locale", "socket-user", "umask"):
         assert values[name] is None, name
+    # The lifecycle defaults the issue names: deadlock 300 s, graceful 15 s, shutdown 5 s;
+    # every other limit is off.
+    assert (values["deadlock-timeout"], values["graceful-timeout"], values["shutdown-timeout"]) \
+        == (300.0, 15.0, 5.0)
+    for name in ("maximum-requests", "restart-interval", "inactivity-timeout", "request-timeout",
+                 "startup-timeout", "eviction-timeout", "queue-timeout", "cpu-time-limit",
+                 "memory-limit", "virtual-memory-limit", "cpu-priority"):
+        assert values[name] == 0, name
+    assert tuple(values["supplementary-groups"]) == ()
 
 
 def test_defaults_are_not_shared_between_parses(apache_user):
@@ -222,6 +239,36 @@ def test_timeouts_are_float_seconds(apache_user, name, raw, expected):
     assert value == expected and isinstance(value, float)
 
 
+@pytest.mark.parametrize("word, name, expected", [
+    ("maximum-requests=1000", "maximum-requests", 1000),
+    ("restart-interval=3600", "restart-interval", 3600.0),
+    ("inactivity-timeout=0.5", "inactivity-timeout", 0.5),
+    ("request-timeout=60", "request-timeout", 60.0),
+    ("startup-timeout=15", "startup-timeout", 15.0),
+    ("deadlock-timeout=0", "deadlock-timeout", 0.0),
+    ("graceful-timeout=0", "graceful-timeout", 0.0),
+    ("eviction-timeout=30", "eviction-timeout", 30.0),
+    ("shutdown-timeout=2.5", "shutdown-timeout", 2.5),
+    ("queue-timeout=45", "queue-timeout", 45.0),
+    ("cpu-time-limit=2", "cpu-time-limit", 2.0),
+    ("memory-limit=536870912", "memory-limit", 536870912),
+    ("virtual-memory-limit=1073741824", "virtual-memory-limit", 1073741824),
+    ("cpu-priority=5", "cpu-priority", 5),
+    ("cpu-priority=-20", "cpu-priority", -20),
+])
+def test_lifecycle_options_accept_their_values(apache_user, word, name, expected):
+    assert parse(word, apache=apache_user)[name] == expected
+
+
+def test_umask_is_octal(apache_user):
+    assert parse("umask=0027", apache=apache_user)["umask"] == 0o027
+
+
+def test_supplementary_groups_resolve_to_gids(apache_user, unprivileged_group):
+    values = parse(f"supplementary-groups={unprivileged_group.gr_name}", apache=apache_user)
+    assert list(values["supplementary-groups"]) == [unprivileged_group.gr_gid]
+
+
 # -- bad values --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("option, raw", [
@@ -234,6 +281,9 @@ def test_timeouts_are_float_seconds(apache_user, name, raw, expected):
     ("connect-timeout", "0"), ("connect-timeout", "-1"), ("connect-timeout", "abc"),
     ("connect-timeout", "nan"), ("connect-timeout", "inf"), ("connect-timeout", "1e3"),
     ("socket-timeout", "0"), ("socket-timeout", "0.0"), ("socket-timeout", "ten"),
+    ("maximum-requests", "-1"), ("maximum-requests", "many"), ("request-timeout", "-2"),
+    ("graceful-timeout", "soon"), ("cpu-priority", "21"), ("cpu-priority", "-21"),
+    ("umask", "999"), ("umask", "rwx"), ("memory-limit", "1G"), ("queue-timeout", "x"),
 ])
 def test_bad_value_names_option_value_and_fix(apache_user, option, raw):
     error = refused(f"{option}={raw}", apache=apache_user)
