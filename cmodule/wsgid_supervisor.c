@@ -7,8 +7,10 @@
  *                 the configuration (also for `apachectl configtest`).
  *   post_config   (not on the pre-detach pass) write <prefix>.<pid>.conf,
  *                 then spawn `PYTHON -m wsgid supervise --config FILE
- *                 --managed-by PID`, or SIGHUP the one still running from
- *                 an earlier generation; register it as an other child.
+ *                 --managed-by PID`, or make the one still running from an
+ *                 earlier generation reload: write FILE.children (the
+ *                 Apache children alive now, all of earlier generations),
+ *                 then SIGHUP; register it as an other child.
  *   death         the MPM reports it; restart it unless Apache is
  *                 stopping, at most once a second, backing off while it
  *                 keeps dying young.
@@ -21,6 +23,9 @@
  * is registered on pconf only, because the DSO is unloaded with pconf.
  * The supervisor inherits Apache's stderr (the main error log) for stdout
  * and stderr: no pipes, so Apache children hold no descriptor of it.
+ * FILE.children is written after FILE and before the SIGHUP, so a
+ * supervisor that reads FILE and then FILE.children never sees a list
+ * older than the configuration it loaded.
  */
 #include <errno.h>
 #include <signal.h>
@@ -40,6 +45,7 @@
 #include "http_core.h"
 #include "http_log.h"
 #include "ap_mpm.h"
+#include "scoreboard.h"
 #include "unixd.h"
 
 #include "wsgid_conn.h"
@@ -48,6 +54,10 @@
 APLOG_USE_MODULE(wsgid);
 
 #define RETAINED_KEY "wsgid_module:supervisor"
+/* Appended to the daemon configuration file's path: the Apache children
+ * that may still connect to the sockets of groups leaving the
+ * configuration (docs/internals.md, "Graceful restarts"). */
+#define CHILDREN_SUFFIX ".children"
 /* A stopping supervisor gives its daemons the largest shutdown-timeout of
  * their groups, SIGKILLs the overstayers a second later and waits up to 2 s
  * to reap them (wsgid/states.py, wsgid/supervisor.py); Apache waits that
@@ -186,9 +196,13 @@ static const char *daemon_config_text(wsgid_globals *g, apr_pool_t *p,
 
         add_line(lines, p, "WSGIConfigOrigin %s\n",
                  quote_arg(p, alias->defined_at));
-        add_line(lines, p, "WSGIScriptAlias %s %s%s%s%s%s\n",
-                 quote_arg(p, *alias->url ? alias->url : "/"),
-                 quote_arg(p, alias->target),
+        /* a Match line keeps REGEX and TARGET as written: the daemons
+         * derive from TARGET which files its $N can name */
+        add_line(lines, p, "%s %s %s%s%s%s%s\n",
+                 alias->regex ? "WSGIScriptAliasMatch" : "WSGIScriptAlias",
+                 quote_arg(p, alias->regex || *alias->url ? alias->url : "/"),
+                 quote_arg(p, alias->regex ? alias->written_target
+                                           : alias->target),
                  group ? " " : "",
                  group ? quote_arg(p, apr_pstrcat(p, "process-group=", group,
                                                   NULL)) : "",
@@ -247,6 +261,35 @@ static apr_status_t write_file_atomically(const char *path, const char *text,
         apr_file_remove(tmp, p);
     }
     return rv;
+}
+
+/* The Apache children alive now, from the scoreboard, one pid a line.
+ * Called while a new generation is configured, before the MPM starts its
+ * children: every child listed belongs to an earlier generation and may
+ * still send requests (a request in progress, pipelined requests) to the
+ * sockets that generation's configuration named. */
+static const char *apache_children_text(apr_pool_t *p)
+{
+    apr_array_header_t *lines = apr_array_make(p, 8, sizeof(const char *));
+    int server_limit = 0, i;
+
+    add_line(lines, p, "# Written by mod_wsgid (Apache pid %" APR_PID_T_FMT
+             ") as it configured generation %d: the Apache children then\n"
+             "# running. Daemon groups leaving the configuration serve until "
+             "these have exited.\n", getpid(),
+             ap_state_query(AP_SQ_CONFIG_GEN));
+    if (ap_scoreboard_image != NULL
+        && ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &server_limit)
+           == APR_SUCCESS) {
+        for (i = 0; i < server_limit; i++) {
+            process_score *ps = ap_get_scoreboard_process(i);
+
+            if (ps != NULL && ps->pid > 0) {
+                add_line(lines, p, "%" APR_PID_T_FMT "\n", ps->pid);
+            }
+        }
+    }
+    return apr_array_pstrcat(p, lines, '\0');
 }
 
 /* --- check_config ------------------------------------------------------ */
@@ -591,6 +634,8 @@ static apr_status_t stop_at_exit(void *data)
     stop_supervisor(run->retained, run->s);
     if (run->retained->config_path) {
         apr_file_remove(run->retained->config_path, run->pconf);
+        apr_file_remove(apr_pstrcat(run->pconf, run->retained->config_path,
+                                    CHILDREN_SUFFIX, NULL), run->pconf);
     }
     return APR_SUCCESS;
 }
@@ -680,6 +725,20 @@ int wsgid_supervisor_post_config(wsgid_globals *g, apr_pool_t *pconf,
     }
 
     if (supervisor_alive(retained)) {
+        const char *children_path = apr_pstrcat(ptemp, retained->config_path,
+                                                CHILDREN_SUFFIX, NULL);
+
+        /* Without the list the supervisor retires leaving groups at once:
+         * worth a warning, not a failed restart. */
+        rv = write_file_atomically(children_path, apache_children_text(ptemp),
+                                   ptemp);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
+                         "mod_wsgid: cannot write %s; daemon groups leaving "
+                         "the configuration stop at once instead of serving "
+                         "the Apache children of earlier generations",
+                         children_path);
+        }
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                      "mod_wsgid: asking the wsgid supervisor (pid %"
                      APR_PID_T_FMT ") to reload %s (SIGHUP)",

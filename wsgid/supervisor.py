@@ -12,6 +12,11 @@ Rules:
   lost. A socket file is removed only when no group uses that path any more, or at exit.
 - Managed mode (--managed-by PID, the Apache parent): exit as on SIGTERM when that parent dies,
   through PR_SET_PDEATHSIG and a check of the parent at every tick of the loop.
+- Graceful restarts lose no request (docs/internals.md, "Graceful restarts"): a group that leaves
+  the configuration on a reload (removed, or moved to a new socket path, as every group is at
+  each Apache generation with WSGISocketRotation On) is *held*: it keeps serving, unchanged, as
+  long as an Apache child that was running at the reload (mod_wsgid lists them in FILE.children)
+  may still connect to its socket, at most OLD_CHILDREN_WAIT; then it retires like any other.
 
 - The loop also waits on every daemon process's channel (channel.py) and hands what they say
   (ready, heartbeat, recycle REASON) to their group, which does the staggering and the watchdog
@@ -32,6 +37,7 @@ import signal
 import sys
 import time
 
+import psutil
 from setproctitle import setproctitle
 
 from wsgid import log, process, sockets
@@ -51,6 +57,17 @@ TICK = 1.0
 # anyway (a process stuck in uninterruptible sleep cannot be waited for).
 REAP_GRACE = 2.0
 
+# The longest a group that left the configuration keeps serving the Apache children that were
+# running at the reload: one that never goes away (a stuck connection, an endless download) must
+# not keep the old generation's daemon processes forever.
+OLD_CHILDREN_WAIT = 300.0
+
+# How often the supervisor looks whether those Apache children have exited.
+OLD_CHILDREN_CHECK = 0.5
+
+# mod_wsgid writes the pids of the running Apache children to FILE + this, then sends SIGHUP.
+APACHE_CHILDREN_SUFFIX = ".children"
+
 
 def main(config_path, managed_by=None):
     """Run the supervisor for the configuration file; return the exit status.
@@ -69,7 +86,8 @@ def main(config_path, managed_by=None):
         print(f"{config_path}: cannot read the daemon configuration: {exc.strerror or exc}",
               file=sys.stderr)
         return 2
-    return Supervisor(config_path, config, managed_by).run()
+    apache_children = ApacheChildren(config_path, managed_by) if managed_by is not None else None
+    return Supervisor(config_path, config, managed_by, apache_children=apache_children).run()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,14 +120,88 @@ def plan_reload(running, new_config):
     return ReloadPlan(tuple(keep), tuple(start), tuple(restart), tuple(stop))
 
 
+class ApacheChildren:
+    """The Apache children that may still connect to the sockets of groups leaving the
+    configuration: those mod_wsgid listed (FILE.children) when it asked for the reload.
+
+    A child is known by its pid and its start time, and counts as running only while it is
+    still a live child of the Apache parent with that start time: a reused pid is not waited for.
+    """
+
+    def __init__(self, config_path, apache_pid):
+        self.path = config_path + APACHE_CHILDREN_SUFFIX
+        self.apache_pid = apache_pid
+
+    def listed(self):
+        """{pid: start time} of the listed children that are running; {} without the file."""
+        try:
+            with open(self.path) as f:
+                lines = f.read().splitlines()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            logger.warning("cannot read %s (%s): groups leaving the configuration stop at once",
+                           self.path, exc.strerror or exc)
+            return {}
+        started = {}
+        for line in lines:
+            word = line.strip()
+            if word.isdigit():
+                start_time = self._start_time(int(word))
+                if start_time is not None:
+                    started[int(word)] = start_time
+        return started
+
+    def running(self, known):
+        """Those of `known` ({pid: start time}) that are still running."""
+        return {pid: start for pid, start in known.items() if self._start_time(pid) == start}
+
+    def _start_time(self, pid):
+        try:
+            child = psutil.Process(pid)
+            with child.oneshot():
+                if child.ppid() != self.apache_pid or child.status() == psutil.STATUS_ZOMBIE:
+                    return None
+                return child.create_time()
+        except psutil.Error:
+            return None
+
+
+@dataclasses.dataclass
+class HeldGroup:
+    """A group that left the configuration and keeps serving older Apache children."""
+
+    group: Group
+    children: dict        # {pid: start time} of the Apache children that may still use it
+    deadline: float       # when it retires even if some of them are still running
+
+
+def release_reason(held, served_paths, now):
+    """Why a held group may retire now (words for the log), or None while it must serve on."""
+    if held.group.socket_path in served_paths:
+        return "a group of the current configuration serves its socket now"
+    if not held.children:
+        return "the Apache children that could still connect to it have exited"
+    if now >= held.deadline:
+        return (f"Apache children {', '.join(map(str, sorted(held.children)))} are still "
+                f"running, but it has served them for {OLD_CHILDREN_WAIT:.0f}s "
+                "(OLD_CHILDREN_WAIT)")
+    return None
+
+
 class Supervisor:
-    def __init__(self, config_path, config, managed_by=None, clock=time.monotonic):
+    def __init__(self, config_path, config, managed_by=None, clock=time.monotonic,
+                 apache_children=None, spawn=process.spawn):
         self.config_path = config_path
         self.config = config
         self.managed_by = managed_by
         self.groups = {}           # name -> Group, the groups serving the current configuration
+        self.held = []             # HeldGroup: left the configuration, serving older children
         self.retiring = []         # groups of an earlier configuration, waiting for their exits
         self.listeners = {}        # socket path -> listening socket, shared by groups of a path
+        self._apache_children = apache_children   # ApacheChildren, or None: nothing is held
+        self._spawn = spawn
+        self._next_held_check = 0.0
         self._clock = clock
         self._pending_signals = []
         self._stopping = False
@@ -154,6 +246,7 @@ class Supervisor:
             if self.managed_by is not None and not self._stopping and not self._manager_alive():
                 self._begin_stop(f"the Apache parent (pid {self.managed_by}) exited")
             now = self._clock()
+            self._release_held_groups(now)
             for group in self._all_groups():
                 group.tick(now)
             self._forget_finished_groups()
@@ -170,10 +263,16 @@ class Supervisor:
         due = [t for t in (g.next_due(now) for g in self._all_groups()) if t is not None]
         if self._hard_deadline is not None:
             due.append(self._hard_deadline)
+        if self.held:
+            due.append(self._next_held_check)
         return max(0.0, min([now + TICK] + due) - now)
 
     def _all_groups(self):
-        return list(self.groups.values()) + self.retiring
+        return self._serving_groups() + self.retiring
+
+    def _serving_groups(self):
+        """The groups of the current configuration, then the held ones."""
+        return list(self.groups.values()) + [held.group for held in self.held]
 
     def _all_pids(self):
         return [pid for group in self._all_groups() for pid in group.pids()]
@@ -249,7 +348,7 @@ class Supervisor:
         if not self._stopping:
             logger.info("graceful restart of every daemon process (SIGUSR1)")
             now = self._clock()
-            for group in self.groups.values():
+            for group in self._serving_groups():
                 group.restart_gracefully(now)
 
     def handle_sigchld(self):
@@ -274,6 +373,8 @@ class Supervisor:
             self._hard_deadline = min(self._hard_deadline, now + REAP_GRACE)
             return
         self._stopping = True
+        self.retiring += [held.group for held in self.held]
+        self.held = []
         for group in self._all_groups():
             group.stop(now, reason)
         # Processes retiring from a reload may have been given longer (eviction-timeout).
@@ -336,7 +437,8 @@ class Supervisor:
     def _new_group(self, config, name):
         spec = config.groups[name]
         listener = self._listener_for(spec)
-        return Group(spec, config, listener, fingerprint=group_fingerprint(config, name))
+        return Group(spec, config, listener, fingerprint=group_fingerprint(config, name),
+                     spawn=self._spawn)
 
     def _listener_for(self, spec):
         path = spec.socket_path
@@ -382,8 +484,7 @@ class Supervisor:
         running = {name: group.fingerprint for name, group in self.groups.items()}
         plan = plan_reload(running, new_config)
         now = self._clock()
-        for name in plan.stop:
-            self._retire(self.groups.pop(name), now, "reload: the group was removed")
+        leaving = [(self.groups.pop(name), "reload: the group was removed") for name in plan.stop]
         for name in plan.restart + plan.start:
             try:
                 new_group = self._new_group(new_config, name)
@@ -397,12 +498,46 @@ class Supervisor:
             new_group.start(now)
             new_group.tick(now)
             if old_group is not None:
-                self._retire(old_group, now, "reload: the group changed")
+                leaving.append((old_group, "reload: the group changed"))
         self.config = new_config
+        self._leave(leaving, now)
         self._release_unused_listeners()
         logger.info("reloaded %s: started %s; restarted %s; stopped %s; unchanged %s",
                     self.config_path, *(", ".join(names) or "none" for names in
                                         (plan.start, plan.restart, plan.stop, plan.keep)))
+
+    def _leave(self, leaving, now):
+        """Hold each group that left the configuration while Apache children running at this
+        reload may still connect to its socket (no group of the new configuration serves that
+        socket); retire the others at once."""
+        served = {group.socket_path for group in self.groups.values()}
+        may_hold = any(group.socket_path not in served for group, _ in leaving)
+        children = self._apache_children.listed() if may_hold and self._apache_children else {}
+        for group, why in leaving:
+            if children and group.socket_path not in served:
+                self.held.append(HeldGroup(group, dict(children), now + OLD_CHILDREN_WAIT))
+                group.log.info("%s; it keeps serving %s until Apache children %s, running at "
+                               "the reload, have exited (at most %.0fs)", why, group.socket_path,
+                               ", ".join(map(str, sorted(children))), OLD_CHILDREN_WAIT)
+            else:
+                self._retire(group, now, why)
+        self._next_held_check = now + OLD_CHILDREN_CHECK
+
+    def _release_held_groups(self, now):
+        """Retire the held groups whose Apache children have exited (or overstayed)."""
+        if not self.held or now < self._next_held_check:
+            return
+        self._next_held_check = now + OLD_CHILDREN_CHECK
+        served = {group.socket_path for group in self.groups.values()}
+        still_held = []
+        for held in self.held:
+            held.children = self._apache_children.running(held.children)
+            why = release_reason(held, served, now)
+            if why is None:
+                still_held.append(held)
+            else:
+                self._retire(held.group, now, f"held after a reload: {why}")
+        self.held = still_held
 
     def _retire(self, group, now, why):
         # As on Apache's graceful restart under mod_wsgi: graceful_signal, eviction-timeout.
