@@ -10,6 +10,10 @@
  * daemon socket.  Every log line names the group and the socket path, and
  * carries the errno where there is one.
  */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+
 #include "apr_strings.h"
 #include "apr_buckets.h"
 
@@ -81,6 +85,65 @@ static apr_size_t mount_matches(const char *uri, const char *url)
     return (uri[len] == '\0' || uri[len] == '/') ? len : 0;
 }
 
+/* Does a substituted script path have a "." or ".." segment?  Apache
+ * removed those from the URL (decoded %2e too), but a capture can still
+ * put one together ("/a..b" with REGEX ^/a(.*)b gives ".."). */
+static int has_dot_segment(const char *path)
+{
+    const char *seg = path;
+
+    for (;;) {
+        apr_size_t len = strcspn(seg, "/");
+
+        if ((len == 1 && seg[0] == '.')
+            || (len == 2 && seg[0] == '.' && seg[1] == '.')) {
+            return 1;
+        }
+        if (seg[len] == '\0') {
+            return 0;
+        }
+        seg += len + 1;
+    }
+}
+
+/* WSGIScriptAliasMatch: r->filename is TARGET with $N from the match, plus
+ * the rest of the URL after the match (mod_wsgi's rule), so SCRIPT_NAME
+ * ends where the match ends.  DECLINED if the regex does not match. */
+static int translate_match(request_rec *r, const wsgid_script_alias *alias,
+                           wsgid_alias_match *match)
+{
+    ap_regmatch_t m[AP_MAX_REG_MATCH];
+    const char *target, *rest;
+
+    if (ap_regexec(alias->regex, r->uri, AP_MAX_REG_MATCH, m, 0) != 0) {
+        return DECLINED;
+    }
+    target = alias->target;
+    if (alias->target_dir != NULL) {
+        target = ap_pregsub(r->pool, alias->target, r->uri, AP_MAX_REG_MATCH,
+                            m);
+        if (target == NULL || has_dot_segment(target)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "mod_wsgid: WSGIScriptAliasMatch at %s: refused "
+                          "%s: the script path it makes (%s) %s; answering "
+                          "404", alias->defined_at, r->uri,
+                          target ? target : "too long",
+                          target ? "has a '.' or '..' segment"
+                                 : "cannot be built");
+            return HTTP_NOT_FOUND;
+        }
+        match->script_path = target;
+    }
+    /* a match of just "/" leaves the whole URL as the rest, like a mount
+     * at "/" (SCRIPT_NAME "") */
+    rest = m[0].rm_eo == 1 && r->uri[0] == '/' ? r->uri : r->uri + m[0].rm_eo;
+    if (*rest == '/' && *target && target[strlen(target) - 1] == '/') {
+        target = apr_pstrmemdup(r->pool, target, strlen(target) - 1);
+    }
+    r->filename = apr_pstrcat(r->pool, target, rest, NULL);
+    return OK;
+}
+
 static int wsgid_translate_name(request_rec *r)
 {
     wsgid_server_config *sconf = wsgid_server_conf(r->server);
@@ -92,28 +155,80 @@ static int wsgid_translate_name(request_rec *r)
     for (i = 0; i < sconf->aliases->nelts; i++) {
         wsgid_script_alias *alias = &APR_ARRAY_IDX(sconf->aliases, i,
                                                    wsgid_script_alias);
+        wsgid_alias_match *match = apr_pcalloc(r->pool, sizeof(*match));
         const char *rest;
         apr_size_t target_len;
 
-        if (!mount_matches(r->uri, alias->url)) {
-            continue;
+        match->alias = alias;
+        if (alias->regex != NULL) {
+            int status = translate_match(r, alias, match);
+
+            if (status == DECLINED) {
+                continue;
+            }
+            if (status != OK) {
+                return status;
+            }
         }
-        rest = r->uri + strlen(alias->url);
-        target_len = strlen(alias->target);
-        if (alias->target[target_len - 1] == '/') {
-            target_len--;
+        else {
+            if (!mount_matches(r->uri, alias->url)) {
+                continue;
+            }
+            rest = r->uri + strlen(alias->url);
+            target_len = strlen(alias->target);
+            if (alias->target[target_len - 1] == '/') {
+                target_len--;
+            }
+            /* As mod_alias does: the core's directory walk then finds the
+             * script file in this path and sets r->path_info to the rest. */
+            r->filename = apr_pstrcat(r->pool,
+                                      apr_pstrmemdup(r->pool, alias->target,
+                                                     target_len),
+                                      rest, NULL);
         }
-        /* As mod_alias does: the core's directory walk then finds the
-         * script file in this path and sets r->path_info to the rest. */
-        r->filename = apr_pstrcat(r->pool,
-                                  apr_pstrmemdup(r->pool, alias->target,
-                                                 target_len),
-                                  rest, NULL);
         r->handler = WSGID_HANDLER;
-        ap_set_module_config(r->request_config, &wsgid_module, alias);
+        ap_set_module_config(r->request_config, &wsgid_module, match);
         return OK;
     }
     return DECLINED;
+}
+
+/* A WSGIScriptAliasMatch script made with $N must be the substituted path
+ * itself (or a file in it, when that is a directory), and its real path,
+ * symlinks resolved, must lie inside the target's directory: the URL never
+ * reaches a file outside it.  OK, or 404 with one log line. */
+static int check_match_script(request_rec *r, const wsgid_alias_match *match)
+{
+    const char *script = match->script_path;
+    apr_size_t len = strlen(script);
+    char real[PATH_MAX], real_dir[PATH_MAX];
+    const char *problem = NULL;
+
+    while (len > 1 && script[len - 1] == '/') {
+        len--;
+    }
+    if (strncmp(r->filename, script, len) != 0
+        || (r->filename[len] != '\0' && r->filename[len] != '/')) {
+        problem = "is not the script path the match made";
+    }
+    else if (realpath(r->filename, real) == NULL
+             || realpath(match->alias->target_dir, real_dir) == NULL) {
+        problem = apr_psprintf(r->pool, "cannot be resolved (%s)",
+                               strerror(errno));
+    }
+    else if (strncmp(real, real_dir, strlen(real_dir)) != 0
+             || real[strlen(real_dir)] != '/') {
+        problem = apr_psprintf(r->pool, "resolves to %s, outside %s", real,
+                               real_dir);
+    }
+    if (problem == NULL) {
+        return OK;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "mod_wsgid: WSGIScriptAliasMatch at %s: refused %s: the "
+                  "script %s %s; answering 404", match->alias->defined_at,
+                  r->uri, r->filename, problem);
+    return HTTP_NOT_FOUND;
 }
 
 /* --- the handler ------------------------------------------------------ */
@@ -121,6 +236,7 @@ static int wsgid_translate_name(request_rec *r)
 typedef struct {
     request_rec *r;
     const wsgid_script_alias *alias;     /* NULL if mapped by SetHandler */
+    const wsgid_alias_match *match;      /* NULL if mapped by SetHandler */
     wsgid_dir_config *dconf;
     wsgid_daemon_group *group;
     const char *application_group;
@@ -168,19 +284,36 @@ static const char *expand_group_name(request_rec *r, const char *value)
         return with_port(r, r->server->server_hostname);
     }
     if (strcmp(value, "%{HOST}") == 0) {
-        return with_port(r, r->hostname ? r->hostname
-                                        : r->server->server_hostname);
+        return with_port(r, r->hostname && *r->hostname
+                            ? r->hostname : r->server->server_hostname);
     }
     if (strcmp(value, "%{RESOURCE}") == 0) {
+        /* as mod_wsgi: SCRIPT_NAME lowercased, repeated slashes collapsed */
+        char *name = apr_pstrdup(r->pool, script_name(r));
+
+        ap_no2slash(name);
+        ap_str_tolower(name);
         return apr_pstrcat(r->pool, with_port(r, r->server->server_hostname),
-                           "|", script_name(r), NULL);
+                           "|", name, NULL);
     }
     if (strncmp(value, "%{ENV:", 6) == 0 && value[strlen(value) - 1] == '}') {
         const char *var = apr_pstrmemdup(r->pool, value + 6,
                                          strlen(value) - 7);
-        const char *env = apr_table_get(r->subprocess_env, var);
+        const char *env = apr_table_get(r->notes, var);
 
-        return env ? env : "";
+        if (env == NULL) {
+            env = apr_table_get(r->subprocess_env, var);
+        }
+        if (env == NULL) {
+            env = getenv(var);
+        }
+        if (env == NULL) {
+            return value;   /* unset: the name as written, as mod_wsgi does */
+        }
+        if (env[0] == '%' && strncmp(env, "%{ENV:", 6) != 0) {
+            return expand_group_name(r, env);   /* one level, never a loop */
+        }
+        return env;
     }
     return value;
 }
@@ -205,6 +338,17 @@ static int choose_group(wsgid_request *req)
                       "%s): wsgid has no embedded mode; set "
                       "WSGIProcessGroup or the process-group= option of "
                       "WSGIScriptAlias", r->uri, r->filename);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* mod_wsgi checks the restriction first, and answers 500 too */
+    if (!wsgid_restriction_allows(req->dconf->restrict_process, name)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "mod_wsgid: group '%s' socket (none): refused %s: "
+                      "WSGIRestrictProcess at %s allows only %s here "
+                      "(group from '%s'); answering 500", name, r->uri,
+                      req->dconf->restrict_process->defined_at,
+                      wsgid_restriction_names(req->dconf->restrict_process,
+                                              r->pool), configured);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     req->group = wsgid_find_group(wsgid_server_conf(r->server)->globals,
@@ -576,10 +720,14 @@ static int read_response_head(wsgid_request *req)
     return OK;
 }
 
-/* Pass bytes on to the client; non-zero if the client is gone. */
-static int pass_to_client(request_rec *r, apr_bucket_brigade *bb,
+/* Pass bytes on to the client; non-zero if the client is gone.  As in
+ * mod_wsgi 4.6, a lost client is routine and not logged, but a client that
+ * stopped reading held this worker for Timeout: that is logged once.  The
+ * status stays the application's either way, for the access log. */
+static int pass_to_client(wsgid_request *req, apr_bucket_brigade *bb,
                           const char *data, apr_size_t len)
 {
+    request_rec *r = req->r;
     apr_bucket *b = apr_bucket_transient_create(data, len,
                                                 r->connection->bucket_alloc);
     apr_status_t rv;
@@ -590,6 +738,14 @@ static int pass_to_client(request_rec *r, apr_bucket_brigade *bb,
                                     r->connection->bucket_alloc));
     rv = ap_pass_brigade(r->output_filters, bb);
     apr_brigade_cleanup(bb);
+    if (APR_STATUS_IS_TIMEUP(rv)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      "mod_wsgid: group '%s' socket %s: writing the response "
+                      "to the client timed out (Timeout %" APR_TIME_T_FMT
+                      " s); the response is cut off", req->group->name,
+                      req->group->socket_path,
+                      apr_time_sec(r->server->timeout));
+    }
     return rv != APR_SUCCESS || r->connection->aborted;
 }
 
@@ -602,7 +758,7 @@ static int stream_response_body(wsgid_request *req)
     apr_size_t leftover = req->buf_len - req->head.body_offset;
     apr_status_t rv = APR_SUCCESS;
 
-    if (leftover > 0 && pass_to_client(r, bb, req->buf
+    if (leftover > 0 && pass_to_client(req, bb, req->buf
                                        + req->head.body_offset, leftover)) {
         return OK;   /* client gone: keep the status for the access log */
     }
@@ -610,7 +766,7 @@ static int stream_response_body(wsgid_request *req)
         apr_size_t n = WSGID_HEAD_BUFFER;
 
         rv = apr_socket_recv(req->sock, req->buf, &n);
-        if (n > 0 && pass_to_client(r, bb, req->buf, n)) {
+        if (n > 0 && pass_to_client(req, bb, req->buf, n)) {
             return OK;
         }
         if (rv != APR_SUCCESS) {
@@ -646,7 +802,8 @@ static int wsgid_handler(request_rec *r)
     }
     memset(&req, 0, sizeof(req));
     req.r = r;
-    req.alias = ap_get_module_config(r->request_config, &wsgid_module);
+    req.match = ap_get_module_config(r->request_config, &wsgid_module);
+    req.alias = req.match ? req.match->alias : NULL;
     req.dconf = ap_get_module_config(r->per_dir_config, &wsgid_module);
 
     if (r->finfo.filetype != APR_REG) {
@@ -658,6 +815,10 @@ static int wsgid_handler(request_rec *r)
     if (r->path_info && *r->path_info
         && r->used_path_info == AP_REQ_REJECT_PATH_INFO) {
         return HTTP_NOT_FOUND;
+    }
+    if (req.match && req.match->script_path
+        && (status = check_match_script(r, req.match)) != OK) {
+        return status;
     }
 
     if ((status = choose_group(&req)) != OK

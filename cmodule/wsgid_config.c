@@ -44,6 +44,7 @@ static wsgid_globals *globals_for(apr_pool_t *pconf)
     g->group_uses = apr_array_make(pconf, 4, sizeof(wsgid_group_use));
     g->aliases = apr_array_make(pconf, 4, sizeof(wsgid_script_alias));
     g->import_scripts = apr_array_make(pconf, 2, sizeof(wsgid_import_script));
+    g->restrictions = apr_array_make(pconf, 2, sizeof(wsgid_restriction *));
     g->socket_rotation = WSGID_UNSET;
     apr_pool_userdata_set(g, WSGID_GLOBALS_KEY, apr_pool_cleanup_null, pconf);
     return g;
@@ -98,6 +99,9 @@ void *wsgid_merge_dir_config(apr_pool_t *p, void *base_, void *add_)
                                : base->pass_authorization;
     conf->chunked_request = add->chunked_request != WSGID_UNSET
                             ? add->chunked_request : base->chunked_request;
+    /* as in mod_wsgi: the innermost list replaces, it does not add */
+    conf->restrict_process = add->restrict_process ? add->restrict_process
+                                                   : base->restrict_process;
     return conf;
 }
 
@@ -160,8 +164,10 @@ static wsgid_daemon_group *group_named(const wsgid_globals *g,
     return NULL;
 }
 
-static void record_group_use(cmd_parms *cmd, const char *name,
-                             const char *directive)
+/* section: the dir config of the <Directory>/<Location> the directive is
+ * in (cmd->path set), else NULL. */
+static void record_group_use(cmd_parms *cmd, const void *section,
+                             const char *name, const char *directive)
 {
     wsgid_globals *g = globals_for(cmd->pool);
     wsgid_group_use *use;
@@ -174,6 +180,7 @@ static void record_group_use(cmd_parms *cmd, const char *name,
     use->directive = directive;
     use->defined_at = where(cmd);
     use->server = cmd->server;
+    use->section = section;
 }
 
 /* Whole seconds, 1 .. one day; an error message or NULL. */
@@ -299,7 +306,7 @@ static const char *cmd_process_group(cmd_parms *cmd, void *dconf,
     wsgid_dir_config *conf = dconf;
 
     conf->process_group = name;
-    record_group_use(cmd, name, "WSGIProcessGroup");
+    record_group_use(cmd, cmd->path ? dconf : NULL, name, "WSGIProcessGroup");
     return NULL;
 }
 
@@ -343,12 +350,73 @@ static const char *cmd_callable_object(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+/* The literal part of a WSGIScriptAliasMatch target before its first $N
+ * substitution, unescaped the way ap_pregsub reads it ("\x" is "x"), and
+ * whether there is a substitution at all. */
+static const char *template_literal_prefix(apr_pool_t *p, const char *target,
+                                           int *has_subst)
+{
+    char *out = apr_palloc(p, strlen(target) + 1), *o = out;
+    const char *c = target;
+
+    *has_subst = 0;
+    while (*c) {
+        if (*c == '$' && apr_isdigit(c[1])) {
+            *has_subst = 1;
+            break;
+        }
+        if (*c == '\\' && c[1]) {
+            c++;
+        }
+        *o++ = *c++;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* A group value that names no per-request expansion; %{GLOBAL} counts as
+ * plain, as in mod_wsgi, which turns it into "" before looking for "%{". */
+static int fixed_group_value(const char *value)
+{
+    return value != NULL
+           && (strcmp(value, "%{GLOBAL}") == 0 || strstr(value, "%{") == NULL);
+}
+
+/* WSGIScriptAlias, and since mod_wsgi 4.6 WSGIScriptAliasMatch, with both
+ * options, neither a per-request expansion, and a target that names one
+ * file (no $N): the target is preloaded like a WSGIImportScript with the
+ * same options, so it becomes one, in file order.  A directory target has
+ * no one script to preload. */
+static void import_preloaded_target(cmd_parms *cmd,
+                                    const wsgid_script_alias *alias)
+{
+    wsgid_import_script *script;
+    apr_finfo_t finfo;
+
+    if (!fixed_group_value(alias->process_group)
+        || !wsgid_is_literal_group(alias->process_group)
+        || !fixed_group_value(alias->application_group)
+        || alias->target_dir != NULL
+        || apr_stat(&finfo, alias->target, APR_FINFO_TYPE, cmd->temp_pool)
+           != APR_SUCCESS || finfo.filetype != APR_REG) {
+        return;
+    }
+    script = apr_array_push(globals_for(cmd->pool)->import_scripts);
+    script->path = alias->target;
+    script->process_group = alias->process_group;
+    script->application_group = alias->application_group;
+    script->defined_at = alias->defined_at;
+}
+
+/* WSGIScriptAlias (cmd->info NULL) and WSGIScriptAliasMatch (non-NULL). */
 static const char *cmd_script_alias(cmd_parms *cmd, void *dconf,
                                     const char *args)
 {
     wsgid_server_config *sconf = wsgid_server_conf(cmd->server);
     wsgid_script_alias *alias;
     const char *url, *target, *word;
+    const char *directive = cmd->cmd->name;
+    int is_match = cmd->info != NULL;
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
     apr_finfo_t finfo;
     apr_size_t len;
@@ -359,7 +427,12 @@ static const char *cmd_script_alias(cmd_parms *cmd, void *dconf,
     }
     url = ap_getword_conf(cmd->pool, &args);
     target = ap_getword_conf(cmd->pool, &args);
-    if (*url != '/' || *target == '\0') {
+    if (is_match && (*url == '\0' || *target != '/')) {
+        return "WSGIScriptAliasMatch: write WSGIScriptAliasMatch REGEX "
+               "TARGET [process-group=NAME] [application-group=NAME], with "
+               "an absolute TARGET path that may use $1..$9 from REGEX";
+    }
+    if (!is_match && (*url != '/' || *target == '\0')) {
         return "WSGIScriptAlias: write WSGIScriptAlias URL-PATH SCRIPT "
                "[process-group=NAME] [application-group=NAME], with a "
                "URL-PATH starting with '/'";
@@ -367,38 +440,133 @@ static const char *cmd_script_alias(cmd_parms *cmd, void *dconf,
     alias = apr_array_push(sconf->aliases);
     memset(alias, 0, sizeof(*alias));
     alias->defined_at = where(cmd);
-    /* The mount point is kept without a trailing slash ("" for "/"), the
-     * form SCRIPT_NAME takes. */
-    len = strlen(url);
-    while (len > 0 && url[len - 1] == '/') {
-        len--;
-    }
-    alias->url = apr_pstrmemdup(cmd->pool, url, len);
     alias->target = target;
-    alias->target_is_dir = target[strlen(target) - 1] == '/'
-        || (apr_stat(&finfo, target, APR_FINFO_TYPE, cmd->temp_pool)
-                == APR_SUCCESS && finfo.filetype == APR_DIR);
+    alias->written_target = target;
+    if (is_match) {
+        int has_subst;
+        const char *literal = template_literal_prefix(cmd->pool, target,
+                                                      &has_subst);
+
+        alias->url = url;
+        alias->regex = ap_pregcomp(cmd->pool, url, AP_REG_EXTENDED);
+        if (alias->regex == NULL) {
+            return apr_psprintf(cmd->pool,
+                                "WSGIScriptAliasMatch: '%s' is not a valid "
+                                "regular expression (POSIX extended syntax, "
+                                "as in AliasMatch); correct it", url);
+        }
+        if (has_subst) {
+            const char *slash = strrchr(literal, '/');
+
+            alias->target_dir = apr_pstrmemdup(cmd->pool, literal,
+                                               slash - literal);
+            if (*alias->target_dir == '\0') {
+                return apr_psprintf(cmd->pool,
+                                    "WSGIScriptAliasMatch: the target '%s' "
+                                    "substitutes into the root directory, "
+                                    "so a URL could name any file of the "
+                                    "system; put the $N part below the "
+                                    "directory that holds the scripts, e.g. "
+                                    "/srv/wsgi/$1.wsgi", target);
+            }
+        }
+        else {
+            alias->target = literal;
+        }
+    }
+    else {
+        /* The mount point is kept without a trailing slash ("" for "/"),
+         * the form SCRIPT_NAME takes. */
+        len = strlen(url);
+        while (len > 0 && url[len - 1] == '/') {
+            len--;
+        }
+        alias->url = apr_pstrmemdup(cmd->pool, url, len);
+    }
+    alias->target_is_dir = alias->target_dir == NULL
+        && (alias->target[strlen(alias->target) - 1] == '/'
+            || (apr_stat(&finfo, alias->target, APR_FINFO_TYPE,
+                         cmd->temp_pool) == APR_SUCCESS
+                && finfo.filetype == APR_DIR));
     while (*(word = ap_getword_conf(cmd->pool, &args)) != '\0') {
         if (strncmp(word, "process-group=", 14) == 0 && word[14]) {
             alias->process_group = word + 14;
-            record_group_use(cmd, alias->process_group,
-                             "WSGIScriptAlias process-group=");
+            record_group_use(cmd, NULL, alias->process_group,
+                             apr_pstrcat(cmd->pool, directive,
+                                         " process-group=", NULL));
         }
         else if (strncmp(word, "application-group=", 18) == 0) {
             alias->application_group = word + 18;
         }
         else {
             return apr_psprintf(cmd->pool,
-                                "WSGIScriptAlias: unknown option '%s'; the "
-                                "options are process-group=NAME and "
-                                "application-group=NAME", word);
+                                "%s: unknown option '%s'; the options are "
+                                "process-group=NAME and "
+                                "application-group=NAME", directive, word);
         }
     }
     alias->server = cmd->server;
     /* every alias of every server goes into the daemon configuration */
     *(wsgid_script_alias *)apr_array_push(globals_for(cmd->pool)->aliases)
         = *alias;
+    import_preloaded_target(cmd, alias);
     return NULL;
+}
+
+static const char *cmd_restrict_process(cmd_parms *cmd, void *dconf,
+                                        const char *args)
+{
+    wsgid_dir_config *conf = dconf;
+    wsgid_restriction *restriction = apr_pcalloc(cmd->pool,
+                                                 sizeof(*restriction));
+    const char *word;
+
+    restriction->names = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    restriction->defined_at = where(cmd);
+    restriction->server = cmd->server;
+    restriction->section = cmd->path ? dconf : NULL;
+    while (*(word = ap_getword_conf(cmd->pool, &args)) != '\0') {
+        APR_ARRAY_PUSH(restriction->names, const char *) = word;
+    }
+    if (restriction->names->nelts == 0) {
+        return "WSGIRestrictProcess: name at least one daemon group: write "
+               "WSGIRestrictProcess NAME...";
+    }
+    conf->restrict_process = restriction;
+    APR_ARRAY_PUSH(globals_for(cmd->pool)->restrictions,
+                   wsgid_restriction *) = restriction;
+    return NULL;
+}
+
+int wsgid_restriction_allows(const wsgid_restriction *restriction,
+                             const char *name)
+{
+    int i;
+
+    if (restriction == NULL) {
+        return 1;
+    }
+    for (i = 0; i < restriction->names->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(restriction->names, i, const char *),
+                   name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *wsgid_restriction_names(const wsgid_restriction *restriction,
+                                    apr_pool_t *p)
+{
+    const char *names = APR_ARRAY_IDX(restriction->names, 0, const char *);
+    int i;
+
+    for (i = 1; i < restriction->names->nelts; i++) {
+        names = apr_pstrcat(p, names, ", ",
+                            APR_ARRAY_IDX(restriction->names, i,
+                                          const char *), NULL);
+    }
+    return names;
 }
 
 #define IMPORT_SCRIPT_USAGE "write WSGIImportScript SCRIPT " \
@@ -476,7 +644,7 @@ static const char *cmd_import_script(cmd_parms *cmd, void *dconf,
                             "group defined with WSGIDaemonProcess",
                             script->process_group);
     }
-    record_group_use(cmd, script->process_group,
+    record_group_use(cmd, NULL, script->process_group,
                      "WSGIImportScript process-group=");
     *(wsgid_import_script *)apr_array_push(globals_for(cmd->pool)
                                            ->import_scripts) = *script;
@@ -554,6 +722,13 @@ const command_rec wsgid_cmds[] = {
     AP_INIT_RAW_ARGS("WSGIScriptAlias", cmd_script_alias, NULL, RSRC_CONF,
         "URL-PATH SCRIPT-OR-DIRECTORY [process-group=NAME] "
         "[application-group=NAME]: mount a WSGI script"),
+    AP_INIT_RAW_ARGS("WSGIScriptAliasMatch", cmd_script_alias, "match",
+        RSRC_CONF,
+        "REGEX TARGET [process-group=NAME] [application-group=NAME]: mount "
+        "WSGI scripts at the URLs REGEX matches; TARGET may use $1..$9"),
+    AP_INIT_RAW_ARGS("WSGIRestrictProcess", cmd_restrict_process, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "NAME...: the only daemon process groups requests here may use"),
     AP_INIT_RAW_ARGS("WSGIImportScript", cmd_import_script, NULL, RSRC_CONF,
         "SCRIPT process-group=NAME application-group=NAME: load a script "
         "when the group's daemon processes start (threads=0: run it as "
@@ -595,6 +770,54 @@ static const char *defined_group_names(const wsgid_globals *g, apr_pool_t *p)
     return names ? names : "(none)";
 }
 
+/* The WSGIRestrictProcess that applies to every request a group use can
+ * serve: one in the use's own section, else the server's own, else (for a
+ * virtual host) the main server's.  NULL if requests may go unrestricted. */
+static const wsgid_restriction *certain_restriction(const wsgid_globals *g,
+                                                    const wsgid_group_use *use,
+                                                    const server_rec *main)
+{
+    const wsgid_restriction *own_server = NULL, *main_level = NULL;
+    int i;
+
+    for (i = 0; i < g->restrictions->nelts; i++) {
+        const wsgid_restriction *r = APR_ARRAY_IDX(g->restrictions, i,
+                                                   wsgid_restriction *);
+
+        if (use->section != NULL && r->section == use->section) {
+            return r;
+        }
+        if (r->section == NULL && r->server == use->server) {
+            own_server = r;
+        }
+        if (r->section == NULL && r->server == main) {
+            main_level = r;
+        }
+    }
+    return own_server ? own_server : main_level;
+}
+
+/* Could any WSGIRestrictProcess that reaches the use's server allow name?
+ * Sections can replace the server's list per request, so a use is only
+ * certainly refused when no list that can apply there names the group. */
+static int some_restriction_allows(const wsgid_globals *g,
+                                   const wsgid_group_use *use,
+                                   const server_rec *main)
+{
+    int i;
+
+    for (i = 0; i < g->restrictions->nelts; i++) {
+        const wsgid_restriction *r = APR_ARRAY_IDX(g->restrictions, i,
+                                                   wsgid_restriction *);
+
+        if ((r->server == use->server || r->server == main)
+            && wsgid_restriction_allows(r, use->name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int wsgid_check_group_uses(wsgid_globals *g, apr_pool_t *ptemp,
                            server_rec *main_server)
 {
@@ -631,6 +854,30 @@ int wsgid_check_group_uses(wsgid_globals *g, apr_pool_t *ptemp,
                          use->directive, use->defined_at, use->name,
                          group->defined_at);
             rv = HTTP_INTERNAL_SERVER_ERROR;
+        }
+        else if (strncmp(use->directive, "WSGIImportScript", 16) != 0) {
+            /* import scripts serve no request: no restriction applies */
+            const wsgid_restriction *restriction
+                = certain_restriction(g, use, main_server);
+
+            if (restriction != NULL
+                && !some_restriction_allows(g, use, main_server)) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0,
+                             main_server,
+                             "mod_wsgid: %s%s%s at %s names the process "
+                             "group '%s', which WSGIRestrictProcess at %s "
+                             "does not allow there (allowed: %s); add '%s' "
+                             "to that WSGIRestrictProcess or use one of the "
+                             "allowed groups",
+                             use->directive,
+                             use->directive[strlen(use->directive) - 1]
+                                 == '=' ? "" : " ",
+                             use->name, use->defined_at, use->name,
+                             restriction->defined_at,
+                             wsgid_restriction_names(restriction, ptemp),
+                             use->name);
+                rv = HTTP_INTERNAL_SERVER_ERROR;
+            }
         }
     }
     if (g->groups->nelts > 0 && g->python_executable == NULL) {

@@ -13,6 +13,7 @@
 
 #include "httpd.h"
 #include "http_config.h"
+#include "ap_regex.h"
 
 #define WSGID_DEFAULT_CONNECT_TIMEOUT apr_time_from_sec(15)
 /* wsgid/options.py's default for shutdown-timeout */
@@ -35,16 +36,31 @@ typedef struct {
     const char *socket_path;             /* computed in check/post_config */
 } wsgid_daemon_group;
 
-/* One WSGIScriptAlias. */
+/* One WSGIScriptAlias, or WSGIScriptAliasMatch (regex set). */
 typedef struct {
-    const char *url;                     /* mount point, no trailing slash */
-    const char *target;                  /* script file, or directory */
+    const char *url;                     /* mount point, no trailing slash;
+                                            the pattern as written (Match) */
+    ap_regex_t *regex;                   /* WSGIScriptAliasMatch only */
+    const char *target;                  /* script file, or directory; for
+                                            Match a $N template */
+    const char *written_target;          /* TARGET as the user wrote it */
     int target_is_dir;
+    /* Match with $N in the target: the directory every substituted path
+     * must stay in (the template's literal part up to its last '/'). */
+    const char *target_dir;
     const char *process_group;           /* option, or NULL */
     const char *application_group;       /* option, or NULL */
     const char *defined_at;
     server_rec *server;                  /* where it was defined */
 } wsgid_script_alias;
+
+/* What translate_name decided for a request (its request_config). */
+typedef struct {
+    const wsgid_script_alias *alias;
+    const char *script_path;             /* Match with $N: the substituted
+                                            target, which the script must be
+                                            (or lie in, for a directory) */
+} wsgid_alias_match;
 
 /* One WSGIImportScript: a script the daemons of process_group load at
  * start (threads=0: run as the process's service).  Both options are
@@ -64,7 +80,18 @@ typedef struct {
     const char *directive;
     const char *defined_at;
     server_rec *server;
+    const void *section;                 /* its <Directory>/<Location> dir
+                                            config, NULL at server level */
 } wsgid_group_use;
+
+/* One WSGIRestrictProcess line: the groups that may be chosen where it
+ * applies (mod_wsgi: the innermost restriction replaces the outer ones). */
+typedef struct {
+    apr_array_header_t *names;           /* const char * */
+    const char *defined_at;
+    server_rec *server;
+    const void *section;                 /* as in wsgid_group_use */
+} wsgid_restriction;
 
 /* Settings of the whole configuration (one instance per config load). */
 typedef struct {
@@ -72,6 +99,7 @@ typedef struct {
     apr_array_header_t *group_uses;      /* wsgid_group_use */
     apr_array_header_t *aliases;         /* wsgid_script_alias, all servers */
     apr_array_header_t *import_scripts;  /* wsgid_import_script, file order */
+    apr_array_header_t *restrictions;    /* wsgid_restriction * */
     const char *socket_prefix;           /* as written; NULL: default */
     int socket_rotation;                 /* WSGID_UNSET: On */
     const char *python_executable;
@@ -88,6 +116,7 @@ typedef struct {
     const char *callable_object;
     int pass_authorization;
     int chunked_request;
+    const wsgid_restriction *restrict_process;   /* NULL: none here */
 } wsgid_dir_config;
 
 extern module AP_MODULE_DECLARE_DATA wsgid_module;
@@ -110,8 +139,17 @@ int wsgid_is_literal_group(const char *name);
 
 int wsgid_socket_rotation(const wsgid_globals *g);
 
-/* check_config: every literal process group used exists and may be used
- * where it is used; a Python executable is set when groups exist.  Logs
+/* Does the WSGIRestrictProcess in effect (NULL: none) allow group name? */
+int wsgid_restriction_allows(const wsgid_restriction *restriction,
+                             const char *name);
+
+/* The allowed names of a restriction, comma separated, for messages. */
+const char *wsgid_restriction_names(const wsgid_restriction *restriction,
+                                    apr_pool_t *p);
+
+/* check_config: every literal process group used exists, may be used
+ * where it is used, and is not excluded by the WSGIRestrictProcess that
+ * certainly applies there; a Python executable is set when groups exist.  Logs
  * each problem; returns OK or HTTP_INTERNAL_SERVER_ERROR. */
 int wsgid_check_group_uses(wsgid_globals *g, apr_pool_t *ptemp,
                            server_rec *main_server);

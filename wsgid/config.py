@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import keyword
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Callable, Dict, FrozenSet, Iterator, List, Optional, Tuple
@@ -57,13 +58,58 @@ class DaemonGroup:
 
 @dataclass
 class ScriptAlias:
-    """One WSGIScriptAlias: a URL mount point and the script (or directory of scripts) behind it."""
+    """One WSGIScriptAlias: a URL mount point and the script (or directory of scripts) behind it.
+
+    Also one WSGIScriptAliasMatch: `url` is then its regular expression (matched by mod_wsgid,
+    never here). When its target uses `$N`, the target names many scripts: `target_dir` is the
+    directory they must all lie in (real paths) and `target_paths` matches the paths the
+    substitution can make, and files inside them.
+    """
 
     url: str
     target: str
     process_group: Optional[str]
     application_group: Optional[str]
     is_dir: bool
+    is_match: bool = False
+    target_dir: Optional[str] = None
+    target_paths: Optional["re.Pattern[str]"] = None
+
+    @property
+    def directive(self) -> str:
+        return "WSGIScriptAliasMatch" if self.is_match else "WSGIScriptAlias"
+
+
+def match_target(target: str) -> Tuple[str, Optional["re.Pattern[str]"]]:
+    """Read a WSGIScriptAliasMatch target the way Apache's ap_pregsub does: `$0`..`$9` are
+    substitutions, a backslash makes the next character literal.
+
+    Returns the literal text before the first substitution and, if there is one, a pattern
+    for every path the substitution can make (any text for each `$N`), optionally followed by
+    `/...` (a file inside a substituted directory); else (the unescaped target, None).
+    """
+    literal: List[str] = []
+    parts: List[str] = []
+    prefix: Optional[str] = None
+    index = 0
+    while index < len(target):
+        ch = target[index]
+        if ch == "$" and index + 1 < len(target) and target[index + 1].isdigit():
+            if prefix is None:
+                prefix = "".join(literal)
+            parts.append(re.escape("".join(literal)) + "(.*)")
+            literal = []
+            index += 2
+            continue
+        if ch == "\\" and index + 1 < len(target):
+            index += 1
+            ch = target[index]
+        literal.append(ch)
+        index += 1
+    if prefix is None:
+        return "".join(literal), None
+    parts.append(re.escape("".join(literal)))
+    return prefix, re.compile("".join(parts) + "(?:/.+)?", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -299,27 +345,49 @@ class _Builder:
         self.sockets[name] = (path, statement.line)
 
     def script_alias(self, statement: Statement) -> None:
+        self.add_alias(statement, is_match=False)
+
+    def script_alias_match(self, statement: Statement) -> None:
+        self.add_alias(statement, is_match=True)
+
+    def add_alias(self, statement: Statement, is_match: bool) -> None:
         args = statement.words[1:]
-        usage = ("WSGIScriptAlias URL TARGET [process-group=NAME] "
-                 "[application-group=NAME]")
+        first = "REGEX" if is_match else "URL"
+        usage = f"{statement.name} {first} TARGET [process-group=NAME] [application-group=NAME]"
         if len(args) < 2:
-            raise self.error(statement, f"takes a URL and a target, got {len(args)} "
+            raise self.error(statement, f"takes a {first} and a target, got {len(args)} "
                                         "argument(s)", f"write {usage}")
         url, target, *extra = args
-        if not url.startswith("/"):
+        if not is_match and not url.startswith("/"):
             raise self.error(statement, f"the URL '{url}' does not start with '/'",
                              f"write the URL path where the application is mounted, e.g. "
                              f"WSGIScriptAlias / {target}")
         if not target.startswith("/"):
             raise self.error(statement, f"the target '{target}' is not an absolute path",
                              "write the full path of the WSGI script file")
-        if target.endswith("/") and os.path.isfile(target.rstrip("/")):
-            raise self.error(statement, f"the target '{target}' ends with '/' but is a file",
-                             "remove the trailing '/'")
-        if not os.path.exists(target):
-            raise self.error(statement, f"the WSGI script '{target}' does not exist",
-                             "create the script or correct the path")
-        is_dir = os.path.isdir(target)
+        target_dir, target_paths = None, None
+        if is_match:
+            literal, target_paths = match_target(target)
+            if target_paths is None:
+                target = literal
+            else:
+                target_dir = literal[:literal.rfind("/")]
+                if not target_dir:
+                    raise self.error(statement, f"the target '{target}' substitutes into the "
+                                                "root directory, so a URL could name any file",
+                                     "put the $N part below the directory that holds the "
+                                     "scripts, e.g. /srv/wsgi/$1.wsgi")
+                if not os.path.isdir(target_dir):
+                    raise self.error(statement, f"the directory '{target_dir}' of the target "
+                                                f"'{target}' does not exist",
+                                     "create it or correct the target")
+        if target_paths is None:
+            if target.endswith("/") and os.path.isfile(target.rstrip("/")):
+                raise self.error(statement, f"the target '{target}' ends with '/' but is a file",
+                                 "remove the trailing '/'")
+            if not os.path.exists(target):
+                raise self.error(statement, f"the WSGI script '{target}' does not exist",
+                                 "create the script or correct the path")
         options: Dict[str, str] = {}
         for word in extra:
             key, sep, value = word.partition("=")
@@ -334,7 +402,8 @@ class _Builder:
         alias = ScriptAlias(url=url, target=target,
                             process_group=options.get("process-group"),
                             application_group=options.get("application-group"),
-                            is_dir=is_dir)
+                            is_dir=target_paths is None and os.path.isdir(target),
+                            is_match=is_match, target_dir=target_dir, target_paths=target_paths)
         if alias.application_group is not None:
             self.check_application_group(statement, alias.application_group)
         self.aliases.append((alias, statement.line))
@@ -404,7 +473,12 @@ class _Builder:
             group_name = alias.process_group
             if group_name is None or group_name in self.groups:
                 continue
-            where = Statement(["WSGIScriptAlias"], line)
+            if group_name.startswith("%{ENV:") and group_name.endswith("}"):
+                # mod_wsgid picks the group per request (and checks it is one this server may
+                # use): any group may be asked to serve the alias.
+                alias.process_group = None
+                continue
+            where = Statement([alias.directive], line)
             if group_name.startswith("%{"):
                 raise self.error(where, f"process-group={group_name} is not supported",
                                  "name a WSGIDaemonProcess group: wsgid runs every application "
@@ -468,7 +542,7 @@ class _Builder:
                                      "write application-group=%{GLOBAL}")
             for alias, line in self.aliases:
                 if alias.process_group == name:
-                    raise self.error(Statement(["WSGIScriptAlias"], line),
+                    raise self.error(Statement([alias.directive], line),
                                      f"process-group={name} (from the alias or the "
                                      "WSGIProcessGroup of its server) sends requests to a "
                                      "service group (threads=0), which has no request threads "
@@ -508,6 +582,7 @@ _PER_GROUP = {
     "WSGIDaemonProcess": _Builder.daemon_process,
     "WSGIDaemonSocket": _Builder.daemon_socket,
     "WSGIScriptAlias": _Builder.script_alias,
+    "WSGIScriptAliasMatch": _Builder.script_alias_match,
     "WSGIImportScript": _Builder.import_script,
 }
 DIRECTIVES: Tuple[str, ...] = tuple(_FILE_WIDE) + tuple(_PER_GROUP)

@@ -2,10 +2,12 @@
 
 Rules:
 - Only configured scripts load. The packet's SCRIPT_FILENAME selects among the scripts configured
-  for this process group: a file target of a WSGIScriptAlias, or a file whose real path lies
-  inside a directory target. Anything else is refused (ScriptRefused, a 404). What is loaded is
-  the configured path (file targets) or the checked real path (directory targets), never a
-  spelling taken from the packet.
+  for this process group: a file target of a WSGIScriptAlias, a file whose real path lies
+  inside a directory target, or, for a WSGIScriptAliasMatch target with $N, a file whose path
+  has the target's form and whose real path (symlinks resolved) lies inside the target's
+  directory. Anything else is refused (ScriptRefused, a 404). What is loaded is the configured
+  path (file targets) or the checked real path (directory and $N targets), never a spelling
+  taken from the packet.
 - A request without a script choice gets the group's one script. That is a request with no
   SCRIPT_FILENAME, or one that is not an absolute path: stock uwsgi front ends send none
   (nginx) or the proxy URL (Apache's mod_proxy_uwsgi sends 'proxy:uwsgi://...').
@@ -97,8 +99,10 @@ class ScriptLoader:
         self.import_scripts = list(config.import_scripts_for(group_name))
         group = config.groups.get(group_name)
         self.service_group = group is not None and group.options["threads"] == 0
-        self.file_aliases = {os.path.normpath(a.target): a for a in self.aliases if not a.is_dir}
+        self.file_aliases = {os.path.normpath(a.target): a for a in self.aliases
+                             if not a.is_dir and a.target_paths is None}
         self.dir_aliases = [a for a in self.aliases if a.is_dir]
+        self.substituted_aliases = [a for a in self.aliases if a.target_paths is not None]
         self._modules = {}
         self._locks = {}
         self._locks_guard = threading.Lock()
@@ -147,8 +151,12 @@ class ScriptLoader:
             if real == os.path.realpath(alias.target):
                 return alias.target, alias
         for alias in self.dir_aliases:
-            directory = os.path.realpath(alias.target)
-            if os.path.commonpath([real, directory]) == directory and os.path.isfile(real):
+            if _inside(real, alias.target) and os.path.isfile(real):
+                return real, alias
+        spelled = os.path.normpath(requested)
+        for alias in self.substituted_aliases:
+            if (alias.target_paths.fullmatch(spelled) and _inside(real, alias.target_dir)
+                    and os.path.isfile(real)):
                 return real, alias
         return None
 
@@ -166,7 +174,7 @@ class ScriptLoader:
             f"directory target)")
 
     def _default_script(self):
-        files = [a for a in self.aliases if not a.is_dir]
+        files = list(self.file_aliases.values())
         if len(self.aliases) == 1 and len(files) == 1:
             return files[0].target, files[0]
         configured = ", ".join(a.target for a in self.aliases) or "none"
@@ -220,6 +228,12 @@ class ScriptLoader:
     def _lock_for(self, key):
         with self._locks_guard:
             return self._locks.setdefault(key, threading.Lock())
+
+
+def _inside(real, directory):
+    """Is the real path `real` strictly inside `directory` (whose symlinks are resolved too)?"""
+    directory = os.path.realpath(directory)
+    return real != directory and os.path.commonpath([real, directory]) == directory
 
 
 def execute_script(path, name):

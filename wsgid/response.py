@@ -81,6 +81,17 @@ class ApplicationError(Exception):
 class ConnectionLost(Exception):
     """Sending to the module failed; the response cannot be completed."""
 
+    @property
+    def client_left(self):
+        """The peer closed (the client went away, so Apache closed too): routine, as mod_wsgi
+        4.6 says of lost client connections, and not worth an error-log line. A timeout is
+        different: it shows connections hanging, and stays visible."""
+        return isinstance(self.__cause__, (BrokenPipeError, ConnectionResetError))
+
+
+def _log_lost(message, label, lost):
+    (log.debug if lost.client_left else log.info)(message, label, lost)
+
 
 def describe_request(environ):
     """'GET /path?q (request id)': how log lines name a request."""
@@ -264,7 +275,7 @@ class Response:
             self._sendall(ERROR_RESPONSE_500, starts_head=True)
         except ConnectionLost as lost:
             self.lost = True
-            log.info("could not send the 500 for %s: %s", self.label, lost)
+            _log_lost("could not send the 500 for %s: %s", self.label, lost)
             return
         self.error_sent = True
 
@@ -376,7 +387,7 @@ def run_application(app, environ, sock, events=None, response=None):
         response.finish()
     except ConnectionLost as exc:
         response.lost = True
-        log.info("connection to the module lost for %s: %s", response.label, exc)
+        _log_lost("connection to the module lost for %s: %s", response.label, exc)
     except (Exception, SystemExit) as exc:
         response.fail(exc)
     finally:

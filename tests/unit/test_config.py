@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from wsgid.config import (
-    DEFAULT_CALLABLE, DIRECTIVES, SOCKET_PATH_MAX, check_file, format_directive, load, parse,
-    split_words, statements,
+    DEFAULT_CALLABLE, DIRECTIVES, SOCKET_PATH_MAX, check_file, format_directive, load,
+    match_target, parse, split_words, statements,
 )
 from wsgid.errors import ConfigError
 
@@ -673,3 +673,74 @@ def test_config_origin_needs_file_colon_line(argument):
         parse(f"WSGIConfigOrigin {argument}\n", "generated.conf")
     assert caught.value.directive == "WSGIConfigOrigin"
     assert "FILE:LINE" in str(caught.value)
+
+
+# -- WSGIScriptAliasMatch ------------------------------------------------------------------------
+
+def test_script_alias_match_with_dollar_n_keeps_its_directory_and_path_form(conf, tmp_path):
+    (tmp_path / "apps").mkdir()
+    config = conf("WSGIDaemonProcess site\n"
+                  "WSGIScriptAliasMatch ^/apps/([^/]+) {tmp}/apps/$1.wsgi process-group=site")
+    (alias,) = config.aliases
+    assert (alias.is_match, alias.directive, alias.url) == \
+        (True, "WSGIScriptAliasMatch", "^/apps/([^/]+)")
+    assert alias.target_dir == f"{tmp_path}/apps" and not alias.is_dir
+    assert alias.target_paths.fullmatch(f"{tmp_path}/apps/one.wsgi")
+    assert alias.target_paths.fullmatch(f"{tmp_path}/apps/sub/x.wsgi/inner.py")
+    assert not alias.target_paths.fullmatch(f"{tmp_path}/apps/helper.py")
+    assert not alias.target_paths.fullmatch(f"{tmp_path}/other/one.wsgi")
+    assert config.scripts_for_group("site") == [alias]
+
+
+def test_script_alias_match_without_dollar_n_is_a_plain_target(conf, script):
+    config = conf(r"WSGIScriptAliasMatch ^/(a|b) {script} application-group=%{{GLOBAL}}")
+    (alias,) = config.aliases
+    assert (alias.target, alias.target_dir, alias.target_paths) == (str(script), None, None)
+    # Preloading is mod_wsgid's job: it writes a WSGIImportScript line for such a target.
+    assert config.import_scripts == []
+
+
+@pytest.mark.parametrize("target, literal, paths", [
+    ("/srv/$1.wsgi", "/srv/", ["/srv/x.wsgi", "/srv/.wsgi"]),
+    (r"/srv/a\$1/$2", "/srv/a$1/", ["/srv/a$1/x"]),
+    ("/srv/$1-$2.py", "/srv/", ["/srv/a-b.py", "/srv/a/b-c/d.py"]),
+    ("/srv/x.wsgi", "/srv/x.wsgi", None),
+    (r"/srv/price\$9.wsgi", "/srv/price$9.wsgi", None),
+])
+def test_match_target_reads_substitutions_like_apache(target, literal, paths):
+    got_literal, pattern = match_target(target)
+    assert got_literal == literal
+    if paths is None:
+        assert pattern is None
+    else:
+        assert all(pattern.fullmatch(p) for p in paths)
+
+
+@pytest.mark.parametrize("extra, words", [
+    ("WSGIScriptAliasMatch ^/x", "takes a REGEX and a target, got 1"),
+    ("WSGIScriptAliasMatch ^/(.*) apps/$1.wsgi", "is not an absolute path"),
+    ("WSGIScriptAliasMatch ^/(.*) /$1.wsgi", "substitutes into the root directory"),
+    ("WSGIScriptAliasMatch ^/(.*) {tmp}/nosuch/$1.wsgi", "does not exist"),
+    ("WSGIScriptAliasMatch ^/x {tmp}/nosuch.wsgi", "does not exist"),
+    ("WSGIScriptAliasMatch ^/(.*) {tmp}/$1 callable-object=x", "unknown option"),
+    ("WSGIScriptAliasMatch ^/(.*) {tmp}/$1 process-group=nosuch", "names no defined group"),
+    ("WSGIScriptAliasMatch ^/(.*) {tmp}/$1 process-group=%{{GLOBAL}}", "is not supported"),
+])
+def test_wsgiscriptaliasmatch_errors(conf, extra, words):
+    error = refused(conf, extra)
+    assert words in error.problem
+    assert error.directive == "WSGIScriptAliasMatch"
+    assert error.fix
+
+
+def test_wsgiscriptaliasmatch_cannot_send_requests_to_a_service_group(conf, script):
+    error = refused(conf, f"WSGIDaemonProcess svc threads=0\n{import_line(group='svc')}\n"
+                          "WSGIScriptAliasMatch ^/(.*) {tmp}/$1 process-group=svc")
+    assert error.directive == "WSGIScriptAliasMatch" and "service group" in error.problem
+
+
+def test_a_per_request_process_group_lets_every_group_serve_the_alias(conf):
+    config = conf("WSGIDaemonProcess a\nWSGIDaemonProcess b\n"
+                  "WSGIScriptAlias / {script} process-group=%{{ENV:GROUP}}")
+    assert config.aliases[0].process_group is None
+    assert config.scripts_for_group("a") == config.scripts_for_group("b") == config.aliases

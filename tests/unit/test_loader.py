@@ -466,3 +466,85 @@ def application(environ, start_response):
     assert module.SEEN_GROUP == "tasks"
     assert api._group_state("tasks").event_callbacks == [module.on_event]
     assert module.on_event not in api._group_state("").event_callbacks
+
+
+# -- WSGIScriptAliasMatch targets with $N: realpath containment plus the target's form ---------
+
+def match_loader(tmp_path, target="{d}/$1.wsgi"):
+    directory = tmp_path / "apps"
+    directory.mkdir(exist_ok=True)
+    line = f"WSGIScriptAliasMatch ^/apps/([^/]+) {target.format(d=directory)} process-group=g"
+    return directory, make_loader(tmp_path, [line])
+
+
+def test_a_file_the_match_can_make_loads_under_its_real_path(tmp_path):
+    directory, loader = match_loader(tmp_path)
+    one = write(directory / "one.wsgi")
+    two = write(directory / "two.wsgi")
+    assert loader.application_for(request(one))(request(), lambda *a: None) == [b"main"]
+    loader.application_for(request(f"{directory}/./two.wsgi"))
+    assert set(loader.loaded()) == {(os.path.realpath(one), ""), (os.path.realpath(two), "")}
+
+
+def test_a_file_that_does_not_have_the_targets_form_is_refused(tmp_path):
+    directory, loader = match_loader(tmp_path)
+    helper = write(directory / "helper.py", "raise SystemExit('must not run')\n")
+    with pytest.raises(ScriptRefused):
+        loader.application_for(request(helper))
+    assert loader.loaded() == {}
+
+
+def test_dot_dot_out_of_a_match_target_is_refused(tmp_path):
+    directory, loader = match_loader(tmp_path)
+    write(tmp_path / "secret.wsgi")
+    (directory / "sub").mkdir()
+    for forged in (f"{directory}/../secret.wsgi", f"{directory}/sub/../../secret.wsgi",
+                   str(tmp_path / "secret.wsgi")):
+        with pytest.raises(ScriptRefused):
+            loader.application_for(request(forged))
+    assert loader.loaded() == {}
+
+
+def test_a_symlink_out_of_a_match_target_is_refused_even_with_the_targets_form(tmp_path):
+    directory, loader = match_loader(tmp_path)
+    outside = write(tmp_path / "outside.wsgi")
+    os.symlink(outside, directory / "escape.wsgi")
+    os.symlink(tmp_path, directory / "up")
+    for forged in (directory / "escape.wsgi", directory / "up" / "outside.wsgi"):
+        with pytest.raises(ScriptRefused):
+            loader.application_for(request(str(forged)))
+    assert loader.loaded() == {}
+
+
+def test_a_neighbour_directory_with_a_common_prefix_is_outside_the_match_target(tmp_path):
+    directory, loader = match_loader(tmp_path, target="{d}/x$1.wsgi")
+    neighbour = write(tmp_path / "apps-old" / "xone.wsgi")
+    os.symlink(neighbour, directory / "xlink.wsgi")
+    with pytest.raises(ScriptRefused):
+        loader.application_for(request(neighbour))
+    with pytest.raises(ScriptRefused):
+        loader.application_for(request(str(directory / "xlink.wsgi")))
+
+
+def test_a_file_inside_a_substituted_directory_loads(tmp_path):
+    directory, loader = match_loader(tmp_path, target="{d}/$1")
+    script = write(directory / "site" / "app.wsgi")
+    loader.application_for(request(script))
+    assert set(loader.loaded()) == {(os.path.realpath(script), "")}
+
+
+def test_a_match_target_with_dollar_n_is_no_default_script(tmp_path):
+    _, loader = match_loader(tmp_path)
+    with pytest.raises(NoDefaultScript):
+        loader.application_for(request())
+
+
+def test_a_match_target_without_dollar_n_is_served_and_preloaded_like_a_file_alias(tmp_path):
+    script = write(tmp_path / "app.wsgi")
+    loader = make_loader(tmp_path, [
+        f"WSGIScriptAliasMatch ^/(a|b) {script} process-group=g application-group=%{{GLOBAL}}"],
+        extra=f"WSGIImportScript {script} process-group=g application-group=%{{GLOBAL}}\n")
+    (module,) = loader.preload()
+    assert loader.application_for(request(script)) is module.application
+    assert loader.application_for(request()) is module.application
+    assert len(loader.loaded()) == 1
