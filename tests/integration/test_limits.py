@@ -19,6 +19,7 @@ import threading
 import requests
 
 from tests.support.apache import wait_for
+from tests.support.load import ClosedLoop
 from tests.support.procs import daemons_of, supervisor_of, wait_for_daemons
 
 LIMITS_APP = '''\
@@ -165,38 +166,13 @@ class LimitsSite:
             self.pid_serving()), timeout, message="a new daemon process to serve")
 
 
-class Clients:
-    """A few threads sending GET /pid in a loop until stopped; every answer is kept."""
+def Clients(site, count=3):
+    """Client threads sending GET /pid in a loop; the answers say which process served."""
+    return ClosedLoop(site.url("/pid"), count)
 
-    def __init__(self, site, count=3):
-        self.site = site
-        self.answers = []
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._loop, daemon=True) for _ in range(count)]
 
-    def _loop(self):
-        while not self._stop.is_set():
-            try:
-                answer = requests.get(self.site.url("/pid"), timeout=20)
-                self.answers.append((answer.status_code, answer.text))
-            except requests.RequestException as exc:
-                self.answers.append((None, repr(exc)))
-
-    def __enter__(self):
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(30)
-
-    def pids(self):
-        return {int(text) for status, text in self.answers if status == 200}
-
-    def failures(self):
-        return [answer for answer in self.answers if answer[0] != 200]
+def pids(clients):
+    return {int(text) for status, text in clients.answers if status == 200}
 
 
 def background_get(url, results):
@@ -219,7 +195,7 @@ def test_maximum_requests_recycles_the_process_after_that_many_requests(apache):
     with Clients(site) as clients:
         wait_for(lambda: site.stopping_reasons().get(first), 15,
                  message="the first process to be recycled")
-        wait_for(lambda: clients.pids() - {first}, 15, message="a new process to answer")
+        wait_for(lambda: pids(clients) - {first}, 15, message="a new process to answer")
     assert site.stopping_reasons()[first] == "maximum_requests"
     assert clients.failures() == [], site.inst.error_log()[-3000:]
     served_by_first = sum(1 for status, text in clients.answers if text == str(first)) + 1
@@ -240,7 +216,7 @@ def test_restart_interval_recycles_a_process_that_has_run_that_long(apache):
     first = site.pid_serving()
     with Clients(site) as clients:
         assert site.wait_for_stopping(first) == "restart_interval"
-        wait_for(lambda: clients.pids() - {first}, 15, message="a new process to answer")
+        wait_for(lambda: pids(clients) - {first}, 15, message="a new process to answer")
     assert clients.failures() == [], site.inst.error_log()[-3000:]
 
 
@@ -251,7 +227,7 @@ def test_cpu_time_limit_recycles_a_process_that_burned_that_much_cpu(apache):
     thread = background_get(site.url("/burn?s=3"), burn)
     with Clients(site, count=2) as clients:
         assert site.wait_for_stopping(first) == "cpu_time_limit"
-        wait_for(lambda: clients.pids() - {first}, 15, message="a new process to answer")
+        wait_for(lambda: pids(clients) - {first}, 15, message="a new process to answer")
     thread.join(30)
     # The burning request was allowed to finish: the recycle is graceful.
     assert burn == [(200, str(first))]
@@ -272,7 +248,7 @@ def test_memory_limit_recycles_a_process_whose_resident_memory_grew_past_it(apac
             answer = requests.get(site.url("/grow?mb=40"), timeout=20)
             assert answer.status_code == 200
         assert site.wait_for_stopping(first) == "memory_limit"
-        wait_for(lambda: clients.pids() - {first}, 15, message="a new process to answer")
+        wait_for(lambda: pids(clients) - {first}, 15, message="a new process to answer")
     assert clients.failures() == [], site.inst.error_log()[-3000:]
     assert re.search(rf"resident memory \d+ bytes >= memory-limit={limit}",
                      site.inst.error_log())
@@ -295,7 +271,7 @@ def test_request_timeout_answers_504_dumps_every_thread_and_recycles(apache):
     sleeping = wait_for(lambda: site.entries("sleeping"), 10, message="the request to sleep")[0]
     with Clients(site, count=2) as clients:
         assert site.wait_for_stopping(first) == "request_timeout"
-        wait_for(lambda: clients.pids() - {first}, 15, message="a new process to answer")
+        wait_for(lambda: pids(clients) - {first}, 15, message="a new process to answer")
     thread.join(15)
     assert stuck and stuck[0][0] == 504
     assert clients.failures() == [], site.inst.error_log()[-3000:]
@@ -323,7 +299,7 @@ def test_deadlock_timeout_kills_a_process_whose_gil_is_held_and_replaces_it(apac
         wait_for(lambda: holder not in [p.pid for p in daemons_of(site.inst)], 10,
                  message="the stuck process to be killed")
         wait_for(lambda: len(daemons_of(site.inst)) == 2, 10, message="its replacement")
-        wait_for(lambda: clients.pids() - {holder} and len(clients.answers) > 5, 10,
+        wait_for(lambda: pids(clients) - {holder} and len(clients.answers) > 5, 10,
                  message="answers after the replacement")
     thread.join(15)
     assert stuck and stuck[0][0] != 200
@@ -360,7 +336,7 @@ def test_sigusr1_replaces_every_process_one_at_a_time_without_failing_a_request(
         wait_for(lambda: (lambda now: now if len(now) == 2 and not now & old else None)(
             {p.pid for p in daemons_of(site.inst)}), 20, message="two new daemon processes")
         new = {p.pid for p in daemons_of(site.inst)}
-        wait_for(lambda: clients.pids() & new, 10, message="a new process to answer")
+        wait_for(lambda: pids(clients) & new, 10, message="a new process to answer")
     assert clients.failures() == [], site.inst.error_log()[-3000:]
     assert "graceful restart of every daemon process (SIGUSR1)" in site.inst.error_log()
 

@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from tests.support.apache import shared_tmpdir, wait_for
+from tests.support.load import ClosedLoop
 from tests.support.procs import daemons_of, wait_for_daemons
 
 # /pid answers the daemon process id; /busy does so after 0.2 s of work; /hold creates
@@ -156,47 +157,6 @@ def test_the_next_request_on_a_keep_alive_connection_of_an_old_child_is_served(a
 
 # -- load across graceful restarts --------------------------------------------------------------
 
-class ClosedLoop:
-    """A few client threads, each sending a GET on a new connection as soon as the previous one
-    is answered, until stopped; every outcome other than 200 is kept."""
-
-    def __init__(self, url, clients):
-        self.url = url
-        self.served = 0
-        self.failures = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(clients)]
-
-    def __enter__(self):
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(60)
-
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                response = requests.get(self.url, timeout=30, headers={"Connection": "close"})
-                outcome = response.status_code
-            except requests.RequestException as exc:
-                outcome = repr(exc)
-            with self._lock:
-                if outcome == 200:
-                    self.served += 1
-                else:
-                    self.failures.append(outcome)
-
-    def wait_for_more(self, count, timeout=20):
-        target = self.served + count
-        wait_for(lambda: self.served >= target, timeout,
-                 message=f"{count} more requests to be served")
-
-
 @pytest.mark.parametrize("rotation", ["On", "Off"])
 def test_closed_loop_load_across_five_graceful_restarts_loses_no_request(apache, workdir,
                                                                         rotation):
@@ -205,12 +165,12 @@ def test_closed_loop_load_across_five_graceful_restarts_loses_no_request(apache,
     inst = apache(site_conf(workdir, rotation, processes=1, threads=2))
     inst.start()
     wait_for_daemons(inst, 1)
-    with ClosedLoop(inst.url("/app/busy"), clients=8) as load:
+    with ClosedLoop(inst.url("/app/busy"), clients=8, new_connection_each_time=True) as load:
         load.wait_for_more(10)
         for _ in range(5):
             graceful_and_reload(inst)
             load.wait_for_more(20)
-    assert load.failures == [], inst.error_log()[-5000:]
+    assert load.failures() == [], inst.error_log()[-5000:]
     wait_for(lambda: len(socket_paths(inst)) == 1, 30,
              message="the sockets of the earlier generations to go")
     wait_for_daemons(inst, 1, timeout=30)

@@ -4,7 +4,6 @@ The fake spawn records what the group would fork; the fake kill records the sign
 is whatever the test passes as `now`.
 """
 
-import logging
 import signal
 import types
 
@@ -20,16 +19,6 @@ WINDOW = process.STARTUP_WINDOW
 EXIT_OK = 0
 EXIT_CANNOT_LOAD = 3 << 8          # a wait status: exited with status 3
 KILLED_BY_SIGKILL = signal.SIGKILL  # a wait status: killed by signal 9
-
-
-@pytest.fixture
-def caplog(caplog):
-    """caplog, also when log.setup() has made the 'wsgid' logger stop propagating."""
-    logger = logging.getLogger("wsgid")
-    propagate, logger.propagate = logger.propagate, True
-    caplog.set_level(logging.INFO, logger="wsgid")
-    yield caplog
-    logger.propagate = propagate
 
 
 # -- RestartBackoff ------------------------------------------------------------------------------

@@ -1,23 +1,12 @@
 """The daemon → supervisor channel (channel.py): message lines, partial reads, garbage, EOF.
 Real pipes; no processes."""
 
-import logging
 import os
 
 import pytest
 
 from wsgid.channel import (HEARTBEAT, READY, RECYCLE, DaemonEnd, Message, SupervisorEnd,
                            open_pipe, parse_line, split_lines)
-
-
-@pytest.fixture
-def caplog(caplog):
-    """caplog, also when log.setup() has made the 'wsgid' logger stop propagating."""
-    logger = logging.getLogger("wsgid")
-    propagate, logger.propagate = logger.propagate, True
-    caplog.set_level(logging.INFO, logger="wsgid")
-    yield caplog
-    logger.propagate = propagate
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ supervisor kills what cannot report itself: a silent process (deadlock-timeout),
 got ready (startup-timeout + shutdown-timeout), one that overstays its stop.
 """
 
-import logging
 import signal
 
 import pytest
@@ -17,16 +16,6 @@ from wsgid.group import KILL_MARGIN, REPLACEMENT_READY_WAIT
 from wsgid.states import ProcessState
 
 EXIT_OK = 0
-
-
-@pytest.fixture
-def caplog(caplog):
-    """caplog, also when log.setup() has made the 'wsgid' logger stop propagating."""
-    logger = logging.getLogger("wsgid")
-    propagate, logger.propagate = logger.propagate, True
-    caplog.set_level(logging.INFO, logger="wsgid")
-    yield caplog
-    logger.propagate = propagate
 
 
 def running_group(processes, *options, now=0.0):
