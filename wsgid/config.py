@@ -388,17 +388,7 @@ class _Builder:
             if not os.path.exists(target):
                 raise self.error(statement, f"the WSGI script '{target}' does not exist",
                                  "create the script or correct the path")
-        options: Dict[str, str] = {}
-        for word in extra:
-            key, sep, value = word.partition("=")
-            if key not in ("process-group", "application-group") or not sep:
-                raise self.error(statement, f"unknown option '{word}'",
-                                 "the options are process-group=NAME and "
-                                 "application-group=NAME")
-            if key in options:
-                raise self.error(statement, f"option '{key}' is given twice",
-                                 f"keep one {key}=")
-            options[key] = value
+        options = self.group_options(statement, extra)
         alias = ScriptAlias(url=url, target=target,
                             process_group=options.get("process-group"),
                             application_group=options.get("application-group"),
@@ -407,6 +397,20 @@ class _Builder:
         if alias.application_group is not None:
             self.check_application_group(statement, alias.application_group)
         self.aliases.append((alias, statement.line))
+
+    def group_options(self, statement: Statement, words: List[str]) -> Dict[str, str]:
+        """The process-group= and application-group= options of a script directive."""
+        options: Dict[str, str] = {}
+        for word in words:
+            key, sep, value = word.partition("=")
+            if key not in ("process-group", "application-group") or not sep:
+                raise self.error(statement, f"unknown option '{word}'",
+                                 "the options are process-group=NAME and "
+                                 "application-group=NAME")
+            if key in options:
+                raise self.error(statement, f"option '{key}' is given twice", f"keep one {key}=")
+            options[key] = value
+        return options
 
     def check_application_group(self, statement: Statement, value: str) -> None:
         if value == "":
@@ -425,18 +429,10 @@ class _Builder:
         if not args or args[0].partition("=")[0] in ("process-group", "application-group"):
             raise self.error(statement, "the script path is missing", f"write {usage}")
         path, *extra = args
-        options: Dict[str, str] = {}
-        for word in extra:
-            key, sep, value = word.partition("=")
-            if key not in ("process-group", "application-group") or not sep:
-                raise self.error(statement, f"unknown option '{word}'",
-                                 "the options are process-group=NAME and "
-                                 "application-group=NAME")
-            if key in options:
-                raise self.error(statement, f"option '{key}' is given twice", f"keep one {key}=")
+        options = self.group_options(statement, extra)
+        for key, value in options.items():
             if not value:
                 raise self.error(statement, f"{key}= is empty", f"write {usage}")
-            options[key] = value
         for key, what in (("process-group", "the daemon group whose processes load the script"),
                           ("application-group", "the application group the script is loaded "
                                                 "into")):

@@ -27,7 +27,7 @@ import dataclasses
 
 from wsgid import log, process
 from wsgid.channel import HEARTBEAT, READY, RECYCLE
-from wsgid.states import KILL_MARGIN, ProcessState, ShutdownReason, Timeouts  # noqa: F401
+from wsgid.states import ProcessState, ShutdownReason, Timeouts
 
 # The longest an old process waits for its replacement to be ready before it is told to go
 # anyway (a replacement that cannot start must not keep a stuck or bloated process forever).

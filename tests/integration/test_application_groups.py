@@ -20,13 +20,13 @@ same process and its counter shows whether a request found an existing copy or l
 
 import json
 import os
-import socket
 
 import pytest
 import requests
 
 from tests.support.apache import APPS, ApacheInstance, free_port
 from tests.support.procs import wait_for_daemons
+from tests.support.wire import raw_http
 from wsgid.loader import module_name
 
 SCRIPT = os.path.join(APPS, "application_groups.wsgi")
@@ -108,16 +108,7 @@ def group_of(site, path, host=None, port=None):
 
 def ask_http10_without_host(site, path):
     """An HTTP/1.0 request with no Host header: the status and the JSON body."""
-    with socket.create_connection(("127.0.0.1", site.port), timeout=10) as sock:
-        sock.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode("ascii"))
-        data = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    return head.split(b"\r\n")[0], body
+    return raw_http(site.port, f"GET {path} HTTP/1.0\r\n\r\n".encode("ascii"))
 
 
 # -- the name each form expands to ----------------------------------------------------------------

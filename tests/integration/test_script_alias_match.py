@@ -10,7 +10,6 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import time
 
 import pytest
@@ -18,7 +17,7 @@ import requests
 
 from tests.support.apache import APACHE_USER, RUNNING_AS_ROOT, shared_tmpdir, wait_for
 from tests.support.procs import daemons_of, run_as, wait_for_daemons
-from tests.support.wire import unix_exchange, uwsgi_packet
+from tests.support.wire import raw_http, unix_exchange, uwsgi_packet
 
 pytestmark = pytest.mark.apache
 
@@ -89,16 +88,10 @@ def site(apache, work):
 
 
 def raw_get(inst, target):
-    """Send the request target exactly as given (clients normalise '..' and escapes away)."""
-    with socket.create_connection(("127.0.0.1", inst.port), timeout=10) as s:
-        s.sendall(f"GET {target} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode("latin-1"))
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    return int(data.split(b" ", 2)[1])
+    """The status Apache answers to the request target exactly as given."""
+    status_line, _ = raw_http(inst.port, f"GET {target} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
+                              .encode("latin-1"))
+    return int(status_line.split(b" ", 2)[1])
 
 
 def test_dollar_one_chooses_the_script_and_script_name_ends_where_the_match_ends(site):

@@ -23,7 +23,7 @@ import psutil
 import pytest
 import requests
 
-from tests.support.apache import shared_tmpdir, wait_for
+from tests.support.apache import wait_for
 from tests.support.procs import daemons_of, supervisor_of
 
 ROOT = os.geteuid() == 0

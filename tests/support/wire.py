@@ -37,3 +37,13 @@ def unix_exchange(path, payload, timeout=10):
         s.sendall(payload)
         s.shutdown(socket.SHUT_WR)
         return recv_until_eof(s)
+
+
+def raw_http(port, request):
+    """Send `request` (bytes, exactly as given: clients would normalise '..' and escapes away)
+    to Apache on loopback; return (status line, body) once it closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(request)
+        data = recv_until_eof(s)
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0], body

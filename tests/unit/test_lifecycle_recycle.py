@@ -12,7 +12,8 @@ import pytest
 
 from tests.unit.test_lifecycle_backoff import make_group
 from wsgid.channel import HEARTBEAT, READY, RECYCLE, Message
-from wsgid.group import KILL_MARGIN, REPLACEMENT_READY_WAIT
+from wsgid.group import REPLACEMENT_READY_WAIT
+from wsgid.states import KILL_MARGIN
 from wsgid.states import ProcessState
 
 EXIT_OK = 0
