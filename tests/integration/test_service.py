@@ -310,7 +310,8 @@ def test_a_service_that_execs_a_program_keeps_it_supervised(apache):
     inst.start()
     (pid,) = wait_for(lambda: markers_of(inst, "exec"), 20, message="the service to start")
     program = psutil.Process(pid)
-    wait_for(lambda: program.exe() == os.path.realpath("/bin/sleep"), 10,
+    # psutil caches exe() from its first call, which may come before the exec: read /proc.
+    wait_for(lambda: os.readlink(f"/proc/{pid}/exe") == os.path.realpath("/bin/sleep"), 10,
              message="the exec of /bin/sleep")
     supervisor = supervisor_of(inst)
     assert program.ppid() == supervisor.pid
