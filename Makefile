@@ -19,7 +19,7 @@ system:
 $(VENV)/.deps: setup.cfg pyproject.toml | system
 	$(SYSTEM_PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "setuptools>=68" wheel "Cython>=3.0" click setproctitle psutil pytest requests
+	$(PY) -m pip install -q "setuptools>=68" wheel "Cython>=3.0" click setproctitle psutil pytest requests django whitenoise
 	touch $@
 
 venv: $(VENV)/.deps

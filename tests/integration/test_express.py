@@ -50,16 +50,19 @@ def application(environ, start_response):
 class ExpressServer:
     """One `wsgid start-server` run as a subprocess; see the module docstring."""
 
-    def __init__(self, args=(), *, script=None, as_user=None, env=None):
+    def __init__(self, args=(), *, script=None, as_user=None, env=None, isatty=True, cwd=None):
         self.workdir = shared_tmpdir("wsgid-express-")
         self.port = free_port()
         self.server_root = os.path.join(self.workdir, "root")
         self.output_path = os.path.join(self.workdir, "output")
         self.as_user = as_user
         self.known_pids = set()
+        # Standard input is never the test's terminal: whether Apache runs as a child
+        # (--isatty) or in start-server's place is chosen here, not by how pytest was started.
+        mode = [] if isatty is None else ["--isatty" if isatty else "--no-isatty"]
         command = WSGID + ["start-server"] + ([script] if script else []) + [
             "--host", "127.0.0.1", "--port", str(self.port),
-            "--server-root", self.server_root, *args]
+            "--server-root", self.server_root, *mode, *args]
         extra = {}
         if as_user is not None:
             # The server root must belong to whoever runs start-server.
@@ -70,8 +73,9 @@ class ExpressServer:
             extra = dict(user=as_user.pw_uid, group=as_user.pw_gid, extra_groups=[])
             env = dict(env or os.environ, HOME="/", USER=as_user.pw_name)
         with open(self.output_path, "wb") as output:
-            self.proc = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
-                                         start_new_session=True, env=env, **extra)
+            self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output,
+                                         stderr=subprocess.STDOUT, start_new_session=True,
+                                         env=env, cwd=cwd, **extra)
 
     def url(self, path="/"):
         return f"http://127.0.0.1:{self.port}{path}"
@@ -108,7 +112,7 @@ class ExpressServer:
 
     # --- the process tree -----------------------------------------------------------------
     def tree(self):
-        """start-server and every live process under it."""
+        """start-server (or Apache in its place) and every live process under it."""
         try:
             me = psutil.Process(self.proc.pid)
             return [me] + me.children(recursive=True)
@@ -119,7 +123,10 @@ class ExpressServer:
         self.known_pids.update(p.pid for p in self.tree())
 
     def apache_parent(self):
-        for child in psutil.Process(self.proc.pid).children():
+        me = psutil.Process(self.proc.pid)
+        if me.name() in HTTPD_NAMES:         # --no-isatty: Apache took start-server's place
+            return me
+        for child in me.children():
             if child.name() in HTTPD_NAMES:
                 return child
         return None
@@ -149,15 +156,7 @@ class ExpressServer:
         return self.proc.wait(timeout=STOP_TIMEOUT)
 
     def survivors(self):
-        alive = []
-        for pid in self.known_pids:
-            try:
-                proc = psutil.Process(pid)
-                if proc.status() != psutil.STATUS_ZOMBIE:
-                    alive.append(proc)
-            except psutil.NoSuchProcess:
-                pass
-        return alive
+        return [pid for pid in self.known_pids if is_alive(pid)]
 
     def cleanup(self):
         if self.proc.poll() is None:
@@ -166,9 +165,9 @@ class ExpressServer:
             except subprocess.TimeoutExpired:
                 pass
         self.remember_processes()
-        for proc in self.survivors():
+        for pid in self.survivors():
             try:
-                proc.kill()
+                psutil.Process(pid).kill()
             except psutil.NoSuchProcess:
                 pass
         if self.proc.poll() is None:
@@ -214,6 +213,14 @@ def write_script():
 def pid_script(write_script):
     """A WSGI script that names its process and its group."""
     return write_script(PID_SCRIPT, "pid.wsgi")
+
+
+def is_alive(pid):
+    """True while `pid` runs (a zombie, or a pid that exits while we look, is not alive)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def run_wsgid(*args, env=None, timeout=60):
@@ -356,22 +363,33 @@ def test_default_server_root_is_under_tmp_when_tmpdir_is_unset():
 
 
 def test_generated_config_passes_apachectl_configtest():
-    root = os.path.join(shared_tmpdir("wsgid-express-conf-"), "root")
+    workdir = shared_tmpdir("wsgid-express-conf-")
+    root = os.path.join(workdir, "root")
+    service = os.path.join(workdir, "service.py")
+    with open(service, "w") as f:
+        f.write("import time\ntime.sleep(60)\n")
+    os.chmod(service, 0o644)
     try:
+        # Every section the options add to httpd.conf, for Apache's own syntax check.
         result = run_wsgid("setup-server", "--port", str(free_port()), "--processes", "2",
-                           "--threads", "7", "--server-root", root)
+                           "--threads", "7", "--server-root", root, "--compress-responses",
+                           "--document-root", workdir, "--url-alias", "/s", workdir,
+                           "--url-alias", "/service.py", service,
+                           "--service-script", "tasks", service, "--access-log",
+                           "--log-to-terminal", "--maximum-requests", "100",
+                           "--socket-path", os.path.join(workdir, "sockets"))
         assert result.returncode == 0, result.stderr
         with open(os.path.join(root, "httpd.conf")) as f:
             conf = f.read()
         assert "WSGISocketRotation Off" in conf
-        assert f'WSGISocketPrefix "{root}/wsgi"' in conf
+        assert f'WSGISocketPrefix "{workdir}/sockets/wsgi"' in conf
         assert "processes=2 threads=7" in conf
         test = subprocess.run([os.path.join(root, "apachectl"), "configtest"],
                               capture_output=True, text=True, timeout=60)
         assert test.returncode == 0, test.stdout + test.stderr
         assert "Syntax OK" in test.stderr
     finally:
-        subprocess.run(["rm", "-rf", os.path.dirname(root)], check=False)
+        subprocess.run(["rm", "-rf", workdir], check=False)
 
 
 def test_setup_only_writes_the_server_root_and_starts_nothing():
@@ -412,8 +430,7 @@ def test_setup_server_writes_an_apachectl_that_starts_and_stops_the_server():
             apache = psutil.Process(int(f.read()))
         known.update([apache.pid] + [p.pid for p in apache.children(recursive=True)])
         assert subprocess.run([apachectl, "stop"], timeout=60).returncode == 0
-        wait_for(lambda: not [p for p in known if psutil.pid_exists(p)
-                              and psutil.Process(p).status() != psutil.STATUS_ZOMBIE],
+        wait_for(lambda: not [p for p in known if is_alive(p)],
                  STOP_TIMEOUT, message="apachectl stop to stop every process")
     finally:
         for pid in known:
@@ -434,21 +451,50 @@ def test_missing_script_is_an_error_before_anything_is_written():
                            str(free_port()), "--server-root", root)
         assert result.returncode == 1
         assert "nope.wsgi does not exist" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
         assert not os.path.exists(root)
     finally:
         subprocess.run(["rm", "-rf", workdir], check=False)
 
 
-def test_server_root_too_long_for_the_socket_path_names_the_option():
+def test_server_root_too_long_for_the_socket_path_suggests_socket_path():
     workdir = shared_tmpdir("wsgid-express-bad-")
     root = os.path.join(workdir, "r" * 90)
     try:
         result = run_wsgid("start-server", "--port", str(free_port()), "--server-root", root)
         assert result.returncode == 1
         assert "--server-root" in result.stderr and "107-byte limit" in result.stderr
+        assert "give --socket-path" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
         assert not os.path.exists(root)
     finally:
         subprocess.run(["rm", "-rf", workdir], check=False)
+
+
+def test_socket_path_too_long_names_socket_path():
+    workdir = shared_tmpdir("wsgid-express-bad-")
+    try:
+        result = run_wsgid("start-server", "--port", str(free_port()),
+                           "--server-root", os.path.join(workdir, "root"),
+                           "--socket-path", os.path.join(workdir, "s" * 90))
+        assert result.returncode == 1
+        assert "--socket-path" in result.stderr and "107-byte limit" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    finally:
+        subprocess.run(["rm", "-rf", workdir], check=False)
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--maximum-requests", "-1"], "--maximum-requests"),
+    (["--request-timeout", "soon"], "--request-timeout"),
+    (["--working-directory", "/nonexistent/wsgid"], "--working-directory"),
+    (["--port", "http"], "--port"),
+])
+def test_bad_option_value_is_one_line_naming_the_option(args, named):
+    result = run_wsgid("start-server", *args)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert f"'{named}'" in result.stderr
 
 
 def test_port_in_use_is_one_line_naming_the_port_option():

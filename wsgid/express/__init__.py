@@ -4,10 +4,12 @@ One command gives a complete Apache httpd in front of a WSGI script: it lays out
 (httpd.conf, apachectl, logs, daemon sockets), then runs Apache in the foreground until Ctrl-C.
 The files read top-down:
 
-    cli.py        click commands, built from the option table
-    settings.py   the option table and the resolution of defaults into ServerSettings
+    cli.py        click commands, built from the option table; --help grouped by heading
+    settings.py   the option table (daemon options come from wsgid/options.py's)
+    resolve.py    option values -> ServerSettings: defaults worked out, combinations checked
     serverroot.py the server root on disk: directories, checks, generated files
-    render.py     httpd.conf and apachectl from the templates in templates/
-    runner.py     Apache as a child process: signal forwarding, exit status, nothing left behind
+    render.py     httpd.conf, apachectl, module.wsgi and mime.types (templates in templates/)
+    runner.py     Apache in the foreground: as a child with signal forwarding (isatty), or in
+                  start-server's place (exec)
     welcome.wsgi  the page served when no script is given
 """

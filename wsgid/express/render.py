@@ -5,16 +5,21 @@ Rules:
   syntax passes through untouched; a placeholder without a value is an error (substitute, not
   safe_substitute), so a template and this module cannot drift apart silently. In the shell
   template apachectl, `$$` is the shell's own `$`.
-- Every value put into httpd.conf is either a number, a name checked by settings.py, or a path
+- Every value put into httpd.conf is either a number, a name checked by resolve.py, or a path
   quoted by conf_path(); a path with a control character or a double quote is refused, since it
-  could end the directive and start another.
+  could end the directive and start another. Paths inside rewrite rules also go through
+  rewrite_path(), since mod_rewrite expands `$` and `%` in them.
+- Static files are mapped with mod_rewrite in server context, not with Alias: mod_rewrite maps
+  a URL before mod_wsgid's `WSGIScriptAlias /` sees it, whatever order the other modules take.
 - This module computes text only: serverroot.py decides where it goes.
 """
 
 from __future__ import annotations
 
 import math
+import mimetypes
 import os
+import re
 import shlex
 import string
 
@@ -24,8 +29,16 @@ TEMPLATES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templa
 # (Debian: unixd and log_config), so each is loaded only where its file exists and it is not
 # already there.
 REQUIRED_MODULES = ("mpm_event", "unixd", "authz_core", "log_config")
+# Modules only some options need, with the option that needs each.
+STATIC_FILE_MODULES = ("mime", "rewrite")       # --document-root, --url-alias
+COMPRESSION_MODULES = ("filter", "deflate")     # --compress-responses
 
 APACHE_THREADS_PER_CHILD = 25
+
+COMPRESSED_TYPES = ("text/plain", "text/html", "text/css", "text/xml", "text/javascript",
+                    "application/javascript", "application/xhtml+xml", "application/json")
+
+COMMON_LOG_FORMAT = r'"%h %l %u %t \"%r\" %>s %b"'
 
 
 class UnsafePath(ValueError):
@@ -40,14 +53,29 @@ def conf_path(path: str) -> str:
     return path
 
 
+def rewrite_path(path: str) -> str:
+    """`path` for a RewriteRule substitution or RewriteCond test: `$` and `%` stay literal."""
+    return re.sub(r"([$%])", r"\\\1", conf_path(path))
+
+
 def _template(name: str) -> string.Template:
     with open(os.path.join(TEMPLATES_DIR, name), encoding="utf-8") as f:
         return string.Template(f.read())
 
 
-def load_module_lines(modules_dir: str) -> str:
+def modules_for(settings) -> tuple:
+    """Every Apache module (by short name) the configuration of `settings` uses."""
+    modules = REQUIRED_MODULES
+    if settings.serves_files:
+        modules += STATIC_FILE_MODULES
+    if settings.compress_responses:
+        modules += COMPRESSION_MODULES
+    return modules
+
+
+def load_module_lines(modules_dir: str, modules=REQUIRED_MODULES) -> str:
     lines = []
-    for name in REQUIRED_MODULES:
+    for name in modules:
         so = os.path.join(modules_dir, f"mod_{name}.so")
         if os.path.exists(so):
             lines.append(f"<IfModule !{name}_module>\n"
@@ -70,6 +98,101 @@ def mpm_sizing(processes: int, threads: int) -> dict:
     }
 
 
+def option_value(value) -> str:
+    """A daemon option's value as WSGIDaemonProcess takes it: 60.0 is `60`, 0.5 is `0.5`."""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+def daemon_paths(settings) -> str:
+    """The home= and python-path= options shared by every daemon group of the server."""
+    python_path = ":".join(conf_path(path) for path in settings.python_path)
+    return f'"home={conf_path(settings.working_directory)}" "python-path={python_path}"'
+
+
+def daemon_options(settings) -> str:
+    limits = " ".join(f"{name}={option_value(value)}" for name, value in settings.daemon_limits)
+    return daemon_paths(settings) + (" \\\n    " + limits if limits else "")
+
+
+def access_log_lines(settings, root) -> str:
+    if not settings.access_log:
+        return ""
+    target = "/dev/stdout" if settings.log_to_terminal else conf_path(root.access_log)
+    return f"LogFormat {COMMON_LOG_FORMAT} common\nCustomLog \"{target}\" common\n"
+
+
+def static_file_lines(settings, root) -> str:
+    """--url-alias and --document-root: files Apache serves before the application sees the URL.
+
+    A URL alias maps its URL (a directory alias: everything under it too); the document root
+    maps a URL only when it names a file there, so the application serves every other URL,
+    as with mod_wsgi-express.
+    """
+    if not settings.serves_files:
+        return ""
+    lines = ["",
+             "# Files Apache serves itself: mod_rewrite maps these URLs to files before",
+             "# mod_wsgid's WSGIScriptAlias / could take them.",
+             f'TypesConfig "{conf_path(root.mime_types)}"',
+             "RewriteEngine On"]
+    for alias in settings.url_aliases:
+        url = re.escape(alias.url)
+        target = rewrite_path(alias.path)
+        lines.append(f"# --url-alias {alias.url} {alias.path}")
+        if alias.is_directory:
+            lines += [f'RewriteRule "^{url}(/.*)?$" "{target}$1" [L]',
+                      f'<Directory "{conf_path(alias.path)}">',
+                      "    AllowOverride None",
+                      "    Require all granted",
+                      "</Directory>"]
+        else:
+            lines += [f'RewriteRule "^{url}$" "{target}" [L]',
+                      f'<Directory "{conf_path(os.path.dirname(alias.path))}">',
+                      f'    <Files "{conf_path(os.path.basename(alias.path))}">',
+                      "        Require all granted",
+                      "    </Files>",
+                      "</Directory>"]
+    if settings.document_root is not None:
+        target = rewrite_path(settings.document_root)
+        lines += [f"# --document-root {settings.document_root}: its files, the application "
+                  "serves the rest",
+                  f'RewriteCond "{target}$1" -f',
+                  f'RewriteRule "^(/.*)$" "{target}$1" [L]',
+                  f'<Directory "{conf_path(settings.document_root)}">',
+                  "    AllowOverride None",
+                  "    Require all granted",
+                  "</Directory>"]
+    return "\n".join(lines) + "\n"
+
+
+def compression_lines(settings) -> str:
+    if not settings.compress_responses:
+        return ""
+    return ("\n# --compress-responses\n"
+            f"AddOutputFilterByType DEFLATE {' '.join(COMPRESSED_TYPES)}\n")
+
+
+def service_group_lines(settings) -> str:
+    """A threads=0 daemon group per --service-script, running its script for the server's life."""
+    lines = []
+    for service in settings.service_scripts:
+        lines += ["",
+                  f"# --service-script {service.name} {service.path}",
+                  f"WSGIDaemonProcess {service.group} threads=0 {daemon_paths(settings)}",
+                  f'WSGIImportScript "{conf_path(service.path)}" process-group={service.group} '
+                  "application-group=%{GLOBAL}"]
+    return "\n".join(lines)
+
+
+def application_script(settings, root) -> str:
+    """The script WSGIScriptAlias serves: SCRIPT, or for a module the file that imports it."""
+    if settings.application_type == "module":
+        return root.module_script
+    return settings.script
+
+
 def render_httpd_conf(settings, root, *, command: str, httpd: str, modules_dir: str,
                       wsgid_module: str, python_executable: str) -> str:
     """httpd.conf for `settings` (ServerSettings) laid out as `root` (serverroot.ServerRoot)."""
@@ -77,6 +200,7 @@ def render_httpd_conf(settings, root, *, command: str, httpd: str, modules_dir: 
         user_and_group = f"User {settings.user}\nGroup {settings.group}\n"
     else:
         user_and_group = ""
+    script = application_script(settings, root)
     values = {
         "command": command,
         "url": settings.url,
@@ -85,21 +209,45 @@ def render_httpd_conf(settings, root, *, command: str, httpd: str, modules_dir: 
         "server_name": settings.server_name,
         "listen": settings.listen,
         "user_and_group": user_and_group,
-        "load_modules": load_module_lines(modules_dir),
+        "load_modules": load_module_lines(modules_dir, modules_for(settings)),
         "wsgid_module": conf_path(wsgid_module),
-        "error_log": conf_path(root.error_log),
+        "error_log": "/dev/stderr" if settings.log_to_terminal else conf_path(root.error_log),
         "log_level": settings.log_level,
-        "document_root": conf_path(root.document_root),
-        "script_directory": conf_path(os.path.dirname(settings.script)),
+        "access_log": access_log_lines(settings, root),
+        "document_root": conf_path(settings.document_root or root.document_root),
+        "script_directory": conf_path(os.path.dirname(script)),
+        "static_files": static_file_lines(settings, root),
+        "compression": compression_lines(settings),
         "python_executable": conf_path(python_executable),
         "socket_prefix": conf_path(root.socket_prefix),
         "daemon_group": settings.daemon_group,
         "processes": settings.processes,
         "threads": settings.threads,
-        "script": conf_path(settings.script),
+        "daemon_options": daemon_options(settings),
+        "callable_object": settings.callable_object,
+        "script": conf_path(script),
+        "service_groups": service_group_lines(settings),
         **mpm_sizing(settings.processes, settings.threads),
     }
     return _template("httpd.conf").substitute(values)
+
+
+def render_module_script(settings, *, command: str) -> str:
+    """The WSGI script that serves `--application-type module`'s module."""
+    return _template("module.wsgi").substitute({
+        "command": command,
+        "module": settings.script,
+        "callable": settings.callable_object,
+    })
+
+
+def render_mime_types() -> str:
+    """A mime.types file (Apache's TypesConfig) from Python's table of types, one type a line."""
+    extensions_by_type = {}
+    for extension, mime_type in sorted(mimetypes.MimeTypes().types_map[True].items()):
+        extensions_by_type.setdefault(mime_type, []).append(extension.lstrip("."))
+    return "".join(f"{mime_type} {' '.join(extensions)}\n"
+                   for mime_type, extensions in sorted(extensions_by_type.items()))
 
 
 def render_apachectl(root, *, command: str, httpd: str) -> str:

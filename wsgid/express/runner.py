@@ -1,10 +1,14 @@
-"""Apache httpd as a child process of start-server, until it exits; nothing is left behind.
+"""How start-server runs Apache httpd in the foreground: as its child (isatty) or in its place.
 
 Rules:
-- Apache runs in the foreground (`httpd -f CONF -DFOREGROUND`) in a session of its own, so a
-  Ctrl-C or a terminal resize (SIGWINCH, Apache's graceful-stop signal) reaches start-server
-  only. start-server forwards SIGINT, SIGTERM, SIGHUP and SIGUSR1 to Apache, which reads them as
-  stop, stop, restart and graceful restart; its exit status becomes start-server's.
+- isatty (the default on a terminal), run_foreground(): Apache runs in the foreground
+  (`httpd -f CONF -DFOREGROUND`) in a session of its own, so a Ctrl-C or a terminal resize
+  (SIGWINCH, Apache's graceful-stop signal) reaches start-server only. start-server forwards
+  SIGINT, SIGTERM, SIGHUP and SIGUSR1 to Apache, which reads them as stop, stop, restart and
+  graceful restart, and ignores SIGWINCH; Apache's exit status becomes start-server's.
+- Not isatty, exec_apache(): start-server becomes Apache (exec, same pid), as mod_wsgi-express
+  does, so that a process manager or container runtime signals and waits for Apache itself.
+  Nothing below applies then: Apache alone stops what it started.
 - Stopping the supervisor and the daemons is Apache's job (mod_wsgid does it on stop). As a
   backstop, start-server is a child subreaper: whatever outlives Apache is re-parented to it,
   gets a short grace period, is then stopped by pid, and the log line names it: a leftover is a
@@ -25,7 +29,7 @@ import sys
 
 import psutil
 
-from wsgid.express.settings import ServerSettings, SettingsError
+from wsgid.express.resolve import ServerSettings, SettingsError
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1)
 
@@ -117,9 +121,26 @@ def _prctl(option: int, value: int) -> None:
         _libc.prctl(option, value, 0, 0, 0)
 
 
-def _apache_dies_with_us():
-    """preexec_fn: Apache gets SIGTERM if start-server dies without forwarding a signal."""
+def _apache_children_setup():
+    """preexec_fn: Apache gets SIGTERM if start-server dies without forwarding a signal.
+
+    SIGWINCH goes back to its default: an ignored signal stays ignored across exec, and Apache
+    should keep its own meaning of it (graceful stop) for whoever sends it on purpose.
+    """
     _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    signal.signal(signal.SIGWINCH, signal.SIG_DFL)
+
+
+def apache_command(httpd: str, conf: str) -> list:
+    return [httpd, "-f", conf, "-DFOREGROUND"]
+
+
+def exec_apache(httpd: str, conf: str):
+    """Replace this process with Apache in the foreground; never returns."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    command = apache_command(httpd, conf)
+    os.execv(command[0], command)
 
 
 def run_foreground(httpd: str, conf: str) -> int:
@@ -127,15 +148,19 @@ def run_foreground(httpd: str, conf: str) -> int:
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     forwarder = SignalForwarder()
     forwarder.install()
+    # A terminal resize must not stop the server: Apache, in its own session, never sees it,
+    # and start-server does not act on it either.
+    previous_winch = signal.signal(signal.SIGWINCH, signal.SIG_IGN)
     try:
-        apache = subprocess.Popen([httpd, "-f", conf, "-DFOREGROUND"], start_new_session=True,
-                                  preexec_fn=_apache_dies_with_us)
+        apache = subprocess.Popen(apache_command(httpd, conf), start_new_session=True,
+                                  preexec_fn=_apache_children_setup)
         forwarder.forward_to(apache.pid)
         status = _wait_reaping_orphans(apache)
         forwarder.stop_forwarding()
         stop_leftovers()
     finally:
         forwarder.restore()
+        signal.signal(signal.SIGWINCH, previous_winch)
     return status if status >= 0 else 128 - status
 
 

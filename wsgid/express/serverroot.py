@@ -4,8 +4,10 @@ A server root holds everything one express server needs:
 
     httpd.conf   generated Apache configuration        apachectl   control script
     error_log    Apache's (and the supervisor's) log    httpd.pid   Apache's pid file
-    htdocs/      an empty DocumentRoot                  wsgi.*      daemon sockets and the
-                                                                    daemon configuration
+    access_log   with --access-log                      htdocs/     an empty DocumentRoot
+    mime.types   with static files (TypesConfig)        module.wsgi with --application-type
+    wsgi.*       daemon sockets and the daemon                      module: imports the module
+                 configuration (or under --socket-path)
 Rules:
 - Every problem is found before the first file is written (the directories may exist by then:
   the daemon user's access to the server root is checked on the real directory), and reported
@@ -21,12 +23,23 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import stat
 import subprocess
 from dataclasses import dataclass
+from typing import Optional
 
 from wsgid import paths
-from wsgid.express.render import UnsafePath, render_apachectl, render_httpd_conf
-from wsgid.express.settings import ServerSettings, SettingsError
+from wsgid.express.render import (UnsafePath, modules_for, render_apachectl, render_httpd_conf,
+                                  render_mime_types, render_module_script)
+from wsgid.express.resolve import ServerSettings, SettingsError
+
+# The option that makes Apache need each module that not every Apache installs.
+MODULE_NEEDED_BY = {
+    "mime": "--document-root/--url-alias",
+    "rewrite": "--document-root/--url-alias",
+    "filter": "--compress-responses",
+    "deflate": "--compress-responses",
+}
 
 # sizeof(sun_path) - 1 on Linux: the longest path a unix socket can be bound at.
 SUN_PATH_MAX = 107
@@ -47,8 +60,9 @@ class ApacheInstall:
 class ServerRoot:
     """Where each file of a server root lives."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, socket_directory: Optional[str] = None):
         self.path = path
+        self.socket_directory = socket_directory or path
 
     def _in_root(self, name: str) -> str:
         return os.path.join(self.path, name)
@@ -66,6 +80,18 @@ class ServerRoot:
         return self._in_root("error_log")
 
     @property
+    def access_log(self) -> str:
+        return self._in_root("access_log")
+
+    @property
+    def mime_types(self) -> str:
+        return self._in_root("mime.types")
+
+    @property
+    def module_script(self) -> str:
+        return self._in_root("module.wsgi")
+
+    @property
     def pid_file(self) -> str:
         return self._in_root("httpd.pid")
 
@@ -75,7 +101,7 @@ class ServerRoot:
 
     @property
     def socket_prefix(self) -> str:
-        return self._in_root("wsgi")
+        return os.path.join(self.socket_directory, "wsgi")
 
     def longest_socket_path(self, group: str) -> str:
         """The daemon socket path with the widest Apache pid (rotation Off; docs/internals.md)."""
@@ -99,51 +125,108 @@ def find_install() -> ApacheInstall:
 
 
 def prepare(settings: ServerSettings, *, command: str) -> tuple[ServerRoot, ApacheInstall]:
-    """Check everything, then create the server root and write httpd.conf and apachectl."""
+    """Check everything, then create the server root and write its files."""
     install = find_install()
-    root = ServerRoot(settings.server_root)
-    check_socket_path_fits(root, settings.daemon_group)
+    check_modules_exist(settings, install)
+    root = ServerRoot(settings.server_root, settings.socket_directory)
+    for group in settings.daemon_groups:
+        check_socket_path_fits(root, group, socket_path_given=settings.socket_directory
+                               != settings.server_root)
     try:
-        conf_text = render_httpd_conf(settings, root, command=command, httpd=install.httpd,
-                                      modules_dir=install.modules_dir,
-                                      wsgid_module=install.wsgid_module,
-                                      python_executable=install.python_executable)
-        apachectl_text = render_apachectl(root, command=command, httpd=install.httpd)
+        files = [(root.httpd_conf, render_httpd_conf(
+                     settings, root, command=command, httpd=install.httpd,
+                     modules_dir=install.modules_dir, wsgid_module=install.wsgid_module,
+                     python_executable=install.python_executable), 0o644),
+                 (root.apachectl, render_apachectl(root, command=command, httpd=install.httpd),
+                  0o755)]
     except UnsafePath as exc:
         raise SettingsError(f"{exc} (or choose another --server-root).") from None
+    if settings.application_type == "module":
+        files.append((root.module_script, render_module_script(settings, command=command), 0o644))
+    if settings.serves_files:
+        files.append((root.mime_types, render_mime_types(), 0o644))
     make_directories(root)
     if settings.user is not None:
         check_apache_user_can_read(settings, install, root)
-    _write(root.httpd_conf, conf_text, 0o644)
-    _write(root.apachectl, apachectl_text, 0o755)
+    for path, text, mode in files:
+        _write(path, text, mode)
     return root, install
 
 
-def check_socket_path_fits(root: ServerRoot, group: str) -> None:
+def check_modules_exist(settings: ServerSettings, install: ApacheInstall) -> None:
+    """Every module an option needs is in this Apache: a file in its modules, or compiled in."""
+    missing = [name for name in modules_for(settings) if name in MODULE_NEEDED_BY
+               and not os.path.exists(os.path.join(install.modules_dir, f"mod_{name}.so"))]
+    if not missing:
+        return
+    listed = subprocess.run([install.httpd, "-l"], capture_output=True, text=True,
+                            check=False).stdout
+    for name in missing:
+        if f"mod_{name}.c" not in listed:
+            raise SettingsError(
+                f"{MODULE_NEEDED_BY[name]} needs Apache's mod_{name}, which {install.httpd} does "
+                f"not have (no mod_{name}.so in {install.modules_dir}): install it, or leave "
+                f"{MODULE_NEEDED_BY[name]} out.")
+
+
+def check_socket_path_fits(root: ServerRoot, group: str, *, socket_path_given: bool) -> None:
     longest = root.longest_socket_path(group)
-    if len(longest.encode()) > SUN_PATH_MAX:
-        raise SettingsError(
-            f"--server-root {root.path} is too long: the daemon socket path {longest} would be "
-            f"{len(longest.encode())} bytes, over the {SUN_PATH_MAX}-byte limit of a unix socket "
-            "path; choose a shorter --server-root, for example /tmp/wsgid.")
+    if len(longest.encode()) <= SUN_PATH_MAX:
+        return
+    problem = (f"the daemon socket path {longest} would be {len(longest.encode())} bytes, over "
+               f"the {SUN_PATH_MAX}-byte limit of a unix socket path")
+    if socket_path_given:
+        raise SettingsError(f"--socket-path {root.socket_directory} is too long: {problem}; "
+                            "choose a shorter --socket-path, for example /tmp/wsgid.")
+    raise SettingsError(f"--server-root {root.path} is too long: {problem}; give --socket-path "
+                        "with a short directory for the sockets (for example /tmp/wsgid), or "
+                        "choose a shorter --server-root.")
 
 
 def make_directories(root: ServerRoot) -> None:
-    try:
-        os.makedirs(root.path, exist_ok=True)
-    except OSError as exc:
-        raise SettingsError(f"cannot create --server-root {root.path}: {exc.strerror}; choose "
-                            "another --server-root.") from None
-    st = os.lstat(root.path)
-    if os.path.islink(root.path) or not os.path.isdir(root.path):
-        raise SettingsError(f"--server-root {root.path} exists and is not a directory; remove it "
-                            "or choose another --server-root.")
-    if st.st_uid != os.geteuid():
-        raise SettingsError(f"--server-root {root.path} belongs to uid {st.st_uid}, not to you; "
-                            "remove it or choose another --server-root.")
-    os.chmod(root.path, 0o755)
+    _make_own_directory(root.path, "--server-root")
     os.makedirs(root.document_root, exist_ok=True)
     os.chmod(root.document_root, 0o755)
+    if root.socket_directory != root.path:
+        _make_socket_directory(root.socket_directory)
+
+
+def _make_own_directory(path: str, option: str) -> None:
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"cannot create {option} {path}: {exc.strerror}; choose "
+                            f"another {option}.") from None
+    st = os.lstat(path)
+    if os.path.islink(path) or not os.path.isdir(path):
+        raise SettingsError(f"{option} {path} exists and is not a directory; remove it "
+                            f"or choose another {option}.")
+    if st.st_uid != os.geteuid():
+        raise SettingsError(f"{option} {path} belongs to uid {st.st_uid}, not to you; "
+                            f"remove it or choose another {option}.")
+    os.chmod(path, 0o755)
+
+
+def _make_socket_directory(path: str) -> None:
+    """--socket-path: ours (made 0755), or root's and not writable by others, or sticky like /tmp.
+
+    Anyone who may replace files in it could put their own socket where Apache connects.
+    """
+    if not os.path.exists(path):
+        _make_own_directory(path, "--socket-path")
+        return
+    if not os.path.isdir(path):
+        raise SettingsError(f"--socket-path {path} exists and is not a directory; choose "
+                            "another --socket-path.")
+    st = os.stat(path)
+    if st.st_uid == os.geteuid():
+        os.chmod(path, st.st_mode | 0o755)
+        return
+    others_may_replace = st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX
+    if st.st_uid != 0 or others_may_replace:
+        raise SettingsError(f"--socket-path {path} belongs to uid {st.st_uid} and others may "
+                            "replace files in it; choose a directory of your own, or one that "
+                            "does not exist yet.")
 
 
 def check_apache_user_can_read(settings: ServerSettings, install: ApacheInstall,
@@ -153,12 +236,21 @@ def check_apache_user_can_read(settings: ServerSettings, install: ApacheInstall,
     Asked of the kernel as that user (`test -r` runs access(2) under its uid and groups), so
     ACLs and group memberships count exactly as they will for the daemons.
     """
-    wants = (
-        ("-r", settings.script, "the WSGI script"),
+    wants = []
+    if settings.application_type == "script":
+        wants.append(("-r", settings.script, "the WSGI script"))
+    wants += [
         ("-x", install.python_executable, "the Python interpreter wsgid is installed in"),
         ("-r", os.path.join(paths.PACKAGE_DIR, "__init__.py"), "the wsgid package"),
         ("-x", root.path, "the server root"),
-    )
+        ("-x", root.socket_directory, "the --socket-path directory"),
+        ("-x", settings.working_directory, "the working directory"),
+    ]
+    wants += [("-x", path, "a --python-path directory") for path in settings.python_path[1:]]
+    wants += [("-r", s.path, f"the --service-script {s.name}") for s in settings.service_scripts]
+    wants += [("-r", a.path, f"the --url-alias {a.url}") for a in settings.url_aliases]
+    if settings.document_root is not None:
+        wants.append(("-x", settings.document_root, "the --document-root"))
     entry = pwd.getpwnam(settings.user)
     gid = grp.getgrnam(settings.group).gr_gid
     groups = os.getgrouplist(entry.pw_name, gid)

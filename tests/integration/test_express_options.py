@@ -1,0 +1,272 @@
+"""start-server's options, each observed in effect through a real Apache and real daemons.
+
+One server, started once for the module, carries every option that the tests only read
+(static files, compression, socket path, application and daemon options, a service script, the
+access log); options that change how the server runs (recycling, module applications, logging
+to the terminal) get a server of their own.
+"""
+
+import glob
+import os
+import stat
+import subprocess
+
+import psutil
+import pytest
+import requests
+
+from tests.integration.test_express import (PID_SCRIPT, STOP_TIMEOUT, ExpressServer,
+                                            express, is_alive, write_script)  # noqa: F401
+from tests.support.apache import APACHE_USER, APPS, shared_tmpdir, wait_for
+
+OPTIONS_APP = os.path.join(APPS, "express_options.wsgi")
+COMPRESSED_TYPES = ("text/plain", "text/html", "text/css", "text/xml", "text/javascript",
+                    "application/javascript", "application/xhtml+xml", "application/json")
+DAEMON_LIMITS = ("request-timeout=30 inactivity-timeout=100 cpu-time-limit=50 "
+                 "graceful-timeout=7 shutdown-timeout=3")
+
+# Writes its pid (to a temporary name first, so the test never reads half of it), then runs on.
+SERVICE_SCRIPT = """\
+import os
+import time
+
+directory = {directory!r}
+with open(os.path.join(directory, "service.pid.tmp"), "w") as f:
+    f.write(str(os.getpid()))
+os.rename(os.path.join(directory, "service.pid.tmp"), os.path.join(directory, "service.pid"))
+while True:
+    time.sleep(60)
+"""
+
+
+def write_file(path, text, mode=0o644):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+class Layout:
+    """The directories and files the shared server's options point at."""
+
+    def __init__(self):
+        self.top = shared_tmpdir("wsgid-express-options-")
+        self.python_path = os.path.join(self.top, "lib")
+        self.working_directory = os.path.join(self.top, "work")
+        self.socket_path = os.path.join(self.top, "sockets")
+        self.document_root = os.path.join(self.top, "htdocs")
+        self.static = os.path.join(self.top, "static")
+        self.robots = os.path.join(self.top, "robots.txt")
+        self.service_dir = os.path.join(self.top, "service")
+        self.service_script = os.path.join(self.top, "service.py")
+        for directory in (self.python_path, self.working_directory, self.document_root,
+                          self.static, self.service_dir):
+            os.makedirs(directory, mode=0o755)
+            os.chmod(directory, 0o755)
+        if APACHE_USER is not None:
+            # The service script runs as the daemon user and writes its pid here.
+            os.chown(self.service_dir, *_ids(APACHE_USER))
+        write_file(os.path.join(self.python_path, "express_helper.py"), "NAME = 'helper'\n")
+        write_file(os.path.join(self.document_root, "page.txt"), "a page from the document root\n")
+        write_file(os.path.join(self.document_root, "sub", "data.json"), '{"static": true}\n')
+        os.chmod(os.path.join(self.document_root, "sub"), 0o755)
+        write_file(os.path.join(self.static, "style.css"), "body { color: black; }\n")
+        write_file(self.robots, "User-agent: *\n")
+        write_file(self.service_script, SERVICE_SCRIPT.format(directory=self.service_dir))
+
+    def args(self):
+        return ["--callable-object", "app",
+                "--python-path", self.python_path,
+                "--working-directory", self.working_directory,
+                "--socket-path", self.socket_path,
+                "--document-root", self.document_root,
+                "--url-alias", "/static", self.static,
+                "--url-alias", "/robots.txt", self.robots,
+                "--compress-responses",
+                "--access-log",
+                "--service-script", "tasks", self.service_script,
+                "--request-timeout", "30", "--inactivity-timeout", "100",
+                "--cpu-time-limit", "50", "--graceful-timeout", "7", "--shutdown-timeout", "3"]
+
+
+def _ids(user):
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid
+
+
+@pytest.fixture(scope="module")
+def layout():
+    made = Layout()
+    yield made
+    subprocess.run(["rm", "-rf", made.top], check=False)
+
+
+@pytest.fixture(scope="module")
+def server(layout):
+    started = ExpressServer(layout.args(), script=OPTIONS_APP)
+    try:
+        response = started.wait_until_serving("/where")
+        assert response.status_code == 200, started.diagnostics()
+        started.wait_for_daemons(2)          # the application's and the service script's
+        yield started
+    finally:
+        started.cleanup()
+
+
+def get(server, path, params=None, **headers):
+    return requests.get(server.url(path), params=params, headers=headers, timeout=10)
+
+
+# --- the application ------------------------------------------------------------------------
+
+def test_callable_object_python_path_and_working_directory(server, layout):
+    where = get(server, "/where").json()
+    assert where["helper"] == "helper"                      # imported from --python-path
+    assert where["cwd"] == layout.working_directory         # --working-directory is home=
+    assert layout.python_path in where["sys_path"]
+    assert os.path.dirname(OPTIONS_APP) in where["sys_path"]  # the script's directory first
+
+
+# --- static files ---------------------------------------------------------------------------
+
+def test_document_root_serves_its_files_and_the_application_the_other_urls(server):
+    page = get(server, "/page.txt")
+    assert page.status_code == 200 and page.text == "a page from the document root\n"
+    assert "Last-Modified" in page.headers                  # Apache's file handler, not the app
+    nested = get(server, "/sub/data.json")
+    assert nested.json() == {"static": True}
+    assert nested.headers["Content-Type"] == "application/json"
+    assert get(server, "/missing.txt").text == "app /missing.txt"
+    assert get(server, "/sub").text == "app /sub"           # a directory is not a file
+    assert get(server, "/").text == "app /"
+
+
+def test_url_alias_serves_a_directory_and_a_file(server):
+    css = get(server, "/static/style.css")
+    assert css.status_code == 200 and css.text == "body { color: black; }\n"
+    assert css.headers["Content-Type"].startswith("text/css")
+    robots = get(server, "/robots.txt")
+    assert robots.status_code == 200 and robots.text == "User-agent: *\n"
+    assert get(server, "/static/none.css").status_code == 404   # under the alias: Apache's 404
+    assert get(server, "/staticfile").text == "app /staticfile"  # only the alias's own URLs
+
+
+# --- compression ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("content_type", COMPRESSED_TYPES)
+def test_compress_responses_gzips_the_text_types(server, content_type):
+    response = get(server, "/typed", {"type": content_type}, **{"Accept-Encoding": "gzip"})
+    assert response.headers.get("Content-Encoding") == "gzip", response.headers
+    assert response.content == b"wsgid express " * 600      # requests decompressed it
+
+
+def test_compress_responses_leaves_images_and_clients_without_gzip_alone(server):
+    png = get(server, "/typed", {"type": "image/png"}, **{"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in png.headers
+    plain = get(server, "/typed", {"type": "application/json"},
+                **{"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers
+
+
+# --- sockets, daemon options, service script, access log ------------------------------------
+
+def test_daemon_sockets_are_under_socket_path_not_the_server_root(server, layout):
+    sockets = glob.glob(os.path.join(layout.socket_path, f"wsgi.*.localhost:{server.port}.sock"))
+    assert len(sockets) == 1, os.listdir(layout.socket_path)
+    assert stat.S_ISSOCK(os.stat(sockets[0]).st_mode)
+    assert not glob.glob(os.path.join(server.server_root, "*.sock"))
+
+
+def test_daemon_limits_reach_the_generated_config_and_the_supervisor(server, layout):
+    with open(os.path.join(server.server_root, "httpd.conf")) as f:
+        assert DAEMON_LIMITS in f.read()
+    # The daemon configuration mod_wsgid handed to the supervisor carries them too.
+    daemon_confs = [path for path in glob.glob(os.path.join(layout.socket_path, "wsgi.*.conf"))]
+    assert len(daemon_confs) == 1
+    with open(daemon_confs[0]) as f:
+        group_line = next(line for line in f if line.startswith(
+            f"WSGIDaemonProcess localhost:{server.port} "))
+    for option in DAEMON_LIMITS.split():
+        assert option in group_line.split(), group_line
+
+
+def test_service_script_runs_in_a_service_group_of_its_own(server, layout):
+    pid_file = os.path.join(layout.service_dir, "service.pid")
+    wait_for(lambda: os.path.exists(pid_file), 30, message="the service script to write its pid")
+    with open(pid_file) as f:
+        service = psutil.Process(int(f.read()))
+    assert "(wsgi:service:tasks)" in " ".join(service.cmdline())
+    served_by = get(server, "/where").json()["pid"]
+    assert served_by != service.pid
+    assert {service.pid, served_by} <= {d.pid for d in server.daemons()}
+
+
+def test_access_log_records_each_request(server):
+    get(server, "/logged-request")
+    access_log = os.path.join(server.server_root, "access_log")
+
+    def logged():
+        with open(access_log) as f:
+            return '"GET /logged-request HTTP/1.1" 200' in f.read()
+    wait_for(logged, 10, message="the request in access_log")
+
+
+# --- options that change how the server runs ------------------------------------------------
+
+def test_maximum_requests_recycles_the_daemon_after_that_many_requests(express, write_script):
+    server = express(["--maximum-requests", "2", "--threads", "1"],
+                     script=write_script(PID_SCRIPT, "pid.wsgi"))
+    assert server.wait_until_serving().status_code == 200, server.diagnostics()
+    first = server.wait_for_daemons(1)[0].pid
+
+    def served_by():
+        return int(server.get("/").text.split()[0].split("=")[1])
+    # wait_until_serving's request was the first of `first`: one more, then it is recycled.
+    assert served_by() == first
+    wait_for(lambda: served_by() != first, 30, message="a new daemon after 2 requests")
+    wait_for(lambda: not is_alive(first), 30, message=f"the recycled daemon {first} to exit")
+
+
+def test_application_type_module_imports_the_module_from_python_path(express):
+    top = shared_tmpdir("wsgid-express-module-")
+    try:
+        package = os.path.join(top, "lib", "expressmod")
+        write_file(os.path.join(package, "__init__.py"), "")
+        write_file(os.path.join(package, "wsgi.py"),
+                   "import os\n"
+                   "def application(environ, start_response):\n"
+                   "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+                   "    return [('module ' + os.getcwd()).encode()]\n")
+        os.chmod(os.path.dirname(package), 0o755)
+        os.chmod(package, 0o755)
+        here = os.path.join(top, "project")
+        os.mkdir(here)
+        os.chmod(here, 0o755)
+        server = express(["--application-type", "module",
+                          "--python-path", os.path.join(top, "lib")],
+                         script="expressmod.wsgi", cwd=here)
+        response = server.wait_until_serving()
+        assert response.status_code == 200, server.diagnostics()
+        # The working directory defaults to where start-server was run.
+        assert response.text == f"module {here}"
+        assert "expressmod.wsgi:application (module)" in server.output()
+    finally:
+        subprocess.run(["rm", "-rf", top], check=False)
+
+
+def test_log_to_terminal_writes_the_error_and_access_logs_to_the_terminal(express):
+    server = express(["--log-to-terminal", "--access-log", "--log-level", "info"])
+    assert server.wait_until_serving("/from-the-terminal-test").status_code == 200
+
+    def in_output(text):
+        return lambda: text in server.output()
+    wait_for(in_output('"GET /from-the-terminal-test HTTP/1.1" 200'), 10,
+             message="the access log line on standard output")
+    assert "resuming normal operations" in server.output()   # Apache's error log, on stderr
+    assert "Error log:     standard error" in server.output()
+    assert not os.path.exists(os.path.join(server.server_root, "error_log"))
+    assert not os.path.exists(os.path.join(server.server_root, "access_log"))
+    assert server.interrupt() == 0
+    wait_for(lambda: not server.survivors(), STOP_TIMEOUT, message="every process to exit")

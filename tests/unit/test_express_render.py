@@ -1,0 +1,94 @@
+"""The generated httpd.conf and module script for given settings (text only; no Apache)."""
+
+import os
+
+from wsgid.express.render import (COMPRESSED_TYPES, option_value, render_httpd_conf,
+                                  render_mime_types, render_module_script, rewrite_path)
+from wsgid.express.resolve import ServerSettings, ServiceScript, UrlAlias
+from wsgid.express.serverroot import ServerRoot
+
+BASE = dict(script="/srv/app/app.wsgi", application_type="script",
+            callable_object="application", host="127.0.0.1", port=8000, processes=2,
+            threads=5, server_root="/tmp/root", socket_directory="/tmp/root", user=None,
+            group=None, log_level="warn", working_directory="/srv/app",
+            python_path=("/srv/app", "/srv/lib"), daemon_limits=(("request-timeout", 60.0),))
+
+
+def conf(**changes):
+    settings = ServerSettings(**{**BASE, **changes})
+    root = ServerRoot(settings.server_root, settings.socket_directory)
+    return render_httpd_conf(settings, root, command="start-server", httpd="/usr/sbin/httpd",
+                             modules_dir="/nonexistent/modules", wsgid_module="/w/mod_wsgid.so",
+                             python_executable="/venv/bin/python")
+
+
+def test_the_daemon_group_carries_home_python_path_and_limits():
+    text = conf(daemon_limits=(("maximum-requests", 2), ("request-timeout", 0.5)))
+    assert ('"home=/srv/app" "python-path=/srv/app:/srv/lib" \\\n'
+            "    maximum-requests=2 request-timeout=0.5") in text
+    assert "WSGICallableObject application" in text
+    assert "WSGISocketRotation Off" in text
+
+
+def test_plain_config_has_no_static_files_compression_or_access_log():
+    text = conf()
+    for absent in ("RewriteEngine", "DEFLATE", "CustomLog", "TypesConfig", "service:"):
+        assert absent not in text
+
+
+def test_compress_responses_lists_every_type():
+    assert "AddOutputFilterByType DEFLATE " + " ".join(COMPRESSED_TYPES) in conf(
+        compress_responses=True)
+
+
+def test_static_files_are_rewritten_before_the_script_alias():
+    text = conf(document_root="/srv/htdocs",
+                url_aliases=(UrlAlias("/static", "/srv/st$atic", True),
+                             UrlAlias("/robots.txt", "/srv/robots.txt", False)))
+    assert 'RewriteRule "^/static(/.*)?$" "/srv/st\\$atic$1" [L]' in text
+    assert 'RewriteRule "^/robots\\.txt$" "/srv/robots.txt" [L]' in text
+    assert 'RewriteCond "/srv/htdocs$1" -f' in text
+    assert 'DocumentRoot "/srv/htdocs"' in text
+    # Aliases come first: they win over a same-named file in the document root.
+    assert text.index("/robots.txt") < text.index("RewriteCond")
+
+
+def test_rewrite_path_keeps_dollar_and_percent_literal():
+    assert rewrite_path("/a$1/%{X}") == "/a\\$1/\\%{X}"
+
+
+def test_service_scripts_get_threads_0_groups_with_an_import_script():
+    text = conf(service_scripts=(ServiceScript("tasks", "/srv/app/tasks.py"),))
+    assert ("WSGIDaemonProcess service:tasks threads=0 \"home=/srv/app\" "
+            "\"python-path=/srv/app:/srv/lib\"") in text
+    assert ('WSGIImportScript "/srv/app/tasks.py" process-group=service:tasks '
+            "application-group=%{GLOBAL}") in text
+
+
+def test_module_type_serves_the_generated_script_in_the_server_root():
+    text = conf(application_type="module", script="mysite.wsgi", callable_object="app")
+    assert 'WSGIScriptAlias / "/tmp/root/module.wsgi"' in text
+    assert "WSGICallableObject app" in text
+    settings = ServerSettings(**{**BASE, "application_type": "module", "script": "mysite.wsgi",
+                                 "callable_object": "app"})
+    assert "from mysite.wsgi import app" in render_module_script(settings, command="x")
+
+
+def test_log_to_terminal():
+    text = conf(log_to_terminal=True, access_log=True)
+    assert 'ErrorLog "/dev/stderr"' in text and 'CustomLog "/dev/stdout" common' in text
+    text = conf(access_log=True)
+    assert f'CustomLog "{os.path.join("/tmp/root", "access_log")}" common' in text
+
+
+def test_socket_prefix_follows_the_socket_directory():
+    assert 'WSGISocketPrefix "/tmp/s/wsgi"' in conf(socket_directory="/tmp/s")
+
+
+def test_option_values_are_written_as_wsgidaemonprocess_reads_them():
+    assert [option_value(v) for v in (60.0, 0.25, 3, 1e6)] == ["60", "0.25", "3", "1000000"]
+
+
+def test_mime_types_name_the_common_static_types():
+    lines = dict(line.split(" ", 1) for line in render_mime_types().splitlines())
+    assert "css" in lines["text/css"].split() and "png" in lines["image/png"].split()

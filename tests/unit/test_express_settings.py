@@ -1,0 +1,209 @@
+"""start-server's option table and resolve_settings(): defaults, checks and their messages.
+
+Pure logic on real files in tmp_path; no Apache. The integration tests (test_express*.py) show
+each option in effect.
+"""
+
+import os
+import re
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from wsgid.express import serverroot
+from wsgid.express.cli import setup_server, start_server
+from wsgid.express.resolve import SettingsError, resolve_settings
+from wsgid.express.settings import GROUPS, START_SERVER_OPTIONS, DaemonOptionValue
+from wsgid.options import OPTION_BY_NAME
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "express.md"
+
+
+def values(**given):
+    """Option values by dest as click hands them over: the table's defaults, then `given`."""
+    result = {row.dest: (() if row.multiple else row.default) for row in START_SERVER_OPTIONS}
+    result.update(given)
+    return result
+
+
+@pytest.fixture
+def script(tmp_path):
+    path = tmp_path / "app" / "app.wsgi"
+    path.parent.mkdir()
+    path.write_text("def application(environ, start_response): pass\n")
+    return str(path)
+
+
+def resolve(script, **given):
+    return resolve_settings(script, values(**given), uid=1000 if os.getuid() else 0,
+                            environ={"TMPDIR": "/tmp"}, cwd="/")
+
+
+# --- the table --------------------------------------------------------------------------------
+
+def test_every_row_has_a_known_group_and_states_its_default():
+    for row in START_SERVER_OPTIONS:
+        assert row.group in GROUPS, row.name
+        assert row.default_text, row.name
+
+
+def test_daemon_options_take_default_and_check_from_the_daemon_option_table():
+    by_name = {row.name: row for row in START_SERVER_OPTIONS}
+    for name in ("maximum-requests", "inactivity-timeout", "cpu-time-limit",
+                 "graceful-timeout", "shutdown-timeout"):
+        assert by_name[name].default == OPTION_BY_NAME[name].default
+        assert by_name[name].help == OPTION_BY_NAME[name].help
+    assert by_name["request-timeout"].default == 60.0         # mod_wsgi-express's default
+    assert by_name["working-directory"].type.option is OPTION_BY_NAME["home"]
+
+
+def test_a_daemon_option_value_is_converted_and_refused_as_in_an_apache_config():
+    value_type = DaemonOptionValue("request-timeout")
+    assert value_type.convert("2.5", None, None) == 2.5
+    with pytest.raises(click.BadParameter) as refused:
+        value_type.convert("-1", None, None)
+    assert OPTION_BY_NAME["request-timeout"].kind.describe in str(refused.value)
+
+
+def test_help_groups_the_options_under_headings_with_their_defaults():
+    text = CliRunner().invoke(start_server, ["--help"], terminal_width=200).output
+    headings = [line[:-1] for line in text.splitlines() if line.endswith(":") and
+                not line.startswith(" ")]
+    assert headings == list(GROUPS) + ["Other"]
+    for row in START_SERVER_OPTIONS:
+        assert row.flag in text
+    assert "[default: 60]" in text and "[default: the server root]" in text
+
+
+def test_setup_server_has_no_start_only_options():
+    text = CliRunner().invoke(setup_server, ["--help"], terminal_width=200).output
+    assert "--isatty" not in text and "--setup-only" not in text
+    assert "--compress-responses" in text
+
+
+def test_docs_list_every_option_with_its_default():
+    docs = DOCS.read_text()
+    for row in START_SERVER_OPTIONS:
+        line = next((line for line in docs.splitlines() if line.startswith(f"| `{row.usage}`")),
+                    None)
+        assert line is not None, f"docs/express.md has no row for {row.usage}"
+        assert row.default_text.split(" ")[0].strip("$") in line, line
+
+
+# --- resolve_settings -------------------------------------------------------------------------
+
+def test_script_defaults(script):
+    settings = resolve(script)
+    app_dir = os.path.dirname(script)
+    assert settings.working_directory == app_dir
+    assert settings.python_path == (app_dir,)
+    assert settings.socket_directory == settings.server_root
+    assert dict(settings.daemon_limits)["request-timeout"] == 60.0
+    assert not settings.serves_files and not settings.compress_responses
+
+
+def test_working_directory_and_python_path(script, tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    settings = resolve(script, working_directory=str(tmp_path), python_path=([str(lib)],))
+    assert settings.working_directory == str(tmp_path)
+    assert settings.python_path == (os.path.dirname(script), str(lib))
+
+
+def test_module_type_defaults_to_the_current_directory():
+    settings = resolve("mysite.wsgi", application_type="module")
+    assert settings.script == "mysite.wsgi"
+    assert settings.working_directory == "/" and settings.python_path == ("/",)
+
+
+@pytest.mark.parametrize("name", ["mysite/wsgi.py", "my site", "pkg.class", "1pkg", ""])
+def test_module_type_refuses_what_is_not_a_module_name(name):
+    with pytest.raises(SettingsError, match="is not a module name|needs SCRIPT"):
+        resolve(name or None, application_type="module")
+
+
+def test_callable_object_must_be_a_python_name(script):
+    with pytest.raises(SettingsError, match="--callable-object 'my-app' is not a Python name"):
+        resolve(script, callable_object="my-app")
+
+
+def test_missing_script_names_it(tmp_path):
+    with pytest.raises(SettingsError, match="does not exist"):
+        resolve(str(tmp_path / "nope.wsgi"))
+
+
+def test_url_aliases(script, tmp_path):
+    (tmp_path / "static").mkdir()
+    (tmp_path / "robots.txt").write_text("")
+    settings = resolve(script, url_alias=(("/static/", str(tmp_path / "static")),
+                                          ("/robots.txt", str(tmp_path / "robots.txt"))))
+    assert [(a.url, a.is_directory) for a in settings.url_aliases] == [
+        ("/static", True), ("/robots.txt", False)]
+    assert settings.serves_files
+
+
+@pytest.mark.parametrize("url, target, message", [
+    ("static", "dir", "the URL must be a path"),
+    ("/", "dir", "use --document-root"),
+    ("/a b", "dir", "the URL must be a path"),
+    ("/x", "missing", "does not exist"),
+    ("/x", "star*.txt", "reads as a pattern"),
+])
+def test_bad_url_alias_names_the_option(script, tmp_path, url, target, message):
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "star*.txt").write_text("")
+    with pytest.raises(SettingsError) as refused:
+        resolve(script, url_alias=((url, str(tmp_path / target)),))
+    assert str(refused.value).startswith(f"--url-alias {url} ")
+    assert message in str(refused.value)
+
+
+def test_the_same_url_aliased_twice_is_refused(script, tmp_path):
+    with pytest.raises(SettingsError, match="aliased twice"):
+        resolve(script, url_alias=(("/s", str(tmp_path)), ("/s/", str(tmp_path))))
+
+
+def test_document_root_must_be_a_directory(script, tmp_path):
+    with pytest.raises(SettingsError, match="--document-root .* does not exist"):
+        resolve(script, document_root=str(tmp_path / "missing"))
+
+
+def test_service_scripts(script, tmp_path):
+    task = tmp_path / "task.py"
+    task.write_text("")
+    settings = resolve(script, service_script=(("tasks", str(task)),))
+    assert settings.service_scripts[0].group == "service:tasks"
+    assert settings.daemon_groups == (settings.daemon_group, "service:tasks")
+
+
+@pytest.mark.parametrize("name, path, message", [
+    ("my tasks", "task.py", "NAME must be letters"),
+    ("tasks", "missing.py", "does not exist"),
+    ("x" * 70, "task.py", "longer than 64 bytes"),
+])
+def test_bad_service_script_names_the_option(script, tmp_path, name, path, message):
+    (tmp_path / "task.py").write_text("")
+    with pytest.raises(SettingsError) as refused:
+        resolve(script, service_script=((name, str(tmp_path / path)),))
+    assert str(refused.value).startswith("--service-script ")
+    assert message in str(refused.value)
+
+
+def test_a_service_name_used_twice_is_refused(script, tmp_path):
+    (tmp_path / "task.py").write_text("")
+    task = str(tmp_path / "task.py")
+    with pytest.raises(SettingsError, match="used twice"):
+        resolve(script, service_script=(("t", task), ("t", task)))
+
+
+# --- startup failures before anything is written ----------------------------------------------
+
+def test_apache_not_installed_is_one_line_saying_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(serverroot.paths, "httpd_binary", lambda: str(tmp_path / "httpd"))
+    result = CliRunner().invoke(start_server, ["--server-root", str(tmp_path / "root")])
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1
+    assert re.search(r"Apache httpd .*httpd is not there: install Apache", result.output)
+    assert not (tmp_path / "root").exists()

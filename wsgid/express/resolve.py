@@ -1,0 +1,362 @@
+"""From start-server's option values to ServerSettings: defaults worked out, combinations checked.
+
+Rules:
+- resolve_settings() checks every value that settings.py's click types could not check alone
+  (paths that must exist, names that become part of the configuration, options that depend on
+  each other) and raises SettingsError with one message that names the option and the fix.
+- It reads the file system but writes nothing: serverroot.py acts on its result.
+- Every path in ServerSettings is absolute; every name in it is one that httpd.conf and the
+  generated files can hold as it is (render.py still quotes paths).
+"""
+
+from __future__ import annotations
+
+import grp
+import keyword
+import os
+import pwd
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from wsgid.errors import ConfigError
+from wsgid.options import check_group_name
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+WELCOME_SCRIPT = os.path.join(PACKAGE_DIR, "welcome.wsgi")
+
+# Who the Apache children and the daemons run as when start-server runs as root and no --user is
+# given: the first of these that exists (Debian/Ubuntu, then RHEL/Fedora, then the fallback).
+ROOT_DEFAULT_USERS = ("www-data", "apache", "nobody")
+
+# Addresses that mean "every interface": the printed URL then names localhost instead.
+WILDCARD_HOSTS = ("0.0.0.0", "::", "*")
+
+# The daemon options start-server writes into WSGIDaemonProcess, by their name there.
+DAEMON_LIMITS = ("maximum-requests", "request-timeout", "inactivity-timeout", "cpu-time-limit",
+                 "graceful-timeout", "shutdown-timeout")
+
+SERVICE_GROUP_PREFIX = "service:"
+
+# URL paths of --url-alias: what a path segment may hold without percent-encoding.
+URL_PATH = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+/?")
+SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+# fnmatch characters: a file alias is granted with <Files NAME>, where they would be patterns.
+WILDCARD_CHARS = set("*?[]\\")
+
+
+class SettingsError(Exception):
+    """A start-server option value that cannot work; str() is the whole message for the user."""
+
+
+@dataclass(frozen=True)
+class UrlAlias:
+    url: str                 # starts with '/', no trailing '/' (unless it is a file's URL)
+    path: str                # absolute
+    is_directory: bool
+
+
+@dataclass(frozen=True)
+class ServiceScript:
+    name: str
+    path: str                # absolute
+
+    @property
+    def group(self) -> str:
+        return SERVICE_GROUP_PREFIX + self.name
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Everything the server root is generated from, with every default worked out."""
+
+    script: str               # script type: the absolute path (welcome.wsgi by default);
+                              # module type: the dotted module name
+    application_type: str     # "script" or "module"
+    callable_object: str
+    host: str
+    port: int
+    processes: int
+    threads: int
+    server_root: str
+    socket_directory: str     # where the daemon sockets go (the server root by default)
+    user: Optional[str]       # Apache User/Group: set only when running as root
+    group: Optional[str]
+    log_level: str
+    working_directory: str    # the daemons' home=
+    python_path: tuple        # the daemons' python-path= entries, in order
+    daemon_limits: tuple      # (option name, value) for WSGIDaemonProcess, in DAEMON_LIMITS order
+    compress_responses: bool = False
+    document_root: Optional[str] = None
+    url_aliases: tuple = ()   # UrlAlias
+    service_scripts: tuple = ()   # ServiceScript
+    access_log: bool = False
+    log_to_terminal: bool = False
+
+    @property
+    def daemon_group(self) -> str:
+        """The WSGIDaemonProcess group name (mod_wsgi-express names it the same way)."""
+        return f"localhost:{self.port}"
+
+    @property
+    def daemon_groups(self) -> tuple:
+        """Every daemon group of the server: the application's, then the service scripts'."""
+        return (self.daemon_group,) + tuple(s.group for s in self.service_scripts)
+
+    @property
+    def serves_files(self) -> bool:
+        return self.document_root is not None or bool(self.url_aliases)
+
+    @property
+    def listen(self) -> str:
+        """The argument of Apache's Listen directive."""
+        if self.host == "*":
+            return str(self.port)
+        if ":" in self.host:
+            return f"[{self.host}]:{self.port}"
+        return f"{self.host}:{self.port}"
+
+    @property
+    def server_name(self) -> str:
+        return f"{self.url_host}:{self.port}"
+
+    @property
+    def url_host(self) -> str:
+        if self.host in WILDCARD_HOSTS:
+            return "localhost"
+        if ":" in self.host:
+            return f"[{self.host}]"
+        return self.host
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.url_host}:{self.port}/"
+
+
+def default_server_root(host: str, port: int, uid: int, environ: Mapping[str, str]) -> str:
+    """`wsgid-HOST:PORT:UID` under $TMPDIR, or under /tmp when TMPDIR is unset or empty."""
+    tmpdir = environ.get("TMPDIR") or "/tmp"
+    return os.path.join(os.path.abspath(tmpdir), f"wsgid-{host}:{port}:{uid}")
+
+
+def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
+                     environ: Mapping[str, str] = os.environ,
+                     uid: Optional[int] = None,
+                     cwd: Optional[str] = None) -> ServerSettings:
+    """Turn the command line (SCRIPT and the option values by dest) into ServerSettings."""
+    uid = os.getuid() if uid is None else uid
+    cwd = os.getcwd() if cwd is None else cwd
+    host = values["host"].strip()
+    if not host or any(ch.isspace() for ch in host) or "/" in host:
+        raise SettingsError(f"--host '{values['host']}' is not an address: give an IP address or "
+                            "host name such as 127.0.0.1, or 0.0.0.0 for every interface.")
+    port = values["port"]
+    server_root = os.path.abspath(values.get("server_root")
+                                  or default_server_root(host, port, uid, environ))
+    user, group = _apache_user_and_group(values.get("user"), values.get("group"), uid)
+
+    application_type = values.get("application_type") or "script"
+    if application_type == "module":
+        script = _module_name(script)
+        beside = values.get("working_directory") or cwd
+    else:
+        script = _script_path(script)
+        beside = os.path.dirname(script)
+    working_directory = values.get("working_directory") or beside
+
+    return ServerSettings(
+        script=script,
+        application_type=application_type,
+        callable_object=_callable_object(values.get("callable_object") or "application"),
+        host=host,
+        port=port,
+        processes=values["processes"],
+        threads=values["threads"],
+        server_root=server_root,
+        socket_directory=os.path.abspath(values.get("socket_path") or server_root),
+        user=user,
+        group=group,
+        log_level=values.get("log_level") or "warn",
+        working_directory=working_directory,
+        python_path=_python_path(beside, values.get("python_path") or ()),
+        daemon_limits=tuple((name, values[name.replace("-", "_")]) for name in DAEMON_LIMITS
+                            if values.get(name.replace("-", "_")) is not None),
+        compress_responses=bool(values.get("compress_responses")),
+        document_root=_document_root(values.get("document_root")),
+        url_aliases=_url_aliases(values.get("url_alias") or ()),
+        service_scripts=_service_scripts(values.get("service_script") or ()),
+        access_log=bool(values.get("access_log")),
+        log_to_terminal=bool(values.get("log_to_terminal")),
+    )
+
+
+def _script_path(script: Optional[str]) -> str:
+    if script is None:
+        return WELCOME_SCRIPT
+    path = os.path.abspath(script)
+    if not os.path.exists(path):
+        raise SettingsError(f"SCRIPT {script} does not exist: give the path of a WSGI script file "
+                            "(or no SCRIPT for the welcome page).")
+    if not os.path.isfile(path):
+        raise SettingsError(f"SCRIPT {script} is not a file: give the path of a WSGI script file, "
+                            "for example app.wsgi defining `application`.")
+    return path
+
+
+def _module_name(script: Optional[str]) -> str:
+    if script is None:
+        raise SettingsError("--application-type module needs SCRIPT: give the dotted name of the "
+                            "module that defines the application, such as mysite.wsgi.")
+    if not DOTTED_NAME.fullmatch(script) or any(keyword.iskeyword(part)
+                                                for part in script.split(".")):
+        raise SettingsError(f"SCRIPT '{script}' is not a module name: with --application-type "
+                            "module give a dotted Python module name such as mysite.wsgi (a file "
+                            "path needs --application-type script).")
+    return script
+
+
+def _callable_object(name: str) -> str:
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise SettingsError(f"--callable-object '{name}' is not a Python name: give the name the "
+                            "script binds the WSGI application to, such as application.")
+    return name
+
+
+def _python_path(first: str, entries) -> tuple:
+    """`first` (the script's or the working directory), then each --python-path, once each."""
+    paths = [first]
+    for entry in entries:
+        # One --python-path may hold several directories separated by ':', as PYTHONPATH does.
+        for path in (entry if isinstance(entry, (list, tuple)) else [entry]):
+            if path not in paths:
+                paths.append(path)
+    for path in paths:
+        if ":" in path:
+            raise SettingsError(f"the directory {path} has a ':' in its name, which python-path= "
+                                "cannot hold (':' separates its entries); rename or move it.")
+    return tuple(paths)
+
+
+def _existing_directory(option: str, path: Optional[str]) -> Optional[str]:
+    if path is None:
+        return None
+    absolute = os.path.abspath(path)
+    if not os.path.isdir(absolute):
+        what = "is not a directory" if os.path.exists(absolute) else "does not exist"
+        raise SettingsError(f"{option} {path} {what}: give an existing directory.")
+    return absolute
+
+
+def _document_root(path: Optional[str]) -> Optional[str]:
+    directory = _existing_directory("--document-root", path)
+    if directory is not None and "\\" in directory:
+        raise SettingsError(f"--document-root {path}: the path has a backslash, which Apache's "
+                            "rewrite rules cannot hold; rename or move it.")
+    return directory
+
+
+def _url_aliases(pairs) -> tuple:
+    aliases, urls = [], set()
+    for url, path in pairs:
+        where = f"--url-alias {url} {path}"
+        if not URL_PATH.fullmatch(url):
+            raise SettingsError(f"{where}: the URL must be a path such as /static, made of "
+                                "letters, digits and - . _ ~ (no spaces, quotes or %); use "
+                                "--document-root to serve files at /.")
+        absolute = os.path.abspath(path)
+        if not os.path.exists(absolute):
+            raise SettingsError(f"{where}: {path} does not exist; give an existing file or "
+                                "directory.")
+        is_directory = os.path.isdir(absolute)
+        if not is_directory and WILDCARD_CHARS & set(os.path.basename(absolute)):
+            raise SettingsError(f"{where}: the file name has one of * ? [ ] \\, which Apache "
+                                "reads as a pattern; rename the file or alias its directory.")
+        if "\\" in absolute:
+            raise SettingsError(f"{where}: the path has a backslash, which Apache's rewrite "
+                                "rules cannot hold; rename or move it.")
+        url = url.rstrip("/") if is_directory else url
+        if url in urls:
+            raise SettingsError(f"{where}: {url} is aliased twice; keep one --url-alias for it.")
+        urls.add(url)
+        aliases.append(UrlAlias(url, absolute, is_directory))
+    return tuple(aliases)
+
+
+def _service_scripts(pairs) -> tuple:
+    scripts, names = [], set()
+    for name, path in pairs:
+        where = f"--service-script {name} {path}"
+        if not SERVICE_NAME.fullmatch(name):
+            raise SettingsError(f"{where}: NAME must be letters, digits, '-', '_' or '.' (it "
+                                f"names the daemon group {SERVICE_GROUP_PREFIX}NAME), such as "
+                                "tasks.")
+        try:
+            check_group_name(SERVICE_GROUP_PREFIX + name)
+        except ConfigError as exc:
+            raise SettingsError(f"{where}: NAME is part of the group name "
+                                f"{SERVICE_GROUP_PREFIX}{name}, and {exc.problem}; {exc.fix}"
+                                ) from None
+        if name in names:
+            raise SettingsError(f"{where}: the name {name} is used twice; give each service "
+                                "script a name of its own.")
+        names.add(name)
+        absolute = os.path.abspath(path)
+        if not os.path.isfile(absolute):
+            what = "is not a file" if os.path.exists(absolute) else "does not exist"
+            raise SettingsError(f"{where}: {path} {what}; give the path of a Python script.")
+        scripts.append(ServiceScript(name, absolute))
+    return tuple(scripts)
+
+
+def _apache_user_and_group(user: Optional[str], group: Optional[str],
+                           uid: int) -> tuple[Optional[str], Optional[str]]:
+    """Apache's User and Group when started as root; (None, None) otherwise.
+
+    As an ordinary user Apache cannot switch users, so --user/--group naming anyone else is
+    refused rather than ignored.
+    """
+    if uid != 0:
+        me = pwd.getpwuid(uid)
+        if user is not None and user not in (me.pw_name, str(uid)):
+            raise SettingsError(f"--user {user}: only root can run the server as another user "
+                                f"(you are {me.pw_name}); drop --user or start as root.")
+        if group is not None and _group_id(group, "--group") != me.pw_gid:
+            raise SettingsError(f"--group {group}: only root can run the server as another group; "
+                                "drop --group or start as root.")
+        return None, None
+
+    if user is None:
+        user = next((name for name in ROOT_DEFAULT_USERS if _user_exists(name)), None)
+        if user is None:
+            raise SettingsError("no unprivileged user to run Apache children and daemons as (tried "
+                                + ", ".join(ROOT_DEFAULT_USERS) + "): give one with --user.")
+    try:
+        entry = pwd.getpwnam(user) if not user.isdigit() else pwd.getpwuid(int(user))
+    except KeyError:
+        raise SettingsError(f"--user {user}: no such user; give an existing unprivileged user "
+                            "such as www-data.") from None
+    if entry.pw_uid == 0:
+        raise SettingsError(f"--user {user}: Apache children and daemon processes must not run as "
+                            "root; give an unprivileged user such as www-data.")
+    gid = entry.pw_gid if group is None else _group_id(group, "--group")
+    if gid == 0:
+        raise SettingsError(f"--group {group}: Apache children and daemon processes must not run "
+                            "as group root; give an unprivileged group such as www-data.")
+    return entry.pw_name, grp.getgrgid(gid).gr_name
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def _group_id(group: str, option: str) -> int:
+    try:
+        return grp.getgrgid(int(group)).gr_gid if group.isdigit() else grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise SettingsError(f"{option} {group}: no such group; give an existing group such as "
+                            "www-data.") from None
