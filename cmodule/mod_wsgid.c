@@ -27,7 +27,11 @@
 
 #include "wsgid_config.h"
 #include "wsgid_conn.h"
+#include "wsgid_exchange.h"
+#include "wsgid_hooks.h"
+#include "wsgid_route.h"
 #include "wsgid_supervisor.h"
+#include "wsgid_vars.h"
 #include "wsgid_wire.h"
 
 APLOG_USE_MODULE(wsgid);
@@ -35,8 +39,6 @@ APLOG_USE_MODULE(wsgid);
 #define WSGID_HANDLER "wsgi-script"
 /* Read size for the request body and the response body. */
 #define WSGID_IO_CHUNK 65536
-/* The head buffer also takes the first bytes of the body. */
-#define WSGID_HEAD_BUFFER (WSGID_WIRE_MAX_HEAD_SIZE + 8192)
 
 /* --- configuration hooks --------------------------------------------- */
 
@@ -235,144 +237,63 @@ static int check_match_script(request_rec *r, const wsgid_alias_match *match)
 
 typedef struct {
     request_rec *r;
-    const wsgid_script_alias *alias;     /* NULL if mapped by SetHandler */
     const wsgid_alias_match *match;      /* NULL if mapped by SetHandler */
     wsgid_dir_config *dconf;
-    wsgid_daemon_group *group;
+    /* as configured, or as WSGIDispatchScript chose (not yet expanded) */
+    const char *process_group;
     const char *application_group;
+    const char *callable_object;
+    const char *group_from;              /* who chose process_group */
+    wsgid_daemon_group *group;
+    const char *expanded_application_group;
     int chunked;
     apr_array_header_t *vars;            /* wsgid_wire_var */
     int queue_start_index;               /* in vars */
     apr_size_t vars_size;
-    apr_socket_t *sock;
-    char *buf;                           /* WSGID_HEAD_BUFFER bytes */
-    apr_size_t buf_len;
-    wsgid_head head;
+    wsgid_exchange x;
 } wsgid_request;
 
 #define GROUP_NAME(req) ((req)->group ? (req)->group->name : "(none)")
 #define SOCKET_PATH(req) ((req)->group ? (req)->group->socket_path : "(none)")
 
-/* %{SERVER} and %{HOST}: a name, with the port unless it is 80 or 443 */
-static const char *with_port(request_rec *r, const char *name)
-{
-    apr_port_t port = ap_get_server_port(r);
-
-    if (port == 80 || port == 443) {
-        return name;
-    }
-    return apr_psprintf(r->pool, "%s:%u", name, (unsigned)port);
-}
-
-static const char *script_name(request_rec *r)
-{
-    if (r->path_info && *r->path_info) {
-        int end = ap_find_path_info(r->uri, r->path_info);
-
-        return apr_pstrmemdup(r->pool, r->uri, end);
-    }
-    return r->uri;
-}
-
-/* The %{...} forms mod_wsgi allows in group names; literals as they are. */
-static const char *expand_group_name(request_rec *r, const char *value)
-{
-    if (value == NULL || strcmp(value, "%{GLOBAL}") == 0) {
-        return "";
-    }
-    if (strcmp(value, "%{SERVER}") == 0) {
-        return with_port(r, r->server->server_hostname);
-    }
-    if (strcmp(value, "%{HOST}") == 0) {
-        return with_port(r, r->hostname && *r->hostname
-                            ? r->hostname : r->server->server_hostname);
-    }
-    if (strcmp(value, "%{RESOURCE}") == 0) {
-        /* as mod_wsgi: SCRIPT_NAME lowercased, repeated slashes collapsed */
-        char *name = apr_pstrdup(r->pool, script_name(r));
-
-        ap_no2slash(name);
-        ap_str_tolower(name);
-        return apr_pstrcat(r->pool, with_port(r, r->server->server_hostname),
-                           "|", name, NULL);
-    }
-    if (strncmp(value, "%{ENV:", 6) == 0 && value[strlen(value) - 1] == '}') {
-        const char *var = apr_pstrmemdup(r->pool, value + 6,
-                                         strlen(value) - 7);
-        const char *env = apr_table_get(r->notes, var);
-
-        if (env == NULL) {
-            env = apr_table_get(r->subprocess_env, var);
-        }
-        if (env == NULL) {
-            env = getenv(var);
-        }
-        if (env == NULL) {
-            return value;   /* unset: the name as written, as mod_wsgi does */
-        }
-        if (env[0] == '%' && strncmp(env, "%{ENV:", 6) != 0) {
-            return expand_group_name(r, env);   /* one level, never a loop */
-        }
-        return env;
-    }
-    return value;
-}
-
-/* Step 1: the daemon group: alias option > WSGIProcessGroup > none. */
-static int choose_group(wsgid_request *req)
+/* Step 1: what the configuration says, then what a WSGIDispatchScript
+ * makes of it. */
+static int route_request(wsgid_request *req)
 {
     request_rec *r = req->r;
-    const char *configured = NULL;
-    const char *name;
 
-    if (req->alias && req->alias->process_group) {
-        configured = req->alias->process_group;
+    req->process_group = wsgid_configured_process_group(r, req->dconf);
+    req->application_group = wsgid_configured_application_group(r,
+                                                                req->dconf);
+    req->callable_object = req->dconf->callable_object
+                           ? req->dconf->callable_object
+                           : WSGID_DEFAULT_CALLABLE;
+    req->group_from = apr_psprintf(r->pool, "script %s", r->filename);
+    if (req->dconf->hooks[WSGID_HOOK_DISPATCH] == NULL) {
+        return OK;
     }
-    else if (req->dconf->process_group) {
-        configured = req->dconf->process_group;
-    }
-    name = expand_group_name(r, configured);
-    if (*name == '\0') {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "mod_wsgid: no daemon process group for %s (script "
-                      "%s): wsgid has no embedded mode; set "
-                      "WSGIProcessGroup or the process-group= option of "
-                      "WSGIScriptAlias", r->uri, r->filename);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    /* mod_wsgi checks the restriction first, and answers 500 too */
-    if (!wsgid_restriction_allows(req->dconf->restrict_process, name)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "mod_wsgid: group '%s' socket (none): refused %s: "
-                      "WSGIRestrictProcess at %s allows only %s here "
-                      "(group from '%s'); answering 500", name, r->uri,
-                      req->dconf->restrict_process->defined_at,
-                      wsgid_restriction_names(req->dconf->restrict_process,
-                                              r->pool), configured);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    req->group = wsgid_find_group(wsgid_server_conf(r->server)->globals,
-                                  r->server, name);
-    if (req->group == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "mod_wsgid: group '%s' socket (none): no "
-                      "WSGIDaemonProcess '%s' that this virtual host may use "
-                      "(from '%s')", name, name, configured);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    return OK;
+    req->group_from = apr_psprintf(r->pool, "script %s, routed by %s %s",
+                                   r->filename,
+                                   wsgid_hook_directive(WSGID_HOOK_DISPATCH),
+                                   req->dconf->hooks[WSGID_HOOK_DISPATCH]
+                                       ->path);
+    return wsgid_hook_dispatch(r, &req->process_group,
+                               &req->application_group,
+                               &req->callable_object);
 }
 
-/* Step 2: the application group: alias option > WSGIApplicationGroup. */
-static int choose_application_group(wsgid_request *req)
+/* Step 2: the daemon group and the application group's name. */
+static int choose_groups(wsgid_request *req)
 {
-    const char *configured = req->dconf->application_group;
+    int status = wsgid_route_group(req->r, req->dconf, req->process_group,
+                                   req->group_from,
+                                   "set WSGIProcessGroup or the "
+                                   "process-group= option of WSGIScriptAlias",
+                                   &req->group);
 
-    if (req->alias && req->alias->application_group) {
-        configured = req->alias->application_group;
-    }
-    req->application_group = expand_group_name(req->r, configured);
-    return OK;
+    req->expanded_application_group
+        = wsgid_expand_group_name(req->r, req->application_group);
+    return status;
 }
 
 /* Step 3: a chunked body only if WSGIChunkedRequest On. */
@@ -391,45 +312,15 @@ static int check_request_body(wsgid_request *req)
     return OK;
 }
 
-static void push_var(apr_array_header_t *vars, const char *key,
-                     const char *value)
-{
-    wsgid_wire_var *v = apr_array_push(vars);
-
-    v->key = key;
-    v->key_len = strlen(key);
-    v->value = value ? value : "";
-    v->value_len = strlen(v->value);
-}
-
-static const char *usec_text(apr_pool_t *p, apr_time_t t)
-{
-    return apr_psprintf(p, "%" APR_TIME_T_FMT, t);
-}
-
 /* Step 4: the CGI variables and wsgid.* control keys; 431 if they do
  * not fit in one packet (checked before anything is encoded). */
 static int build_variables(wsgid_request *req)
 {
     request_rec *r = req->r;
     apr_table_t *env = r->subprocess_env;
-    const apr_array_header_t *arr;
-    const apr_table_entry_t *elts;
     wsgid_wire_size_result size_rv;
-    char *path_info;
-    int i;
 
-    ap_add_common_vars(r);
-    /* Without path info, ap_add_cgi_vars makes no PATH_TRANSLATED, which
-     * costs a subrequest (and its access checks and log lines) that WSGI
-     * has no use for; SCRIPT_NAME and PATH_INFO are set right after. */
-    path_info = r->path_info;
-    r->path_info = NULL;
-    ap_add_cgi_vars(r);
-    r->path_info = path_info;
-    apr_table_setn(env, "SCRIPT_NAME", script_name(r));
-    apr_table_setn(env, "PATH_INFO", path_info ? path_info : "");
-    apr_table_unset(env, "HTTP_AUTHORIZATION");
+    wsgid_vars_add_cgi(r, env);
     if (req->dconf->pass_authorization == 1) {
         const char *auth = apr_table_get(r->headers_in, "Authorization");
 
@@ -440,38 +331,25 @@ static int build_variables(wsgid_request *req)
     if (req->chunked) {
         apr_table_unset(env, "CONTENT_LENGTH");
     }
-    /* the daemon refuses duplicate keys */
-    apr_table_compress(env, APR_OVERLAP_TABLES_SET);
-
     if (r->log_id == NULL) {
         ap_run_generate_log_id(r->connection, r, &r->log_id);
     }
-    arr = apr_table_elts(env);
-    elts = (const apr_table_entry_t *)arr->elts;
-    req->vars = apr_array_make(r->pool, arr->nelts + 8,
-                               sizeof(wsgid_wire_var));
-    for (i = 0; i < arr->nelts; i++) {
-        if (elts[i].key == NULL || *elts[i].key == '\0'
-            || strncmp(elts[i].key, "wsgid.", 6) == 0) {
-            continue;   /* control keys come only from the module */
-        }
-        push_var(req->vars, elts[i].key, elts[i].val);
-    }
-    push_var(req->vars, "wsgid.process_group", req->group->name);
-    push_var(req->vars, "wsgid.application_group", req->application_group);
-    push_var(req->vars, "wsgid.callable_object",
-             req->dconf->callable_object ? req->dconf->callable_object
-                                         : WSGID_DEFAULT_CALLABLE);
-    push_var(req->vars, "wsgid.request_id", r->log_id);
-    push_var(req->vars, "wsgid.request_start",
-             usec_text(r->pool, r->request_time));
+    req->vars = wsgid_vars_from_table(r->pool, env, 8);
+    wsgid_vars_push(req->vars, "wsgid.process_group", req->group->name);
+    wsgid_vars_push(req->vars, "wsgid.application_group",
+                    req->expanded_application_group);
+    wsgid_vars_push(req->vars, "wsgid.callable_object",
+                    req->callable_object);
+    wsgid_vars_push(req->vars, "wsgid.request_id", r->log_id);
+    wsgid_vars_push(req->vars, "wsgid.request_start",
+                    wsgid_vars_usec(r->pool, r->request_time));
     if (req->chunked) {
-        push_var(req->vars, "wsgid.input_terminated", "1");
+        wsgid_vars_push(req->vars, "wsgid.input_terminated", "1");
     }
     /* set again after connecting; the same number of digits */
     req->queue_start_index = req->vars->nelts;
-    push_var(req->vars, "wsgid.queue_start",
-             usec_text(r->pool, apr_time_now()));
+    wsgid_vars_push(req->vars, "wsgid.queue_start",
+                    wsgid_vars_usec(r->pool, apr_time_now()));
 
     size_rv = wsgid_wire_vars_size((wsgid_wire_var *)req->vars->elts,
                                    req->vars->nelts, &req->vars_size);
@@ -489,52 +367,10 @@ static int build_variables(wsgid_request *req)
     return OK;
 }
 
-/* Step 5: connect within connect-timeout, then apply socket-timeout. */
+/* Step 5: connect within connect-timeout. */
 static int connect_to_group(wsgid_request *req)
 {
-    request_rec *r = req->r;
-    wsgid_connect_info info;
-    apr_status_t rv;
-
-    rv = wsgid_connect_with_retry(r->pool, req->group->socket_path,
-                                  req->group->connect_timeout, &req->sock,
-                                  &info);
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      "mod_wsgid: group '%s' socket %s: cannot connect "
-                      "after %d attempts within connect-timeout %g s%s; "
-                      "answering 503",
-                      req->group->name, req->group->socket_path,
-                      info.attempts,
-                      (double)req->group->connect_timeout / APR_USEC_PER_SEC,
-                      info.backlog_full ? " (listen backlog full)" : "");
-        return HTTP_SERVICE_UNAVAILABLE;
-    }
-    apr_socket_timeout_set(req->sock, req->group->socket_timeout
-                                      ? req->group->socket_timeout
-                                      : r->server->timeout);
-    return OK;
-}
-
-static apr_status_t send_all(apr_socket_t *sock, const char *data,
-                             apr_size_t len)
-{
-    while (len > 0) {
-        apr_size_t n = len;
-        apr_status_t rv = apr_socket_send(sock, data, &n);
-
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
-        data += n;
-        len -= n;
-    }
-    return APR_SUCCESS;
-}
-
-static int daemon_stopped_reading(apr_status_t rv)
-{
-    return APR_STATUS_IS_EPIPE(rv) || APR_STATUS_IS_ECONNRESET(rv);
+    return wsgid_exchange_connect(&req->x, req->r, req->group);
 }
 
 /* Step 6: packet header and variables in one send, then the body as the
@@ -546,33 +382,19 @@ static int send_request(wsgid_request *req)
     wsgid_wire_var *vars = (wsgid_wire_var *)req->vars->elts;
     wsgid_wire_var *queue_start = &vars[req->queue_start_index];
     apr_bucket_brigade *bb;
-    unsigned char *packet;
-    apr_size_t packet_len;
     apr_status_t rv;
-    int seen_eos = 0;
+    int status, seen_eos = 0;
 
-    queue_start->value = usec_text(r->pool, apr_time_now());
+    queue_start->value = wsgid_vars_usec(r->pool, apr_time_now());
     queue_start->value_len = strlen(queue_start->value);
     if (wsgid_wire_vars_size(vars, req->vars->nelts, &req->vars_size)
         != WSGID_WIRE_OK) {
         return HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;   /* checked in step 4 */
     }
-    packet = apr_palloc(r->pool, WSGID_WIRE_HEADER_SIZE + req->vars_size);
-    packet_len = wsgid_wire_encode(vars, req->vars->nelts, req->vars_size,
-                                   packet);
-    rv = send_all(req->sock, (const char *)packet, packet_len);
-    if (rv != APR_SUCCESS) {
-        if (daemon_stopped_reading(rv)) {
-            goto half_close;
-        }
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      "mod_wsgid: group '%s' socket %s: cannot send the "
-                      "request packet; answering %d", req->group->name,
-                      req->group->socket_path,
-                      APR_STATUS_IS_TIMEUP(rv) ? HTTP_GATEWAY_TIME_OUT
-                                               : HTTP_BAD_GATEWAY);
-        return APR_STATUS_IS_TIMEUP(rv) ? HTTP_GATEWAY_TIME_OUT
-                                        : HTTP_BAD_GATEWAY;
+    status = wsgid_exchange_send_packet(&req->x, vars, req->vars->nelts,
+                                        req->vars_size);
+    if (status != OK) {
+        return status;
     }
 
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
@@ -608,17 +430,18 @@ static int send_request(wsgid_request *req)
                               req->group->name, req->group->socket_path);
                 return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
             }
-            rv = send_all(req->sock, data, len);
+            rv = wsgid_exchange_send(&req->x, data, len);
             if (rv != APR_SUCCESS) {
                 apr_brigade_cleanup(bb);
-                if (daemon_stopped_reading(rv)) {
+                if (wsgid_exchange_daemon_answered(rv)) {
                     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r,
                                   "mod_wsgid: group '%s' socket %s: the "
                                   "daemon stopped reading the request "
                                   "body; reading its response",
                                   req->group->name,
                                   req->group->socket_path);
-                    goto half_close;
+                    seen_eos = 1;
+                    break;
                 }
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                               "mod_wsgid: group '%s' socket %s: cannot send "
@@ -630,9 +453,7 @@ static int send_request(wsgid_request *req)
         }
         apr_brigade_cleanup(bb);
     }
-
-half_close:
-    apr_socket_shutdown(req->sock, APR_SHUTDOWN_WRITE);
+    wsgid_exchange_end_request(&req->x);
     return OK;
 }
 
@@ -658,64 +479,22 @@ static int add_response_header(void *ctx, const char *name,
     return 0;
 }
 
-/* Step 7: read and validate the response head. */
+/* Step 7: read and validate the response head; only a valid one changes
+ * the response. */
 static int read_response_head(wsgid_request *req)
 {
     request_rec *r = req->r;
-    wsgid_head_result head_rv = WSGID_HEAD_NEED_MORE;
-    apr_status_t rv = APR_SUCCESS;
+    const wsgid_head *head = &req->x.head;
+    int status = wsgid_exchange_read_head(&req->x);
 
-    req->buf = apr_palloc(r->pool, WSGID_HEAD_BUFFER);
-    req->buf_len = 0;
-    memset(&req->head, 0, sizeof(req->head));
-    while (head_rv == WSGID_HEAD_NEED_MORE) {
-        apr_size_t n = WSGID_HEAD_BUFFER - req->buf_len;
-
-        rv = apr_socket_recv(req->sock, req->buf + req->buf_len, &n);
-        req->buf_len += n;
-        if (n > 0) {
-            head_rv = wsgid_wire_parse_head(req->buf, req->buf_len,
-                                            &req->head, NULL, NULL);
-        }
-        if (rv != APR_SUCCESS && head_rv == WSGID_HEAD_NEED_MORE) {
-            break;
-        }
+    if (status != OK) {
+        return status;
     }
-    if (head_rv == WSGID_HEAD_NEED_MORE) {
-        if (APR_STATUS_IS_TIMEUP(rv)) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                          "mod_wsgid: group '%s' socket %s: no complete "
-                          "response head within socket-timeout; answering "
-                          "504", req->group->name, req->group->socket_path);
-            return HTTP_GATEWAY_TIME_OUT;
-        }
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_STATUS_IS_EOF(rv) ? 0 : rv,
-                      r, "mod_wsgid: group '%s' socket %s: the daemon %s "
-                      "after %" APR_SIZE_T_FMT " bytes, before a complete "
-                      "response head; answering 502", req->group->name,
-                      req->group->socket_path,
-                      APR_STATUS_IS_EOF(rv) ? "closed the connection"
-                                            : "connection failed",
-                      req->buf_len);
-        return HTTP_BAD_GATEWAY;
-    }
-    if (head_rv != WSGID_HEAD_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "mod_wsgid: group '%s' socket %s: malformed response "
-                      "head from the daemon: %s (at byte %" APR_SIZE_T_FMT
-                      "); answering 502", req->group->name,
-                      req->group->socket_path,
-                      wsgid_wire_head_result_text(head_rv),
-                      req->head.error_offset);
-        return HTTP_BAD_GATEWAY;
-    }
-    /* Valid: now it may change the response. */
-    wsgid_wire_parse_head(req->buf, req->buf_len, &req->head,
-                          add_response_header, r);
-    r->status = req->head.status;
-    r->status_line = req->head.reason_len
-        ? apr_psprintf(r->pool, "%03d %.*s", req->head.status,
-                       (int)req->head.reason_len, req->head.reason)
+    wsgid_exchange_headers(&req->x, add_response_header, r);
+    r->status = head->status;
+    r->status_line = head->reason_len
+        ? apr_psprintf(r->pool, "%03d %.*s", head->status,
+                       (int)head->reason_len, head->reason)
         : NULL;
     return OK;
 }
@@ -755,18 +534,18 @@ static int stream_response_body(wsgid_request *req)
     request_rec *r = req->r;
     conn_rec *c = r->connection;
     apr_bucket_brigade *bb = apr_brigade_create(r->pool, c->bucket_alloc);
-    apr_size_t leftover = req->buf_len - req->head.body_offset;
+    apr_size_t leftover = req->x.buf_len - req->x.head.body_offset;
     apr_status_t rv = APR_SUCCESS;
 
-    if (leftover > 0 && pass_to_client(req, bb, req->buf
-                                       + req->head.body_offset, leftover)) {
+    if (leftover > 0 && pass_to_client(req, bb, req->x.buf
+                                       + req->x.head.body_offset, leftover)) {
         return OK;   /* client gone: keep the status for the access log */
     }
     for (;;) {
         apr_size_t n = WSGID_HEAD_BUFFER;
 
-        rv = apr_socket_recv(req->sock, req->buf, &n);
-        if (n > 0 && pass_to_client(req, bb, req->buf, n)) {
+        rv = apr_socket_recv(req->x.sock, req->x.buf, &n);
+        if (n > 0 && pass_to_client(req, bb, req->x.buf, n)) {
             return OK;
         }
         if (rv != APR_SUCCESS) {
@@ -803,7 +582,6 @@ static int wsgid_handler(request_rec *r)
     memset(&req, 0, sizeof(req));
     req.r = r;
     req.match = ap_get_module_config(r->request_config, &wsgid_module);
-    req.alias = req.match ? req.match->alias : NULL;
     req.dconf = ap_get_module_config(r->per_dir_config, &wsgid_module);
 
     if (r->finfo.filetype != APR_REG) {
@@ -821,35 +599,35 @@ static int wsgid_handler(request_rec *r)
         return status;
     }
 
-    if ((status = choose_group(&req)) != OK
-        || (status = choose_application_group(&req)) != OK
-        || (status = check_request_body(&req)) != OK
-        || (status = build_variables(&req)) != OK
-        || (status = connect_to_group(&req)) != OK
-        || (status = send_request(&req)) != OK
-        || (status = read_response_head(&req)) != OK
-        || (status = stream_response_body(&req)) != OK) {
-        goto cleanup;
-    }
+    /* each step returns OK or the status that ends the request */
+    (void)((status = route_request(&req)) != OK
+           || (status = choose_groups(&req)) != OK
+           || (status = check_request_body(&req)) != OK
+           || (status = build_variables(&req)) != OK
+           || (status = connect_to_group(&req)) != OK
+           || (status = send_request(&req)) != OK
+           || (status = read_response_head(&req)) != OK
+           || (status = stream_response_body(&req)) != OK);
 
-cleanup:
-    if (req.sock) {
-        apr_socket_close(req.sock);
-    }
+    wsgid_exchange_close(&req.x);
     return status;
 }
 
 static void wsgid_register_hooks(apr_pool_t *p)
 {
-    /* before mod_alias, so that an Alias of a parent URL does not win */
-    static const char *const before_alias[] = { "mod_alias.c", NULL };
+    /* As mod_wsgi: mod_alias first, so that `Alias /static/ DIR` next to
+     * `WSGIScriptAlias / SCRIPT` serves DIR; mod_userdir and
+     * mod_vhost_alias after. */
+    static const char *const after_alias[] = { "mod_alias.c", NULL };
+    static const char *const before_userdir[] = { "mod_userdir.c",
+                                                  "mod_vhost_alias.c", NULL };
 
-    (void)p;
     ap_hook_check_config(wsgid_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(wsgid_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_translate_name(wsgid_translate_name, NULL, before_alias,
+    ap_hook_translate_name(wsgid_translate_name, after_alias, before_userdir,
                            APR_HOOK_MIDDLE);
     ap_hook_handler(wsgid_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    wsgid_hooks_register(p);
 }
 
 module AP_MODULE_DECLARE_DATA wsgid_module = {

@@ -45,6 +45,7 @@ static wsgid_globals *globals_for(apr_pool_t *pconf)
     g->aliases = apr_array_make(pconf, 4, sizeof(wsgid_script_alias));
     g->import_scripts = apr_array_make(pconf, 2, sizeof(wsgid_import_script));
     g->restrictions = apr_array_make(pconf, 2, sizeof(wsgid_restriction *));
+    g->hook_scripts = apr_array_make(pconf, 2, sizeof(wsgid_hook_script *));
     g->socket_rotation = WSGID_UNSET;
     apr_pool_userdata_set(g, WSGID_GLOBALS_KEY, apr_pool_cleanup_null, pconf);
     return g;
@@ -86,6 +87,7 @@ void *wsgid_merge_dir_config(apr_pool_t *p, void *base_, void *add_)
 {
     wsgid_dir_config *base = base_, *add = add_;
     wsgid_dir_config *conf = apr_pcalloc(p, sizeof(*conf));
+    int i;
 
     conf->process_group = add->process_group ? add->process_group
                                              : base->process_group;
@@ -102,6 +104,9 @@ void *wsgid_merge_dir_config(apr_pool_t *p, void *base_, void *add_)
     /* as in mod_wsgi: the innermost list replaces, it does not add */
     conf->restrict_process = add->restrict_process ? add->restrict_process
                                                    : base->restrict_process;
+    for (i = 0; i < WSGID_HOOK_KINDS; i++) {
+        conf->hooks[i] = add->hooks[i] ? add->hooks[i] : base->hooks[i];
+    }
     return conf;
 }
 
@@ -376,6 +381,48 @@ static const char *template_literal_prefix(apr_pool_t *p, const char *target,
 
 /* A group value that names no per-request expansion; %{GLOBAL} counts as
  * plain, as in mod_wsgi, which turns it into "" before looking for "%{". */
+/* The process-group=NAME and application-group=NAME options that end the
+ * script directives' lines; an error message or NULL.  An empty value or an
+ * option given twice is an error: nothing is guessed. */
+static const char *parse_group_options(cmd_parms *cmd, const char *directive,
+                                       const char *args,
+                                       const char **process_group,
+                                       const char **application_group)
+{
+    const char *word;
+
+    while (*(word = ap_getword_conf(cmd->pool, &args)) != '\0') {
+        const char *value = ap_strchr_c(word, '=');
+        apr_size_t key_len = value ? (apr_size_t)(value - word) : 0;
+        const char **option;
+
+        if (key_len == 13 && strncmp(word, "process-group", 13) == 0) {
+            option = process_group;
+        }
+        else if (key_len == 17 && strncmp(word, "application-group", 17) == 0) {
+            option = application_group;
+        }
+        else {
+            return apr_psprintf(cmd->pool,
+                                "%s: unknown option '%s'; the options are "
+                                "process-group=NAME and "
+                                "application-group=NAME", directive, word);
+        }
+        if (value[1] == '\0') {
+            return apr_psprintf(cmd->pool,
+                                "%s: option '%s' is empty; give a name",
+                                directive, word);
+        }
+        if (*option != NULL) {
+            return apr_psprintf(cmd->pool,
+                                "%s: option '%.*s' is given twice; keep one",
+                                directive, (int)key_len, word);
+        }
+        *option = value + 1;
+    }
+    return NULL;
+}
+
 static int fixed_group_value(const char *value)
 {
     return value != NULL
@@ -414,7 +461,7 @@ static const char *cmd_script_alias(cmd_parms *cmd, void *dconf,
 {
     wsgid_server_config *sconf = wsgid_server_conf(cmd->server);
     wsgid_script_alias *alias;
-    const char *url, *target, *word;
+    const char *url, *target;
     const char *directive = cmd->cmd->name;
     int is_match = cmd->info != NULL;
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
@@ -488,22 +535,15 @@ static const char *cmd_script_alias(cmd_parms *cmd, void *dconf,
             || (apr_stat(&finfo, alias->target, APR_FINFO_TYPE,
                          cmd->temp_pool) == APR_SUCCESS
                 && finfo.filetype == APR_DIR));
-    while (*(word = ap_getword_conf(cmd->pool, &args)) != '\0') {
-        if (strncmp(word, "process-group=", 14) == 0 && word[14]) {
-            alias->process_group = word + 14;
-            record_group_use(cmd, NULL, alias->process_group,
-                             apr_pstrcat(cmd->pool, directive,
-                                         " process-group=", NULL));
-        }
-        else if (strncmp(word, "application-group=", 18) == 0) {
-            alias->application_group = word + 18;
-        }
-        else {
-            return apr_psprintf(cmd->pool,
-                                "%s: unknown option '%s'; the options are "
-                                "process-group=NAME and "
-                                "application-group=NAME", directive, word);
-        }
+    err = parse_group_options(cmd, directive, args, &alias->process_group,
+                              &alias->application_group);
+    if (err) {
+        return err;
+    }
+    if (alias->process_group) {
+        record_group_use(cmd, NULL, alias->process_group,
+                         apr_pstrcat(cmd->pool, directive, " process-group=",
+                                     NULL));
     }
     alias->server = cmd->server;
     /* every alias of every server goes into the daemon configuration */
@@ -579,7 +619,6 @@ static const char *cmd_import_script(cmd_parms *cmd, void *dconf,
                                      const char *args)
 {
     wsgid_import_script *script;
-    const char *word;
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
 
     (void)dconf;
@@ -595,35 +634,11 @@ static const char *cmd_import_script(cmd_parms *cmd, void *dconf,
         return "WSGIImportScript: the script path is missing; "
                IMPORT_SCRIPT_USAGE;
     }
-    while (*(word = ap_getword_conf(cmd->pool, &args)) != '\0') {
-        const char **option;
-        const char *value = ap_strchr_c(word, '=');
-
-        if (strncmp(word, "process-group=", 14) == 0) {
-            option = &script->process_group;
-        }
-        else if (strncmp(word, "application-group=", 18) == 0) {
-            option = &script->application_group;
-        }
-        else {
-            return apr_psprintf(cmd->pool,
-                                "WSGIImportScript: unknown option '%s'; the "
-                                "options are process-group=NAME and "
-                                "application-group=NAME", word);
-        }
-        value++;
-        if (*value == '\0') {
-            return apr_psprintf(cmd->pool,
-                                "WSGIImportScript: option '%s' is empty; %s",
-                                word, IMPORT_SCRIPT_USAGE);
-        }
-        if (*option != NULL) {
-            return apr_psprintf(cmd->pool,
-                                "WSGIImportScript: option '%.*s' is given "
-                                "twice; keep one", (int)(value - word - 1),
-                                word);
-        }
-        *option = value;
+    err = parse_group_options(cmd, "WSGIImportScript", args,
+                              &script->process_group,
+                              &script->application_group);
+    if (err) {
+        return err;
     }
     /* mod_wsgi requires both options too: nothing is guessed. */
     if (script->process_group == NULL) {
@@ -648,6 +663,65 @@ static const char *cmd_import_script(cmd_parms *cmd, void *dconf,
                      "WSGIImportScript process-group=");
     *(wsgid_import_script *)apr_array_push(globals_for(cmd->pool)
                                            ->import_scripts) = *script;
+    return NULL;
+}
+
+static const char *const hook_directives[WSGID_HOOK_KINDS] = {
+    "WSGIAccessScript", "WSGIAuthUserScript", "WSGIAuthGroupScript",
+    "WSGIDispatchScript"
+};
+
+const char *wsgid_hook_directive(wsgid_hook_kind kind)
+{
+    return hook_directives[kind];
+}
+
+/* WSGIAccessScript, WSGIAuthUserScript, WSGIAuthGroupScript and
+ * WSGIDispatchScript: SCRIPT [process-group=NAME] [application-group=NAME].
+ * Not in .htaccess (the command table says so): a hook script is code the
+ * daemons run, and they run only what the main configuration names.  The
+ * file itself is checked by the supervisor (check-config). */
+static const char *cmd_hook_script(cmd_parms *cmd, void *dconf,
+                                   const char *args)
+{
+    wsgid_dir_config *conf = dconf;
+    wsgid_hook_script *script = apr_pcalloc(cmd->pool, sizeof(*script));
+    const char *err;
+
+    while (strcmp(hook_directives[script->kind], cmd->cmd->name) != 0) {
+        script->kind++;
+    }
+    script->defined_at = where(cmd);
+    script->path = ap_getword_conf(cmd->pool, &args);
+    if (*script->path != '/') {
+        return apr_psprintf(cmd->pool,
+                            "%s: the first argument must be the absolute "
+                            "path of the script; write %s /path/to/script "
+                            "[process-group=NAME] [application-group=NAME]",
+                            cmd->cmd->name, cmd->cmd->name);
+    }
+    err = parse_group_options(cmd, cmd->cmd->name, args,
+                              &script->process_group,
+                              &script->application_group);
+    if (err) {
+        return err;
+    }
+    if (script->process_group) {
+        if (strcmp(script->process_group, "%{GLOBAL}") == 0) {
+            return apr_psprintf(cmd->pool,
+                                "%s: process-group=%%{GLOBAL} is not "
+                                "supported: wsgid has no embedded mode, so "
+                                "the script runs in a daemon group; name a "
+                                "group defined with WSGIDaemonProcess",
+                                cmd->cmd->name);
+        }
+        record_group_use(cmd, cmd->path ? dconf : NULL, script->process_group,
+                         apr_pstrcat(cmd->pool, cmd->cmd->name,
+                                     " process-group=", NULL));
+    }
+    conf->hooks[script->kind] = script;
+    APR_ARRAY_PUSH(globals_for(cmd->pool)->hook_scripts,
+                   wsgid_hook_script *) = script;
     return NULL;
 }
 
@@ -733,6 +807,22 @@ const command_rec wsgid_cmds[] = {
         "SCRIPT process-group=NAME application-group=NAME: load a script "
         "when the group's daemon processes start (threads=0: run it as "
         "their service)"),
+    AP_INIT_RAW_ARGS("WSGIAccessScript", cmd_hook_script, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "SCRIPT [process-group=NAME] [application-group=NAME]: decide "
+        "host access with allow_access(environ, host)"),
+    AP_INIT_RAW_ARGS("WSGIAuthUserScript", cmd_hook_script, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "SCRIPT [process-group=NAME] [application-group=NAME]: the 'wsgi' "
+        "authentication provider (check_password, get_realm_hash)"),
+    AP_INIT_RAW_ARGS("WSGIAuthGroupScript", cmd_hook_script, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "SCRIPT [process-group=NAME] [application-group=NAME]: the groups "
+        "of a user for 'Require wsgi-group' (groups_for_user)"),
+    AP_INIT_RAW_ARGS("WSGIDispatchScript", cmd_hook_script, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "SCRIPT [process-group=NAME] [application-group=NAME]: choose the "
+        "process group, application group or callable per request"),
     AP_INIT_TAKE1("WSGICallableObject", cmd_callable_object, NULL,
         RSRC_CONF | ACCESS_CONF,
         "NAME: the callable in the script (default 'application')"),

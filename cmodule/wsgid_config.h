@@ -4,9 +4,10 @@
  * one configuration load).
  *
  * Names and syntax are mod_wsgi's.  The C side parses only the daemon
- * options it uses itself (connect-timeout, socket-timeout); the rest of a
- * WSGIDaemonProcess line is kept verbatim for the Python supervisor, which
- * validates it against its one option table.
+ * options it uses itself (connect-timeout, socket-timeout,
+ * shutdown-timeout); the rest of a WSGIDaemonProcess line is kept verbatim
+ * for the Python supervisor, which validates it against its one option
+ * table.
  */
 #ifndef WSGID_CONFIG_H
 #define WSGID_CONFIG_H
@@ -93,6 +94,30 @@ typedef struct {
     const void *section;                 /* as in wsgid_group_use */
 } wsgid_restriction;
 
+/* The script directives whose Python functions Apache calls before the
+ * handler runs (or, for dispatch, at its start); wsgid runs them in a
+ * daemon group (docs/protocol.md, "Hook calls"). */
+typedef enum {
+    WSGID_HOOK_ACCESS,       /* WSGIAccessScript: allow_access() */
+    WSGID_HOOK_AUTH_USER,    /* WSGIAuthUserScript: check_password(),
+                                get_realm_hash() */
+    WSGID_HOOK_AUTH_GROUP,   /* WSGIAuthGroupScript: groups_for_user() */
+    WSGID_HOOK_DISPATCH,     /* WSGIDispatchScript: process_group() ... */
+    WSGID_HOOK_KINDS
+} wsgid_hook_kind;
+
+/* One hook script directive as written. */
+typedef struct {
+    wsgid_hook_kind kind;
+    const char *path;
+    const char *process_group;           /* option, or NULL */
+    const char *application_group;       /* option, or NULL */
+    const char *defined_at;
+} wsgid_hook_script;
+
+/* The directive name of a hook kind ("WSGIAccessScript", ...). */
+const char *wsgid_hook_directive(wsgid_hook_kind kind);
+
 /* Settings of the whole configuration (one instance per config load). */
 typedef struct {
     apr_array_header_t *groups;          /* wsgid_daemon_group * */
@@ -100,6 +125,7 @@ typedef struct {
     apr_array_header_t *aliases;         /* wsgid_script_alias, all servers */
     apr_array_header_t *import_scripts;  /* wsgid_import_script, file order */
     apr_array_header_t *restrictions;    /* wsgid_restriction * */
+    apr_array_header_t *hook_scripts;    /* wsgid_hook_script *, file order */
     const char *socket_prefix;           /* as written; NULL: default */
     int socket_rotation;                 /* WSGID_UNSET: On */
     const char *python_executable;
@@ -117,6 +143,7 @@ typedef struct {
     int pass_authorization;
     int chunked_request;
     const wsgid_restriction *restrict_process;   /* NULL: none here */
+    const wsgid_hook_script *hooks[WSGID_HOOK_KINDS];  /* NULL: none here */
 } wsgid_dir_config;
 
 extern module AP_MODULE_DECLARE_DATA wsgid_module;

@@ -143,6 +143,17 @@ static const char *alias_group(const wsgid_script_alias *alias)
     return dconf ? dconf->process_group : NULL;
 }
 
+/* " KEY=VALUE", quoted as needed, or "" when there is no value. */
+static const char *group_option(apr_pool_t *p, const char *key,
+                                const char *value)
+{
+    if (value == NULL) {
+        return "";
+    }
+    return apr_pstrcat(p, " ", quote_arg(p, apr_pstrcat(p, key, "=", value,
+                                                        NULL)), NULL);
+}
+
 static const char *daemon_config_text(wsgid_globals *g, apr_pool_t *p,
                                       server_rec *s)
 {
@@ -198,19 +209,14 @@ static const char *daemon_config_text(wsgid_globals *g, apr_pool_t *p,
                  quote_arg(p, alias->defined_at));
         /* a Match line keeps REGEX and TARGET as written: the daemons
          * derive from TARGET which files its $N can name */
-        add_line(lines, p, "%s %s %s%s%s%s%s\n",
+        add_line(lines, p, "%s %s %s%s%s\n",
                  alias->regex ? "WSGIScriptAliasMatch" : "WSGIScriptAlias",
                  quote_arg(p, alias->regex || *alias->url ? alias->url : "/"),
                  quote_arg(p, alias->regex ? alias->written_target
                                            : alias->target),
-                 group ? " " : "",
-                 group ? quote_arg(p, apr_pstrcat(p, "process-group=", group,
-                                                  NULL)) : "",
-                 alias->application_group ? " " : "",
-                 alias->application_group
-                     ? quote_arg(p, apr_pstrcat(p, "application-group=",
-                                                alias->application_group,
-                                                NULL)) : "");
+                 group_option(p, "process-group", group),
+                 group_option(p, "application-group",
+                              alias->application_group));
     }
     for (i = 0; i < g->import_scripts->nelts; i++) {
         wsgid_import_script *script = &APR_ARRAY_IDX(g->import_scripts, i,
@@ -218,13 +224,24 @@ static const char *daemon_config_text(wsgid_globals *g, apr_pool_t *p,
 
         add_line(lines, p, "WSGIConfigOrigin %s\n",
                  quote_arg(p, script->defined_at));
-        add_line(lines, p, "WSGIImportScript %s %s %s\n",
+        add_line(lines, p, "WSGIImportScript %s%s%s\n",
                  quote_arg(p, script->path),
-                 quote_arg(p, apr_pstrcat(p, "process-group=",
-                                          script->process_group, NULL)),
-                 quote_arg(p, apr_pstrcat(p, "application-group=",
-                                          script->application_group,
-                                          NULL)));
+                 group_option(p, "process-group", script->process_group),
+                 group_option(p, "application-group",
+                              script->application_group));
+    }
+    /* the daemons run only the hook scripts named here (protocol.md) */
+    for (i = 0; i < g->hook_scripts->nelts; i++) {
+        const wsgid_hook_script *hook = APR_ARRAY_IDX(g->hook_scripts, i,
+                                                      wsgid_hook_script *);
+
+        add_line(lines, p, "WSGIConfigOrigin %s\n",
+                 quote_arg(p, hook->defined_at));
+        add_line(lines, p, "%s %s%s%s\n", wsgid_hook_directive(hook->kind),
+                 quote_arg(p, hook->path),
+                 group_option(p, "process-group", hook->process_group),
+                 group_option(p, "application-group",
+                              hook->application_group));
     }
     add_line(lines, p, "WSGICallableObject %s\n",
              main_dir && main_dir->callable_object

@@ -12,6 +12,10 @@ Rules:
 - The order of directives does not matter: WSGIApacheUser and WSGISocketPrefix apply to the whole
   file, and references to groups are checked once all groups are known. The one exception: a
   group's WSGIImportScript scripts are loaded (or run, threads=0) in file order.
+- The hook script directives (WSGIAccessScript, WSGIAuthUserScript, WSGIAuthGroupScript,
+  WSGIDispatchScript) may repeat a script: Apache writes one line for every place the directive
+  appears (one per <Directory>, say), and equal lines are kept once. Their process-group= follows
+  the aliases' rules (a defined group with threads, or %{ENV:VAR} for any group).
 - Every mistake is a ConfigError with file, line, directive and fix (wsgid/errors.py).
 """
 
@@ -125,6 +129,22 @@ class ImportScript:
     application_group: str    # `%{GLOBAL}` or a literal name: no per-request expansion here
 
 
+HOOK_DIRECTIVES: Tuple[str, ...] = (
+    "WSGIAccessScript", "WSGIAuthUserScript", "WSGIAuthGroupScript", "WSGIDispatchScript")
+
+
+@dataclass(frozen=True)
+class HookScript:
+    """One hook script directive: a script whose functions mod_wsgid has a daemon group call for
+    Apache's access, authentication, authorization or dispatch step (docs/protocol.md, "Hook
+    calls")."""
+
+    directive: str                    # one of HOOK_DIRECTIVES
+    path: str                         # as written: the hook packet names the script this way
+    process_group: Optional[str]      # None: any group may run it (unset, or %{ENV:VAR})
+    application_group: Optional[str]  # as written; mod_wsgid sends the expanded name
+
+
 @dataclass
 class Config:
     """A parsed and validated daemon configuration file."""
@@ -137,6 +157,7 @@ class Config:
     callable_object: str = DEFAULT_CALLABLE
     source: str = "<config>"
     import_scripts: List[ImportScript] = field(default_factory=list)   # in file order
+    hook_scripts: List[HookScript] = field(default_factory=list)       # in file order, no repeats
 
     def scripts_for_group(self, name: str) -> List[ScriptAlias]:
         """The aliases a group may serve: those delegated to it and those naming no group."""
@@ -145,6 +166,10 @@ class Config:
     def import_scripts_for(self, name: str) -> List[ImportScript]:
         """The group's WSGIImportScript scripts, in file order."""
         return [script for script in self.import_scripts if script.process_group == name]
+
+    def hook_scripts_for(self, name: str) -> List[HookScript]:
+        """The hook scripts a group may run: those delegated to it and those naming no group."""
+        return [script for script in self.hook_scripts if script.process_group in (None, name)]
 
 
 # -- syntax ------------------------------------------------------------------------------------
@@ -257,6 +282,7 @@ class _Builder:
         self.sockets: Dict[str, Tuple[str, int]] = {}
         self.aliases: List[Tuple[ScriptAlias, int]] = []
         self.import_scripts: List[Tuple[ImportScript, int]] = []
+        self.hook_scripts: List[Tuple[HookScript, int]] = []
         self.seen_once: Dict[str, int] = {}
 
     def error(self, statement: Statement, problem: str, fix: str,
@@ -456,6 +482,31 @@ class _Builder:
                               application_group=application_group)
         self.import_scripts.append((script, statement.line))
 
+    def hook_script(self, statement: Statement) -> None:
+        usage = f"{statement.name} SCRIPT [process-group=NAME] [application-group=NAME]"
+        args = statement.words[1:]
+        if not args or args[0].partition("=")[0] in ("process-group", "application-group"):
+            raise self.error(statement, "the script path is missing", f"write {usage}")
+        path, *extra = args
+        options = self.group_options(statement, extra)
+        if options.get("process-group") == "":
+            raise self.error(statement, "process-group= is empty",
+                             "name the daemon group that runs the script, or leave the option "
+                             "out to let any group run it")
+        if "application-group" in options:
+            self.check_application_group(statement, options["application-group"])
+        if not path.startswith("/"):
+            raise self.error(statement, f"the script '{path}' is not an absolute path",
+                             "write the full path of the script file")
+        if not os.path.isfile(path):
+            problem = "is a directory" if os.path.isdir(path) else "does not exist"
+            raise self.error(statement, f"the script '{path}' {problem}",
+                             "name an existing Python script file, or correct the path")
+        script = HookScript(directive=statement.name, path=path,
+                            process_group=options.get("process-group"),
+                            application_group=options.get("application-group"))
+        self.hook_scripts.append((script, statement.line))
+
     def defined_groups_fix(self) -> str:
         if self.groups:
             names = ", ".join(self.groups)
@@ -483,6 +534,7 @@ class _Builder:
                              self.defined_groups_fix())
         self.check_import_scripts()
         self.check_service_groups()
+        hook_scripts = self.checked_hook_scripts()
         paths: Dict[str, str] = {}
         for name, group in self.groups.items():
             group.socket_path = self.socket_path_for(name)
@@ -499,7 +551,8 @@ class _Builder:
                       apache_gid=self.apache_ids[1] if self.apache_ids else None,
                       socket_prefix=self.socket_prefix, callable_object=self.callable_object,
                       source=self.source,
-                      import_scripts=[script for script, _ in self.import_scripts])
+                      import_scripts=[script for script, _ in self.import_scripts],
+                      hook_scripts=hook_scripts)
 
     def check_import_scripts(self) -> None:
         for script, line in self.import_scripts:
@@ -513,6 +566,35 @@ class _Builder:
                                  "an import script runs in a daemon group")
             raise self.error(where, f"process-group={group_name} names no defined group",
                              self.defined_groups_fix())
+
+    def checked_hook_scripts(self) -> List[HookScript]:
+        """The hook scripts with their groups checked, %{ENV:VAR} read as 'any group', and
+        repeated lines kept once."""
+        scripts: List[HookScript] = []
+        for script, line in self.hook_scripts:
+            group_name = script.process_group
+            where = Statement([script.directive], line)
+            if group_name is not None and group_name.startswith("%{"):
+                if not (group_name.startswith("%{ENV:") and group_name.endswith("}")):
+                    raise self.error(where, f"process-group={group_name} is not supported",
+                                     "name a WSGIDaemonProcess group, or %{ENV:VARIABLE}: wsgid "
+                                     "runs hook scripts in a daemon group (there is no embedded "
+                                     "mode)")
+                # mod_wsgid picks the group per request: any group may be asked to run it.
+                script = HookScript(script.directive, script.path, None,
+                                    script.application_group)
+            elif group_name is not None and group_name not in self.groups:
+                raise self.error(where, f"process-group={group_name} names no defined group",
+                                 self.defined_groups_fix())
+            elif group_name is not None and self.groups[group_name].options["threads"] == 0:
+                raise self.error(where, f"process-group={group_name} names a service group "
+                                        "(threads=0), which has no request threads to run "
+                                        "hook calls",
+                                 "name a group with threads, or give "
+                                 f"'{group_name}' request threads")
+            if script not in scripts:
+                scripts.append(script)
+        return scripts
 
     def check_service_groups(self) -> None:
         """A threads=0 group runs its import scripts and nothing else (docs/configuration.md)."""
@@ -580,6 +662,7 @@ _PER_GROUP = {
     "WSGIScriptAlias": _Builder.script_alias,
     "WSGIScriptAliasMatch": _Builder.script_alias_match,
     "WSGIImportScript": _Builder.import_script,
+    **{directive: _Builder.hook_script for directive in HOOK_DIRECTIVES},
 }
 DIRECTIVES: Tuple[str, ...] = tuple(_FILE_WIDE) + tuple(_PER_GROUP)
 _CANONICAL = {name.lower(): name for name in DIRECTIVES}

@@ -18,6 +18,11 @@ Rules:
   module's wsgid.queue_start to the moment a thread read its packet) gets a 504 with one log
   line; the application never sees it, no event is published, and it does not count as a
   finished request. A front end that sends no wsgid.queue_start is never checked.
+- A packet with wsgid.hook is a hook call (docs/protocol.md, "Hook calls"), answered by
+  hooks.HookRunner instead of an application: its body is never read (whatever CONTENT_LENGTH
+  says), queue-timeout is not checked, no event is published and it does not count in
+  requests_finished (maximum-requests); it does update last_activity and is in running(), so
+  request-timeout ends a hung hook with a 504 as it ends a request.
 - For the process monitor (lifecycle code): requests_finished, last_activity, running() and
   time_out(request_id) are safe to use from any thread.
 """
@@ -33,6 +38,7 @@ import time
 from wsgid import api
 from wsgid.core import InputStream, ProtocolError, read_request
 from wsgid.filewrapper import FileWrapper
+from wsgid.hooks import HookRunner, describe_hook_call
 from wsgid.loader import ScriptError, ScriptLoader, ScriptLoadError, ScriptRefused
 from wsgid.response import (
     ERROR_RESPONSE_500,
@@ -93,6 +99,7 @@ class RequestHandler:
             "mod_wsgi.process_group": group.name,
         }
         self.loader = ScriptLoader(config, group.name)
+        self.hooks = HookRunner(config, group.name, self.loader)
         self.active = 0  # connections being served right now
         self._active_lock = threading.Lock()
         self.requests_finished = 0           # requests that ran (or tried to run) an application
@@ -163,6 +170,9 @@ class RequestHandler:
         except OSError as exc:
             log.warning("reading the request packet from the daemon socket failed: %s", exc)
             return
+        if "wsgid.hook" in environ:
+            self._answer_hook(environ, sock)
+            return
         daemon_start = time.time()
         length = None if environ["wsgi.input_terminated"] else (content_length or 0)
         body = InputStream(sock, rest, length)
@@ -222,6 +232,17 @@ class RequestHandler:
         scope.request_finished(response.status_code, body.bytes_read, response.body_bytes,
                                response.output_writes, response.output_time)
 
+    def _answer_hook(self, environ, sock):
+        request = self._register(environ, sock)
+        # So that a request-timeout line says it was a hook call that hung.
+        request.response.label = describe_hook_call(environ)
+        try:
+            answer = self.hooks.answer(environ)
+            request.response.send_own_response(answer, 200)
+        finally:
+            self.errors.flush()
+            self._unregister(request, finished_request=False)
+
     def _application_group(self, environ):
         # mod_wsgid sends the expanded name; other front ends get what the alias configures.
         group = environ.get("wsgid.application_group")
@@ -249,10 +270,11 @@ class RequestHandler:
             self.last_activity = request.started
         return request
 
-    def _unregister(self, request):
+    def _unregister(self, request, finished_request=True):
         with self._running_lock:
             self._running.pop(request.request_id, None)
-            self.requests_finished += 1
+            if finished_request:
+                self.requests_finished += 1
             self.last_activity = time.monotonic()
 
 

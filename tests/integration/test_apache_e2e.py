@@ -220,3 +220,20 @@ def test_stop_waits_for_the_longest_shutdown_timeout_before_killing_the_supervis
     log = inst.error_log()
     assert "requests still running after shutdown-timeout; exiting without them" in log
     assert "did not stop within" not in log     # Apache never had to SIGKILL the supervisor
+
+
+def test_an_alias_beside_a_root_mount_serves_its_files_as_in_mod_wsgi(apache):
+    # The Django deployment pattern: Apache serves /static/ from a directory, the application
+    # the rest. As in mod_wsgi, mod_alias maps a URL before mod_wsgid does.
+    inst = apache("""
+WSGIDaemonProcess site processes=1 threads=2
+WSGIScriptAlias / "{apps}/echo.wsgi" process-group=site
+Alias /static/ "{apps}/"
+""", extra_modules=("alias",))
+    inst.start()
+    wait_for_daemons(inst, 1)
+    static = requests.get(inst.url("/static/echo.wsgi"), timeout=10)
+    assert static.status_code == 200
+    with open(os.path.join(os.path.dirname(__file__), "..", "apps", "echo.wsgi"), "rb") as f:
+        assert static.content == f.read()   # the file itself, not the application
+    assert requests.get(inst.url("/hello"), timeout=10).text == "Hello, world!\n"

@@ -535,6 +535,74 @@ def test_import_script_errors_name_the_users_file_through_the_config_origin(scri
                                         "WSGIImportScript: application-group=other")
 
 
+# -- hook scripts: WSGIAccessScript, WSGIAuthUserScript, WSGIAuthGroupScript, WSGIDispatchScript -
+
+HOOK_DIRECTIVES = ("WSGIAccessScript", "WSGIAuthUserScript", "WSGIAuthGroupScript",
+                   "WSGIDispatchScript")
+
+
+@pytest.mark.parametrize("directive", HOOK_DIRECTIVES)
+def test_hook_script_options(conf, script, directive):
+    config = conf(f"WSGIDaemonProcess site\nWSGIDaemonProcess other\n"
+                  f"{directive} {{script}} process-group=site application-group=%{{{{SERVER}}}}\n"
+                  f"{directive} {{script}}")
+    assert [(s.directive, s.path, s.process_group, s.application_group)
+            for s in config.hook_scripts] == [(directive, str(script), "site", "%{SERVER}"),
+                                              (directive, str(script), None, None)]
+    assert len(config.hook_scripts_for("site")) == 2
+    assert [s.process_group for s in config.hook_scripts_for("other")] == [None]
+    assert config.aliases == [] and config.import_scripts == []
+
+
+def test_hook_script_lines_repeated_by_apache_are_kept_once(conf, script):
+    config = conf("WSGIDaemonProcess site\n"
+                  + "WSGIAuthUserScript {script} process-group=site\n" * 3
+                  + "WSGIAuthGroupScript {script} process-group=site\n")
+    assert [s.directive for s in config.hook_scripts] == ["WSGIAuthUserScript",
+                                                          "WSGIAuthGroupScript"]
+
+
+def test_hook_script_with_env_process_group_may_run_in_any_group(conf):
+    config = conf("WSGIDaemonProcess a\nWSGIDaemonProcess b\n"
+                  "WSGIDispatchScript {script} process-group=%{{ENV:GROUP}}")
+    assert config.hook_scripts[0].process_group is None
+    assert config.hook_scripts_for("a") == config.hook_scripts_for("b") == config.hook_scripts
+
+
+def test_hook_directive_names_are_case_insensitive(conf):
+    config = conf("wsgiaccessscript {script}")
+    assert config.hook_scripts[0].directive == "WSGIAccessScript"
+
+
+@pytest.mark.parametrize("extra, words, fix", [
+    ("{directive}", "the script path is missing", "SCRIPT [process-group=NAME]"),
+    ("{directive} process-group=site", "the script path is missing", "SCRIPT"),
+    ("{directive} hook.py", "is not an absolute path", "full path"),
+    ("{directive} {tmp}/gone.py", "does not exist", "existing Python script"),
+    ("{directive} {tmp}", "is a directory", "existing Python script"),
+    ("{directive} {script} callable-object=x", "unknown option 'callable-object=x'",
+     "process-group=NAME"),
+    ("{directive} {script} process-group=", "process-group= is empty", "leave the option out"),
+    ("{directive} {script} application-group=", "application-group= is empty", "%{GLOBAL}"),
+    ("{directive} {script} application-group=%{{NOPE}}", "not a known expansion", "%{ENV:"),
+    ("{directive} {script} process-group=stie", "process-group=stie names no defined group",
+     "(site, svc)"),
+    ("{directive} {script} process-group=%{{GLOBAL}}", "process-group=%{GLOBAL} is not supported",
+     "no embedded mode"),
+    ("{directive} {script} process-group=svc", "names a service group (threads=0)",
+     "give 'svc' request threads"),
+])
+@pytest.mark.parametrize("directive", HOOK_DIRECTIVES)
+def test_hook_script_errors(conf, directive, extra, words, fix):
+    error = refused(conf, "WSGIDaemonProcess site\nWSGIDaemonProcess svc threads=0\n"
+                          + import_line(group="svc") + "\n"
+                          + extra.replace("{directive}", directive))
+    assert error.directive == directive
+    assert words in error.problem
+    assert fix in error.fix
+    assert error.line == 6
+
+
 # -- WSGICallableObject and unknown directives -------------------------------------------------
 
 def test_callable_object_default_and_setting(conf):

@@ -1,0 +1,160 @@
+/*
+ * wsgid_exchange.c: connect, send, read the response head (see
+ * wsgid_exchange.h).  The log lines keep one shape, "mod_wsgid: group 'G'
+ * socket PATH: what happened; answering STATUS", so that one grep finds
+ * every failure of a group.
+ */
+#include "apr_strings.h"
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+
+#include "wsgid_conn.h"
+#include "wsgid_exchange.h"
+
+APLOG_USE_MODULE(wsgid);
+
+int wsgid_exchange_connect(wsgid_exchange *x, request_rec *r,
+                           const wsgid_daemon_group *group)
+{
+    wsgid_connect_info info;
+    apr_status_t rv;
+
+    memset(x, 0, sizeof(*x));
+    x->r = r;
+    x->group = group;
+    rv = wsgid_connect_with_retry(r->pool, group->socket_path,
+                                  group->connect_timeout, &x->sock, &info);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      "mod_wsgid: group '%s' socket %s: cannot connect "
+                      "after %d attempts within connect-timeout %g s%s; "
+                      "answering 503", group->name, group->socket_path,
+                      info.attempts,
+                      (double)group->connect_timeout / APR_USEC_PER_SEC,
+                      info.backlog_full ? " (listen backlog full)" : "");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    apr_socket_timeout_set(x->sock, group->socket_timeout
+                                    ? group->socket_timeout
+                                    : r->server->timeout);
+    return OK;
+}
+
+apr_status_t wsgid_exchange_send(wsgid_exchange *x, const char *data,
+                                 apr_size_t len)
+{
+    while (len > 0) {
+        apr_size_t n = len;
+        apr_status_t rv = apr_socket_send(x->sock, data, &n);
+
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        data += n;
+        len -= n;
+    }
+    return APR_SUCCESS;
+}
+
+int wsgid_exchange_daemon_answered(apr_status_t rv)
+{
+    return APR_STATUS_IS_EPIPE(rv) || APR_STATUS_IS_ECONNRESET(rv);
+}
+
+int wsgid_exchange_send_packet(wsgid_exchange *x, const wsgid_wire_var *vars,
+                               apr_size_t n, apr_size_t vars_size)
+{
+    unsigned char *packet = apr_palloc(x->r->pool,
+                                       WSGID_WIRE_HEADER_SIZE + vars_size);
+    apr_size_t len = wsgid_wire_encode(vars, n, vars_size, packet);
+    apr_status_t rv = wsgid_exchange_send(x, (const char *)packet, len);
+    int status;
+
+    if (rv == APR_SUCCESS || wsgid_exchange_daemon_answered(rv)) {
+        return OK;
+    }
+    status = APR_STATUS_IS_TIMEUP(rv) ? HTTP_GATEWAY_TIME_OUT
+                                      : HTTP_BAD_GATEWAY;
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, x->r,
+                  "mod_wsgid: group '%s' socket %s: cannot send the request "
+                  "packet; answering %d", x->group->name,
+                  x->group->socket_path, status);
+    return status;
+}
+
+void wsgid_exchange_end_request(wsgid_exchange *x)
+{
+    apr_socket_shutdown(x->sock, APR_SHUTDOWN_WRITE);
+}
+
+int wsgid_exchange_read_head(wsgid_exchange *x)
+{
+    request_rec *r = x->r;
+    wsgid_head_result head_rv = WSGID_HEAD_NEED_MORE;
+    apr_status_t rv = APR_SUCCESS;
+
+    x->buf = apr_palloc(r->pool, WSGID_HEAD_BUFFER);
+    x->buf_len = 0;
+    memset(&x->head, 0, sizeof(x->head));
+    while (head_rv == WSGID_HEAD_NEED_MORE) {
+        apr_size_t n = WSGID_HEAD_BUFFER - x->buf_len;
+
+        rv = apr_socket_recv(x->sock, x->buf + x->buf_len, &n);
+        x->buf_len += n;
+        if (n > 0) {
+            head_rv = wsgid_wire_parse_head(x->buf, x->buf_len, &x->head,
+                                            NULL, NULL);
+        }
+        if (rv != APR_SUCCESS && head_rv == WSGID_HEAD_NEED_MORE) {
+            break;
+        }
+    }
+    if (head_rv == WSGID_HEAD_NEED_MORE) {
+        if (APR_STATUS_IS_TIMEUP(rv)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                          "mod_wsgid: group '%s' socket %s: no complete "
+                          "response head within socket-timeout; answering "
+                          "504", x->group->name, x->group->socket_path);
+            return HTTP_GATEWAY_TIME_OUT;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_STATUS_IS_EOF(rv) ? 0 : rv,
+                      r, "mod_wsgid: group '%s' socket %s: the daemon %s "
+                      "after %" APR_SIZE_T_FMT " bytes, before a complete "
+                      "response head; answering 502", x->group->name,
+                      x->group->socket_path,
+                      APR_STATUS_IS_EOF(rv) ? "closed the connection"
+                                            : "connection failed",
+                      x->buf_len);
+        return HTTP_BAD_GATEWAY;
+    }
+    if (head_rv != WSGID_HEAD_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "mod_wsgid: group '%s' socket %s: malformed response "
+                      "head from the daemon: %s (at byte %" APR_SIZE_T_FMT
+                      "); answering 502", x->group->name,
+                      x->group->socket_path,
+                      wsgid_wire_head_result_text(head_rv),
+                      x->head.error_offset);
+        return HTTP_BAD_GATEWAY;
+    }
+    return OK;
+}
+
+void wsgid_exchange_headers(wsgid_exchange *x, wsgid_head_header_fn fn,
+                            void *ctx)
+{
+    wsgid_head again;
+
+    memset(&again, 0, sizeof(again));
+    wsgid_wire_parse_head(x->buf, x->buf_len, &again, fn, ctx);
+}
+
+void wsgid_exchange_close(wsgid_exchange *x)
+{
+    if (x->sock) {
+        apr_socket_close(x->sock);
+        x->sock = NULL;
+    }
+}

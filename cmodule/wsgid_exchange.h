@@ -1,0 +1,64 @@
+/*
+ * wsgid_exchange.h: one exchange with a daemon group over its socket, as
+ * docs/protocol.md describes it: connect, send the packet (and a body),
+ * half-close, read and validate the response head.  The handler streams
+ * the body that follows; a hook call only needs the head.
+ *
+ * Every failure is one error-log line naming the group, the socket path
+ * and errno, and maps to the status of protocol.md: no connection within
+ * connect-timeout 503, a daemon that closed or failed before a complete
+ * head 502, a malformed head 502, socket-timeout passed 504.
+ */
+#ifndef WSGID_EXCHANGE_H
+#define WSGID_EXCHANGE_H
+
+#include "apr_network_io.h"
+#include "httpd.h"
+
+#include "wsgid_config.h"
+#include "wsgid_wire.h"
+
+/* The head buffer also takes the first bytes of the body. */
+#define WSGID_HEAD_BUFFER (WSGID_WIRE_MAX_HEAD_SIZE + 8192)
+
+typedef struct {
+    request_rec *r;
+    const wsgid_daemon_group *group;
+    apr_socket_t *sock;                  /* NULL until connected */
+    char *buf;                           /* WSGID_HEAD_BUFFER bytes */
+    apr_size_t buf_len;
+    wsgid_head head;                     /* valid after read_head: OK */
+} wsgid_exchange;
+
+/* Connect within the group's connect-timeout and set its socket-timeout
+ * (Apache's Timeout when unset).  OK or 503. */
+int wsgid_exchange_connect(wsgid_exchange *x, request_rec *r,
+                           const wsgid_daemon_group *group);
+
+/* Send all of data; APR_SUCCESS or the error of the failed send. */
+apr_status_t wsgid_exchange_send(wsgid_exchange *x, const char *data,
+                                 apr_size_t len);
+
+/* EPIPE or ECONNRESET while sending: the daemon stopped reading, so its
+ * answer is waiting to be read. */
+int wsgid_exchange_daemon_answered(apr_status_t rv);
+
+/* Encode vars (vars_size from wsgid_wire_vars_size) and send the packet.
+ * OK, also when the daemon answered before taking all of it, or 502/504. */
+int wsgid_exchange_send_packet(wsgid_exchange *x, const wsgid_wire_var *vars,
+                               apr_size_t n, apr_size_t vars_size);
+
+/* The request is complete: half-close, the daemon's end-of-body. */
+void wsgid_exchange_end_request(wsgid_exchange *x);
+
+/* Read until the head is complete and valid: OK (x->head set; x->buf
+ * holds it and maybe the first body bytes), 502 or 504. */
+int wsgid_exchange_read_head(wsgid_exchange *x);
+
+/* Call fn for each header of the head read (valid: read_head said OK). */
+void wsgid_exchange_headers(wsgid_exchange *x, wsgid_head_header_fn fn,
+                            void *ctx);
+
+void wsgid_exchange_close(wsgid_exchange *x);
+
+#endif /* WSGID_EXCHANGE_H */

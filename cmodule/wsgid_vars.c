@@ -1,0 +1,68 @@
+/*
+ * wsgid_vars.c: a request's packet variables (see wsgid_vars.h).
+ */
+#include "apr_strings.h"
+
+#include "httpd.h"
+#include "util_script.h"
+
+#include "wsgid_route.h"
+#include "wsgid_vars.h"
+#include "wsgid_wire.h"
+
+void wsgid_vars_add_cgi(request_rec *r, apr_table_t *env)
+{
+    apr_table_t *request_env = r->subprocess_env;
+    char *path_info = r->path_info;
+
+    /* Apache's functions fill r->subprocess_env: lend them env. */
+    r->subprocess_env = env;
+    ap_add_common_vars(r);
+    /* Without path info, ap_add_cgi_vars makes no PATH_TRANSLATED, which
+     * costs a subrequest (and its access checks and log lines) that WSGI
+     * has no use for; SCRIPT_NAME and PATH_INFO are set right after. */
+    r->path_info = NULL;
+    ap_add_cgi_vars(r);
+    r->path_info = path_info;
+    r->subprocess_env = request_env;
+    apr_table_setn(env, "SCRIPT_NAME", wsgid_script_name(r));
+    apr_table_setn(env, "PATH_INFO", path_info ? path_info : "");
+    apr_table_unset(env, "HTTP_AUTHORIZATION");
+    /* the daemon refuses duplicate keys */
+    apr_table_compress(env, APR_OVERLAP_TABLES_SET);
+}
+
+apr_array_header_t *wsgid_vars_from_table(apr_pool_t *p,
+                                          const apr_table_t *env, int extra)
+{
+    const apr_array_header_t *arr = apr_table_elts(env);
+    const apr_table_entry_t *elts = (const apr_table_entry_t *)arr->elts;
+    apr_array_header_t *vars = apr_array_make(p, arr->nelts + extra,
+                                              sizeof(wsgid_wire_var));
+    int i;
+
+    for (i = 0; i < arr->nelts; i++) {
+        if (elts[i].key == NULL || *elts[i].key == '\0'
+            || strncmp(elts[i].key, "wsgid.", 6) == 0) {
+            continue;
+        }
+        wsgid_vars_push(vars, elts[i].key, elts[i].val);
+    }
+    return vars;
+}
+
+void wsgid_vars_push(apr_array_header_t *vars, const char *key,
+                     const char *value)
+{
+    wsgid_wire_var *v = apr_array_push(vars);
+
+    v->key = key;
+    v->key_len = strlen(key);
+    v->value = value ? value : "";
+    v->value_len = strlen(v->value);
+}
+
+const char *wsgid_vars_usec(apr_pool_t *p, apr_time_t t)
+{
+    return apr_psprintf(p, "%" APR_TIME_T_FMT, t);
+}
