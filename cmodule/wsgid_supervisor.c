@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <fcntl.h>
@@ -58,6 +59,8 @@ APLOG_USE_MODULE(wsgid);
  * that may still connect to the sockets of groups leaving the
  * configuration (docs/internals.md, "Graceful restarts"). */
 #define CHILDREN_SUFFIX ".children"
+/* wsgid/control.py: the supervisor's control socket is FILE + this */
+#define CONTROL_SUFFIX ".control"
 /* A stopping supervisor gives its daemons the largest shutdown-timeout of
  * their groups, SIGKILLs the overstayers a second later and waits up to 2 s
  * to reap them (wsgid/states.py, wsgid/supervisor.py); Apache waits that
@@ -650,9 +653,18 @@ static apr_status_t stop_at_exit(void *data)
     }
     stop_supervisor(run->retained, run->s);
     if (run->retained->config_path) {
+        const char *control = apr_pstrcat(run->pconf,
+                                          run->retained->config_path,
+                                          CONTROL_SUFFIX, NULL);
+        struct stat st;
+
         apr_file_remove(run->retained->config_path, run->pconf);
         apr_file_remove(apr_pstrcat(run->pconf, run->retained->config_path,
                                     CHILDREN_SUFFIX, NULL), run->pconf);
+        /* the supervisor removes it itself; not if it was killed */
+        if (lstat(control, &st) == 0 && S_ISSOCK(st.st_mode)) {
+            unlink(control);
+        }
     }
     return APR_SUCCESS;
 }

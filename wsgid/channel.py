@@ -2,10 +2,14 @@
 
 A daemon process tells its supervisor three things, each as one newline-terminated ASCII line:
 
-    ready              it accepts requests now (its preloads are done)
-    heartbeat          sent about every second by a Python thread: the GIL can be taken
-    recycle REASON     it reached a limit (REASON: maximum_requests, memory_limit, ...) and
-                       asks to be replaced; it goes when the supervisor grants it (SIGUSR2)
+    ready                    it accepts requests now (its preloads are done)
+    heartbeat SERVED ACTIVE  sent about every second by a Python thread: the GIL can be taken.
+                             SERVED is the number of requests it has finished, ACTIVE the
+                             number its application is running now (decimal; `wsgid status`
+                             shows them). A bare `heartbeat` (no counts) is accepted too.
+    recycle REASON           it reached a limit (REASON: maximum_requests, memory_limit, ...)
+                             and asks to be replaced; it goes when the supervisor grants it
+                             (SIGUSR2)
 
 The supervisor answers with signals, never through this pipe (docs/signals.md).
 
@@ -23,6 +27,7 @@ Rules:
 
 import dataclasses
 import os
+from typing import Optional
 
 from wsgid import log
 
@@ -35,16 +40,39 @@ RECYCLE = "recycle"
 # Longest line accepted; more without a newline is garbage and is thrown away.
 MAX_LINE = 200
 _REASON_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz_")
+# A heartbeat count has at most this many digits: a 64-bit counter fits, and MAX_LINE is safe.
+MAX_COUNT_DIGITS = 19
 
 
 @dataclasses.dataclass(frozen=True)
 class Message:
     kind: str              # READY, HEARTBEAT or RECYCLE
     reason: str = ""       # for RECYCLE: the shutdown reason the daemon asks for
+    served: Optional[int] = None   # for HEARTBEAT: requests finished so far (None: not sent)
+    active: Optional[int] = None   # for HEARTBEAT: requests running now (None: not sent)
 
     def encode(self):
-        text = f"{self.kind} {self.reason}" if self.reason else self.kind
-        return text.encode("ascii") + b"\n"
+        return (self.kind + _argument_text(self)).encode("ascii") + b"\n"
+
+
+def _argument_text(message):
+    if message.reason:
+        return f" {message.reason}"
+    if message.served is not None:
+        return f" {heartbeat_counts(message.served, message.active)}"
+    return ""
+
+
+def heartbeat_counts(served, active):
+    """The argument of a `heartbeat` line: DaemonEnd.send(HEARTBEAT, heartbeat_counts(...))."""
+    return f"{int(served)} {int(active)}"
+
+
+def _count(word):
+    # Plain ASCII digits only: int() alone would also take '+1', ' 1', '1_000' and '١'.
+    if word and len(word) <= MAX_COUNT_DIGITS and word.isascii() and word.isdigit():
+        return int(word)
+    return None
 
 
 def parse_line(line):
@@ -53,11 +81,19 @@ def parse_line(line):
         text = line.decode("ascii")
     except UnicodeDecodeError:
         return None
-    kind, _, reason = text.partition(" ")
-    if kind in (READY, HEARTBEAT) and not reason:
+    kind, _, argument = text.partition(" ")
+    if kind == READY and not argument:
         return Message(kind)
-    if kind == RECYCLE and reason and set(reason) <= _REASON_CHARS:
-        return Message(kind, reason)
+    if kind == HEARTBEAT:
+        if not argument:
+            return Message(kind)
+        words = argument.split(" ")
+        counts = [_count(word) for word in words]
+        if len(counts) == 2 and None not in counts:
+            return Message(kind, served=counts[0], active=counts[1])
+        return None
+    if kind == RECYCLE and argument and set(argument) <= _REASON_CHARS:
+        return Message(kind, argument)
     return None
 
 
@@ -81,11 +117,13 @@ class DaemonEnd:
         self.fd = write_fd
         os.set_blocking(write_fd, False)
 
-    def send(self, kind, reason=""):
-        """Send one message; False if it could not be sent (pipe full or closed)."""
+    def send(self, kind, argument=""):
+        """Send one message: its kind and the text after it (a recycle's REASON, a heartbeat's
+        counts from heartbeat_counts()); False if it could not be sent (pipe full or closed)."""
+        line = f"{kind} {argument}" if argument else kind
         try:
-            os.write(self.fd, Message(kind, reason).encode())
-        except OSError:
+            os.write(self.fd, line.encode("ascii") + b"\n")
+        except (OSError, UnicodeEncodeError):
             return False
         return True
 

@@ -27,6 +27,26 @@ def supervise(config_path, managed_by):
     sys.exit(supervisor_main(config_path, managed_by))
 
 
+@cli.command()
+@click.option("--config", "config_path", default=None,
+              # Only its path matters (FILE.control): the file itself may be unreadable to us.
+              type=click.Path(dir_okay=False, readable=False),
+              help="Ask only the supervisor of this daemon configuration file (default: every "
+                   "running supervisor you may ask).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document (keys: docs/operations.md) instead of tables.")
+def status(config_path, as_json):
+    """Show each daemon group's processes: pid, state, uptime, requests, memory, CPU time.
+
+    Asks running supervisors through their control socket, which only their own user and
+    root may use. Exit status 0 when every supervisor found answered, else 1.
+    """
+    from wsgid.status import main as status_main
+
+    sys.exit(status_main(config_path, as_json, echo=click.echo,
+                         echo_error=lambda line: click.echo(line, err=True)))
+
+
 @cli.command("check-config")
 @click.argument("config_path", type=click.Path(dir_okay=False))
 def check_config(config_path):

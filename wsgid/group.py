@@ -175,6 +175,8 @@ class Group:
         """A message from one of our processes (channel.py)."""
         handle.heard(now)
         if message.kind == HEARTBEAT:
+            if message.served is not None:
+                handle.counts_reported(message.served, message.active)
             return
         if message.kind == READY:
             handle.ready = True

@@ -3,7 +3,9 @@
 One daemon thread per daemon process wakes about every CHECK_INTERVAL seconds and:
 - sends a `heartbeat` on the supervisor channel about every HEARTBEAT_INTERVAL: that a Python
   thread ran proves the GIL can be taken; the supervisor kills a process that goes silent for
-  deadlock-timeout (it is the only part that can act when the GIL is stuck);
+  deadlock-timeout (it is the only part that can act when the GIL is stuck). The heartbeat
+  carries the handler's requests finished and running, which `wsgid status` shows (so those
+  numbers are up to HEARTBEAT_INTERVAL old);
 - before the process is ready: ends it when startup-timeout has passed (the main thread may be
   stuck in a preload; this thread is not);
 - once ready, asks to be recycled (never more than once) when a limit is reached:
@@ -33,7 +35,7 @@ import threading
 import time
 
 from wsgid import log
-from wsgid.channel import HEARTBEAT
+from wsgid.channel import HEARTBEAT, heartbeat_counts
 from wsgid.states import ShutdownReason
 
 logger = log.get_logger("monitor")
@@ -203,7 +205,7 @@ class Monitor:
     def check(self, now):
         """One round of the checks of the module docstring."""
         if now >= self._next_heartbeat:
-            self.channel.send(HEARTBEAT)
+            self.channel.send(HEARTBEAT, self._heartbeat_counts())
             self._next_heartbeat = now + HEARTBEAT_INTERVAL
         if not self.ready:
             waited = now - self.started_at
@@ -224,6 +226,11 @@ class Monitor:
                                         self._read_rss)
             if reached is not None:
                 self._ask_recycle(*reached, stop_accepting=False)
+
+    def _heartbeat_counts(self):
+        if self.handler is None:
+            return ""
+        return heartbeat_counts(self.handler.requests_finished, len(self.handler.running()))
 
     def _check_request_timeout(self, now):
         overdue = [r for r in overdue_requests(self.limits, now, self.handler.running())

@@ -58,6 +58,8 @@ class ProcessHandle:
         self.channel_closed = False   # EOF on the channel: it exited or exec'd something else
         self.ready = False            # it said `ready`: it accepts requests
         self.last_heard = started_at  # when its last message came (deadlock-timeout)
+        self.requests_served = None   # as its last heartbeat said (None: none said it yet)
+        self.active_requests = None
         self.recycle_reason = None    # why it is being recycled, once it is queued for that
         self.recycle_asked = False    # True: the daemon asked (granted with SIGUSR2)
         self.stop_reason = None       # the shutdown reason it was told to stop with
@@ -88,6 +90,11 @@ class ProcessHandle:
     def heard(self, now):
         """A message came from it: it is alive and its GIL can be taken."""
         self.last_heard = now
+
+    def counts_reported(self, served, active):
+        """Its heartbeat said how many requests it has finished and is running (wsgid status)."""
+        self.requests_served = served
+        self.active_requests = active
 
     def request_stop(self, now, timeout, reason=ShutdownReason.SHUTDOWN_SIGNAL):
         """Tell it to stop for `reason` (SIGTERM or SIGUSR1); SIGKILL follows after timeout."""

@@ -21,6 +21,8 @@ Rules:
 - The loop also waits on every daemon process's channel (channel.py) and hands what they say
   (ready, heartbeat, recycle REASON) to their group, which does the staggering and the watchdog
   work (group.py).
+- And on the control socket (control.py, FILE + ".control"), where `wsgid status` asks for a
+  snapshot of the groups and their processes; control.py serves it without ever blocking.
 
 Signals (docs/signals.md):
   SIGTERM, SIGINT  graceful stop: SIGTERM to the daemons (shutdown_signal), SIGKILL to those
@@ -40,7 +42,7 @@ import time
 import psutil
 from setproctitle import setproctitle
 
-from wsgid import log, process, sockets
+from wsgid import control, log, process, sockets
 from wsgid.errors import ConfigError
 from wsgid.group import Group
 from wsgid.states import ShutdownReason
@@ -103,7 +105,8 @@ class ReloadPlan:
 def group_fingerprint(config, name):
     """Everything about a group that its daemon processes were started with."""
     return (config.groups[name], tuple(config.scripts_for_group(name)),
-            tuple(config.import_scripts_for(name)), config.callable_object)
+            tuple(config.import_scripts_for(name)), tuple(config.hook_scripts_for(name)),
+            config.callable_object)
 
 
 def plan_reload(running, new_config):
@@ -208,6 +211,9 @@ class Supervisor:
         self._hard_deadline = None
         self._manager_is_parent = False
         self._wake_r = self._wake_w = None
+        self._started_at = clock()
+        self.control = control.ControlServer(control.control_socket_path(config_path),
+                                             self.status, managed=managed_by is not None)
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -228,9 +234,11 @@ class Supervisor:
             group.start(now)
         logger.info("supervisor started for %s: groups %s", self.config_path,
                     ", ".join(self.groups) or "(none)")
+        self.control.open()
         try:
             self._loop()
         finally:
+            self.control.close()
             self._close_listeners(set(self.listeners))
             signal.set_wakeup_fd(-1)
         logger.info("supervisor stopped")
@@ -240,6 +248,7 @@ class Supervisor:
         while True:
             readable = self._wait(self._timeout())
             self._read_channels(readable)
+            self.control.serve(readable, self._clock())
             for signum in self._take_signals():
                 self.SIGNAL_HANDLERS[signum](self)
             self._reap()
@@ -265,6 +274,8 @@ class Supervisor:
             due.append(self._hard_deadline)
         if self.held:
             due.append(self._next_held_check)
+        if self.control.next_due() is not None:
+            due.append(self.control.next_due())
         return max(0.0, min([now + TICK] + due) - now)
 
     def _all_groups(self):
@@ -304,6 +315,8 @@ class Supervisor:
         poller.register(self._wake_r, select.POLLIN)
         for fd in self._channels():
             poller.register(fd, select.POLLIN)
+        for fd, events in self.control.poll_events():
+            poller.register(fd, events)
         readable = {fd for fd, _ in poller.poll(timeout * 1000)}
         if self._wake_r in readable:
             try:
@@ -312,6 +325,16 @@ class Supervisor:
             except BlockingIOError:
                 pass
         return readable
+
+    def status(self, now):
+        """What `wsgid status` shows of this supervisor (keys: control.py, docs/operations.md)."""
+        groups = [("current", group) for group in self.groups.values()] + \
+            [("held", held.group) for held in self.held] + \
+            [("retiring", group) for group in self.retiring]
+        return control.snapshot({"pid": os.getpid(), "config": os.path.abspath(self.config_path),
+                                 "managed_by": self.managed_by,
+                                 "uptime": round(now - self._started_at, 1),
+                                 "stopping": self._stopping}, groups, now)
 
     def _channels(self):
         """{fd: (group, handle)} of every daemon process whose channel is open."""

@@ -2,11 +2,13 @@
 Real pipes; no processes."""
 
 import os
+import types
 
 import pytest
 
 from wsgid.channel import (HEARTBEAT, READY, RECYCLE, DaemonEnd, Message, SupervisorEnd,
-                           open_pipe, parse_line, split_lines)
+                           heartbeat_counts, open_pipe, parse_line, split_lines)
+from wsgid.monitor import Limits, Monitor
 
 
 @pytest.fixture
@@ -24,6 +26,9 @@ def pipe():
 @pytest.mark.parametrize("line, expected", [
     (b"ready", Message(READY)),
     (b"heartbeat", Message(HEARTBEAT)),
+    (b"heartbeat 0 0", Message(HEARTBEAT, served=0, active=0)),
+    (b"heartbeat 123456 15", Message(HEARTBEAT, served=123456, active=15)),
+    (b"heartbeat 9999999999999999999 1", Message(HEARTBEAT, served=10 ** 19 - 1, active=1)),
     (b"recycle maximum_requests", Message(RECYCLE, "maximum_requests")),
     (b"recycle memory_limit", Message(RECYCLE, "memory_limit")),
 ])
@@ -35,6 +40,9 @@ def test_each_message_is_one_ascii_line(line, expected):
 @pytest.mark.parametrize("line", [
     b"", b"ready now", b"heartbeat 1", b"recycle", b"recycle ", b"recycle Maximum",
     b"recycle max requests", b"recycle \xff", b"\xffready", b"READY", b"bye",
+    b"heartbeat 1 2 3", b"heartbeat -1 0", b"heartbeat +1 0", b"heartbeat 1  2",
+    b"heartbeat 1 ", b"heartbeat 1_000 0", b"heartbeat 0x10 0", b"heartbeat 1 \xd9\xa1",
+    b"heartbeat 10000000000000000000 0", b"ready 1 2", b"recycle 1 2",
 ])
 def test_anything_else_is_not_a_message(line):
     assert parse_line(line) is None
@@ -94,3 +102,15 @@ def test_the_daemon_end_drops_messages_rather_than_block_when_the_pipe_is_full(p
         assert sent < 1_000_000, "the pipe never filled"
     assert not daemon_end.send(RECYCLE, "memory_limit")
     assert len(supervisor_end.read_messages()) == sent
+
+
+def test_the_monitor_heartbeat_carries_the_handlers_counts_through_the_pipe(pipe):
+    supervisor_end, daemon_end = pipe
+    handler = types.SimpleNamespace(requests_finished=41, running=lambda: ["a", "b"])
+    monitor = Monitor(Limits(), started_at=0.0, channel=daemon_end, actions=None)
+    monitor.check(0.0)                     # before a handler is attached: a bare heartbeat
+    monitor.attach(handler)
+    monitor.check(1.0)
+    assert supervisor_end.read_messages() == [Message(HEARTBEAT),
+                                              Message(HEARTBEAT, served=41, active=2)]
+    assert heartbeat_counts(41, 2) == "41 2"

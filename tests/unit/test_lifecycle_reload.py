@@ -70,6 +70,13 @@ def test_a_changed_script_of_a_group_restarts_that_group(make_config):
     assert plan == ReloadPlan(keep=("a",), restart=("b",))
 
 
+def test_a_new_hook_script_for_a_group_restarts_that_group(make_config):
+    # its running processes would refuse the new script's hook calls
+    changed = BASE + "WSGIAccessScript OTHER process-group=a\n"
+    plan = plan_reload(running(make_config(BASE)), make_config(changed))
+    assert plan == ReloadPlan(keep=("b",), restart=("a",))
+
+
 def test_a_changed_callable_restarts_every_group(make_config):
     changed = BASE + "WSGICallableObject app\n"
     plan = plan_reload(running(make_config(BASE)), make_config(changed))
