@@ -19,6 +19,7 @@
 #include "http_log.h"
 
 #include "wsgid_config.h"
+#include "wsgid_conn.h"
 
 APLOG_USE_MODULE(wsgid);
 
@@ -41,6 +42,8 @@ static wsgid_globals *globals_for(apr_pool_t *pconf)
     }
     g = apr_pcalloc(pconf, sizeof(*g));
     g->groups = apr_array_make(pconf, 4, sizeof(wsgid_daemon_group *));
+    g->external_groups = apr_array_make(pconf, 1,
+                                        sizeof(wsgid_daemon_group *));
     g->group_uses = apr_array_make(pconf, 4, sizeof(wsgid_group_use));
     g->aliases = apr_array_make(pconf, 4, sizeof(wsgid_script_alias));
     g->import_scripts = apr_array_make(pconf, 2, sizeof(wsgid_import_script));
@@ -137,29 +140,13 @@ static int group_usable_from(const wsgid_daemon_group *group,
                          s->server_hostname) == 0;
 }
 
-wsgid_daemon_group *wsgid_find_group(const wsgid_globals *g,
-                                     const server_rec *s, const char *name)
+static wsgid_daemon_group *find_in(const apr_array_header_t *groups,
+                                   const char *name)
 {
     int i;
 
-    for (i = 0; i < g->groups->nelts; i++) {
-        wsgid_daemon_group *group = APR_ARRAY_IDX(g->groups, i,
-                                                  wsgid_daemon_group *);
-
-        if (strcmp(group->name, name) == 0) {
-            return group_usable_from(group, s) ? group : NULL;
-        }
-    }
-    return NULL;
-}
-
-static wsgid_daemon_group *group_named(const wsgid_globals *g,
-                                       const char *name)
-{
-    int i;
-
-    for (i = 0; i < g->groups->nelts; i++) {
-        wsgid_daemon_group *group = APR_ARRAY_IDX(g->groups, i,
+    for (i = 0; i < groups->nelts; i++) {
+        wsgid_daemon_group *group = APR_ARRAY_IDX(groups, i,
                                                   wsgid_daemon_group *);
 
         if (strcmp(group->name, name) == 0) {
@@ -167,6 +154,28 @@ static wsgid_daemon_group *group_named(const wsgid_globals *g,
         }
     }
     return NULL;
+}
+
+/* A managed or an external group: their names share one namespace. */
+static wsgid_daemon_group *group_named(const wsgid_globals *g,
+                                       const char *name)
+{
+    wsgid_daemon_group *group = find_in(g->groups, name);
+
+    return group ? group : find_in(g->external_groups, name);
+}
+
+wsgid_daemon_group *wsgid_find_group(const wsgid_globals *g,
+                                     const server_rec *s, const char *name)
+{
+    wsgid_daemon_group *group = group_named(g, name);
+
+    return group && group_usable_from(group, s) ? group : NULL;
+}
+
+int wsgid_is_external_group(const wsgid_globals *g, const char *name)
+{
+    return name != NULL && find_in(g->external_groups, name) != NULL;
 }
 
 /* section: the dir config of the <Directory>/<Location> the directive is
@@ -302,6 +311,82 @@ static const char *cmd_daemon_process(cmd_parms *cmd, void *dconf,
         }
     }
     APR_ARRAY_PUSH(g->groups, wsgid_daemon_group *) = group;
+    return NULL;
+}
+
+/* WSGIDaemonSocket NAME PATH [connect-timeout=N] [socket-timeout=N]: the
+ * group NAME is run by a supervisor Apache does not start (`wsgid
+ * supervise --config FILE`, e.g. under systemd) and listens on PATH.  The
+ * module routes to it like to any group; its scripts, options and socket
+ * owner are that supervisor's configuration's business. */
+static const char *cmd_daemon_socket(cmd_parms *cmd, void *dconf,
+                                     const char *args)
+{
+    wsgid_globals *g = globals_for(cmd->pool);
+    wsgid_daemon_group *group, *other;
+    const char *word;
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    group = apr_pcalloc(cmd->pool, sizeof(*group));
+    group->name = ap_getword_conf(cmd->pool, &args);
+    group->socket_path = ap_getword_conf(cmd->pool, &args);
+    group->server = cmd->server;
+    group->defined_at = where(cmd);
+    group->raw_args = apr_array_make(cmd->pool, 1, sizeof(const char *));
+    group->connect_timeout = WSGID_DEFAULT_CONNECT_TIMEOUT;
+    if (!valid_group_name(group->name) || *group->socket_path != '/') {
+        return "WSGIDaemonSocket: write WSGIDaemonSocket NAME /absolute/"
+               "socket/path [connect-timeout=N] [socket-timeout=N], with the "
+               "group and socket of a `wsgid supervise --config FILE` "
+               "supervisor";
+    }
+    if (strlen(group->socket_path) > wsgid_socket_path_limit()) {
+        return apr_psprintf(cmd->pool,
+                            "WSGIDaemonSocket: the socket path '%s' is %"
+                            APR_SIZE_T_FMT " bytes, longer than the %"
+                            APR_SIZE_T_FMT " a unix socket path may have; "
+                            "use a shorter path (in the supervisor's "
+                            "configuration too)", group->socket_path,
+                            strlen(group->socket_path),
+                            wsgid_socket_path_limit());
+    }
+    other = group_named(g, group->name);
+    if (other != NULL) {
+        return apr_psprintf(cmd->pool,
+                            "WSGIDaemonSocket: the group name '%s' is "
+                            "already defined at %s; a group is either run "
+                            "by Apache's supervisor (WSGIDaemonProcess) or "
+                            "by another one (WSGIDaemonSocket), once",
+                            group->name, other->defined_at);
+    }
+    while (*(word = ap_getword_conf(cmd->pool, &args)) != '\0') {
+        const char *value = ap_strchr_c(word, '=');
+
+        if (value && strncmp(word, "connect-timeout=", 16) == 0) {
+            err = parse_seconds(cmd, "connect-timeout", value + 1, 0,
+                                &group->connect_timeout);
+        }
+        else if (value && strncmp(word, "socket-timeout=", 15) == 0) {
+            err = parse_seconds(cmd, "socket-timeout", value + 1, 0,
+                                &group->socket_timeout);
+        }
+        else {
+            err = apr_psprintf(cmd->pool,
+                               "WSGIDaemonSocket: unknown option '%s'; the "
+                               "options are connect-timeout=N and "
+                               "socket-timeout=N (the others belong to the "
+                               "WSGIDaemonProcess line of the supervisor's "
+                               "own configuration)", word);
+        }
+        if (err) {
+            return err;
+        }
+    }
+    APR_ARRAY_PUSH(g->external_groups, wsgid_daemon_group *) = group;
     return NULL;
 }
 
@@ -786,6 +871,9 @@ static const char *cmd_chunked_request(cmd_parms *cmd, void *dconf, int on)
 const command_rec wsgid_cmds[] = {
     AP_INIT_RAW_ARGS("WSGIDaemonProcess", cmd_daemon_process, NULL, RSRC_CONF,
         "NAME key=value ...: define a daemon process group"),
+    AP_INIT_RAW_ARGS("WSGIDaemonSocket", cmd_daemon_socket, NULL, RSRC_CONF,
+        "NAME PATH [connect-timeout=N] [socket-timeout=N]: a daemon group "
+        "run by `wsgid supervise --config FILE`, listening on PATH"),
     AP_INIT_TAKE1("WSGIProcessGroup", cmd_process_group, NULL,
         RSRC_CONF | ACCESS_CONF,
         "NAME: the daemon process group that serves requests here"),
@@ -847,15 +935,18 @@ const command_rec wsgid_cmds[] = {
 
 static const char *defined_group_names(const wsgid_globals *g, apr_pool_t *p)
 {
+    const apr_array_header_t *lists[2] = { g->groups, g->external_groups };
     const char *names = NULL;
-    int i;
+    int i, l;
 
-    for (i = 0; i < g->groups->nelts; i++) {
-        wsgid_daemon_group *group = APR_ARRAY_IDX(g->groups, i,
-                                                  wsgid_daemon_group *);
+    for (l = 0; l < 2; l++) {
+        for (i = 0; i < lists[l]->nelts; i++) {
+            const wsgid_daemon_group *group
+                = APR_ARRAY_IDX(lists[l], i, wsgid_daemon_group *);
 
-        names = names ? apr_pstrcat(p, names, ", ", group->name, NULL)
-                      : group->name;
+            names = names ? apr_pstrcat(p, names, ", ", group->name, NULL)
+                          : group->name;
+        }
     }
     return names ? names : "(none)";
 }

@@ -120,7 +120,10 @@ const char *wsgid_hook_directive(wsgid_hook_kind kind);
 
 /* Settings of the whole configuration (one instance per config load). */
 typedef struct {
-    apr_array_header_t *groups;          /* wsgid_daemon_group * */
+    apr_array_header_t *groups;          /* wsgid_daemon_group *: managed */
+    /* WSGIDaemonSocket: groups another supervisor runs (external mode);
+     * mod_wsgid only connects to them */
+    apr_array_header_t *external_groups; /* wsgid_daemon_group * */
     apr_array_header_t *group_uses;      /* wsgid_group_use */
     apr_array_header_t *aliases;         /* wsgid_script_alias, all servers */
     apr_array_header_t *import_scripts;  /* wsgid_import_script, file order */
@@ -160,6 +163,9 @@ wsgid_server_config *wsgid_server_conf(const server_rec *s);
  * or in a virtual host with the same ServerName as s.  NULL if none. */
 wsgid_daemon_group *wsgid_find_group(const wsgid_globals *g,
                                      const server_rec *s, const char *name);
+
+/* Is name a WSGIDaemonSocket group (run by an external supervisor)? */
+int wsgid_is_external_group(const wsgid_globals *g, const char *name);
 
 /* Is this process-group value a literal name (not %{GLOBAL}, %{ENV:..})? */
 int wsgid_is_literal_group(const char *name);

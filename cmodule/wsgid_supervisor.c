@@ -208,6 +208,9 @@ static const char *daemon_config_text(wsgid_globals *g, apr_pool_t *p,
                                                    wsgid_script_alias);
         const char *group = alias_group(alias);
 
+        if (wsgid_is_external_group(g, group)) {
+            continue;   /* that group's supervisor has its own configuration */
+        }
         add_line(lines, p, "WSGIConfigOrigin %s\n",
                  quote_arg(p, alias->defined_at));
         /* a Match line keeps REGEX and TARGET as written: the daemons
@@ -225,6 +228,9 @@ static const char *daemon_config_text(wsgid_globals *g, apr_pool_t *p,
         wsgid_import_script *script = &APR_ARRAY_IDX(g->import_scripts, i,
                                                      wsgid_import_script);
 
+        if (wsgid_is_external_group(g, script->process_group)) {
+            continue;
+        }
         add_line(lines, p, "WSGIConfigOrigin %s\n",
                  quote_arg(p, script->defined_at));
         add_line(lines, p, "WSGIImportScript %s%s%s\n",
@@ -238,6 +244,9 @@ static const char *daemon_config_text(wsgid_globals *g, apr_pool_t *p,
         const wsgid_hook_script *hook = APR_ARRAY_IDX(g->hook_scripts, i,
                                                       wsgid_hook_script *);
 
+        if (wsgid_is_external_group(g, hook->process_group)) {
+            continue;
+        }
         add_line(lines, p, "WSGIConfigOrigin %s\n",
                  quote_arg(p, hook->defined_at));
         add_line(lines, p, "%s %s%s%s\n", wsgid_hook_directive(hook->kind),
