@@ -15,8 +15,8 @@ import psutil
 import pytest
 import requests
 
-from tests.integration.test_express import START_TIMEOUT, STOP_TIMEOUT, is_alive
 from tests.support.apache import free_port, shared_tmpdir, wait_for
+from tests.support.express import START_TIMEOUT, STOP_TIMEOUT, is_alive
 
 
 SETTINGS_TAIL = """
@@ -121,7 +121,6 @@ def django_project():
 
 @pytest.mark.parametrize("whitenoise", [False, True], ids=["apache-static", "whitenoise"])
 def test_runwsgid_serves_the_project_and_its_static_files(django_project, whitenoise):
-    if whitenoise:
     project = django_project(whitenoise=whitenoise)
     project.runwsgid("--url-alias", "/extra.txt", os.path.join(project.directory, "extra.txt"))
     hello = wait_for(lambda: project.get("/hello/"), START_TIMEOUT, interval=0.1,

@@ -15,9 +15,8 @@ import psutil
 import pytest
 import requests
 
-from tests.integration.test_express import (PID_SCRIPT, STOP_TIMEOUT, ExpressServer,
-                                            express, is_alive, write_script)  # noqa: F401
 from tests.support.apache import APACHE_USER, APPS, shared_tmpdir, wait_for
+from tests.support.express import PID_SCRIPT, STOP_TIMEOUT, ExpressServer, is_alive
 
 OPTIONS_APP = os.path.join(APPS, "express_options.wsgi")
 COMPRESSED_TYPES = ("text/plain", "text/html", "text/css", "text/xml", "text/javascript",

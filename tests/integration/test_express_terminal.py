@@ -18,9 +18,8 @@ import threading
 import psutil
 import requests
 
-from tests.integration.test_express import (HTTPD_NAMES, START_TIMEOUT, STOP_TIMEOUT, WSGID,
-                                            express, is_alive)  # noqa: F401
 from tests.support.apache import free_port, shared_tmpdir, wait_for
+from tests.support.express import HTTPD_NAMES, START_TIMEOUT, STOP_TIMEOUT, WSGID, is_alive
 
 SIGWINCH_BIT = 1 << (signal.SIGWINCH - 1)
 
