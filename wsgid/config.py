@@ -471,6 +471,13 @@ class _Builder:
                                         "supported here: an import script is loaded when the "
                                         "process starts, before any request could expand it",
                              "write application-group=%{GLOBAL} or a plain name")
+        self.check_script_file(statement, path)
+        script = ImportScript(path=path, process_group=options["process-group"],
+                              application_group=application_group)
+        self.import_scripts.append((script, statement.line))
+
+    def check_script_file(self, statement: Statement, path: str) -> None:
+        """The script of WSGIImportScript or a hook directive is an existing file."""
         if not path.startswith("/"):
             raise self.error(statement, f"the script '{path}' is not an absolute path",
                              "write the full path of the script file")
@@ -478,9 +485,6 @@ class _Builder:
             problem = "is a directory" if os.path.isdir(path) else "does not exist"
             raise self.error(statement, f"the script '{path}' {problem}",
                              "name an existing Python script file, or correct the path")
-        script = ImportScript(path=path, process_group=options["process-group"],
-                              application_group=application_group)
-        self.import_scripts.append((script, statement.line))
 
     def hook_script(self, statement: Statement) -> None:
         usage = f"{statement.name} SCRIPT [process-group=NAME] [application-group=NAME]"
@@ -495,13 +499,7 @@ class _Builder:
                              "out to let any group run it")
         if "application-group" in options:
             self.check_application_group(statement, options["application-group"])
-        if not path.startswith("/"):
-            raise self.error(statement, f"the script '{path}' is not an absolute path",
-                             "write the full path of the script file")
-        if not os.path.isfile(path):
-            problem = "is a directory" if os.path.isdir(path) else "does not exist"
-            raise self.error(statement, f"the script '{path}' {problem}",
-                             "name an existing Python script file, or correct the path")
+        self.check_script_file(statement, path)
         script = HookScript(directive=statement.name, path=path,
                             process_group=options.get("process-group"),
                             application_group=options.get("application-group"))

@@ -7,43 +7,24 @@ names); Apache's lines for that group are not passed to Apache's supervisor.
 """
 
 import os
-import pwd
 import signal
-import subprocess
-import sys
 
 import psutil
 import pytest
 import requests
 
-from tests.support.apache import APACHE_USER, APPS, RUNNING_AS_ROOT, shared_tmpdir, wait_for
+from tests.support.apache import APPS, wait_for
+from tests.support.external import external_supervisor
 from tests.support.procs import wait_for_daemons
 
 pytestmark = pytest.mark.apache
 
 
 @pytest.fixture
-def external_supervisor():
-    """`wsgid supervise --config FILE` with one group 'ext' on a socket the test chooses."""
-    workdir = shared_tmpdir()
-    sock = os.path.join(workdir, "ext.sock")
-    conf = os.path.join(workdir, "daemons.conf")
-    owner = pwd.getpwnam(APACHE_USER) if RUNNING_AS_ROOT else pwd.getpwuid(os.getuid())
-    with open(conf, "w") as f:
-        f.write(f"WSGIApacheUser {owner.pw_uid} {owner.pw_gid}\n"
-                f"WSGIDaemonProcess ext processes=1 threads=2\n"
-                f"WSGIDaemonSocket ext {sock}\n"
-                f'WSGIScriptAlias /ext "{APPS}/echo.wsgi" process-group=ext\n')
-    sup = subprocess.Popen([sys.executable, "-m", "wsgid", "supervise", "--config", conf],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    sup.sock = sock
-    try:
-        wait_for(lambda: os.path.exists(sock), 15, message="the external group's socket")
+def external():
+    """`wsgid supervise --config FILE` with one group 'ext' serving echo.wsgi at /ext."""
+    with external_supervisor("ext", os.path.join(APPS, "echo.wsgi"), url="/ext") as sup:
         yield sup
-    finally:
-        if sup.poll() is None:
-            sup.send_signal(signal.SIGTERM)
-        sup.communicate(timeout=30)
 
 
 SITE = """
@@ -54,9 +35,8 @@ WSGIScriptAlias /managed "{apps}/echo.wsgi" process-group=managed
 """
 
 
-def test_apache_routes_to_an_external_group_and_its_own_side_by_side(apache,
-                                                                      external_supervisor):
-    inst = apache(SITE.replace("{sock}", external_supervisor.sock))
+def test_apache_routes_to_an_external_group_and_its_own_side_by_side(apache, external):
+    inst = apache(SITE.replace("{sock}", external.sock))
     inst.start()
     wait_for_daemons(inst, 1)
 
@@ -64,17 +44,17 @@ def test_apache_routes_to_an_external_group_and_its_own_side_by_side(apache,
         requests.get(inst.url("/ext/environ"), timeout=10)), 15, message="a 200 from 'ext'")
     assert ext.json()["wsgid.process_group"] == "ext"
     ext_pid = int(requests.get(inst.url("/ext/pid"), timeout=10).text)
-    assert psutil.Process(ext_pid).ppid() == external_supervisor.pid
+    assert psutil.Process(ext_pid).ppid() == external.pid
 
     managed = requests.get(inst.url("/managed/environ"), timeout=10)
     assert managed.status_code == 200
     assert managed.json()["wsgid.process_group"] == "managed"
     managed_pid = int(requests.get(inst.url("/managed/pid"), timeout=10).text)
-    assert psutil.Process(managed_pid).ppid() != external_supervisor.pid
+    assert psutil.Process(managed_pid).ppid() != external.pid
 
     # Without its supervisor the group is unreachable: 503 after connect-timeout, one line.
-    external_supervisor.send_signal(signal.SIGTERM)
-    external_supervisor.wait(timeout=30)
+    external.send_signal(signal.SIGTERM)
+    external.wait(timeout=30)
     before = len(inst.error_log())
     assert requests.get(inst.url("/ext/hello"), timeout=10).status_code == 503
     lines = [line for line in inst.error_log()[before:].splitlines() if "mod_wsgid" in line]

@@ -6,30 +6,17 @@ no wsgid-specific variables in the packets.
 """
 
 import os
-import signal
-import subprocess
-import sys
 
-import pwd
 import requests
 
-from tests.support.apache import APACHE_USER, APPS, RUNNING_AS_ROOT, shared_tmpdir, wait_for
+from tests.support.apache import APPS, wait_for
+from tests.support.external import external_supervisor
 
 
 def test_mod_proxy_uwsgi_serves_a_daemon_group(apache):
-    workdir = shared_tmpdir()
-    sock = os.path.join(workdir, "site.sock")
-    conf = os.path.join(workdir, "daemons.conf")
-    owner = pwd.getpwnam(APACHE_USER) if RUNNING_AS_ROOT else pwd.getpwuid(os.getuid())
-    with open(conf, "w") as f:
-        f.write(f"WSGIApacheUser {owner.pw_uid} {owner.pw_gid}\n"
-                f"WSGIDaemonProcess site processes=1 threads=4\n"
-                f"WSGIDaemonSocket site {sock}\n"
-                f'WSGIScriptAlias / "{APPS}/echo.wsgi" process-group=site\n')
-    sup = subprocess.Popen([sys.executable, "-m", "wsgid", "supervise", "--config", conf],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        wait_for(lambda: os.path.exists(sock), 15, message="the daemon socket")
+    with external_supervisor("site", os.path.join(APPS, "echo.wsgi"),
+                             daemon_options="processes=1 threads=4") as sup:
+        sock = sup.sock
         inst = apache(f'ProxyPass /uwsgi/ "unix:{sock}|uwsgi://localhost/"\n',
                       extra_modules=("proxy", "proxy_uwsgi"), load_wsgid=False)
         inst.start()
@@ -40,8 +27,5 @@ def test_mod_proxy_uwsgi_serves_a_daemon_group(apache):
         r = requests.post(inst.url("/uwsgi/echo-sha256"), data=body, timeout=30)
         assert r.status_code == 200
         assert r.json()["length"] == len(body)
-    finally:
-        sup.send_signal(signal.SIGTERM)
-        out, _ = sup.communicate(timeout=30)
-    assert sup.returncode == 0, out.decode(errors="replace")
+    assert sup.returncode == 0, sup.output.decode(errors="replace")
     assert not os.path.exists(sock)
