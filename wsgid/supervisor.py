@@ -23,6 +23,9 @@ Rules:
   work (group.py).
 - And on the control socket (control.py, FILE + ".control"), where `wsgid status` asks for a
   snapshot of the groups and their processes; control.py serves it without ever blocking.
+- External mode under systemd (notify.py): READY=1 once every process of every group has said
+  `ready`, RELOADING=1 then READY=1 around a reload (the second READY=1 once the groups it
+  started are ready), STOPPING=1 when a stop begins.
 
 Signals (docs/signals.md):
   SIGTERM, SIGINT  graceful stop: SIGTERM to the daemons (shutdown_signal), SIGKILL to those
@@ -42,7 +45,7 @@ import time
 import psutil
 from setproctitle import setproctitle
 
-from wsgid import control, log, process, sockets
+from wsgid import control, log, notify, process, sockets
 from wsgid.errors import ConfigError
 from wsgid.group import Group
 from wsgid.states import ShutdownReason
@@ -89,7 +92,10 @@ def main(config_path, managed_by=None):
               file=sys.stderr)
         return 2
     apache_children = ApacheChildren(config_path, managed_by) if managed_by is not None else None
-    return Supervisor(config_path, config, managed_by, apache_children=apache_children).run()
+    # Taken out of the environment before the first fork, in both modes (notify.py).
+    notifier = notify.Notifier.from_environment(use=managed_by is None)
+    return Supervisor(config_path, config, managed_by, apache_children=apache_children,
+                      notifier=notifier).run()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,6 +185,12 @@ class HeldGroup:
     deadline: float       # when it retires even if some of them are still running
 
 
+def all_processes_ready(group):
+    """Every one of the group's `processes=` has said `ready` (so it accepts requests)."""
+    ready = sum(1 for handle in group.processes() if handle.ready)
+    return ready >= group.spec.options["processes"]
+
+
 def release_reason(held, served_paths, now):
     """Why a held group may retire now (words for the log), or None while it must serve on."""
     if held.group.socket_path in served_paths:
@@ -194,7 +206,7 @@ def release_reason(held, served_paths, now):
 
 class Supervisor:
     def __init__(self, config_path, config, managed_by=None, clock=time.monotonic,
-                 apache_children=None, spawn=process.spawn):
+                 apache_children=None, spawn=process.spawn, notifier=None):
         self.config_path = config_path
         self.config = config
         self.managed_by = managed_by
@@ -212,6 +224,8 @@ class Supervisor:
         self._manager_is_parent = False
         self._wake_r = self._wake_w = None
         self._started_at = clock()
+        self.notifier = notifier or notify.Notifier(None)
+        self._awaiting_ready = None  # groups whose readiness READY=1 waits for; None: sent
         self.control = control.ControlServer(control.control_socket_path(config_path),
                                              self.status, managed=managed_by is not None)
 
@@ -232,6 +246,8 @@ class Supervisor:
         now = self._clock()
         for group in self.groups.values():
             group.start(now)
+        self._awaiting_ready = list(self.groups.values())
+        self.notifier.status(f"starting {self._groups_phrase()}")
         logger.info("supervisor started for %s: groups %s", self.config_path,
                     ", ".join(self.groups) or "(none)")
         self.control.open()
@@ -259,6 +275,7 @@ class Supervisor:
             for group in self._all_groups():
                 group.tick(now)
             self._forget_finished_groups()
+            self._notify_when_ready()
             if self._stopping:
                 if not self._all_groups():
                     return
@@ -396,6 +413,8 @@ class Supervisor:
             self._hard_deadline = min(self._hard_deadline, now + REAP_GRACE)
             return
         self._stopping = True
+        self._awaiting_ready = None
+        self.notifier.stopping(f"stopping ({reason})")
         self.retiring += [held.group for held in self.held]
         self.held = []
         for group in self._all_groups():
@@ -495,6 +514,10 @@ class Supervisor:
     def reload(self):
         """Re-read the file; keep unchanged groups, replace changed ones, stop removed ones."""
         from wsgid import config as config_file
+        self.notifier.reloading(f"reloading {self.config_path}")
+        # Set before anything can fail: a failed reload is over at once (READY=1 again at the
+        # next pass of the loop, or when an earlier start or reload is ready).
+        self._awaiting_ready = self._awaiting_ready or []
         try:
             new_config = config_file.load(self.config_path)
         except ConfigError as exc:
@@ -516,6 +539,7 @@ class Supervisor:
                 continue
             old_group = self.groups.get(name)
             self.groups[name] = new_group
+            self._awaiting_ready.append(new_group)
             # Fork the new processes before the old ones stop accepting; meanwhile connections
             # wait in the socket's queue, which both generations share when the path is the same.
             new_group.start(now)
@@ -566,6 +590,28 @@ class Supervisor:
         # As on Apache's graceful restart under mod_wsgi: graceful_signal, eviction-timeout.
         group.stop(now, why, ShutdownReason.GRACEFUL_SIGNAL)
         self.retiring.append(group)
+
+    # -- systemd ------------------------------------------------------------------------------
+
+    def _notify_when_ready(self):
+        """READY=1 once the groups started (or restarted by the reload) are all ready. A group
+        that a later reload replaced or removed is not waited for."""
+        if self._awaiting_ready is None or self._stopping:
+            return
+        self._awaiting_ready = [group for group in self._awaiting_ready
+                                if self.groups.get(group.name) is group
+                                and not all_processes_ready(group)]
+        if self._awaiting_ready:
+            return
+        self._awaiting_ready = None
+        processes = sum(group.spec.options["processes"] for group in self.groups.values())
+        self.notifier.ready(f"serving {self._groups_phrase()}, {processes} daemon "
+                            f"process{'es' if processes != 1 else ''}")
+
+    def _groups_phrase(self):
+        count = len(self.groups)
+        return f"{count} group{'s' if count != 1 else ''}" + \
+            (f" ({', '.join(self.groups)})" if self.groups else "")
 
     def _title(self):
         if self.managed_by is not None:
