@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: all system venv build test run clean
+.PHONY: all system venv build test run bench clean
 
 all: build
 
@@ -35,6 +35,14 @@ test: build
 
 run: build
 	$(VENV)/bin/wsgid start-server --host $(HOST) --port $(PORT)
+
+# Benchmark (bench/README.md): wrk and a cached virtualenv with mod_wsgi and uWSGI, then every
+# contender behind the same Apache. BENCH_ARGS=--quick for a short development run.
+BENCH_VENV ?= build/bench-venv
+BENCH_ARGS ?=
+bench: build
+	bench/setup-env $(SYSTEM_PYTHON) $(BENCH_VENV)
+	$(PY) bench/run.py --bench-venv $(BENCH_VENV) $(BENCH_ARGS)
 
 clean:
 	rm -rf build dist *.egg-info wsgid/*.so wsgid/_core.c wsgid/_build_info.py

@@ -1,0 +1,285 @@
+"""The contenders: how each one is configured, started, found in the process table and stopped.
+
+Rules:
+- Every contender runs bench/apps.py (one copy in the run's private directory) in 2 processes x
+  8 threads, behind the same Apache (bench/apache.py), on its own loopback port.
+- mod_wsgi daemon mode is the reference (ratio 1.0); Apache serving the same bytes from static
+  files is the ceiling.
+- mod_wsgi and uWSGI come from the bench virtualenv (bench/setup-env makes it); wsgid is the
+  build in this checkout, taken from the interpreter that runs the benchmark.
+- A contender's backend processes are the ones that run the application (`rss` column); the
+  process that only manages them (wsgid supervisor, uWSGI master) is reported apart (`mgr`).
+- A contender that cannot run here says why (`unavailable()`), and the run goes on without it.
+"""
+
+import os
+import pwd
+import signal
+import subprocess
+import sys
+
+import psutil
+
+from apache import APACHE_USER, BenchApache, kill_survivors, wait_for
+
+PROCESSES = 2
+THREADS = 8
+GROUP = "bench"
+
+
+def _rss(procs):
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def _cmdline(proc):
+    try:
+        return " ".join(proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return ""
+
+
+class Contender:
+    name = ""
+    description = ""
+    serves_upload = True
+
+    def __init__(self, run_dir, app_file, static_dir, bench_venv):
+        self.root = os.path.join(run_dir, self.name)
+        self.app_file = app_file
+        self.app_dir = os.path.dirname(app_file)
+        self.static_dir = static_dir
+        self.bench_venv = bench_venv
+        self.apache = None
+
+    def unavailable(self):
+        """Why this contender cannot run here, or None."""
+        return None
+
+    def serves(self, workload):
+        return self.serves_upload or workload.has_static_twin
+
+    def url(self, path):
+        return self.apache.url(path)
+
+    def start(self):
+        self.apache = BenchApache(self.root, modules=self.modules(), body=self.routing(),
+                                  env=self.environment())
+        self.apache.start()
+
+    def stop(self):
+        if self.apache is not None:
+            self.apache.stop()
+
+    def modules(self):
+        return ()
+
+    def routing(self):
+        return ""
+
+    def environment(self):
+        return None
+
+    def backend(self):
+        """(processes running the app, processes managing them)."""
+        return [], []
+
+    def memory(self):
+        """(app processes' RSS in bytes, managers' RSS in bytes, number of app processes)."""
+        workers, managers = self.backend()
+        return _rss(workers), _rss(managers), len(workers)
+
+    def app_directory_block(self):
+        return f'<Directory "{self.app_dir}">\n    Require all granted\n</Directory>\n'
+
+
+class Wsgid(Contender):
+    name = "wsgid"
+    description = "wsgid (mod_wsgid + supervisor, this checkout's build, Cython core)"
+    pure_python = False
+
+    def unavailable(self):
+        res = subprocess.run([sys.executable, "-m", "wsgid", "module-config"],
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            return f"`wsgid module-config` failed: {res.stderr.strip()} (run `make build`)"
+        self._module_config = res.stdout
+        return None
+
+    def environment(self):
+        env = dict(os.environ)
+        env.pop("WSGID_PUREPYTHON", None)
+        if self.pure_python:
+            env["WSGID_PUREPYTHON"] = "1"
+        return env
+
+    def routing(self):
+        return (self._module_config
+                + f"WSGIDaemonProcess {GROUP} processes={PROCESSES} threads={THREADS} "
+                  f"display-name=%{{GROUP}}\n"
+                + f'WSGIScriptAlias / "{self.app_file}" process-group={GROUP} '
+                  f"application-group=%{{GLOBAL}}\n"
+                + self.app_directory_block())
+
+    def backend(self):
+        procs = self.apache.processes() if self.apache else []
+        # Its title once Python runs, or its command line before (docs/operations.md).
+        supervisors = [p for p in procs[1:]
+                       if _cmdline(p).startswith("wsgid-supervisor")
+                       or " -m wsgid supervise " in _cmdline(p)]
+        daemons = []
+        for supervisor in supervisors:
+            try:
+                daemons.extend(supervisor.children())
+            except psutil.NoSuchProcess:
+                pass
+        return daemons, supervisors
+
+
+class WsgidPurePython(Wsgid):
+    name = "wsgid-py"
+    description = "wsgid with WSGID_PUREPYTHON=1 (the pure-Python twin of the core)"
+    pure_python = True
+
+
+class ModWsgi(Contender):
+    name = "mod_wsgi"
+    description = "mod_wsgi daemon mode (PyPI mod_wsgi in the bench venv), the reference"
+
+    def express(self):
+        return os.path.join(self.bench_venv, "bin", "mod_wsgi-express")
+
+    def unavailable(self):
+        if not os.access(self.express(), os.X_OK):
+            return f"{self.express()} is missing: run bench/setup-env (make bench does)"
+        res = subprocess.run([self.express(), "module-config"], capture_output=True, text=True)
+        if res.returncode != 0:
+            return f"`mod_wsgi-express module-config` failed: {res.stderr.strip()}"
+        self._module_config = res.stdout
+        return None
+
+    def routing(self):
+        return (self._module_config
+                + "WSGIRestrictEmbedded On\n"
+                + f'WSGISocketPrefix "{self.root}/run/wsgi"\n'
+                + f"WSGIDaemonProcess {GROUP} processes={PROCESSES} threads={THREADS} "
+                  f"display-name=%{{GROUP}}\n"
+                + f"WSGIProcessGroup {GROUP}\n"
+                + "WSGIApplicationGroup %{GLOBAL}\n"
+                + f'WSGIScriptAlias / "{self.app_file}" process-group={GROUP} '
+                  f"application-group=%{{GLOBAL}}\n"
+                + self.app_directory_block())
+
+    def backend(self):
+        procs = self.apache.processes() if self.apache else []
+        return [p for p in procs[1:] if _cmdline(p).startswith("(wsgi:")], []
+
+
+class Uwsgi(Contender):
+    name = "uwsgi"
+    description = "uWSGI (PyPI uwsgi in the bench venv) behind Apache mod_proxy_uwsgi"
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.socket_dir = os.path.join(self.root, "socket")
+        self.socket_path = os.path.join(self.socket_dir, "uwsgi.sock")
+        self.master = None
+        self.known = {}
+
+    def binary(self):
+        return os.path.join(self.bench_venv, "bin", "uwsgi")
+
+    def unavailable(self):
+        if not os.access(self.binary(), os.X_OK):
+            return f"{self.binary()} is missing: run bench/setup-env (make bench does)"
+        return None
+
+    def modules(self):
+        return ("proxy", "proxy_uwsgi")
+
+    def routing(self):
+        return f'ProxyPass "/" "unix:{self.socket_path}|uwsgi://localhost/"\n'
+
+    def start(self):
+        for sub in ("socket", "logs"):
+            os.makedirs(os.path.join(self.root, sub), exist_ok=True)
+        for sub in ("", "socket", "logs"):
+            os.chmod(os.path.join(self.root, sub), 0o755)
+        if APACHE_USER:
+            # uWSGI drops to --uid before it binds, so that user must own the socket's directory.
+            user = pwd.getpwnam(APACHE_USER)
+            os.chown(self.socket_dir, user.pw_uid, user.pw_gid)
+        cmd = [self.binary(), "--master", "--die-on-term", "--need-app", "--vacuum",
+               "--socket", self.socket_path, "--chmod-socket=666",
+               "--processes", str(PROCESSES), "--threads", str(THREADS),
+               "--chdir", self.app_dir, "--wsgi-file", self.app_file, "--disable-logging"]
+        if APACHE_USER:
+            cmd += ["--uid", APACHE_USER, "--gid", str(pwd.getpwnam(APACHE_USER).pw_gid)]
+        log = open(os.path.join(self.root, "logs", "uwsgi.log"), "wb")
+        self.master = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL)
+        log.close()
+        wait_for(lambda: self.master.poll() is not None or self._workers_ready(), 60,
+                 "uWSGI to bind its socket and fork its workers")
+        if self.master.poll() is not None:
+            raise RuntimeError(f"uwsgi exited with {self.master.returncode}; see "
+                               f"{self.root}/logs/uwsgi.log")
+        super().start()
+
+    def _workers_ready(self):
+        if not os.path.exists(self.socket_path):
+            return False
+        workers, _ = self.backend()
+        for proc in [psutil.Process(self.master.pid)] + workers:
+            self.known[proc.pid] = proc.create_time()
+        return len(workers) >= PROCESSES
+
+    def stop(self):
+        super().stop()
+        if self.master is not None and self.master.poll() is None:
+            self.master.send_signal(signal.SIGTERM)      # --die-on-term: SIGTERM stops it
+            try:
+                self.master.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                print("warning: uwsgi did not stop within 30s of SIGTERM; killing it")
+        kill_survivors(self.known)
+        if self.master is not None and self.master.poll() is None:
+            self.master.wait(timeout=10)
+
+    def backend(self):
+        if self.master is None or self.master.poll() is not None:
+            return [], []
+        try:
+            master = psutil.Process(self.master.pid)
+            return master.children(), [master]
+        except psutil.NoSuchProcess:
+            return [], []
+
+
+class StaticFiles(Contender):
+    name = "static"
+    description = "Apache serving the same bytes from static files (the ceiling)"
+    serves_upload = False
+
+    def routing(self):
+        return (f'DocumentRoot "{self.static_dir}"\n'
+                f'<Directory "{self.static_dir}">\n    Require all granted\n</Directory>\n')
+
+
+ALL = (Wsgid, ModWsgi, Uwsgi, StaticFiles, WsgidPurePython)
+DEFAULT = ("wsgid", "mod_wsgi", "uwsgi", "static")
+REFERENCE = "mod_wsgi"
+
+
+def by_names(names):
+    known = {c.name: c for c in ALL}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SystemExit(f"--only: unknown contender(s) {', '.join(unknown)}; "
+                         f"choose from {', '.join(known)}")
+    return [known[n] for n in names]
