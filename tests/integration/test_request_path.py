@@ -390,7 +390,10 @@ def test_time_out_answers_504_to_a_request_whose_head_is_not_sent(daemon, handle
         sock.sendall(uwsgi_packet(variables_for("/echo", method="POST", length=10)) + b"012")
         wait_for(handler.running, 5, message="the request to run")
         assert handler.time_out("test-echo") == "answered 504"
-        assert handler.time_out("test-echo") == "answered 504"  # said again, not done again
+        # Asked again it is not done again: the answer is the same, or, once the application
+        # (woken by the shut-down socket) has returned, "not running". One 504 and one log
+        # line either way (below).
+        assert handler.time_out("test-echo") in ("answered 504", "not running")
         head, body = read_response(sock, None)
     assert head + body == GATEWAY_TIMEOUT_RESPONSE_504
     wait_for(lambda: handler.running() == [], 5, message="the application to return")
