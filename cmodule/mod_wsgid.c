@@ -8,7 +8,10 @@
  * The handler is a sequence of numbered steps, each returning OK or the
  * HTTP status that ends the request, with one exit that always closes the
  * daemon socket.  Every log line names the group and the socket path, and
- * carries the errno where there is one.
+ * carries the errno where there is one.  Its parts live in files of their
+ * own: wsgid_route.c (which group), wsgid_vars.c (the packet's variables),
+ * wsgid_exchange.c (connect, send, read the head); the access, auth and
+ * dispatch hooks, which use the same parts, in wsgid_hooks.c.
  */
 #include <errno.h>
 #include <limits.h>

@@ -165,12 +165,15 @@ static int hook_call(request_rec *r, const hook_request *call,
     if (vars == NULL) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    (void)((status = wsgid_exchange_connect(&x, r, group)) != OK
-           || (status = wsgid_exchange_send_packet(
-                   &x, (wsgid_wire_var *)vars->elts, vars->nelts, size))
-              != OK
-           || (wsgid_exchange_end_request(&x),
-               status = wsgid_exchange_read_head(&x)) != OK);
+    status = wsgid_exchange_connect(&x, r, group);
+    if (status == OK) {
+        status = wsgid_exchange_send_packet(&x, (wsgid_wire_var *)vars->elts,
+                                            vars->nelts, size);
+    }
+    if (status == OK) {
+        wsgid_exchange_end_request(&x);
+        status = wsgid_exchange_read_head(&x);
+    }
     if (status == OK) {
         answer->values = apr_table_make(r->pool, 4);
         ctx[0] = r;
