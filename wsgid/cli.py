@@ -9,7 +9,25 @@ import sys
 import click
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The commands; start-server and setup-server import the express launcher only when they
+    are asked for, so that the supervisor (and every daemon process forked from it) and
+    check-config do not carry it."""
+
+    EXPRESS = {"start-server": "start_server", "setup-server": "setup_server"}
+
+    def list_commands(self, ctx):
+        return sorted([*super().list_commands(ctx), *self.EXPRESS])
+
+    def get_command(self, ctx, name):
+        if name in self.EXPRESS:
+            from wsgid.express import cli as express_cli
+
+            return getattr(express_cli, self.EXPRESS[name])
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="wsgid")
 def cli():
     """Run WSGI applications behind Apache httpd in daemon process groups."""
@@ -63,16 +81,6 @@ def module_config():
 
     click.echo(f'LoadModule wsgid_module "{module_path()}"')
     click.echo(f'WSGIPythonExecutable "{python_executable()}"')
-
-
-def _add_express_commands():
-    from wsgid.express.cli import setup_server, start_server
-
-    cli.add_command(start_server)
-    cli.add_command(setup_server)
-
-
-_add_express_commands()
 
 
 def main():
