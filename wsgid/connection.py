@@ -10,7 +10,8 @@ Rules:
 - handle(sock) is called from several threads at once; it serves the connection completely,
   closes it, and never raises. A bad packet gets one log line and a closed connection.
 - After the response, the unread rest of the request body is read and dropped, so a module still
-  sending it is never cut off by a close (it could not read the response otherwise).
+  sending it is never cut off by a close (it could not read the response otherwise). Such a
+  finished connection is only close()d; any other is shut down both ways first.
 - Every request has an id: Apache's log id (wsgid.request_id) when the front end sends one, else
   '<pid>-<n>'. It is in the environ (mod_wsgi.request_id, wsgid.request_id), in every log line
   about the request, and it is the key of api.active_requests and of running()/time_out().
@@ -27,7 +28,6 @@ Rules:
   time_out(request_id) are safe to use from any thread.
 """
 
-import contextlib
 import itertools
 import logging
 import os
@@ -115,14 +115,21 @@ class RequestHandler:
 
     def handle(self, sock):
         """Serve one accepted connection completely and close it. Never raises."""
-        with self._counted():
-            try:
-                self._serve(sock)
-            except Exception:
-                log.exception("unexpected error while serving a connection on the daemon socket "
-                              "of group '%s'", self.group.name)
-            finally:
+        with self._active_lock:
+            self.active += 1
+        finished = False
+        try:
+            finished = self._serve(sock)
+        except Exception:
+            log.exception("unexpected error while serving a connection on the daemon socket "
+                          "of group '%s'", self.group.name)
+        finally:
+            if finished:
+                sock.close()  # already half-closed and read to its end: no shutdown() needed
+            else:
                 close_connection(sock)
+            with self._active_lock:
+                self.active -= 1
 
     def running(self):
         """A snapshot list of the RunningRequests being served now."""
@@ -150,17 +157,9 @@ class RequestHandler:
                   "connection cut off (its response head had already been sent)")
         return outcome
 
-    @contextlib.contextmanager
-    def _counted(self):
-        with self._active_lock:
-            self.active += 1
-        try:
-            yield
-        finally:
-            with self._active_lock:
-                self.active -= 1
-
     def _serve(self, sock):
+        """Serve the request on `sock`; True when the connection was finished here (our side
+        half-closed and the request body read to its end), so that a close() is all it needs."""
         sock.settimeout(self.socket_timeout)
         try:
             environ, rest, content_length = read_request(sock, self.base_environ, MAX_VARS)
@@ -185,14 +184,14 @@ class RequestHandler:
                             "queue-timeout=%g; answered 504 without running the application",
                             describe_request(environ), waited, self.queue_timeout)
                 send_quietly(sock, GATEWAY_TIMEOUT_RESPONSE_504)
-                finish_request_body(sock, body, length, environ)
-                return
+                return finish_request_body(sock, body, length, environ)
         application_group = self._application_group(environ)
         environ["mod_wsgi.application_group"] = application_group
         environ["mod_wsgi.daemon_start"] = str(int(daemon_start * 1_000_000))
-        for key in ("request_start", "queue_start"):
-            if "wsgid." + key in environ:
-                environ["mod_wsgi." + key] = environ["wsgid." + key]
+        if "wsgid.request_start" in environ:
+            environ["mod_wsgi.request_start"] = environ["wsgid.request_start"]
+        if "wsgid.queue_start" in environ:
+            environ["mod_wsgi.queue_start"] = environ["wsgid.queue_start"]
         request = self._register(environ, sock)
         scope = api.begin_request(request.request_id, application_group, environ, daemon_start)
         response = request.response
@@ -203,8 +202,8 @@ class RequestHandler:
             api.end_request(scope)
             self._unregister(request)
         if response.lost or response.timed_out:
-            return
-        finish_request_body(sock, body, length, environ)
+            return False
+        return finish_request_body(sock, body, length, environ)
 
     def _respond(self, environ, body, response, scope):
         """Load the application, run it, publish the events of the request."""
@@ -290,17 +289,19 @@ def queue_wait_exceeded(queue_start, queue_timeout, now):
 
 
 def finish_request_body(sock, body, length, environ):
-    """End our response (half-close) and read the body the application left unread."""
+    """End our response (half-close) and read the body the application left unread; True when
+    both worked."""
     try:
         sock.shutdown(socket.SHUT_WR)
         drained = body.drain()
     except OSError as exc:
         log.debug("reading the rest of the request body failed for %s: %s",
                   describe_request(environ), exc)
-        return
+        return False
     if length is not None and body.bytes_read + drained < length:
         log.warning("request body ended after %d of %d bytes (CONTENT_LENGTH) for %s",
                     body.bytes_read + drained, length, describe_request(environ))
+    return True
 
 
 def send_quietly(sock, data):

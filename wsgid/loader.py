@@ -23,6 +23,11 @@ Rules:
   a preloaded WSGIScriptAlias target is not loaded again by its first request. Being an import
   script does not make a file servable: the allowlist above is the aliases' alone. A service
   group (threads=0) preloads nothing: its import scripts are what wsgid/service.py runs.
+- Only file-target matches are remembered per SCRIPT_FILENAME spelling (a bounded dict): their
+  answer depends on the spelling alone (normpath equal to a configured target), never on the
+  file system. Directory and $N targets, and a file target reached through a symlink, are
+  checked against the file system on every request, so a file replaced by a symlink later
+  cannot escape.
 - The callable is named by wsgid.callable_object, else WSGICallableObject, else 'application',
   and must be a Python identifier.
 """
@@ -37,6 +42,8 @@ import types
 from wsgid import api
 
 DEFAULT_CALLABLE = "application"
+# How many SCRIPT_FILENAME spellings of file targets are remembered; past it, new ones are not.
+SPELLING_CACHE_SIZE = 256
 GLOBAL_APPLICATION_GROUP = "%{GLOBAL}"
 
 
@@ -103,6 +110,7 @@ class ScriptLoader:
                              if not a.is_dir and a.target_paths is None}
         self.dir_aliases = [a for a in self.aliases if a.is_dir]
         self.substituted_aliases = [a for a in self.aliases if a.target_paths is not None]
+        self._file_alias_spellings = {}  # SCRIPT_FILENAME -> (alias.target, alias)
         self._modules = {}
         self._locks = {}
         self._locks_guard = threading.Lock()
@@ -143,9 +151,15 @@ class ScriptLoader:
     def _match_alias(self, requested):
         """(path to load, alias) if `requested` is a script configured for this group, else
         None. The path is the alias target's spelling (file targets) or the real path."""
+        match = self._file_alias_spellings.get(requested)
+        if match is not None:
+            return match
         alias = self.file_aliases.get(os.path.normpath(requested))
         if alias is not None:
-            return alias.target, alias
+            match = alias.target, alias
+            if len(self._file_alias_spellings) < SPELLING_CACHE_SIZE:
+                self._file_alias_spellings[requested] = match
+            return match
         real = os.path.realpath(requested)
         for alias in self.file_aliases.values():
             if real == os.path.realpath(alias.target):

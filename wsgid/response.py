@@ -105,8 +105,14 @@ def describe_request(environ):
 def declared_content_length(headers):
     """The Content-Length the headers declare, or None. Raises HeadError when it is not one whole
     number (several equal values are one declaration)."""
-    values = {value.strip() for name, value in headers if name.lower() == "content-length"}
-    if not values:
+    values = None
+    for name, value in headers:
+        # Most names are not 14 characters long: skip the lower() of those.
+        if len(name) == 14 and name.lower() == "content-length":
+            if values is None:
+                values = set()
+            values.add(value.strip())
+    if values is None:
         return None
     if len(values) > 1:
         raise HeadError(f"conflicting Content-Length headers: {sorted(values)}")

@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from wsgid import config as wsgid_config
+from wsgid import loader as loader_module
 from wsgid.loader import (
     CallableNotFound,
     NoDefaultScript,
@@ -250,6 +251,33 @@ def test_a_symlink_out_of_a_directory_target_is_refused(tmp_path):
     with pytest.raises(ScriptRefused):
         loader.application_for(request(str(directory / "up" / "outside.wsgi")))
     assert loader.loaded() == {}
+
+
+def test_a_file_inside_a_directory_target_replaced_by_a_symlink_out_is_refused_next(tmp_path):
+    # Directory matches are not remembered per spelling: the file system is asked every time.
+    directory = tmp_path / "scripts"
+    script = write(directory / "one.wsgi")
+    outside = write(tmp_path / "outside.wsgi")
+    loader = make_loader(tmp_path, [f"WSGIScriptAlias /s/ {directory}/ process-group=g"])
+    assert loader.resolve(request(script))[0] == os.path.realpath(script)
+    os.remove(script)
+    os.symlink(outside, script)
+    with pytest.raises(ScriptRefused):
+        loader.resolve(request(script))
+
+
+def test_file_target_spellings_are_remembered_up_to_a_bound(tmp_path, monkeypatch):
+    script = write(tmp_path / "app.wsgi")
+    loader = make_loader(tmp_path, [f"WSGIScriptAlias / {script} process-group=g"])
+    monkeypatch.setattr(loader_module, "SPELLING_CACHE_SIZE", 2)
+    spellings = [f"{tmp_path}/{'./' * n}app.wsgi" for n in range(1, 5)]
+    for spelling in spellings:
+        assert loader.resolve(request(spelling))[0] == script
+    assert list(loader._file_alias_spellings) == spellings[:2]
+    # A remembered spelling still answers the configured path; an unknown one is still refused.
+    assert loader.resolve(request(spellings[0]))[0] == script
+    with pytest.raises(ScriptRefused):
+        loader.resolve(request(str(tmp_path / "other.wsgi")))
 
 
 def test_a_directory_with_a_common_prefix_is_not_inside_the_target(tmp_path):

@@ -1,0 +1,171 @@
+"""Where a wsgid daemon process spends its time: sample one under wrk load with py-spy.
+
+    build/venv/bin/pip install py-spy
+    build/venv/bin/python bench/profile_daemon.py --app hello --seconds 10 -o /tmp/hello.txt
+
+Starts the `wsgid` contender (bench/contenders.py: the same Apache and 2 x 8 daemons as the
+benchmark), puts it under wrk load, records one daemon process with `py-spy record --format raw
+--gil` (needs ptrace: run it as root), stops everything it started, and prints the share of
+samples per function: "self" (the function itself was on top of the stack) and "total" (it was
+anywhere on the stack). With --gil only a thread holding the GIL is sampled, so the shares are of
+the Python CPU time of the process: a thread blocked in a system call (poll, recv, send) has
+released the GIL and is not in them; `--wall` samples every thread instead (waits included).
+It also prints the CPU time (user + system) all daemon processes used per request while wrk ran:
+the cost that the shares divide up, and the number to compare before and after a change.
+
+Rules: a measurement tool, not a test; loopback only; every process it starts is stopped by pid.
+"""
+
+import argparse
+import collections
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import contenders  # noqa: E402
+import load  # noqa: E402
+import workloads  # noqa: E402
+from apache import private_dir  # noqa: E402
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--app", default="hello", help="bench app (default: %(default)s)")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--seconds", type=int, default=10, help="sampled seconds")
+    parser.add_argument("--rate", type=int, default=500, help="samples per second")
+    parser.add_argument("--pure-python", action="store_true", help="profile the wsgid-py twin")
+    parser.add_argument("--wall", action="store_true",
+                        help="sample every thread, not only the one holding the GIL")
+    parser.add_argument("--top", type=int, default=30, help="functions to print")
+    parser.add_argument("-o", "--output", help="also keep py-spy's raw stacks in this file")
+    return parser.parse_args(argv)
+
+
+def py_spy():
+    found = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
+    if not os.path.exists(found):
+        raise SystemExit("py-spy is not installed: build/venv/bin/pip install py-spy")
+    return found
+
+
+def read_raw(path):
+    """[(stack frames outermost first, count)] from py-spy's raw (collapsed) output."""
+    stacks = []
+    with open(path, encoding="utf-8", errors="replace") as raw:
+        for line in raw:
+            stack, _, count = line.rstrip("\n").rpartition(" ")
+            if stack and count.isdigit():
+                stacks.append((stack.split(";"), int(count)))
+    return stacks
+
+
+def shares(stacks):
+    selfs, totals = collections.Counter(), collections.Counter()
+    busy = 0
+    for frames, count in stacks:
+        frames = [f for f in frames if not f.startswith("thread ") and not f.startswith("process ")]
+        if not frames:
+            continue
+        busy += count
+        selfs[frames[-1]] += count
+        for frame in set(frames):
+            totals[frame] += count
+    return selfs, totals, busy
+
+
+def report(stacks, top):
+    selfs, totals, busy = shares(stacks)
+    print(f"samples: {busy}")
+    if not busy:
+        return
+    print(f"\n{'self %':>7}  function (file:line)")
+    for frame, count in selfs.most_common(top):
+        print(f"{100 * count / busy:7.1f}  {frame}")
+    print(f"\n{'total %':>7}  function (file:line)")
+    for frame, count in totals.most_common(top):
+        print(f"{100 * count / busy:7.1f}  {frame}")
+
+
+def cpu_seconds(processes):
+    total = 0.0
+    for proc in processes:
+        times = proc.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def wrk_requests(output):
+    """The request count of bench/wrk_report.lua's summary line, or 0."""
+    for line in output.splitlines():
+        if line.startswith(load.MARKER):
+            return json.loads(line[len(load.MARKER):])["requests"]
+    return 0
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    spy = py_spy()
+    if not load.wrk_binary():
+        raise SystemExit("wrk is not installed")
+    workload = workloads.by_names([args.app])[0]
+    cls = contenders.WsgidPurePython if args.pure_python else contenders.Wsgid
+    run_dir = private_dir(tempfile.mkdtemp(prefix="wsgid-profile-", dir="/tmp"))
+    contender = None
+    try:
+        app_dir = private_dir(os.path.join(run_dir, "app"))
+        app_file = os.path.join(app_dir, "apps.py")
+        shutil.copyfile(os.path.join(HERE, "apps.py"), app_file)
+        os.chmod(app_file, 0o644)
+        static_dir = os.path.join(run_dir, "static")
+        workloads.write_static_files(static_dir)
+        contender = cls(run_dir, app_file, static_dir, None)
+        why = contender.unavailable()
+        if why:
+            raise SystemExit(why)
+        contender.start()
+        url = contender.url(workload.path)
+        load.check_answer(url, workload, workload.expected_body())
+        daemons, _ = contender.backend()
+        if not daemons:
+            raise SystemExit("no wsgid daemon process found")
+        pid = daemons[0].pid
+        raw = args.output or os.path.join(run_dir, "stacks.txt")
+        cpu_before = cpu_seconds(daemons)
+        wrk = subprocess.Popen(
+            [load.wrk_binary(), "-t2", f"-c{args.connections}", f"-d{args.seconds + 3}s",
+             "--timeout", "10s", "-s", os.path.join(HERE, "wrk_report.lua"), url],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            time.sleep(1.5)  # let the load reach a steady state before sampling
+            subprocess.run([spy, "record", "--pid", str(pid), "--duration", str(args.seconds),
+                            "--rate", str(args.rate), "--format", "raw", "--threads",
+                            "--nonblocking", "-o", raw] + ([] if args.wall else ["--gil"]),
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        finally:
+            output, _ = wrk.communicate(timeout=args.seconds + 60)
+        cpu_used = cpu_seconds(daemons) - cpu_before
+        print(f"wsgid{'-py' if args.pure_python else ''} daemon pid {pid}, app {args.app}, "
+              f"{args.connections} connections, {args.seconds}s at {args.rate} Hz")
+        requests = wrk_requests(output)
+        for line in output.splitlines():
+            if "Requests/sec" in line:
+                print("wrk:", line.strip())
+        if requests:
+            print(f"daemon CPU per request (user + system, all {len(daemons)} daemons, py-spy "
+                  f"running): {1e6 * cpu_used / requests:.0f} us")
+        report(read_raw(raw), args.top)
+    finally:
+        if contender is not None:
+            contender.stop()
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
