@@ -23,7 +23,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -32,7 +31,6 @@ sys.path.insert(0, HERE)
 import contenders  # noqa: E402
 import load  # noqa: E402
 import workloads  # noqa: E402
-from apache import private_dir  # noqa: E402
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -116,15 +114,9 @@ def main(argv=None):
         raise SystemExit("wrk is not installed")
     workload = workloads.by_names([args.app])[0]
     cls = contenders.WsgidPurePython if args.pure_python else contenders.Wsgid
-    run_dir = private_dir(tempfile.mkdtemp(prefix="wsgid-profile-", dir="/tmp"))
+    run_dir, app_file, static_dir = workloads.prepare_run_dir("wsgid-profile-")
     contender = None
     try:
-        app_dir = private_dir(os.path.join(run_dir, "app"))
-        app_file = os.path.join(app_dir, "apps.py")
-        shutil.copyfile(os.path.join(HERE, "apps.py"), app_file)
-        os.chmod(app_file, 0o644)
-        static_dir = os.path.join(run_dir, "static")
-        workloads.write_static_files(static_dir)
         contender = cls(run_dir, app_file, static_dir, None)
         why = contender.unavailable()
         if why:

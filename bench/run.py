@@ -23,7 +23,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -33,7 +32,6 @@ import contenders  # noqa: E402
 import load  # noqa: E402
 import table  # noqa: E402
 import workloads  # noqa: E402
-from apache import private_dir  # noqa: E402
 
 REPO = os.path.dirname(HERE)
 DEFAULT_BENCH_VENV = os.path.join(REPO, "build", "bench-venv")
@@ -185,16 +183,9 @@ def main(argv=None):
     def progress(message):
         print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
-    run_dir = private_dir(tempfile.mkdtemp(prefix="wsgid-bench-", dir="/tmp"))
+    run_dir, app_file, static_dir = workloads.prepare_run_dir("wsgid-bench-")
     all_started = True
     try:
-        # One copy of the app that the Apache child user can read, whatever the checkout's mode.
-        app_dir = private_dir(os.path.join(run_dir, "app"))
-        app_file = os.path.join(app_dir, "apps.py")
-        shutil.copyfile(os.path.join(HERE, "apps.py"), app_file)
-        os.chmod(app_file, 0o644)
-        static_dir = os.path.join(run_dir, "static")
-        workloads.write_static_files(static_dir)
         for cls in args.contenders:
             contender = cls(run_dir, app_file, static_dir, args.bench_venv)
             all_started &= measure_contender(contender, args, expected, results, progress)

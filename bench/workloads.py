@@ -9,9 +9,12 @@ Rules:
 
 import io
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 
 import apps
+from apache import private_dir
 
 
 @dataclass(frozen=True)
@@ -76,3 +79,17 @@ def write_static_files(directory):
             with open(path, "wb") as f:
                 f.write(workload.expected_body())
             os.chmod(path, 0o644)
+
+
+def prepare_run_dir(prefix):
+    """A new private directory under /tmp for one run, with a copy of apps.py that the Apache
+    child user can read whatever the checkout's mode, and the static files. Returns
+    (run_dir, app_file, static_dir); the caller removes run_dir."""
+    run_dir = private_dir(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    app_dir = private_dir(os.path.join(run_dir, "app"))
+    app_file = os.path.join(app_dir, "apps.py")
+    shutil.copyfile(apps.__file__, app_file)
+    os.chmod(app_file, 0o644)
+    static_dir = os.path.join(run_dir, "static")
+    write_static_files(static_dir)
+    return run_dir, app_file, static_dir
