@@ -250,6 +250,39 @@ static int valid_group_name(const char *name)
     return 1;
 }
 
+/* A group as the line at cmd defines it, with the module's defaults. */
+static wsgid_daemon_group *new_group(cmd_parms *cmd, const char *name)
+{
+    wsgid_daemon_group *group = apr_pcalloc(cmd->pool, sizeof(*group));
+
+    group->name = name;
+    group->server = cmd->server;
+    group->defined_at = where(cmd);
+    group->raw_args = apr_array_make(cmd->pool, 8, sizeof(const char *));
+    group->connect_timeout = WSGID_DEFAULT_CONNECT_TIMEOUT;
+    group->shutdown_timeout = WSGID_DEFAULT_SHUTDOWN_TIMEOUT;
+    return group;
+}
+
+/* connect-timeout=N and socket-timeout=N, the group options the module
+ * uses when it connects: *used says whether word was one of them.  An
+ * error message or NULL. */
+static const char *connect_option(cmd_parms *cmd, wsgid_daemon_group *group,
+                                  const char *word, int *used)
+{
+    *used = 1;
+    if (strncmp(word, "connect-timeout=", 16) == 0) {
+        return parse_seconds(cmd, "connect-timeout", word + 16, 0,
+                             &group->connect_timeout);
+    }
+    if (strncmp(word, "socket-timeout=", 15) == 0) {
+        return parse_seconds(cmd, "socket-timeout", word + 15, 0,
+                             &group->socket_timeout);
+    }
+    *used = 0;
+    return NULL;
+}
+
 static const char *cmd_daemon_process(cmd_parms *cmd, void *dconf,
                                       const char *args)
 {
@@ -262,13 +295,7 @@ static const char *cmd_daemon_process(cmd_parms *cmd, void *dconf,
     if (err) {
         return err;
     }
-    group = apr_pcalloc(cmd->pool, sizeof(*group));
-    group->name = ap_getword_conf(cmd->pool, &args);
-    group->server = cmd->server;
-    group->defined_at = where(cmd);
-    group->raw_args = apr_array_make(cmd->pool, 8, sizeof(const char *));
-    group->connect_timeout = WSGID_DEFAULT_CONNECT_TIMEOUT;
-    group->shutdown_timeout = WSGID_DEFAULT_SHUTDOWN_TIMEOUT;
+    group = new_group(cmd, ap_getword_conf(cmd->pool, &args));
     if (!valid_group_name(group->name)) {
         return apr_psprintf(cmd->pool,
                             "WSGIDaemonProcess: '%s' is not a usable group "
@@ -286,24 +313,15 @@ static const char *cmd_daemon_process(cmd_parms *cmd, void *dconf,
                             "its own name", group->name, other->defined_at);
     }
     while (*(word = ap_getword_conf(cmd->pool, &args)) != '\0') {
-        const char *value = ap_strchr_c(word, '=');
+        int used;
 
+        /* every word goes to the supervisor, whose check-config explains
+         * what is wrong with the others */
         APR_ARRAY_PUSH(group->raw_args, const char *) = word;
-        if (value == NULL) {
-            continue;   /* the supervisor's check-config explains it */
-        }
-        value++;
-        if (strncmp(word, "connect-timeout=", 16) == 0) {
-            err = parse_seconds(cmd, "connect-timeout", value, 0,
-                                &group->connect_timeout);
-        }
-        else if (strncmp(word, "socket-timeout=", 15) == 0) {
-            err = parse_seconds(cmd, "socket-timeout", value, 0,
-                                &group->socket_timeout);
-        }
-        else if (strncmp(word, "shutdown-timeout=", 17) == 0) {
+        err = connect_option(cmd, group, word, &used);
+        if (!used && strncmp(word, "shutdown-timeout=", 17) == 0) {
             /* Apache waits for the supervisor at exit: long enough for this */
-            err = parse_seconds(cmd, "shutdown-timeout", value, 1,
+            err = parse_seconds(cmd, "shutdown-timeout", word + 17, 1,
                                 &group->shutdown_timeout);
         }
         if (err) {
@@ -331,13 +349,8 @@ static const char *cmd_daemon_socket(cmd_parms *cmd, void *dconf,
     if (err) {
         return err;
     }
-    group = apr_pcalloc(cmd->pool, sizeof(*group));
-    group->name = ap_getword_conf(cmd->pool, &args);
+    group = new_group(cmd, ap_getword_conf(cmd->pool, &args));
     group->socket_path = ap_getword_conf(cmd->pool, &args);
-    group->server = cmd->server;
-    group->defined_at = where(cmd);
-    group->raw_args = apr_array_make(cmd->pool, 1, sizeof(const char *));
-    group->connect_timeout = WSGID_DEFAULT_CONNECT_TIMEOUT;
     if (!valid_group_name(group->name) || *group->socket_path != '/') {
         return "WSGIDaemonSocket: write WSGIDaemonSocket NAME /absolute/"
                "socket/path [connect-timeout=N] [socket-timeout=N], with the "
@@ -364,17 +377,10 @@ static const char *cmd_daemon_socket(cmd_parms *cmd, void *dconf,
                             group->name, other->defined_at);
     }
     while (*(word = ap_getword_conf(cmd->pool, &args)) != '\0') {
-        const char *value = ap_strchr_c(word, '=');
+        int used;
 
-        if (value && strncmp(word, "connect-timeout=", 16) == 0) {
-            err = parse_seconds(cmd, "connect-timeout", value + 1, 0,
-                                &group->connect_timeout);
-        }
-        else if (value && strncmp(word, "socket-timeout=", 15) == 0) {
-            err = parse_seconds(cmd, "socket-timeout", value + 1, 0,
-                                &group->socket_timeout);
-        }
-        else {
+        err = connect_option(cmd, group, word, &used);
+        if (!used) {
             err = apr_psprintf(cmd->pool,
                                "WSGIDaemonSocket: unknown option '%s'; the "
                                "options are connect-timeout=N and "
