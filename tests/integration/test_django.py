@@ -15,7 +15,7 @@ import psutil
 import pytest
 import requests
 
-from tests.support.apache import free_port, shared_tmpdir, wait_for
+from tests.support.apache import free_port, process_tree, shared_tmpdir, wait_for
 from tests.support.express import START_TIMEOUT, STOP_TIMEOUT, is_alive
 
 
@@ -85,11 +85,7 @@ class DjangoProject:
             return None
 
     def remember_processes(self):
-        try:
-            me = psutil.Process(self.proc.pid)
-            self.known_pids.update([me.pid] + [p.pid for p in me.children(recursive=True)])
-        except psutil.NoSuchProcess:
-            pass
+        self.known_pids.update(p.pid for p in process_tree(self.proc.pid))
 
     def cleanup(self):
         if self.proc is not None and self.proc.poll() is None:

@@ -18,7 +18,7 @@ import threading
 import psutil
 import requests
 
-from tests.support.apache import free_port, shared_tmpdir, wait_for
+from tests.support.apache import free_port, process_tree, shared_tmpdir, wait_for
 from tests.support.express import HTTPD_NAMES, START_TIMEOUT, STOP_TIMEOUT, WSGID, is_alive
 
 SIGWINCH_BIT = 1 << (signal.SIGWINCH - 1)
@@ -63,11 +63,7 @@ class TerminalSession:
             return None
 
     def tree(self):
-        try:
-            me = psutil.Process(self.proc.pid)
-            return [me] + me.children(recursive=True)
-        except psutil.NoSuchProcess:
-            return []
+        return process_tree(self.proc.pid)
 
     def resize(self, rows, columns):
         """What a terminal emulator does when its window changes size (the kernel sends

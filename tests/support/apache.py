@@ -186,13 +186,7 @@ class ApacheInstance:
     def processes(self):
         """Every live process under the Apache parent (children, supervisor, daemons)."""
         pid = self.pid()
-        if pid is None:
-            return []
-        try:
-            parent = psutil.Process(pid)
-            return [parent] + parent.children(recursive=True)
-        except psutil.NoSuchProcess:
-            return []
+        return [] if pid is None else process_tree(pid)
 
     def remember_processes(self):
         self.known_pids.update(p.pid for p in self.processes())
@@ -233,6 +227,15 @@ class ApacheInstance:
             pass
         self.kill_leftovers()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def process_tree(pid):
+    """The live process `pid` and every process below it ([] if it is gone)."""
+    try:
+        parent = psutil.Process(pid)
+        return [parent] + parent.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
 
 
 def _alive(pid):

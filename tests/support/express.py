@@ -11,7 +11,7 @@ import psutil
 import pytest
 import requests
 
-from tests.support.apache import free_port, shared_tmpdir, wait_for
+from tests.support.apache import free_port, process_tree, shared_tmpdir, wait_for
 
 WSGID = [sys.executable, "-m", "wsgid"]
 HTTPD_NAMES = ("apache2", "httpd")
@@ -107,11 +107,7 @@ class ExpressServer:
     # --- the process tree -----------------------------------------------------------------
     def tree(self):
         """start-server (or Apache in its place) and every live process under it."""
-        try:
-            me = psutil.Process(self.proc.pid)
-            return [me] + me.children(recursive=True)
-        except psutil.NoSuchProcess:
-            return []
+        return process_tree(self.proc.pid)
 
     def remember_processes(self):
         self.known_pids.update(p.pid for p in self.tree())
