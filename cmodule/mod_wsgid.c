@@ -246,7 +246,6 @@ typedef struct {
     const char *process_group;
     const char *application_group;
     const char *callable_object;
-    const char *group_from;              /* who chose process_group */
     wsgid_daemon_group *group;
     const char *expanded_application_group;
     int chunked;
@@ -271,15 +270,9 @@ static int route_request(wsgid_request *req)
     req->callable_object = req->dconf->callable_object
                            ? req->dconf->callable_object
                            : WSGID_DEFAULT_CALLABLE;
-    req->group_from = apr_psprintf(r->pool, "script %s", r->filename);
     if (req->dconf->hooks[WSGID_HOOK_DISPATCH] == NULL) {
         return OK;
     }
-    req->group_from = apr_psprintf(r->pool, "script %s, routed by %s %s",
-                                   r->filename,
-                                   wsgid_hook_directive(WSGID_HOOK_DISPATCH),
-                                   req->dconf->hooks[WSGID_HOOK_DISPATCH]
-                                       ->path);
     return wsgid_hook_dispatch(r, &req->process_group,
                                &req->application_group,
                                &req->callable_object);
@@ -289,7 +282,9 @@ static int route_request(wsgid_request *req)
 static int choose_groups(wsgid_request *req)
 {
     int status = wsgid_route_group(req->r, req->dconf, req->process_group,
-                                   req->group_from,
+                                   req->dconf->hooks[WSGID_HOOK_DISPATCH]
+                                   ? "script routed by WSGIDispatchScript"
+                                   : "script", req->r->filename,
                                    "set WSGIProcessGroup or the "
                                    "process-group= option of WSGIScriptAlias",
                                    &req->group);

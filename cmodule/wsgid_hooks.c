@@ -136,7 +136,6 @@ static int hook_call(request_rec *r, const hook_request *call,
 {
     const wsgid_dir_config *dconf = dir_config(r);
     const wsgid_hook_script *script = dconf->hooks[call->kind];
-    const char *who = describe(r, script);
     wsgid_daemon_group *group;
     wsgid_exchange x;
     apr_array_header_t *vars;
@@ -147,11 +146,10 @@ static int hook_call(request_rec *r, const hook_request *call,
     status = wsgid_route_group(r, dconf, script->process_group
                                          ? script->process_group
                                          : call->request_group,
-                               who,
-                               apr_psprintf(r->pool, "add process-group=NAME "
-                                            "to %s, or set WSGIProcessGroup",
-                                            wsgid_hook_directive(
-                                                script->kind)),
+                               wsgid_hook_directive(script->kind),
+                               script->path,
+                               "add process-group=NAME to the hook "
+                               "directive, or set WSGIProcessGroup",
                                &group);
     if (status != OK) {
         return status;
@@ -185,8 +183,8 @@ static int hook_call(request_rec *r, const hook_request *call,
                           "mod_wsgid: group '%s' socket %s: the %s call of "
                           "%s for %s was answered %d without a %s; "
                           "answering 502", group->name, group->socket_path,
-                          call->function, who, r->uri, x.head.status,
-                          RESULT_HEADER);
+                          call->function, describe(r, script), r->uri,
+                          x.head.status, RESULT_HEADER);
             status = HTTP_BAD_GATEWAY;
         }
     }

@@ -115,23 +115,26 @@ const char *wsgid_configured_application_group(request_rec *r,
 
 int wsgid_route_group(request_rec *r, const wsgid_dir_config *dconf,
                       const char *configured, const char *who,
-                      const char *fix, wsgid_daemon_group **group)
+                      const char *what, const char *fix,
+                      wsgid_daemon_group **group)
 {
     const char *name = wsgid_expand_group_name(r, configured);
 
     *group = NULL;
     if (*name == '\0') {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "mod_wsgid: no daemon process group for %s (%s): "
-                      "wsgid has no embedded mode; %s", r->uri, who, fix);
+                      "mod_wsgid: no daemon process group for %s (%s %s): "
+                      "wsgid has no embedded mode; %s", r->uri, who, what,
+                      fix);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     /* mod_wsgi checks the restriction first, and answers 500 too */
     if (!wsgid_restriction_allows(dconf->restrict_process, name)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "mod_wsgid: group '%s' socket (none): refused %s (%s): "
-                      "WSGIRestrictProcess at %s allows only %s here (group "
-                      "from '%s'); answering 500", name, r->uri, who,
+                      "mod_wsgid: group '%s' socket (none): refused %s (%s "
+                      "%s): WSGIRestrictProcess at %s allows only %s here "
+                      "(group from '%s'); answering 500", name, r->uri, who,
+                      what,
                       dconf->restrict_process->defined_at,
                       wsgid_restriction_names(dconf->restrict_process,
                                               r->pool), configured);
@@ -143,7 +146,8 @@ int wsgid_route_group(request_rec *r, const wsgid_dir_config *dconf,
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "mod_wsgid: group '%s' socket (none): no "
                       "WSGIDaemonProcess '%s' that this virtual host may use "
-                      "(from '%s', for %s)", name, name, configured, who);
+                      "(from '%s', for %s %s)", name, name, configured, who,
+                      what);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;

@@ -34,11 +34,13 @@ const char *wsgid_configured_application_group(request_rec *r,
  * The daemon group that configured (a process group as written, or NULL)
  * names for r: expanded, allowed by the WSGIRestrictProcess in effect, and
  * defined where r's virtual host may use it.  OK with *group set, or 500
- * with one log line that names `who` (what is asking, e.g. "WSGIScriptAlias
- * at FILE:LINE") and, when no group is named at all, `fix`.
+ * with one log line that names who is asking and for what (e.g. "script",
+ * its path) and, when no group is named at all, `fix`.  Nothing is
+ * formatted unless a line is logged: this runs for every request.
  */
 int wsgid_route_group(request_rec *r, const wsgid_dir_config *dconf,
                       const char *configured, const char *who,
-                      const char *fix, wsgid_daemon_group **group);
+                      const char *what, const char *fix,
+                      wsgid_daemon_group **group);
 
 #endif /* WSGID_ROUTE_H */
