@@ -14,7 +14,9 @@ Rules of this file:
 - Error texts come from ``_core_py`` (cold path): both implementations raise the same exception
   classes with the same words.
 - Socket I/O goes through the socket object's ``recv``, which releases the GIL while it waits
-  and turns timeouts and errors into OSError.
+  and turns timeouts and errors into OSError. In a daemon that object is this module's
+  ``Connection`` (``_core_conn.pxi``, included at the end), which does the same with fewer
+  GIL hand-offs.
 """
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
@@ -68,6 +70,8 @@ __all__ = [
     "read_request",
     "encode_head",
     "InputStream",
+    "Connection",
+    "accept_connection",
 ]
 
 cdef Py_ssize_t C_HEADER_SIZE = HEADER_SIZE
@@ -543,3 +547,6 @@ cdef class InputStream:
             if not data:
                 return drained
             drained += len(data)
+
+
+include "_core_conn.pxi"

@@ -11,9 +11,14 @@ Rules of this file:
   is used only by ``read_request`` and ``InputStream``, through ``recv``, so socket errors
   (timeouts included) reach the caller as ``OSError``.
 - Error texts are one line: they go to the log as they are.
+- ``Connection`` and ``accept_connection`` are the Cython core's GIL-thrifty connection; here
+  they are a plain Python socket with its own timeout, which is correct, only slower.
 """
 
+import errno
 import re
+import socket
+import struct
 
 __all__ = [
     "ProtocolError",
@@ -22,6 +27,8 @@ __all__ = [
     "read_request",
     "encode_head",
     "InputStream",
+    "Connection",
+    "accept_connection",
 ]
 
 
@@ -508,3 +515,37 @@ class InputStream:
             if not data:
                 return drained
             drained += len(data)
+
+
+# The connection on a daemon socket.
+
+_UCRED = struct.Struct("3i")   # struct ucred: pid_t pid, uid_t uid, gid_t gid
+_NOTHING_TO_ACCEPT = (errno.EPROTO, errno.ENETDOWN)
+
+
+class Connection(socket.socket):
+    """One accepted connection of a daemon socket: a Python socket (with socket-timeout set,
+    every recv() and send() waits in poll() first, releasing the GIL once more)."""
+
+    __slots__ = ()
+
+
+def accept_connection(listener):
+    """Accept one connection from the non-blocking `listener`: (Connection, peer uid), or None
+    when there was nothing to accept. The peer uid is -1 when its credentials could not be
+    read; other accept() failures raise OSError."""
+    try:
+        fd, _ = listener._accept()
+    except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+        return None
+    except OSError as exc:
+        if exc.errno in _NOTHING_TO_ACCEPT:
+            return None
+        raise
+    # Family and type are known: passing them skips the lookups socket.accept() would make.
+    connection = Connection(socket.AF_UNIX, socket.SOCK_STREAM, 0, fd)
+    try:
+        credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
+    except OSError:
+        return connection, -1
+    return connection, _UCRED.unpack(credentials)[1]

@@ -34,6 +34,8 @@ PacketParser = _implementation.PacketParser
 read_request = _implementation.read_request
 encode_head = _implementation.encode_head
 InputStream = _implementation.InputStream
+Connection = _implementation.Connection
+accept_connection = _implementation.accept_connection
 
 __all__ = [
     "IMPLEMENTATION",
@@ -43,4 +45,6 @@ __all__ = [
     "read_request",
     "encode_head",
     "InputStream",
+    "Connection",
+    "accept_connection",
 ]

@@ -16,9 +16,10 @@ Rules:
   because daemon processes are forked, never exec'd.
 - Peers are checked again with SO_PEERCRED: the socket owner, the daemon's own uid and root may
   talk to a daemon; anyone else is refused with one log line.
+- Accepted connections are the core's Connection (wsgid/_core_conn.pxi says why not a Python
+  socket).
 """
 
-import errno
 import os
 import socket
 import stat
@@ -26,6 +27,7 @@ import struct
 import time
 
 from wsgid import log
+from wsgid.core import accept_connection
 
 logger = log.get_logger("sockets")
 
@@ -123,34 +125,27 @@ def allowed_peer_uids(socket_uid):
 
 
 def accept_checked(listener, allowed_uids):
-    """Accept one connection from an allowed peer; None when there was none to accept.
+    """Accept one connection from an allowed peer (a core Connection); None when there was
+    none to accept.
 
     Another daemon process may have taken the connection first (EAGAIN), or the client may have
     gone away (ECONNABORTED): both mean "nothing to do". A refused peer costs one log line.
     Other errors (EMFILE, ...) are raised for the caller to back off.
     """
-    try:
-        conn, _ = listener.accept()
-    except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+    accepted = accept_connection(listener)
+    if accepted is None:
         return None
-    except OSError as exc:
-        if exc.errno in (errno.EPROTO, errno.ENETDOWN):
-            return None
-        raise
-    try:
-        uid = peer_uid(conn)
-    except OSError as exc:
-        logger.error("closed a connection on %s: cannot read the peer's credentials: %s",
-                     _name_of(listener), exc)
-        conn.close()
-        return None
-    if uid not in allowed_uids:
+    conn, uid = accepted
+    if uid in allowed_uids:
+        return conn
+    if uid == -1:
+        logger.error("closed a connection on %s: cannot read the peer's credentials",
+                     _name_of(listener))
+    else:
         logger.error("refused a connection from uid %d on %s: only uids %s may connect",
                      uid, _name_of(listener), ", ".join(str(u) for u in sorted(allowed_uids)))
-        conn.close()
-        return None
-    conn.setblocking(True)
-    return conn
+    conn.close()
+    return None
 
 
 def _name_of(listener):
