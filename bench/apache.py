@@ -4,6 +4,10 @@ Rules:
 - Every contender gets the same base configuration (event MPM, fixed thread counts so no process
   is spawned mid-run, keep-alive, no access log); only the modules and the lines that route
   requests to the backend differ.
+- `AllowOverride None` on `/`, as Debian's stock apache2.conf has it: without it Apache looks
+  for an .htaccess file in every directory above a file-mapped script on every request (four
+  failed open()s per request here), which the WSGIScriptAlias contenders pay and the
+  Location-routed uWSGI one does not.
 - Apache runs from a private server root (mode 0755, so the child user can reach sockets in it)
   on its own loopback port; it is started with `-k start` and stopped with `-k stop` against its
   own configuration. Every process it started is remembered by pid and any survivor is killed
@@ -50,6 +54,7 @@ KeepAliveTimeout 5
 ErrorLog "{root}/logs/error_log"
 LogLevel warn
 <Directory />
+    AllowOverride None
     Require all denied
 </Directory>
 {body}

@@ -11,7 +11,9 @@ anywhere on the stack). With --gil only a thread holding the GIL is sampled, so 
 the Python CPU time of the process: a thread blocked in a system call (poll, recv, send) has
 released the GIL and is not in them; `--wall` samples every thread instead (waits included).
 It also prints the CPU time (user + system) all daemon processes used per request while wrk ran:
-the cost that the shares divide up, and the number to compare before and after a change.
+the cost that the shares divide up, and the number to compare before and after a change; and the
+daemon threads' context switches per request, which counts GIL hand-offs and hardly depends on
+what else the machine is doing.
 
 Rules: a measurement tool, not a test; loopback only; every process it starts is stopped by pid.
 """
@@ -99,6 +101,25 @@ def cpu_seconds(processes):
     return total
 
 
+def context_switches(processes):
+    """Voluntary + involuntary context switches of every thread of `processes` so far.
+
+    A thread that gives up the GIL while another wants it costs a switch away and one back, so
+    this counts GIL hand-offs as well as waits; unlike CPU time it hardly moves with the load
+    of the machine."""
+    total = 0
+    for proc in processes:
+        for task in os.listdir(f"/proc/{proc.pid}/task"):
+            try:
+                with open(f"/proc/{proc.pid}/task/{task}/status") as status:
+                    for line in status:
+                        if "ctxt_switches:" in line:  # voluntary_... and nonvoluntary_...
+                            total += int(line.split()[-1])
+            except FileNotFoundError:
+                pass  # a thread that ended meanwhile
+    return total
+
+
 def wrk_requests(output):
     """The request count of bench/wrk_report.lua's summary line, or 0."""
     for line in output.splitlines():
@@ -130,6 +151,7 @@ def main(argv=None):
         pid = daemons[0].pid
         raw = args.output or os.path.join(run_dir, "stacks.txt")
         cpu_before = cpu_seconds(daemons)
+        switches_before = context_switches(daemons)
         wrk = subprocess.Popen(
             [load.wrk_binary(), "-t2", f"-c{args.connections}", f"-d{args.seconds + 3}s",
              "--timeout", "10s", "-s", os.path.join(HERE, "wrk_report.lua"), url],
@@ -143,6 +165,7 @@ def main(argv=None):
         finally:
             output, _ = wrk.communicate(timeout=args.seconds + 60)
         cpu_used = cpu_seconds(daemons) - cpu_before
+        switches = context_switches(daemons) - switches_before
         print(f"wsgid{'-py' if args.pure_python else ''} daemon pid {pid}, app {args.app}, "
               f"{args.connections} connections, {args.seconds}s at {args.rate} Hz")
         requests = wrk_requests(output)
@@ -152,6 +175,8 @@ def main(argv=None):
         if requests:
             print(f"daemon CPU per request (user + system, all {len(daemons)} daemons, py-spy "
                   f"running): {1e6 * cpu_used / requests:.0f} us")
+            print(f"daemon context switches per request (all threads): "
+                  f"{switches / requests:.1f}")
         report(read_raw(raw), args.top)
     finally:
         if contender is not None:
