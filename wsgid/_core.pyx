@@ -42,6 +42,7 @@ from wsgid._core_py import (
     PACKET_RECV_SIZE,
     HeadError,
     ProtocolError,
+    ShortBodyError,
     content_length_error,
     duplicate_key_error,
     header_error,
@@ -51,6 +52,7 @@ from wsgid._core_py import (
     headers_type_error,
     hop_by_hop_error,
     input_terminated_error,
+    short_body_error,
     key_overrun_error,
     length_and_terminated_error,
     missing_value_length_error,
@@ -445,6 +447,8 @@ cdef class InputStream:
         data = self._recv(size)
         if len(data) == 0:
             self._eof = True
+            if self._unreceived > 0:
+                raise short_body_error(self._unreceived)
             return b""
         if self._unreceived >= 0:
             self._unreceived -= len(data)
@@ -543,7 +547,10 @@ cdef class InputStream:
         cdef bytes data
         del self._buffer[:]
         while True:
-            data = self._recv_body(C_BODY_RECV_SIZE)
+            try:
+                data = self._recv_body(C_BODY_RECV_SIZE)
+            except ShortBodyError:
+                return drained  # the caller compares what it got with CONTENT_LENGTH
             if not data:
                 return drained
             drained += len(data)

@@ -168,6 +168,17 @@ def truncated_error(received, packet_size):
     )
 
 
+class ShortBodyError(OSError):
+    """wsgi.input met the end of the connection before CONTENT_LENGTH bytes: the client (or the
+    front end) went away mid-upload. An OSError, as mod_wsgi raises for a failed body read, so
+    that a cut-off upload is never taken for a complete one."""
+
+
+def short_body_error(missing):
+    return ShortBodyError(f"the request body ended {missing} bytes before its CONTENT_LENGTH: "
+                          "the client went away while sending it")
+
+
 def short_repr(thing):
     """repr(thing) cut to a log-friendly length (repr has no newline)."""
     text = repr(thing)
@@ -427,6 +438,8 @@ class InputStream:
         data = self._sock.recv(size)
         if not data:
             self._eof = True
+            if self._unreceived:
+                raise short_body_error(self._unreceived)
             return b""
         if self._unreceived is not None:
             self._unreceived -= len(data)
@@ -511,7 +524,10 @@ class InputStream:
         drained = len(self._buffer)
         del self._buffer[:]
         while True:
-            data = self._recv(BODY_RECV_SIZE)
+            try:
+                data = self._recv(BODY_RECV_SIZE)
+            except ShortBodyError:
+                return drained  # the caller compares what it got with CONTENT_LENGTH
             if not data:
                 return drained
             drained += len(data)

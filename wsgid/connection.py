@@ -299,8 +299,10 @@ def finish_request_body(sock, body, length, environ):
                   describe_request(environ), exc)
         return False
     if length is not None and body.bytes_read + drained < length:
-        log.warning("request body ended after %d of %d bytes (CONTENT_LENGTH) for %s",
-                    body.bytes_read + drained, length, describe_request(environ))
+        # The client went away mid-upload (an application that read that far got an OSError),
+        # or the module stopped sending a body the application answered without reading.
+        log.info("request body ended after %d of %d bytes (CONTENT_LENGTH) for %s",
+                 body.bytes_read + drained, length, describe_request(environ))
     return True
 
 

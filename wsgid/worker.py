@@ -270,7 +270,8 @@ def _run_service(config, group, handler, monitor, life):
 def _stop(reason, life, pool, handler, monitor):
     """Stop accepting, tell the application, let running requests finish, within bounds."""
     logger.info("daemon process stopping (%s)", reason)
-    pool.stop()
+    # Without a supervisor nobody else serves the socket: what is queued is served here.
+    pool.stop(finish_backlog=life.supervisor_gone())
     pool.release_listener()
     _emit_process_stopping(reason)
 

@@ -177,18 +177,30 @@ def test_length_none_readline_until_eof(core, body_on_socket):
     assert len(list(wsgi_input)) == 4
 
 
-def test_short_body_returns_what_arrived(core, body_on_socket):
+def test_a_read_that_meets_an_early_end_raises_so_a_cut_upload_never_looks_whole(
+        core, body_on_socket):
     wsgi_input, _ = stream(core, body_on_socket, b"only this", 4, length=100, extra=b"")
-    assert wsgi_input.read(50) == b"only this"
-    assert wsgi_input.read() == b""
-    assert wsgi_input.bytes_read == 9
-    assert wsgi_input.drain() == 0
+    with pytest.raises(OSError, match="ended 91 bytes before its CONTENT_LENGTH"):
+        wsgi_input.read(50)
+    assert wsgi_input.bytes_read == 0
 
 
-def test_short_body_read_all(core, body_on_socket):
+@pytest.mark.parametrize("how", ["read", "readline", "readlines"])
+def test_every_way_of_reading_a_short_body_raises(core, body_on_socket, how):
     wsgi_input, _ = stream(core, body_on_socket, b"only this", 0, length=100, extra=b"")
-    assert wsgi_input.read() == b"only this"
-    assert wsgi_input.readline() == b""
+    with pytest.raises(OSError):
+        getattr(wsgi_input, how)()
+
+
+def test_drain_of_a_short_body_returns_what_was_left_without_raising(core, body_on_socket):
+    wsgi_input, _ = stream(core, body_on_socket, b"only this", 4, length=100, extra=b"")
+    assert wsgi_input.read(2) == b"on"
+    assert wsgi_input.drain() == 7
+
+
+def test_a_body_without_length_ends_quietly_at_eof(core, body_on_socket):
+    wsgi_input, _ = stream(core, body_on_socket, b"all of it", 0, length=None, extra=b"")
+    assert wsgi_input.read() == b"all of it"
 
 
 def test_empty_body_does_not_touch_the_socket(core, body_on_socket):
