@@ -432,10 +432,12 @@ static int send_request(wsgid_request *req)
             if (rv != APR_SUCCESS) {
                 apr_brigade_cleanup(bb);
                 if (wsgid_exchange_daemon_answered(rv)) {
-                    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r,
+                    ap_log_rerror(APLOG_MARK, APLOG_DEBUG,
+                                  rv == WSGID_EXCHANGE_ANSWERED ? 0 : rv, r,
                                   "mod_wsgid: group '%s' socket %s: the "
-                                  "daemon stopped reading the request "
-                                  "body; reading its response",
+                                  "daemon answered or stopped reading "
+                                  "before the whole request body was sent; "
+                                  "reading its response",
                                   req->group->name,
                                   req->group->socket_path);
                     seen_eos = 1;

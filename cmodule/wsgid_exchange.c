@@ -4,6 +4,7 @@
  * socket PATH: what happened; answering STATUS", so that one grep finds
  * every failure of a group.
  */
+#include "apr_poll.h"
 #include "apr_strings.h"
 
 #include "httpd.h"
@@ -36,10 +37,35 @@ int wsgid_exchange_connect(wsgid_exchange *x, request_rec *r,
                       info.backlog_full ? " (listen backlog full)" : "");
         return HTTP_SERVICE_UNAVAILABLE;
     }
-    apr_socket_timeout_set(x->sock, group->socket_timeout
-                                    ? group->socket_timeout
-                                    : r->server->timeout);
+    x->timeout = group->socket_timeout ? group->socket_timeout
+                                       : r->server->timeout;
+    apr_socket_timeout_set(x->sock, x->timeout);
     return OK;
+}
+
+/* Wait until the daemon socket takes more bytes (APR_SUCCESS) or has an
+ * answer to read (WSGID_EXCHANGE_ANSWERED), at most socket-timeout. */
+static apr_status_t wait_writable_or_answered(wsgid_exchange *x)
+{
+    apr_pollfd_t pfd;
+    apr_int32_t ready = 0;
+    apr_status_t rv;
+
+    memset(&pfd, 0, sizeof(pfd));
+    pfd.p = x->r->pool;
+    pfd.desc_type = APR_POLL_SOCKET;
+    pfd.desc.s = x->sock;
+    pfd.reqevents = APR_POLLIN | APR_POLLOUT;
+    do {
+        rv = apr_poll(&pfd, 1, &ready, x->timeout);
+    } while (APR_STATUS_IS_EINTR(rv));
+    if (rv != APR_SUCCESS) {
+        return rv;   /* APR_TIMEUP: socket-timeout passed */
+    }
+    if (pfd.rtnevents & (APR_POLLIN | APR_POLLHUP | APR_POLLERR)) {
+        return WSGID_EXCHANGE_ANSWERED;
+    }
+    return APR_SUCCESS;
 }
 
 apr_status_t wsgid_exchange_send(wsgid_exchange *x, const char *data,
@@ -47,20 +73,30 @@ apr_status_t wsgid_exchange_send(wsgid_exchange *x, const char *data,
 {
     while (len > 0) {
         apr_size_t n = len;
-        apr_status_t rv = apr_socket_send(x->sock, data, &n);
+        apr_status_t rv;
 
+        /* Timeout 0 makes the send return EAGAIN instead of waiting; with
+         * a socket that is non-blocking already, switching costs no
+         * system call. */
+        apr_socket_timeout_set(x->sock, 0);
+        rv = apr_socket_send(x->sock, data, &n);
+        apr_socket_timeout_set(x->sock, x->timeout);
+        data += n;
+        len -= n;
+        if (APR_STATUS_IS_EAGAIN(rv)) {
+            rv = wait_writable_or_answered(x);
+        }
         if (rv != APR_SUCCESS) {
             return rv;
         }
-        data += n;
-        len -= n;
     }
     return APR_SUCCESS;
 }
 
 int wsgid_exchange_daemon_answered(apr_status_t rv)
 {
-    return APR_STATUS_IS_EPIPE(rv) || APR_STATUS_IS_ECONNRESET(rv);
+    return rv == WSGID_EXCHANGE_ANSWERED || APR_STATUS_IS_EPIPE(rv)
+           || APR_STATUS_IS_ECONNRESET(rv);
 }
 
 int wsgid_exchange_send_packet(wsgid_exchange *x, const wsgid_wire_var *vars,

@@ -28,19 +28,27 @@ typedef struct {
     char *buf;                           /* WSGID_HEAD_BUFFER bytes */
     apr_size_t buf_len;
     wsgid_head head;                     /* valid after read_head: OK */
+    apr_interval_time_t timeout;         /* socket-timeout */
 } wsgid_exchange;
+
+/* wsgid_exchange_send's "stop sending: the daemon has begun to answer". */
+#define WSGID_EXCHANGE_ANSWERED (APR_OS_START_USERERR + 71)
 
 /* Connect within the group's connect-timeout and set its socket-timeout
  * (Apache's Timeout when unset).  OK or 503. */
 int wsgid_exchange_connect(wsgid_exchange *x, request_rec *r,
                            const wsgid_daemon_group *group);
 
-/* Send all of data; APR_SUCCESS or the error of the failed send. */
+/* Send all of data; APR_SUCCESS or the error of the failed send.  A send
+ * that would wait first looks whether the daemon has begun to answer (an
+ * application may answer without reading the whole body, and a daemon
+ * writing a big answer while we write a big body would wait on each other
+ * until socket-timeout): then WSGID_EXCHANGE_ANSWERED, read the answer. */
 apr_status_t wsgid_exchange_send(wsgid_exchange *x, const char *data,
                                  apr_size_t len);
 
-/* EPIPE or ECONNRESET while sending: the daemon stopped reading, so its
- * answer is waiting to be read. */
+/* EPIPE, ECONNRESET or WSGID_EXCHANGE_ANSWERED while sending: the daemon
+ * stopped reading or began to answer, so its answer is waiting to be read. */
 int wsgid_exchange_daemon_answered(apr_status_t rv);
 
 /* Encode vars (vars_size from wsgid_wire_vars_size) and send the packet.
