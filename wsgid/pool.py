@@ -7,7 +7,9 @@ serves it completely and closes it.
 Rules:
 - The listening socket is shared by every daemon process of the group and owned by the
   supervisor. Stopping a pool never shutdown()s or closes it (that would stop it for the other
-  processes and lose queued connections); a pool stops through its own wake-up pipe.
+  processes and lose queued connections); a pool stops through its own wake-up pipe. The one
+  exception is a daemon whose supervisor is gone (stop(finish_backlog=True)): the socket dies
+  with the group then, so it is made to refuse new connections and its queue is served.
 - Inside one process only one idle thread at a time waits on the listener (the accept lock), so
   a new connection wakes one thread per process instead of all of them. Across processes the
   losers of the accept() race get EAGAIN and simply wait again.
@@ -21,6 +23,7 @@ Rules:
 
 import os
 import select
+import socket
 import threading
 import time
 
@@ -44,6 +47,7 @@ class RequestThreadPool:
         self._busy_lock = threading.Lock()
         self._busy = 0
         self._stopping = False
+        self._finish_backlog = False
         self._wake_r, self._wake_w = os.pipe()
         self._poller = select.poll()
         self._poller.register(listener.fileno(), select.POLLIN)
@@ -60,8 +64,22 @@ class RequestThreadPool:
         for thread in self._threads:
             thread.start()
 
-    def stop(self):
-        """Stop accepting: every thread finishes its current connection and leaves its loop."""
+    def stop(self, finish_backlog=False):
+        """Stop accepting: every thread finishes its current connection and leaves its loop.
+
+        finish_backlog is for a daemon whose supervisor is gone, so that nobody else will serve
+        this socket: the listener is first made to refuse new connections (shutdown(SHUT_RD) on
+        a unix listener: a connect() then fails at once, and the module retries it within
+        connect-timeout against the supervisor Apache starts next; a connection queued when the
+        last copy of a listener is closed would be reset instead, a 502), and the connections
+        already queued are served before the threads leave.
+        """
+        if finish_backlog:
+            try:
+                self._listener.shutdown(socket.SHUT_RD)
+                self._finish_backlog = True
+            except OSError as exc:
+                logger.warning("cannot make the daemon socket refuse new connections: %s", exc)
         self._stopping = True
         # The byte is never read: the pipe stays readable, so every waiting thread sees it.
         os.write(self._wake_w, b"x")
@@ -71,8 +89,12 @@ class RequestThreadPool:
 
         close() of an inherited descriptor affects only this process (unlike shutdown()); once
         no stopping daemon holds a copy, a killed supervisor's socket is really gone and a new
-        supervisor can take over its path at once.
+        supervisor can take over its path at once. After stop(finish_backlog=True) the threads
+        still accept what is queued, so the copy stays until the process exits (it refuses new
+        connections already, which is all a new supervisor needs).
         """
+        if self._finish_backlog:
+            return
         with self._accept_lock:   # no thread is in poll() on it once we hold the lock
             self._listener.close()
 
@@ -84,9 +106,11 @@ class RequestThreadPool:
         return sum(thread.is_alive() for thread in self._threads)
 
     def _serve(self):
-        while not self._stopping:
+        while True:
             conn = self._next_connection()
             if conn is None:
+                if self._stopping:
+                    return
                 continue
             with self._busy_lock:
                 self._busy += 1
@@ -103,17 +127,29 @@ class RequestThreadPool:
     def _next_connection(self):
         """Wait for a connection or for stop(); return an accepted, checked connection or None."""
         with self._accept_lock:
+            if not self._stopping:
+                # Until the listener is readable, or stop() wrote to the wake-up pipe (after
+                # setting _stopping).
+                self._poller.poll()
             if self._stopping:
-                return None
-            for fd, _ in self._poller.poll():
-                if fd == self._wake_r:
-                    return None
-            if self._stopping:
-                return None
+                return self._queued_connection() if self._finish_backlog else None
             try:
                 return sockets.accept_checked(self._listener, self._allowed_uids)
             except OSError as exc:
                 logger.error("accept() on the daemon socket failed: %s; retrying in %.1fs",
                              exc, ACCEPT_ERROR_PAUSE)
                 select.select([self._wake_r], [], [], ACCEPT_ERROR_PAUSE)
+                return None
+
+    def _queued_connection(self):
+        """While finishing the backlog: the next connection still queued, None once none is."""
+        while True:
+            try:
+                conn = sockets.accept_checked(self._listener, self._allowed_uids)
+            except OSError:
+                return None
+            if conn is not None:
+                return conn
+            # None is also a refused peer (logged): only an empty queue ends the backlog.
+            if not sockets.has_pending(self._listener):
                 return None

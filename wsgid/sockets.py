@@ -21,6 +21,7 @@ Rules:
 """
 
 import os
+import select
 import socket
 import stat
 import struct
@@ -146,6 +147,11 @@ def accept_checked(listener, allowed_uids):
                      uid, _name_of(listener), ", ".join(str(u) for u in sorted(allowed_uids)))
     conn.close()
     return None
+
+
+def has_pending(listener):
+    """Whether a connection waits in `listener`'s queue right now (never waits itself)."""
+    return bool(select.select([listener], [], [], 0)[0])
 
 
 def _name_of(listener):
