@@ -75,6 +75,14 @@ class RestartBackoff:
         return at
 
 
+def in_flight_words(handle):
+    """' with N requests in flight' for the log line of a process that died on its own: what
+    its last heartbeat said it was running (up to a heartbeat interval old)."""
+    if handle.active_requests is None:
+        return " with an unknown number of requests in flight (no heartbeat came from it)"
+    return f" with {handle.active_requests} requests in flight"
+
+
 class _Slot:
     """One of the group's `processes=` places: the process in it, or when the next one starts."""
 
@@ -123,6 +131,20 @@ class Group:
 
     def pids(self):
         return [handle.pid for handle in self.processes()]
+
+    def backing_off(self, now):
+        """Seconds until the next start while no process of the group can take a connection
+        because starts keep failing (backoff_answer.py answers 503 meanwhile); else None.
+
+        Only when no process is alive apart from those told to stop (which no longer accept),
+        and a slot waits for its next start after a failed one."""
+        if self.stopping or any(handle.state is not ProcessState.STOPPING
+                                for handle in self.processes()):
+            return None
+        waits = [slot.next_start_at - now for slot in self._slots
+                 if slot.process is None and slot.next_start_at is not None and
+                 slot.backoff.failures]
+        return max(0.0, min(waits)) if waits else None
 
     @property
     def finished(self):
@@ -344,6 +366,8 @@ class Group:
         how = process.describe_wait_status(wait_status)
         if handle.kill_reason:
             how += f" ({handle.kill_reason})"
+        if not was_stopping:
+            how += in_flight_words(handle)
         if self.stopping:
             self.log.info("daemon process %d %s", pid, how)
         elif was_stopping:

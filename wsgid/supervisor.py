@@ -23,6 +23,9 @@ Rules:
   work (group.py).
 - And on the control socket (control.py, FILE + ".control"), where `wsgid status` asks for a
   snapshot of the groups and their processes; control.py serves it without ever blocking.
+- And, while a group backs off because its processes keep failing to start, on that group's
+  socket: backoff_answer.py answers the waiting connections 503 instead of letting them wait
+  for socket-timeout.
 - External mode under systemd (notify.py): READY=1 once every process of every group has said
   `ready`, RELOADING=1 then READY=1 around a reload (the second READY=1 once the groups it
   started are ready), STOPPING=1 when a stop begins.
@@ -46,6 +49,7 @@ import psutil
 from setproctitle import setproctitle
 
 from wsgid import control, log, notify, process, sockets
+from wsgid.backoff_answer import BackoffAnswerer
 from wsgid.errors import ConfigError
 from wsgid.group import Group
 from wsgid.states import ShutdownReason
@@ -228,6 +232,7 @@ class Supervisor:
         self._awaiting_ready = None  # groups whose readiness READY=1 waits for; None: sent
         self.control = control.ControlServer(control.control_socket_path(config_path),
                                              self.status, managed=managed_by is not None)
+        self.backoff_answerer = BackoffAnswerer()
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -255,6 +260,7 @@ class Supervisor:
             self._loop()
         finally:
             self.control.close()
+            self.backoff_answerer.close()
             self._close_listeners(set(self.listeners))
             signal.set_wakeup_fd(-1)
         logger.info("supervisor stopped")
@@ -265,6 +271,7 @@ class Supervisor:
             readable = self._wait(self._timeout())
             self._read_channels(readable)
             self.control.serve(readable, self._clock())
+            self.backoff_answerer.serve(readable, self._clock())
             for signum in self._take_signals():
                 self.SIGNAL_HANDLERS[signum](self)
             self._reap()
@@ -276,6 +283,7 @@ class Supervisor:
                 group.tick(now)
             self._forget_finished_groups()
             self._notify_when_ready()
+            self.backoff_answerer.update(self._serving_groups(), now)
             if self._stopping:
                 if not self._all_groups():
                     return
@@ -291,8 +299,9 @@ class Supervisor:
             due.append(self._hard_deadline)
         if self.held:
             due.append(self._next_held_check)
-        if self.control.next_due() is not None:
-            due.append(self.control.next_due())
+        for server in (self.control, self.backoff_answerer):
+            if server.next_due() is not None:
+                due.append(server.next_due())
         return max(0.0, min([now + TICK] + due) - now)
 
     def _all_groups(self):
@@ -332,7 +341,7 @@ class Supervisor:
         poller.register(self._wake_r, select.POLLIN)
         for fd in self._channels():
             poller.register(fd, select.POLLIN)
-        for fd, events in self.control.poll_events():
+        for fd, events in self.control.poll_events() + self.backoff_answerer.poll_events():
             poller.register(fd, events)
         readable = {fd for fd, _ in poller.poll(timeout * 1000)}
         if self._wake_r in readable:
