@@ -9,17 +9,17 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: all system venv build test run bench clean
+.PHONY: all system venv build test run bench fuzz clean
 
 all: build
 
 system:
 	scripts/install-system-packages
 
-$(VENV)/.deps: setup.cfg pyproject.toml | system
+$(VENV)/.deps: setup.cfg pyproject.toml Makefile | system
 	$(SYSTEM_PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "setuptools>=68" wheel "Cython>=3.0" click setproctitle psutil pytest requests django whitenoise
+	$(PY) -m pip install -q "setuptools>=68" wheel "Cython>=3.0" click setproctitle psutil pytest requests django whitenoise atheris
 	touch $@
 
 venv: $(VENV)/.deps
@@ -32,6 +32,11 @@ build: venv
 test: build
 	$(PY) -m pytest $(PYTEST_ARGS)
 	WSGID_PUREPYTHON=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+# Fuzz both wire parsers for longer than CI does (fuzz/README.md): make fuzz FUZZ_SECONDS=3600
+FUZZ_SECONDS ?= 600
+fuzz: build
+	PYTHON=$(PY) fuzz/run $(FUZZ_SECONDS)
 
 run: build
 	$(VENV)/bin/wsgid start-server --host $(HOST) --port $(PORT)

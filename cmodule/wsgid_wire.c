@@ -110,6 +110,43 @@ static int is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
+/* 1 if s[0..len) is name, ignoring ASCII case. */
+static int name_is(const char *s, size_t len, const char *name)
+{
+    size_t i;
+
+    if (strlen(name) != len) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        char a = s[i], b = name[i];
+
+        if (a >= 'A' && a <= 'Z') a = (char)(a - 'A' + 'a');
+        if (b >= 'A' && b <= 'Z') b = (char)(b - 'A' + 'a');
+        if (a != b) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Content-Length: 1*DIGIT, and at most 18 digits so that any value fits
+ * the signed 64-bit apr_off_t that Apache keeps it in. */
+static int is_content_length(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len == 0 || len > 18) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        if (!is_digit(s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int all_field_chars(const char *s, size_t len)
 {
     size_t i;
@@ -222,6 +259,26 @@ static wsgid_head_result split_header_line(const char *s, size_t len,
     return WSGID_HEAD_OK;
 }
 
+/* The headers that must not make a response mean two things (see
+ * wsgid_wire_parse_head); content_lengths counts the Content-Length lines
+ * seen so far. */
+static wsgid_head_result check_framing_header(const char *name,
+                                              size_t name_len,
+                                              const char *value,
+                                              size_t value_len,
+                                              int *content_lengths)
+{
+    if (name_is(name, name_len, "Content-Length")) {
+        if (++*content_lengths > 1 || !is_content_length(value, value_len)) {
+            return WSGID_HEAD_BAD_CONTENT_LENGTH;
+        }
+    }
+    else if (name_is(name, name_len, "Status")) {
+        return WSGID_HEAD_STATUS_HEADER;
+    }
+    return WSGID_HEAD_OK;
+}
+
 /* Walk the lines of a complete head; emit headers only when emit is set. */
 static wsgid_head_result walk_head(const char *buf, size_t head_end,
                                    wsgid_head *head, int emit,
@@ -229,15 +286,18 @@ static wsgid_head_result walk_head(const char *buf, size_t head_end,
 {
     size_t pos = 0;
     int first = 1;
+    int content_lengths = 0;
 
     while (pos < head_end) {
         const char *nl = memchr(buf + pos, '\n', head_end - pos);
         size_t len = (size_t)(nl - (buf + pos));
         wsgid_head_result rv;
 
-        if (len > 0 && buf[pos + len - 1] == '\r') {
-            len--;
+        if (len == 0 || buf[pos + len - 1] != '\r') {
+            head->error_offset = pos;
+            return WSGID_HEAD_BARE_LF;
         }
+        len--;
         if (len == 0) {
             if (first) {
                 head->error_offset = pos;
@@ -255,6 +315,10 @@ static wsgid_head_result walk_head(const char *buf, size_t head_end,
 
             rv = split_header_line(buf + pos, len, &value, &name_len,
                                    &value_len);
+            if (rv == WSGID_HEAD_OK) {
+                rv = check_framing_header(buf + pos, name_len, value,
+                                          value_len, &content_lengths);
+            }
             if (rv == WSGID_HEAD_OK && emit && on_header != NULL
                 && on_header(ctx, buf + pos, name_len, value, value_len)) {
                 rv = WSGID_HEAD_CALLBACK_FAILED;
@@ -318,6 +382,12 @@ const char *wsgid_wire_head_result_text(wsgid_head_result result)
         return "header value contains CR, LF or another control character";
     case WSGID_HEAD_CALLBACK_FAILED:
         return "header refused";
+    case WSGID_HEAD_BAD_CONTENT_LENGTH:
+        return "Content-Length is not 1 to 18 digits, or is repeated";
+    case WSGID_HEAD_STATUS_HEADER:
+        return "a Status header beside the status line";
+    case WSGID_HEAD_BARE_LF:
+        return "a line ends in a bare LF instead of CRLF";
     }
     return "unknown result";
 }
@@ -329,24 +399,10 @@ int wsgid_wire_is_hop_by_hop(const char *name, size_t name_len)
         "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding",
         "Upgrade", NULL
     };
-    size_t i, j;
+    size_t i;
 
     for (i = 0; hop_by_hop[i] != NULL; i++) {
-        const char *h = hop_by_hop[i];
-
-        if (strlen(h) != name_len) {
-            continue;
-        }
-        for (j = 0; j < name_len; j++) {
-            char a = name[j], b = h[j];
-
-            if (a >= 'A' && a <= 'Z') a = (char)(a - 'A' + 'a');
-            if (b >= 'A' && b <= 'Z') b = (char)(b - 'A' + 'a');
-            if (a != b) {
-                break;
-            }
-        }
-        if (j == name_len) {
+        if (name_is(name, name_len, hop_by_hop[i])) {
             return 1;
         }
     }

@@ -64,7 +64,10 @@ typedef enum {
     WSGID_HEAD_BAD_HEADER_LINE,   /* no colon, or a folded (continuation) line */
     WSGID_HEAD_BAD_HEADER_NAME,   /* name is not an RFC 7230 token */
     WSGID_HEAD_BAD_HEADER_VALUE,  /* CR, LF, NUL or another control char */
-    WSGID_HEAD_CALLBACK_FAILED    /* the header callback returned non-zero */
+    WSGID_HEAD_CALLBACK_FAILED,   /* the header callback returned non-zero */
+    WSGID_HEAD_BAD_CONTENT_LENGTH, /* not 1 to 18 digits, or a second one */
+    WSGID_HEAD_STATUS_HEADER,     /* a Status header: a second status */
+    WSGID_HEAD_BARE_LF            /* a line ends in LF without CR */
 } wsgid_head_result;
 
 /* Called once per header line, in order, only after the whole head has
@@ -88,9 +91,17 @@ typedef struct {
 } wsgid_head;
 
 /*
- * Parse the response head at the start of buf[0..len).  Lines end in CRLF
- * or a bare LF.  Call again with the same buf (grown) and the same head
- * after WSGID_HEAD_NEED_MORE.
+ * Parse the response head at the start of buf[0..len).  Every line ends in
+ * CRLF: a bare LF is an error, not a line end, because a daemon that let an
+ * application's LF through would otherwise inject a header line.  Call
+ * again with the same buf (grown) and the same head after
+ * WSGID_HEAD_NEED_MORE.
+ *
+ * Besides the syntax, two headers that would make the response mean two
+ * things are refused: a Content-Length that is not plain digits or comes
+ * twice (a client and a cache could frame the body differently), and a
+ * Status header (CGI-style front ends take it for the status; the status
+ * line already gave one).
  */
 wsgid_head_result wsgid_wire_parse_head(const char *buf, size_t len,
                                         wsgid_head *head,

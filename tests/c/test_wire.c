@@ -232,18 +232,6 @@ static void test_head_split_in_pieces(void)
     CHECK(parse_all("", 0, &head, &log) == WSGID_HEAD_NEED_MORE);
 }
 
-static void test_head_bare_lf(void)
-{
-    static const char text[] = "HTTP/1.0 404 Not Found\nA: b\n\nrest";
-    wsgid_head head;
-    header_log log;
-
-    CHECK(parse_all(text, strlen(text), &head, &log) == WSGID_HEAD_OK);
-    CHECK(head.status == 404 && head.http_minor == 0);
-    CHECK(log.count == 1 && strcmp(log.lines[0], "A=[b]") == 0);
-    CHECK(strcmp(text + head.body_offset, "rest") == 0);
-}
-
 static void test_head_status_without_reason(void)
 {
     static const char text[] = "HTTP/1.1 204 \r\n\r\n";
@@ -289,7 +277,20 @@ static void test_head_bad_status_line(void)
     EXPECT_HEAD_ERROR("GET / HTTP/1.1\r\n\r\n", WSGID_HEAD_BAD_STATUS_LINE);
     EXPECT_HEAD_ERROR("HTTP/1.1 200 O\rK\r\n\r\n", WSGID_HEAD_BAD_STATUS_LINE);
     EXPECT_HEAD_ERROR("\r\n\r\n", WSGID_HEAD_BAD_STATUS_LINE);
-    EXPECT_HEAD_ERROR("\n", WSGID_HEAD_BAD_STATUS_LINE);
+}
+
+static void test_head_bare_lf_is_refused(void)
+{
+    /* only CRLF ends a line: with a bare LF, an LF in a value would start
+     * a header line of its own */
+    EXPECT_HEAD_ERROR("HTTP/1.0 404 Not Found\nA: b\n\nrest",
+                      WSGID_HEAD_BARE_LF);
+    EXPECT_HEAD_ERROR("HTTP/1.1 200 OK\r\nX: a\nInjected: 1\r\n\r\n",
+                      WSGID_HEAD_BARE_LF);
+    EXPECT_HEAD_ERROR("HTTP/1.1 200 OK\r\nX: a\r\n\n", WSGID_HEAD_BARE_LF);
+    EXPECT_HEAD_ERROR("HTTP/1.1 200 O\nInjected: 1\r\n\r\n",
+                      WSGID_HEAD_BARE_LF);
+    EXPECT_HEAD_ERROR("\n", WSGID_HEAD_BARE_LF);
 }
 
 static void test_head_bad_header_name(void)
@@ -318,9 +319,9 @@ static void test_head_control_chars_in_value(void)
                       WSGID_HEAD_BAD_HEADER_VALUE);
     EXPECT_HEAD_ERROR("HTTP/1.1 200 OK\r\nX: a\x7f\r\n\r\n",
                       WSGID_HEAD_BAD_HEADER_VALUE);
-    /* an LF inside a value ends the line: the injected rest is no header */
+    /* an LF inside a value is a bare LF: never a line end */
     EXPECT_HEAD_ERROR("HTTP/1.1 200 OK\r\nX: a\nInjected\r\n\r\n",
-                      WSGID_HEAD_BAD_HEADER_LINE);
+                      WSGID_HEAD_BARE_LF);
     {
         /* a tab and latin-1 bytes are allowed */
         static const char text[] = "HTTP/1.1 200 OK\r\nX: a\tb\xe9\r\n\r\n";
@@ -359,6 +360,58 @@ static void test_head_too_large(void)
     CHECK(parse_all(buf, limit + 16, &head, &log) == WSGID_HEAD_TOO_LARGE);
     CHECK(log.count == 0);
     free(buf);
+}
+
+static void test_head_content_length_must_be_one_number(void)
+{
+    static const char good[] =
+        "HTTP/1.1 200 OK\r\ncontent-length: 007\r\n\r\n";
+    static const char largest[] =
+        "HTTP/1.1 200 OK\r\nContent-Length: 999999999999999999\r\n\r\n";
+    wsgid_head head;
+    header_log log;
+
+    CHECK(parse_all(good, strlen(good), &head, &log) == WSGID_HEAD_OK);
+    CHECK(log.count == 1 && strcmp(log.lines[0], "content-length=[007]") == 0);
+    CHECK(parse_all(largest, strlen(largest), &head, &log) == WSGID_HEAD_OK);
+    EXPECT_HEAD_ERROR("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
+                      "Content-Length: 1\r\n\r\n",
+                      WSGID_HEAD_BAD_CONTENT_LENGTH);
+    EXPECT_HEAD_ERROR("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
+                      "CONTENT-LENGTH: 20\r\n\r\n",
+                      WSGID_HEAD_BAD_CONTENT_LENGTH);
+    EXPECT_HEAD_ERROR("HTTP/1.1 200 OK\r\nContent-Length: 1, 1\r\n\r\n",
+                      WSGID_HEAD_BAD_CONTENT_LENGTH);
+    EXPECT_HEAD_ERROR("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+                      WSGID_HEAD_BAD_CONTENT_LENGTH);
+    EXPECT_HEAD_ERROR("HTTP/1.1 200 OK\r\nContent-Length: +1\r\n\r\n",
+                      WSGID_HEAD_BAD_CONTENT_LENGTH);
+    EXPECT_HEAD_ERROR("HTTP/1.1 200 OK\r\nContent-Length: 0x10\r\n\r\n",
+                      WSGID_HEAD_BAD_CONTENT_LENGTH);
+    EXPECT_HEAD_ERROR("HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n",
+                      WSGID_HEAD_BAD_CONTENT_LENGTH);
+    EXPECT_HEAD_ERROR("HTTP/1.1 200 OK\r\nContent-Length: 1 2\r\n\r\n",
+                      WSGID_HEAD_BAD_CONTENT_LENGTH);
+    EXPECT_HEAD_ERROR("HTTP/1.1 200 OK\r\n"
+                      "Content-Length: 9999999999999999999\r\n\r\n",
+                      WSGID_HEAD_BAD_CONTENT_LENGTH);
+}
+
+static void test_head_status_header_refused(void)
+{
+    EXPECT_HEAD_ERROR("HTTP/1.1 200 OK\r\nStatus: 302 Found\r\n\r\n",
+                      WSGID_HEAD_STATUS_HEADER);
+    EXPECT_HEAD_ERROR("HTTP/1.1 200 OK\r\nA: 1\r\nstatus: 200\r\n\r\n",
+                      WSGID_HEAD_STATUS_HEADER);
+    {
+        /* only the exact name: X-Status is an ordinary header */
+        static const char text[] = "HTTP/1.1 200 OK\r\nX-Status: 1\r\n\r\n";
+        wsgid_head head;
+        header_log log;
+
+        CHECK(parse_all(text, strlen(text), &head, &log) == WSGID_HEAD_OK);
+        CHECK(log.count == 1);
+    }
 }
 
 static int refuse_second(void *ctx, const char *name, size_t name_len,
@@ -402,12 +455,14 @@ int main(void)
     test_empty_key_refused();
     test_head_good();
     test_head_split_in_pieces();
-    test_head_bare_lf();
+    test_head_bare_lf_is_refused();
     test_head_status_without_reason();
     test_head_bad_status_line();
     test_head_bad_header_name();
     test_head_control_chars_in_value();
     test_head_too_large();
+    test_head_content_length_must_be_one_number();
+    test_head_status_header_refused();
     test_head_callback_can_stop();
     test_hop_by_hop();
     printf("%d checks, %d failed\n", checks, failures);
