@@ -336,7 +336,7 @@ class PacketParser:
 
     def feed(self, data):
         if self._error is not None:
-            raise self._error
+            raise self._error[0](*self._error[1])
         if self._complete:
             raise RuntimeError(
                 "PacketParser.feed() after the packet was complete: "
@@ -346,7 +346,11 @@ class PacketParser:
         try:
             return self._advance()
         except ProtocolError as error:
-            self._error = error  # a broken packet stays broken: later feeds raise it again
+            # A broken packet stays broken: later feeds raise the same error again. Its class
+            # and words are kept, not the exception itself: its traceback holds this frame and
+            # so this parser, a reference cycle that would pin the packet's buffers until the
+            # garbage collector's rare full collection.
+            self._error = (type(error), error.args)
             self._buffer = bytearray()
             raise
 

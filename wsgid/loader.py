@@ -179,7 +179,8 @@ class ScriptLoader:
         return match[0] if match is not None else path
 
     def _configured_script(self, requested):
-        match = self._match_alias(requested)
+        # No file name holds a NUL (the file system calls would raise ValueError).
+        match = self._match_alias(requested) if "\x00" not in requested else None
         if match is not None:
             return match
         raise ScriptRefused(

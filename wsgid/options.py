@@ -360,8 +360,9 @@ OPTIONS: Tuple[Option, ...] = (
 
     # Declared with mod_wsgi 4.6's defaults; refused until wsgid implements them.
     Option("supplementary-groups", GROUP_LIST, (),
-           "Extra groups of the daemon processes, separated by commas.", "adm,staff",
-           default_text="none"),
+           "The supplementary groups of the daemon processes, exactly these, separated by "
+           "commas.", "adm,staff",
+           default_text="the user's groups in the group database, as mod_wsgi's initgroups()"),
     Option("umask", UMASK, None,
            "The umask of the daemon processes, in octal.", "0022",
            default_text="inherited"),

@@ -46,7 +46,7 @@ def bind_listener(path, backlog, owner_uid, owner_gid):
     _remove_stale_socket(path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        old_umask = os.umask(0o177)
+        old_umask = os.umask(0o777 ^ SOCKET_MODE)   # born 0600: never open to others
         try:
             listener.bind(path)
         finally:
@@ -63,10 +63,12 @@ def bind_listener(path, backlog, owner_uid, owner_gid):
 
 
 def set_owner(path, owner_uid, owner_gid):
-    """Mode 0600 and, as root, the owner that may connect (also used when a reload changes it)."""
-    os.chmod(path, SOCKET_MODE)
+    """As root, the owner that may connect (also used when a reload changes it).
+
+    The mode is already 0600 (bound under umask 0177); the path is never followed, so a
+    symlink put in its place between bind() and here gets nothing."""
     if os.geteuid() == 0:
-        os.chown(path, owner_uid, owner_gid)
+        os.chown(path, owner_uid, owner_gid, follow_symlinks=False)
 
 
 def set_backlog(listener, backlog):
@@ -104,9 +106,14 @@ def _remove_stale_socket(path):
 
 
 def _someone_listens(path):
+    # Non-blocking: a listener that does not accept fills its backlog, and a blocking connect()
+    # would then wait for it forever. A full backlog (EAGAIN) still means someone listens.
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.setblocking(False)
     try:
         probe.connect(path)
+    except BlockingIOError:
+        return True
     except OSError:
         return False
     finally:

@@ -9,24 +9,29 @@ returns into the supervisor's code (process.py ends the child with os._exit). Th
    supervisor (Ctrl-C reaches the whole process group; the supervisor then stops us); SIGPIPE
    is ignored. Then the signals the supervisor held across fork() are unblocked;
 2. set the process title (display-name=, default '(wsgi:GROUP)');
-3. the environment: lang=/locale=, python-home= (that virtualenv's site-packages first on
-   sys.path), python-path=, home= (chdir; options.py fills it in as mod_wsgi does: the daemon
-   user's home when that user is not the Apache user; otherwise the supervisor's directory);
+3. the environment: lang=/locale=, home= (chdir; options.py fills it in as mod_wsgi does: the
+   daemon user's home when that user is not the Apache user; otherwise the supervisor's
+   directory);
 4. process settings: umask=, cpu-priority=, virtual-memory-limit= (RLIMIT_AS), cpu-time-limit=
    (RLIMIT_CPU soft limit: the kernel's SIGXCPU, not its SIGKILL, is what we act on);
-5. drop privileges when started as root: setgroups(supplementary-groups=), setgid, setuid; a
+5. drop privileges when started as root: the supplementary groups (supplementary-groups=, or
+   as mod_wsgi does without it, the user's groups in the group database), setgid, setuid; a
    failed drop exits with PRIVILEGE_DROP_FAILED and the process never serves, nor does one that
-   would serve as root;
-6. the in-process API (api.init_process), the RequestHandler (after the drop: the application
+   would serve as root or could become root again. Nothing before this step runs code from
+   the application's directories;
+6. python-home= (that virtualenv's site-packages first on sys.path) and python-path=: after
+   the drop, because their .pth files run code as whoever processes them;
+7. the in-process API (api.init_process), the RequestHandler (after the drop: the application
    is loaded as the daemon user), the monitor thread (monitor.py: heartbeats, limits,
    startup-timeout, request-timeout), the preloads, the request threads; then `ready` on the
    supervisor channel. With threads=0 (service mode) service.run() runs the import scripts in
    this thread instead, and its result is the exit status;
-7. wait until told to stop (a signal, the supervisor's death, or startup-timeout from the
+8. wait until told to stop (a signal, the supervisor's death, or startup-timeout from the
    monitor), then: stop accepting → process_stopping event → running requests get the drain
    time of a recycle (graceful-timeout; eviction-timeout for graceful_signal when set; none for
-   a plain stop, shutdown_signal) → then up to shutdown-timeout more → return OK. The supervisor's SIGKILL comes only after all of that
-   plus a margin (group.py), so a daemon that is not stuck always ends by itself.
+   a plain stop, shutdown_signal) → then up to shutdown-timeout more → return OK. The
+   supervisor's SIGKILL comes only after all of that plus a margin (group.py), so a daemon
+   that is not stuck always ends by itself.
 """
 
 import glob
@@ -188,8 +193,6 @@ def run(group, config, listener, supervisor_pid, channel):
 
     try:
         _apply_locale(options.get("lang"), options.get("locale"))
-        _apply_python_home(options.get("python-home"))
-        _apply_python_path(options.get("python-path") or [])
         _change_directory(options.get("home"))
         _apply_process_settings(options)
     except OSError as exc:
@@ -199,6 +202,15 @@ def run(group, config, listener, supervisor_pid, channel):
     refusal = _drop_privileges(group)
     if refusal is not None:
         return refusal
+
+    try:
+        # After the drop: .pth files on these directories run code, and whoever may write
+        # there must not get to run it as root.
+        _apply_python_home(options.get("python-home"))
+        _apply_python_path(options.get("python-path") or [])
+    except OSError as exc:
+        logger.error("cannot set up the daemon process environment: %s", exc)
+        return ExitCode.SETUP_FAILED
 
     threads = options["threads"]
     try:
@@ -392,12 +404,12 @@ def _change_directory(home):
 
 def _drop_privileges(group):
     """Become the group's user when started as root; return an ExitCode to refuse, else None."""
-    supplementary = list(group.options.get("supplementary-groups") or ())
+    configured = list(group.options.get("supplementary-groups") or ())
     if os.geteuid() != 0:
         if (group.uid, group.gid) != (os.getuid(), os.getgid()):
             logger.warning("user=/group= are ignored: the supervisor does not run as root, so "
                            "this daemon process runs as uid %d", os.getuid())
-        if supplementary:
+        if configured:
             logger.warning("supplementary-groups= is ignored: the supervisor does not run as "
                            "root")
         return None
@@ -406,6 +418,7 @@ def _drop_privileges(group):
                         "unprivileged user; set user= on WSGIDaemonProcess %s", group.name)
         return ExitCode.REFUSED_ROOT
     try:
+        supplementary = configured or _groups_in_database(group.uid, group.gid)
         os.setgroups(supplementary)     # before setuid: afterwards it is not permitted
         os.setgid(group.gid)
         os.setuid(group.uid)
@@ -413,15 +426,24 @@ def _drop_privileges(group):
         logger.critical("cannot switch to uid %d gid %d: %s; this process will not serve",
                         group.uid, group.gid, exc)
         return ExitCode.PRIVILEGE_DROP_FAILED
-    switched = (os.getuid(), os.geteuid(), os.getgid(), os.getegid()) == \
-        (group.uid, group.uid, group.gid, group.gid) and \
-        set(os.getgroups()) <= set(supplementary) | {group.gid}
+    switched = os.getresuid() == (group.uid,) * 3 and os.getresgid() == (group.gid,) * 3 and \
+        set(os.getgroups()) == set(supplementary)
     if not switched or _can_regain_root():
         logger.critical("still privileged after switching to uid %d gid %d; this process will "
                         "not serve", group.uid, group.gid)
         return ExitCode.PRIVILEGE_DROP_FAILED
     _set_user_environment(group.uid)
     return None
+
+
+def _groups_in_database(uid, gid):
+    """The supplementary groups without supplementary-groups=: as mod_wsgi's initgroups(), the
+    user's groups in the group database and gid; none for a uid without a passwd entry."""
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return []
+    return os.getgrouplist(name, gid)
 
 
 def _can_regain_root():
