@@ -395,6 +395,9 @@ static int send_request(wsgid_request *req)
         return status;
     }
 
+    /* A chunked body ends at the half-close, so a daemon could not tell a
+     * body the module stopped sending from a whole one: it is sent whole. */
+    req->x.may_stop_when_answered = !req->chunked;
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     while (!seen_eos) {
         apr_bucket *b;

@@ -55,7 +55,8 @@ static apr_status_t wait_writable_or_answered(wsgid_exchange *x)
     pfd.p = x->r->pool;
     pfd.desc_type = APR_POLL_SOCKET;
     pfd.desc.s = x->sock;
-    pfd.reqevents = APR_POLLIN | APR_POLLOUT;
+    pfd.reqevents = x->may_stop_when_answered ? APR_POLLIN | APR_POLLOUT
+                                              : APR_POLLOUT;
     do {
         rv = apr_poll(&pfd, 1, &ready, x->timeout);
     } while (APR_STATUS_IS_EINTR(rv));

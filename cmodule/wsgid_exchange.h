@@ -29,6 +29,9 @@ typedef struct {
     apr_size_t buf_len;
     wsgid_head head;                     /* valid after read_head: OK */
     apr_interval_time_t timeout;         /* socket-timeout */
+    /* A body send may stop when the daemon answers: only when the daemon
+     * can tell the stop from the end (the body has a CONTENT_LENGTH). */
+    int may_stop_when_answered;
 } wsgid_exchange;
 
 /* wsgid_exchange_send's "stop sending: the daemon has begun to answer". */
@@ -43,7 +46,8 @@ int wsgid_exchange_connect(wsgid_exchange *x, request_rec *r,
  * that would wait first looks whether the daemon has begun to answer (an
  * application may answer without reading the whole body, and a daemon
  * writing a big answer while we write a big body would wait on each other
- * until socket-timeout): then WSGID_EXCHANGE_ANSWERED, read the answer. */
+ * until socket-timeout): then WSGID_EXCHANGE_ANSWERED, read the answer
+ * (only with may_stop_when_answered; the packet is sent before it is set). */
 apr_status_t wsgid_exchange_send(wsgid_exchange *x, const char *data,
                                  apr_size_t len);
 

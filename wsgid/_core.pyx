@@ -44,6 +44,7 @@ from wsgid._core_py import (
     ProtocolError,
     ShortBodyError,
     content_length_error,
+    cut_body_error,
     duplicate_key_error,
     header_error,
     header_name_error,
@@ -413,10 +414,29 @@ def encode_head(status, headers):
 
 # The request body.
 
+cdef extern from "<poll.h>" nogil:
+    struct pollfd:
+        int fd
+        short events
+        short revents
+    short POLLIN, POLLHUP
+    int poll(pollfd *fds, unsigned long nfds, int timeout)
+
+
+cdef bint peer_has_closed(int fd) noexcept:
+    """After EOF: the peer closed the whole connection (POLLHUP), not only its sending side
+    (see _core_py.peer_has_closed). Never waits."""
+    cdef pollfd entry
+    entry.fd = fd
+    entry.events = POLLIN
+    entry.revents = 0
+    return poll(&entry, 1, 0) == 1 and (entry.revents & POLLHUP) != 0
+
 cdef class InputStream:
     """wsgi.input: the request body from the socket, never read past its end."""
 
     cdef object _recv
+    cdef object _sock
     cdef bytearray _buffer
     cdef long long _unreceived  # body bytes still on the socket; -1: until EOF
     cdef bint _eof
@@ -426,6 +446,7 @@ cdef class InputStream:
         if length is not None and length < 0:
             raise ValueError("length must be None or 0 or more, not %r" % (length,))
         self._recv = sock.recv
+        self._sock = sock
         self._buffer = bytearray(prebuffered)
         if length is not None:
             # Bytes past CONTENT_LENGTH are not body; they are never handed out.
@@ -449,6 +470,8 @@ cdef class InputStream:
             self._eof = True
             if self._unreceived > 0:
                 raise short_body_error(self._unreceived)
+            if self._unreceived < 0 and peer_has_closed(self._sock.fileno()):
+                raise cut_body_error()
             return b""
         if self._unreceived >= 0:
             self._unreceived -= len(data)

@@ -17,6 +17,7 @@ Rules of this file:
 
 import errno
 import re
+import select
 import socket
 import struct
 
@@ -172,6 +173,22 @@ class ShortBodyError(OSError):
     """wsgi.input met the end of the connection before CONTENT_LENGTH bytes: the client (or the
     front end) went away mid-upload. An OSError, as mod_wsgi raises for a failed body read, so
     that a cut-off upload is never taken for a complete one."""
+
+
+def cut_body_error():
+    return ShortBodyError("the request body ended before its last chunk: the client went away "
+                          "or sent a malformed chunk")
+
+
+def peer_has_closed(sock):
+    """After EOF: whether the peer closed the connection entirely, not only half-closed it.
+
+    A body that ends at the half-close (wsgi.input_terminated) is whole when the module
+    half-closed after its last byte; a module that gave up mid-body (the client went away, a
+    malformed chunk) closes the whole connection instead, and poll() then says POLLHUP."""
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    return any(events & select.POLLHUP for _, events in poller.poll(0))
 
 
 def short_body_error(missing):
@@ -444,6 +461,8 @@ class InputStream:
             self._eof = True
             if self._unreceived:
                 raise short_body_error(self._unreceived)
+            if self._unreceived is None and peer_has_closed(self._sock):
+                raise cut_body_error()
             return b""
         if self._unreceived is not None:
             self._unreceived -= len(data)
