@@ -66,6 +66,10 @@ GATEWAY_TIMEOUT_RESPONSE_504 = _complete_response(b"504 Gateway Timeout", _GATEW
 
 # Statuses and methods whose responses carry no body although Content-Length may describe one.
 _BODYLESS_STATUSES = ("1", "204", "304")
+# The largest response head the daemon accepts from an application, in bytes: mod_wsgi's
+# default header-buffer-size. The module refuses heads over 64 KiB with a 502 anyway; refusing
+# here makes it a 500 with a log line that names the request and says why.
+MAX_RESPONSE_HEAD = 32768
 # A small first chunk rides in the same send as the head; a large one is not copied for that.
 _COALESCE_LIMIT = 16384
 # wsgi.errors logs an unfinished line once it is this long, so that it cannot grow unbounded.
@@ -161,6 +165,9 @@ class Response:
             raise ApplicationError("start_response() was called a second time without exc_info")
         try:
             head = encode_head(status, headers)
+            if len(head) > MAX_RESPONSE_HEAD:
+                raise HeadError(f"the response head is {len(head)} bytes, more than "
+                                f"{MAX_RESPONSE_HEAD}; send large data in the body")
             content_length = declared_content_length(headers)
         except HeadError as exc:
             self.rejected_head = exc
