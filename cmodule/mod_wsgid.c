@@ -31,6 +31,7 @@
 #include "wsgid_config.h"
 #include "wsgid_conn.h"
 #include "wsgid_exchange.h"
+#include "wsgid_frames.h"
 #include "wsgid_hooks.h"
 #include "wsgid_route.h"
 #include "wsgid_supervisor.h"
@@ -341,6 +342,8 @@ static int build_variables(wsgid_request *req)
     wsgid_vars_push(req->vars, "wsgid.request_id", r->log_id);
     wsgid_vars_push(req->vars, "wsgid.request_start",
                     wsgid_vars_usec(r->pool, r->request_time));
+    /* so that a cut-off body without Content-Length is told from an end */
+    wsgid_vars_push(req->vars, "wsgid.framed_response", "1");
     if (req->chunked) {
         wsgid_vars_push(req->vars, "wsgid.input_terminated", "1");
     }
@@ -531,46 +534,121 @@ static int pass_to_client(wsgid_request *req, apr_bucket_brigade *bb,
     return rv != APR_SUCCESS || r->connection->aborted;
 }
 
-/* Step 8: the body, chunk by chunk, until the daemon closes. */
+/* The body length the daemon's head declared, or -1: none, or no body is
+ * sent for this status or method. */
+static apr_off_t declared_body_length(request_rec *r)
+{
+    const char *text = apr_table_get(r->headers_out, "Content-Length");
+    apr_off_t length;
+    char *end;
+
+    if (text == NULL || r->header_only || r->status == HTTP_NO_CONTENT
+        || r->status == HTTP_NOT_MODIFIED || r->status < 200) {
+        return -1;
+    }
+    /* the head parser accepted only 1 to 18 digits */
+    if (apr_strtoff(&length, text, &end, 10) != APR_SUCCESS || *end != '\0') {
+        return -1;
+    }
+    return length;
+}
+
+/* Where the daemon's body bytes go: to the client, counted. */
+typedef struct {
+    wsgid_request *req;
+    apr_bucket_brigade *bb;
+    apr_off_t passed;
+    int client_gone;
+} body_sink;
+
+static int sink_to_client(void *ctx, const char *data, size_t len)
+{
+    body_sink *sink = ctx;
+
+    sink->passed += len;
+    sink->client_gone = pass_to_client(sink->req, sink->bb, data, len);
+    return sink->client_gone;
+}
+
+/* Step 8: the body, chunk by chunk, until the daemon closes or, for a framed
+ * body (a head without Content-Length: the daemon frames it because this
+ * module asked, docs/protocol.md), until the end frame. */
 static int stream_response_body(wsgid_request *req)
 {
     request_rec *r = req->r;
     conn_rec *c = r->connection;
-    apr_bucket_brigade *bb = apr_brigade_create(r->pool, c->bucket_alloc);
-    apr_size_t leftover = req->x.buf_len - req->x.head.body_offset;
+    body_sink sink = { req, apr_brigade_create(r->pool, c->bucket_alloc), 0, 0 };
+    apr_off_t declared = declared_body_length(r);
+    int framed = apr_table_get(r->headers_out, "Content-Length") == NULL;
+    int ended = 0;
+    wsgid_frames frames;
+    const char *data = req->x.buf + req->x.head.body_offset;
+    apr_size_t n = req->x.buf_len - req->x.head.body_offset;
     apr_status_t rv = APR_SUCCESS;
 
-    if (leftover > 0 && pass_to_client(req, bb, req->x.buf
-                                       + req->x.head.body_offset, leftover)) {
-        return OK;   /* client gone: keep the status for the access log */
-    }
+    wsgid_frames_init(&frames);
     for (;;) {
-        apr_size_t n = WSGID_HEAD_BUFFER;
+        if (n > 0 && framed) {
+            size_t used;
 
-        rv = apr_socket_recv(req->x.sock, req->x.buf, &n);
-        if (n > 0 && pass_to_client(req, bb, req->x.buf, n)) {
-            return OK;
+            if (wsgid_frames_feed(&frames, data, n, sink_to_client, &sink,
+                                  &used) == WSGID_FRAMES_ENDED) {
+                ended = 1;
+                if (used < n) {
+                    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                                  "mod_wsgid: group '%s' socket %s: %"
+                                  APR_SIZE_T_FMT " bytes after the end "
+                                  "frame of the response body; ignored",
+                                  req->group->name, req->group->socket_path,
+                                  n - used);
+                }
+                break;
+            }
+        }
+        else if (n > 0) {
+            sink_to_client(&sink, data, n);
+        }
+        if (sink.client_gone) {
+            return OK;   /* keep the status for the access log */
         }
         if (rv != APR_SUCCESS) {
             break;
         }
+        n = WSGID_HEAD_BUFFER;
+        data = req->x.buf;
+        rv = apr_socket_recv(req->x.sock, req->x.buf, &n);
     }
-    if (!APR_STATUS_IS_EOF(rv)) {
+    if (!ended && (!APR_STATUS_IS_EOF(rv) || framed
+                   || sink.passed < declared)) {
         /* Too late for a status: make the client see a broken response
-         * instead of a short one that looks complete. */
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      "mod_wsgid: group '%s' socket %s: %s while reading "
-                      "the response body; the response is cut off",
-                      req->group->name, req->group->socket_path,
-                      APR_STATUS_IS_TIMEUP(rv) ? "socket-timeout passed"
-                                               : "the connection failed");
+         * instead of a short one that looks complete, and close the
+         * connection, so that no later byte is taken for the rest of this
+         * body.  A body that ended early at a close is the daemon's own cut,
+         * which it has logged with its cause. */
+        if (!APR_STATUS_IS_EOF(rv)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                          "mod_wsgid: group '%s' socket %s: %s while reading "
+                          "the response body; the response is cut off",
+                          req->group->name, req->group->socket_path,
+                          APR_STATUS_IS_TIMEUP(rv) ? "socket-timeout passed"
+                                                   : "the connection failed");
+        }
+        else {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          "mod_wsgid: group '%s' socket %s: the daemon "
+                          "closed after %" APR_OFF_T_FMT " body bytes, %s; "
+                          "the response is cut off", req->group->name,
+                          req->group->socket_path, sink.passed,
+                          framed ? "before the end frame"
+                                 : "fewer than its Content-Length");
+        }
         c->keepalive = AP_CONN_CLOSE;
-        APR_BRIGADE_INSERT_TAIL(bb, ap_bucket_error_create(
+        APR_BRIGADE_INSERT_TAIL(sink.bb, ap_bucket_error_create(
                                     HTTP_BAD_GATEWAY, NULL, r->pool,
                                     c->bucket_alloc));
     }
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(c->bucket_alloc));
-    ap_pass_brigade(r->output_filters, bb);
+    APR_BRIGADE_INSERT_TAIL(sink.bb, apr_bucket_eos_create(c->bucket_alloc));
+    ap_pass_brigade(r->output_filters, sink.bb);
     return OK;
 }
 

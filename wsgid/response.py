@@ -21,6 +21,11 @@ Rules:
   interleaves with the application's head.
 - With `events` (the request's api.RequestScope), response_started is published once a head is
   accepted, and request_exception for every exception of the application (before the 500).
+- Framed bodies (docs/protocol.md, "Framed response bodies"): when the front end asks for them
+  (wsgid.framed_response=1, which mod_wsgid sends) and the head has no Content-Length, every body
+  chunk goes out as a frame (4-byte big-endian length, then the bytes) and finish() sends the
+  empty end frame. A response cut off by an application error (or a file that shrank) never
+  gets the end frame, which is how the module tells a cut from an end when no length says it.
 This module sends on the socket it is given and never closes it (time_out() only shuts it down);
 connection.py owns the socket.
 """
@@ -28,6 +33,7 @@ connection.py owns the socket.
 import logging
 import os
 import socket
+import struct
 import threading
 import time
 
@@ -63,6 +69,11 @@ _GATEWAY_TIMEOUT_BODY = (
 ERROR_RESPONSE_500 = _complete_response(b"500 Internal Server Error", _ERROR_BODY)
 NOT_FOUND_RESPONSE_404 = _complete_response(b"404 Not Found", _NOT_FOUND_BODY)
 GATEWAY_TIMEOUT_RESPONSE_504 = _complete_response(b"504 Gateway Timeout", _GATEWAY_TIMEOUT_BODY)
+
+# A frame of a framed body: its length, then its bytes; a frame of length 0 ends the body.
+_FRAME_HEADER = struct.Struct(">I")
+_END_FRAME = _FRAME_HEADER.pack(0)
+_MAX_FRAME = 0xFFFFFFFF
 
 # Statuses and methods whose responses carry no body although Content-Length may describe one.
 _BODYLESS_STATUSES = ("1", "204", "304")
@@ -138,6 +149,9 @@ class Response:
         self.head = None            # its encoded head, waiting for the first body byte
         self.head_sent = False
         self.content_length = None  # declared by the application, or None
+        # The front end wants framed bodies; the body is framed when the head has no length.
+        self.frames_wanted = environ.get("wsgid.framed_response") == "1"
+        self.framed = False
         self.body_bytes = 0         # body bytes handed to the socket
         self.truncated = False      # the application gave more than its Content-Length
         self.rejected_head = None   # the HeadError start_response raised, logged once
@@ -174,6 +188,7 @@ class Response:
             log.error("invalid response head from the application for %s: %s", self.label, exc)
             raise
         self.status, self.head, self.content_length = status, head, content_length
+        self.framed = self.frames_wanted and content_length is None
         if self.events is not None:
             self.events.response_started(status, headers, reported_exc_info)
         return self.write
@@ -203,15 +218,18 @@ class Response:
                 data = data[:room]
                 if not data:
                     return
+        size = len(data)
+        if self.framed:
+            data = _framed(data)
         if self.head_sent:
             self._sendall(data)
-        elif len(data) <= _COALESCE_LIMIT:
+        elif size <= _COALESCE_LIMIT:
             self._sendall(self.head + data, starts_head=True)
         else:
             self.send_head_now()
             self._sendall(data)
         if not self.timed_out:
-            self.body_bytes += len(data)
+            self.body_bytes += size
 
     def send_head_now(self):
         if not self.head_sent:
@@ -245,6 +263,9 @@ class Response:
             return  # time_out() ended the response; nothing the application did matters now
         if self.status is None:
             raise ApplicationError("the application returned without calling start_response()")
+        if self.framed and not self.cut_off:
+            self._sendall(_END_FRAME if self.head_sent else self.head + _END_FRAME,
+                          starts_head=not self.head_sent)
         self.send_head_now()
         if (self.content_length is not None and self.body_bytes < self.content_length
                 and self.method != "HEAD" and not self.status.startswith(_BODYLESS_STATUSES)):
@@ -346,20 +367,39 @@ class Response:
                             "not sent", self.content_length, self.label)
             if count == 0:
                 return
+        if not self.framed:
+            self.body_bytes += self._sendfile_range(file, offset, count)
+            return
+        # A frame announces its length first: send what the file holds now, in frames.
+        left = os.fstat(file.fileno()).st_size - offset
+        while left > 0 and not self.timed_out:
+            piece = min(left, _MAX_FRAME)
+            self._sendall(_FRAME_HEADER.pack(piece))
+            sent = self._sendfile_range(file, offset, piece)
+            self.body_bytes += sent
+            if sent < piece:
+                self.cut_off = True  # no end frame: the module shows the client a cut
+                log.warning("file shrank while it was sent for %s; the response is cut off",
+                            self.label)
+                return
+            offset += piece
+            left -= piece
+
+    def _sendfile_range(self, file, offset, count):
+        """sendfile() `count` bytes (None: to the end) from `offset`; the bytes sent."""
         with self._send_lock:
             if self.timed_out:
-                return
+                return 0
             started = time.perf_counter()
             try:
-                sent = self.sock.sendfile(file, offset, count)
+                return self.sock.sendfile(file, offset, count)
             except OSError as exc:
                 if self.timed_out:
-                    return
+                    return 0
                 raise ConnectionLost(f"sending the file failed: {exc}") from exc
             finally:
                 self.output_writes += 1
                 self.output_time += time.perf_counter() - started
-        self.body_bytes += sent
 
     def _sendall(self, data, starts_head=False):
         with self._send_lock:
@@ -378,6 +418,15 @@ class Response:
             finally:
                 self.output_writes += 1
                 self.output_time += time.perf_counter() - started
+
+
+def _framed(data):
+    """`data` as frames of a framed body (one, unless it is over 4 GiB)."""
+    if len(data) <= _MAX_FRAME:
+        return _FRAME_HEADER.pack(len(data)) + data
+    view = memoryview(data)
+    return b"".join(_FRAME_HEADER.pack(len(part)) + part
+                    for part in (view[i:i + _MAX_FRAME] for i in range(0, len(data), _MAX_FRAME)))
 
 
 def _one_line(exc):

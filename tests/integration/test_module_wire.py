@@ -43,7 +43,16 @@ WSGIScriptAlias /chunked "{apps}/echo.wsgi" process-group=site
 """
 
 GOOD_RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\n"
-                 b"Set-Cookie: b=2\r\nConnection: x-drop-me\r\nX-Kept: yes\r\n\r\nbody")
+                 b"Set-Cookie: b=2\r\nConnection: x-drop-me\r\nX-Kept: yes\r\n"
+                 b"Content-Length: 4\r\n\r\nbody")
+
+
+def frame(data):
+    """`data` as one frame of a framed body (docs/protocol.md, "Framed response bodies")."""
+    return struct.pack(">I", len(data)) + data
+
+
+END_FRAME = struct.pack(">I", 0)
 
 
 def recv_exactly(conn, n):
@@ -178,6 +187,7 @@ def test_packet_has_uwsgi_header_cgi_variables_and_control_keys(site):
     assert env["wsgid.request_id"]
     assert int(env["wsgid.queue_start"]) >= int(env["wsgid.request_start"]) > 0
     assert "wsgid.input_terminated" not in env
+    assert env["wsgid.framed_response"] == "1"
     assert record["body"] == b""
 
 
@@ -224,7 +234,7 @@ def test_status_line_with_reason_reaches_the_client(site):
 
 def test_request_body_arrives_then_half_close(site):
     inst, daemon = site
-    daemon.answer = answer_with(b"HTTP/1.1 200 OK\r\n\r\nok")
+    daemon.answer = answer_with(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
     body = os.urandom(300_000)
     r = requests.post(inst.url("/app/upload"), data=body, timeout=10)
     assert r.status_code == 200
@@ -235,7 +245,7 @@ def test_request_body_arrives_then_half_close(site):
 
 def test_chunked_body_refused_with_411_unless_enabled(site):
     inst, daemon = site
-    daemon.answer = answer_with(b"HTTP/1.1 200 OK\r\n\r\nok")
+    daemon.answer = answer_with(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
     before = inst.error_log()
     r = requests.post(inst.url("/app/upload"), data=iter([b"abc", b"def"]), timeout=10)
     assert r.status_code == 411
@@ -323,7 +333,9 @@ def test_large_response_streams_through_intact(site):
     def big(conn, record):
         read_body(conn, record)
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n")
-        conn.sendall(payload)
+        for start in range(0, len(payload), 1024 * 1024):
+            conn.sendall(frame(payload[start:start + 1024 * 1024]))
+        conn.sendall(END_FRAME)
         return None
 
     daemon.answer = big
@@ -359,7 +371,7 @@ def test_client_leaving_mid_response_keeps_the_status_and_logs_no_error(site):
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n")
         try:
             for _ in range(4000):                 # at most 256 MiB; the module stops reading first
-                conn.sendall(b"z" * 65536)
+                conn.sendall(frame(b"z" * 65536))
         except OSError:
             pass
         finally:
@@ -375,3 +387,54 @@ def test_client_leaving_mid_response_keeps_the_status_and_logs_no_error(site):
     wait_for(lambda: '"GET /app/abort HTTP/1.1" 200' in inst.access_log(), 10,
              message="the access log line of the aborted request")
     assert "mod_wsgid" not in new_log_lines(inst, before)
+
+
+def raw_get(inst, path):
+    """The raw bytes of the answer to GET `path` (HTTP/1.1, Connection: close): the framing
+    the client sees, which requests would hide."""
+    host, port = inst.url("/").split("//")[1].split("/")[0].split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as client:
+        client.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        parts = []
+        while True:
+            data = client.recv(65536)
+            if not data:
+                return b"".join(parts)
+            parts.append(data)
+
+
+def test_a_framed_body_reaches_the_client_whole_and_chunked(site):
+    inst, daemon = site
+    daemon.answer = answer_with(b"HTTP/1.1 200 OK\r\n\r\n" + frame(b"hello ") + frame(b"world")
+                                + END_FRAME)
+    raw = raw_get(inst, "/app/framed")
+    assert raw.startswith(b"HTTP/1.1 200 OK")
+    assert b"Transfer-Encoding: chunked" in raw and raw.endswith(b"\r\n0\r\n\r\n")
+    assert requests.get(inst.url("/app/framed"), timeout=10).content == b"hello world"
+
+
+def test_a_close_before_the_end_frame_is_a_visible_cut(site):
+    inst, daemon = site
+    daemon.answer = answer_with(b"HTTP/1.1 200 OK\r\n\r\n" + frame(b"partial"))
+    raw = raw_get(inst, "/app/cut")
+    assert raw.startswith(b"HTTP/1.1 200 OK") and b"partial" in raw
+    assert not raw.endswith(b"0\r\n\r\n"), "a cut body must not end like a whole one"
+
+
+def test_fewer_bytes_than_content_length_is_a_visible_cut(site):
+    inst, daemon = site
+    daemon.answer = answer_with(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
+    raw = raw_get(inst, "/app/short")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert b"Content-Length: 100" in head and body == b"short"
+
+
+def test_bytes_after_the_end_frame_are_dropped_with_one_log_line(site):
+    inst, daemon = site
+    daemon.answer = answer_with(b"HTTP/1.1 200 OK\r\n\r\n" + frame(b"body") + END_FRAME
+                                + b"HTTP/1.1 200 OK\r\nInjected: 1\r\n\r\n")
+    before = inst.error_log()
+    raw = raw_get(inst, "/app/after-end")
+    assert b"body" in raw and b"Injected" not in raw
+    wait_for(lambda: "after the end frame" in new_log_lines(inst, before), 5,
+             message="the log line about bytes after the end frame")

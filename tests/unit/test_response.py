@@ -48,13 +48,16 @@ class Body:
         self.closed += 1
 
 
-def serve(app, method="GET"):
-    """Run `app` on one end of a socketpair; return (Response, every byte the peer read)."""
+def serve(app, method="GET", framed=False):
+    """Run `app` on one end of a socketpair; return (Response, every byte the peer read).
+    With `framed`, the request asks for framed bodies as mod_wsgid does."""
     server, client = socket.socketpair()
     received = []
     reader = threading.Thread(target=lambda: received.append(recv_until_eof(client)))
     reader.start()
     environ = {"REQUEST_METHOD": method, "REQUEST_URI": "/unit", "wsgid.request_id": "req-1"}
+    if framed:
+        environ["wsgid.framed_response"] = "1"
     try:
         response = run_application(app, environ, server)
     finally:
@@ -623,3 +626,51 @@ def test_a_rejected_head_publishes_no_response_started_but_an_exception():
     assert served.finish() == ERROR_RESPONSE_500
     assert [call[0] for call in served.events.calls] == ["request_exception"]
     assert served.response.status_code == 500
+
+
+# -- framed bodies (docs/protocol.md, "Framed response bodies") ------------------------------------
+
+HEAD_200 = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n"
+END_FRAME = b"\0\0\0\0"
+
+
+def test_a_body_without_length_is_sent_in_frames_and_ends_with_the_end_frame():
+    body = Body([b"hello ", b"", b"world"])
+    _, wire = serve(app_returning(body), framed=True)
+    assert wire == HEAD_200 + b"\0\0\0\x06hello \0\0\0\x05world" + END_FRAME
+    assert body.closed == 1
+
+
+def test_an_empty_body_without_length_is_only_the_end_frame():
+    _, wire = serve(app_returning([]), framed=True)
+    assert wire == HEAD_200 + END_FRAME
+
+
+def test_a_body_with_content_length_is_never_framed():
+    headers = [("Content-Length", "5")]
+    _, wire = serve(app_returning([b"hello"], headers=headers), framed=True)
+    assert wire == b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+
+
+def test_without_the_request_for_frames_the_body_is_plain():
+    _, wire = serve(app_returning([b"hello"]))
+    assert wire == HEAD_200 + b"hello"
+
+
+def test_a_framed_body_cut_by_an_error_has_no_end_frame(caplog):
+    body = Body([b"first", b"second"], raise_at=1)
+    response, wire = serve(app_returning(body), framed=True)
+    assert wire == HEAD_200 + b"\0\0\0\x05first"
+    assert response.cut_off and body.closed == 1
+
+
+def test_a_file_wrapper_without_length_is_framed(tmp_path):
+    path = tmp_path / "data"
+    path.write_bytes(b"0123456789" * 1000)
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return FileWrapper(open(path, "rb"))
+
+    _, wire = serve(app, framed=True)
+    assert wire == HEAD_200 + (10_000).to_bytes(4, "big") + b"0123456789" * 1000 + END_FRAME
