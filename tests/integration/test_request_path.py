@@ -8,6 +8,7 @@ applications do to a connection (and not to the next one).
 
 import hashlib
 import json
+import logging
 import os
 import runpy
 import socket
@@ -269,6 +270,7 @@ def test_a_body_the_app_does_not_read_is_drained_so_the_response_arrives(daemon)
 
 
 def test_a_short_body_raises_in_the_application_and_is_logged(daemon, caplog):
+    caplog.set_level(logging.INFO, logger=LOGGER)
     head, _ = exchange(daemon, uwsgi_packet(
         variables_for("/echo-sha256", method="POST", length=100)), [b"0123456789"])
     # The application's read raised (as mod_wsgi's does), so it never answered as if the
