@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: all system venv build test run bench fuzz clean
+.PHONY: all system venv build test reliability run bench fuzz clean
 
 all: build
 
@@ -32,6 +32,16 @@ build: venv
 test: build
 	$(PY) -m pytest $(PYTEST_ARGS)
 	WSGID_PUREPYTHON=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+# The reliability suite (docs/reliability.md) on both cores, then its figures table; the exit
+# status is the suite's.
+reliability: build
+	status=0; \
+	WSGID_FIGURES=build/cython.json $(PY) -m pytest tests/reliability $(PYTEST_ARGS) || status=1; \
+	WSGID_PUREPYTHON=1 WSGID_FIGURES=build/python.json $(PY) -m pytest tests/reliability \
+	    $(PYTEST_ARGS) || status=1; \
+	$(PY) -m tests.reliability.report build/cython.json build/python.json; \
+	exit $$status
 
 # Fuzz both wire parsers for longer than CI does (fuzz/README.md): make fuzz FUZZ_SECONDS=3600
 FUZZ_SECONDS ?= 600
