@@ -3,7 +3,7 @@
  * wsgid_wire_parse_head (cmodule/wsgid_wire.c).  fuzz/run builds it with
  *
  *     clang -g -O1 -fsanitize=fuzzer,address,undefined -I cmodule \
- *           fuzz/head_fuzzer.c cmodule/wsgid_wire.c
+ *           fuzz/head_fuzzer.c cmodule/wsgid_wire.c cmodule/wsgid_frames.c
  *
  * and runs it on the seed corpus in fuzz/corpus/head/.  An input is the
  * bytes a daemon (or something pretending to be one) sends back.
@@ -20,13 +20,17 @@
  * - the same bytes arriving in pieces (the parser called again with a
  *   longer buffer and the same state, as the module does) give the same
  *   result and the same headers as all at once;
- * - a callback that refuses a header stops the parse there.
+ * - a callback that refuses a header stops the parse there;
+ * - the bytes after a complete head (else the whole input), read as a framed
+ *   body (cmodule/wsgid_frames.c), give the same body bytes and the same end
+ *   whole or split at any point, never more bytes than went in.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "wsgid_frames.h"
 #include "wsgid_wire.h"
 
 #define REQUIRE(cond) \
@@ -205,6 +209,56 @@ static wsgid_head_result parse_in_pieces(const uint8_t *data, size_t size,
     return rv;
 }
 
+/* The framed body that follows a head (wsgid_frames.c): what comes out is the same whole or
+ * split at any point, never more than went in, and an end frame stops the reading. */
+typedef struct {
+    size_t length;
+    uint64_t digest;
+} frames_out;
+
+static int collect_frames(void *ctx, const char *data, size_t len)
+{
+    frames_out *out = ctx;
+
+    size_t i;
+
+    REQUIRE(len > 0);
+    out->length += len;
+    for (i = 0; i < len; i++) {   /* byte by byte: the same however the runs are cut */
+        out->digest = (out->digest ^ (unsigned char)data[i]) * 1099511628211ULL;
+    }
+    return 0;
+}
+
+static void check_frames(const uint8_t *data, size_t size)
+{
+    wsgid_frames whole, split;
+    frames_out whole_out = { 0, 0 }, split_out = { 0, 0 };
+    size_t used = 0, used_first = 0, used_second = 0;
+    size_t cut = size ? (data[0] * 257u + size) % (size + 1) : 0;
+    wsgid_frames_result whole_rv, split_rv;
+
+    wsgid_frames_init(&whole);
+    whole_rv = wsgid_frames_feed(&whole, (const char *)data, size, collect_frames,
+                                 &whole_out, &used);
+    REQUIRE(whole_rv != WSGID_FRAMES_STOPPED);
+    REQUIRE(used <= size);
+    REQUIRE(whole_out.length <= size);
+    REQUIRE(whole_rv == WSGID_FRAMES_ENDED || used == size);
+
+    wsgid_frames_init(&split);
+    split_rv = wsgid_frames_feed(&split, (const char *)data, cut, collect_frames,
+                                 &split_out, &used_first);
+    if (split_rv != WSGID_FRAMES_ENDED) {
+        split_rv = wsgid_frames_feed(&split, (const char *)data + cut, size - cut,
+                                     collect_frames, &split_out, &used_second);
+    }
+    REQUIRE(split_rv == whole_rv);
+    REQUIRE(used_first + used_second == used);
+    REQUIRE(split_out.length == whole_out.length);
+    REQUIRE(split_out.digest == whole_out.digest);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *buf = (const char *)data;
@@ -245,6 +299,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 refuse_at);
         REQUIRE(refused_rv == WSGID_HEAD_CALLBACK_FAILED);
         REQUIRE(refused_seen.count == refuse_at);
+    }
+    if (rv == WSGID_HEAD_OK) {
+        check_frames(data + head.body_offset, size - head.body_offset);
+    }
+    else {
+        check_frames(data, size);
     }
     return 0;
 }

@@ -96,7 +96,8 @@ def test_head_fuzzer_catches_a_parser_that_lets_cr_through(requirements, tmp_pat
     build = subprocess.run(
         ["clang", "-g", "-O1", "-fsanitize=fuzzer,address,undefined", "-I",
          str(REPO / "cmodule"), str(FUZZ / "head_fuzzer.c"),
-         str(tmp_path / "cmodule" / "wsgid_wire.c"), "-o", str(binary)],
+         str(tmp_path / "cmodule" / "wsgid_wire.c"), str(REPO / "cmodule" / "wsgid_frames.c"),
+         "-o", str(binary)],
         capture_output=True, text=True, timeout=120)
     assert build.returncode == 0, build.stderr
     replay = subprocess.run(
