@@ -10,7 +10,8 @@ each `503 Service Unavailable` with `Retry-After` (whole seconds until the group
 
 Rules:
 - It answers only while no process of the group could take the connection (group.py decides:
-  none alive except those told to stop, and the last start failed). A starting process makes it
+  none alive except those told to stop, and two or more starts failed in a row: after a single
+  failure the requests wait for the next start, which may well work). A starting process makes it
   stand back, so a request that a process could serve is never refused.
 - Never blocks the supervisor's loop: the listener is non-blocking (sockets.py), an answer is a
   few hundred bytes sent to a fresh connection (whose send buffer is empty), and what the module

@@ -75,6 +75,10 @@ class RestartBackoff:
         return at
 
 
+# backing_off() is true from this many failed starts in a row on (backoff_answer.py).
+ANSWER_503_AFTER_FAILED_STARTS = 2
+
+
 def in_flight_words(handle):
     """' with N requests in flight' for the log line of a process that died on its own: what
     its last heartbeat said it was running (up to a heartbeat interval old)."""
@@ -137,13 +141,15 @@ class Group:
         because starts keep failing (backoff_answer.py answers 503 meanwhile); else None.
 
         Only when no process is alive apart from those told to stop (which no longer accept),
-        and a slot waits for its next start after a failed one."""
+        and a slot waits for its next start after two or more failed ones in a row: one failed
+        start may be passing (a preload that hung once, a resource briefly missing), and the
+        requests are better off waiting the first back-off delay for the next process."""
         if self.stopping or any(handle.state is not ProcessState.STOPPING
                                 for handle in self.processes()):
             return None
         waits = [slot.next_start_at - now for slot in self._slots
                  if slot.process is None and slot.next_start_at is not None and
-                 slot.backoff.failures]
+                 slot.backoff.failures >= ANSWER_503_AFTER_FAILED_STARTS]
         return max(0.0, min(waits)) if waits else None
 
     @property
