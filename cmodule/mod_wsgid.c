@@ -505,20 +505,18 @@ static int read_response_head(wsgid_request *req)
     return OK;
 }
 
-/* Pass bytes on to the client; non-zero if the client is gone.  As in
- * mod_wsgi 4.6, a lost client is routine and not logged, but a client that
- * stopped reading held this worker for Timeout: that is logged once.  The
- * status stays the application's either way, for the access log. */
-static int pass_to_client(wsgid_request *req, apr_bucket_brigade *bb,
-                          const char *data, apr_size_t len)
+/* Pass what bb holds on to the client, flushed; non-zero if the client is
+ * gone.  As in mod_wsgi 4.6, a lost client is routine and not logged, but a
+ * client that stopped reading held this worker for Timeout: that is logged
+ * once.  The status stays the application's either way, for the access
+ * log. */
+static int flush_to_client(wsgid_request *req, apr_bucket_brigade *bb)
 {
     request_rec *r = req->r;
-    apr_bucket *b = apr_bucket_transient_create(data, len,
-                                                r->connection->bucket_alloc);
     apr_status_t rv;
 
-    APR_BRIGADE_INSERT_TAIL(bb, b);
-    /* flush: the application decides the pace, as it would with HTTP */
+    /* flush: the application decides the pace, as it would with HTTP; and
+     * the buckets point into the read buffer, which is about to be reused */
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(
                                     r->connection->bucket_alloc));
     rv = ap_pass_brigade(r->output_filters, bb);
@@ -553,12 +551,13 @@ static apr_off_t declared_body_length(request_rec *r)
     return length;
 }
 
-/* Where the daemon's body bytes go: to the client, counted. */
+/* Where the daemon's body bytes go: into the brigade for the client (no
+ * copy: the buckets point into the read buffer), counted; flushed once per
+ * read from the daemon. */
 typedef struct {
     wsgid_request *req;
     apr_bucket_brigade *bb;
     apr_off_t passed;
-    int client_gone;
 } body_sink;
 
 static int sink_to_client(void *ctx, const char *data, size_t len)
@@ -566,8 +565,9 @@ static int sink_to_client(void *ctx, const char *data, size_t len)
     body_sink *sink = ctx;
 
     sink->passed += len;
-    sink->client_gone = pass_to_client(sink->req, sink->bb, data, len);
-    return sink->client_gone;
+    APR_BRIGADE_INSERT_TAIL(sink->bb, apr_bucket_transient_create(
+                                data, len, sink->req->r->connection->bucket_alloc));
+    return 0;
 }
 
 /* Step 8: the body, chunk by chunk, until the daemon closes or, for a framed
@@ -577,7 +577,7 @@ static int stream_response_body(wsgid_request *req)
 {
     request_rec *r = req->r;
     conn_rec *c = r->connection;
-    body_sink sink = { req, apr_brigade_create(r->pool, c->bucket_alloc), 0, 0 };
+    body_sink sink = { req, apr_brigade_create(r->pool, c->bucket_alloc), 0 };
     apr_off_t declared = declared_body_length(r);
     int framed = apr_table_get(r->headers_out, "Content-Length") == NULL;
     int ended = 0;
@@ -608,8 +608,8 @@ static int stream_response_body(wsgid_request *req)
         else if (n > 0) {
             sink_to_client(&sink, data, n);
         }
-        if (sink.client_gone) {
-            return OK;   /* keep the status for the access log */
+        if (!APR_BRIGADE_EMPTY(sink.bb) && flush_to_client(req, sink.bb)) {
+            return OK;   /* client gone: keep the status for the access log */
         }
         if (rv != APR_SUCCESS) {
             break;

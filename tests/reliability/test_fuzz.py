@@ -11,7 +11,7 @@
   crashed and was added there is replayed first. Fuzzing longer: `fuzz/run SECONDS`.
 - A test that proves the harness can fail: the head target built against a parser that lets a
   CR through must abort on the committed corpus.
-Total time in CI: about 75 s.
+Total time in CI: about 55 s.
 """
 
 import os
@@ -26,8 +26,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 FUZZ = REPO / "fuzz"
 RUN = FUZZ / "run"
-PACKET_SECONDS = 40
-HEAD_SECONDS = 25
+PACKET_SECONDS = 30
+HEAD_SECONDS = 15
 
 pytestmark = [
     pytest.mark.bad_input,
