@@ -17,14 +17,19 @@ sends can be checked and every answer, good or malformed, can be given:
 import hashlib
 import os
 import socket
-import struct
 import threading
 
 import pytest
 import requests
 
 from tests.support.apache import ApacheInstance, wait_for
-from tests.support.procs import wait_for_daemons
+from tests.support.scripted_daemon import (
+    END_FRAME,
+    ScriptedDaemon,
+    frame,
+    read_body,
+    take_over_group_socket,
+)
 
 pytestmark = pytest.mark.apache
 
@@ -47,99 +52,11 @@ GOOD_RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=
                  b"Content-Length: 4\r\n\r\nbody")
 
 
-def frame(data):
-    """`data` as one frame of a framed body (docs/protocol.md, "Framed response bodies")."""
-    return struct.pack(">I", len(data)) + data
-
-
-END_FRAME = struct.pack(">I", 0)
-
-
-def recv_exactly(conn, n):
-    data = b""
-    while len(data) < n:
-        chunk = conn.recv(n - len(data))
-        if not chunk:
-            raise EOFError(f"connection closed after {len(data)} of {n} bytes")
-        data += chunk
-    return data
-
-
-def parse_vars(block):
-    variables, pos = {}, 0
-    while pos < len(block):
-        (klen,) = struct.unpack_from("<H", block, pos)
-        key = block[pos + 2:pos + 2 + klen].decode("latin-1")
-        pos += 2 + klen
-        (vlen,) = struct.unpack_from("<H", block, pos)
-        variables[key] = block[pos + 2:pos + 2 + vlen].decode("latin-1")
-        pos += 2 + vlen
-    assert pos == len(block)
-    return variables
-
-
-class ScriptedDaemon:
-    """Listens at a daemon socket path; answers each connection as `self.answer` says.
-
-    answer(conn, header, variables) -> bytes to send back (or None to send nothing); it may read
-    the body itself. Each request's header bytes, variables and body are kept in `self.seen`.
-    """
-
-    def __init__(self, path):
-        self.path = path
-        self.seen = []
-        self.answer = None
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(path)
-        os.chmod(path, 0o777)           # the Apache child user connects
-        self.listener.listen(16)
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
-
-    def handle(self, conn):
-        with conn:
-            header = recv_exactly(conn, 4)
-            (size,) = struct.unpack_from("<H", header, 1)
-            variables = parse_vars(recv_exactly(conn, size))
-            record = {"header": header, "vars": variables, "body": None}
-            self.seen.append(record)
-            reply = self.answer(conn, record)
-            if reply:
-                conn.sendall(reply)
-
-    def close(self):
-        self.listener.close()
-
-
-def read_body(conn, record):
-    chunks = []
-    while True:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    record["body"] = b"".join(chunks)
-
-
 @pytest.fixture(scope="module")
 def server():
     inst = ApacheInstance(CONF)
     try:
-        inst.start()
-        wait_for_daemons(inst, 1)
-        run = os.path.join(inst.root, "run")
-        (name,) = [n for n in os.listdir(run) if n.endswith(".sock")]
-        path = os.path.join(run, name)
-        os.unlink(path)                 # the real daemons keep their socket; we take the path
-        daemon = ScriptedDaemon(path)
+        daemon = ScriptedDaemon(take_over_group_socket(inst))
         yield inst, daemon
         daemon.close()
     finally:

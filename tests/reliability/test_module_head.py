@@ -19,16 +19,19 @@ Policy, as cmodule/wsgid_wire.c implements it (docs/protocol.md):
 - each refusal is one error-log line from the module naming what was wrong.
 """
 
-import os
 import socket
-import struct
-import threading
 import time
 
 import pytest
 
 from tests.support.apache import ApacheInstance
-from tests.support.procs import wait_for_daemons
+from tests.support.scripted_daemon import (
+    END_FRAME,
+    ScriptedDaemon,
+    frame,
+    read_body,
+    take_over_group_socket,
+)
 from tests.support.wire import recv_until_eof
 
 pytestmark = [pytest.mark.apache, pytest.mark.bad_input]
@@ -42,60 +45,30 @@ MAX_HEAD = 65536
 INJECTED = b"Injected"
 
 
-class FakeDaemon:
-    """Listens at a daemon socket path. For each connection: reads the request packet and the
-    body (until the module's half-close), then writes `self.writes` one write at a time, each
-    `self.pause` seconds after the last, and closes."""
+class PacedAnswer:
+    """The scripted daemon's answer: read the packet's body, then send `writes` one write at a
+    time, each `pause` seconds after the last."""
 
-    def __init__(self, path):
-        self.path = path
+    def __init__(self):
         self.writes = []
         self.pause = 0.0
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(path)
-        os.chmod(path, 0o777)               # the Apache child user connects
-        self.listener.listen(16)
-        threading.Thread(target=self.serve, daemon=True).start()
 
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.answer, args=(conn,), daemon=True).start()
-
-    def answer(self, conn):
-        with conn:
-            conn.settimeout(10)
-            request = recv_until_eof(conn)
-            (size,) = struct.unpack_from("<H", request, 1)
-            assert len(request) >= 4 + size, "the module sent a short packet"
-            for i, piece in enumerate(self.writes):
-                if i and self.pause:
-                    # Pacing is the input under test here (a head in many small reads), not a
-                    # wait for a condition.
-                    time.sleep(self.pause)
-                try:
-                    conn.sendall(piece)
-                except OSError:
-                    return                  # the module refused the head and closed
-
-    def close(self):
-        self.listener.close()
+    def __call__(self, conn, record):
+        read_body(conn, record)
+        for i, piece in enumerate(self.writes):
+            if i and self.pause:
+                # Pacing is the input under test here (a head in many small reads), not a
+                # wait for a condition.
+                time.sleep(self.pause)
+            conn.sendall(piece)
 
 
 @pytest.fixture(scope="module")
 def site():
     inst = ApacheInstance(CONF)
     try:
-        inst.start()
-        wait_for_daemons(inst, 1)
-        run = os.path.join(inst.root, "run")
-        (name,) = [n for n in os.listdir(run) if n.endswith(".sock")]
-        path = os.path.join(run, name)
-        os.unlink(path)                     # the real daemon keeps its socket; we take the path
-        daemon = FakeDaemon(path)
+        daemon = ScriptedDaemon(take_over_group_socket(inst))
+        daemon.answer = PacedAnswer()
         yield inst, daemon
         daemon.close()
     finally:
@@ -120,7 +93,7 @@ def status_of(head):
 def exchange(site, writes, pause=0.0):
     """Script the daemon's answer, send one request; returns (head, body, module log lines)."""
     inst, daemon = site
-    daemon.writes, daemon.pause = writes, pause
+    daemon.answer.writes, daemon.answer.pause = writes, pause
     before = len(inst.error_log())
     head, body = raw_get(inst)
     lines = [line for line in inst.error_log()[before:].splitlines() if "mod_wsgid" in line]
@@ -208,8 +181,7 @@ def filler_head(size, tail=b"\r\n"):
 def test_head_of_exactly_64_kib_in_many_headers_is_served(site):
     # No Content-Length: the body comes framed, as a wsgid daemon sends it when asked
     # (docs/protocol.md, "Framed response bodies").
-    head, body, lines = exchange(site, [filler_head(MAX_HEAD) + struct.pack(">I", 4) + b"done"
-                                        + struct.pack(">I", 0)])
+    head, body, lines = exchange(site, [filler_head(MAX_HEAD) + frame(b"done") + END_FRAME])
     assert status_of(head) == 200, head
     assert body == b"done"
     assert b"X-Filler-0000: " in head and b"X-Last: lll" in head
