@@ -104,6 +104,9 @@ class InputStream:
     bytes_read: int
     """Body bytes handed to the application so far (drain() does not count)."""
 
+    received_all: bool
+    """The whole body (CONTENT_LENGTH bytes) has come off the socket: nothing more can."""
+
     def __init__(self, sock: _Receiver, prebuffered: Buffer, length: Optional[int]) -> None: ...
     def read(self, size: Optional[int] = -1) -> bytes:
         """Up to `size` bytes; all the rest when size is None or negative."""

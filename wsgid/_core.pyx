@@ -442,6 +442,11 @@ cdef class InputStream:
     cdef bint _eof
     cdef readonly long long bytes_read
 
+    @property
+    def received_all(self):
+        """The whole body (CONTENT_LENGTH bytes) has come off the socket: nothing more can."""
+        return self._unreceived == 0
+
     def __init__(self, sock, prebuffered, length):
         if length is not None and length < 0:
             raise ValueError("length must be None or 0 or more, not %r" % (length,))

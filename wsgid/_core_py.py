@@ -450,6 +450,11 @@ class InputStream:
         self._eof = length is not None and self._unreceived == 0
         self.bytes_read = 0
 
+    @property
+    def received_all(self):
+        """The whole body (CONTENT_LENGTH bytes) has come off the socket: nothing more can."""
+        return self._unreceived == 0
+
     def _recv(self, size):
         """Up to `size` more body bytes from the socket; b'' at the end of the body."""
         if self._eof:

@@ -11,7 +11,9 @@ Rules:
   closes it, and never raises. A bad packet gets one log line and a closed connection.
 - After the response, the unread rest of the request body is read and dropped, so a module still
   sending it is never cut off by a close (it could not read the response otherwise). Such a
-  finished connection is only close()d; any other is shut down both ways first.
+  finished connection is only close()d; any other is shut down both ways first. A body that
+  has wholly come off the socket (a GET, or an upload already received) needs no half-close
+  first: the close() is the end of the response.
 - Every request has an id: Apache's log id (wsgid.request_id) when the front end sends one, else
   '<pid>-<n>'. It is in the environ (mod_wsgi.request_id, wsgid.request_id), in every log line
   about the request, and it is the key of api.active_requests and of running()/time_out().
@@ -290,7 +292,11 @@ def queue_wait_exceeded(queue_start, queue_timeout, now):
 
 def finish_request_body(sock, body, length, environ):
     """End our response (half-close) and read the body the application left unread; True when
-    both worked."""
+    both worked (the caller then only close()s the connection)."""
+    if body.received_all:
+        # Nothing more can come from the module, so close() alone ends the response cleanly
+        # (an empty receive queue: the module reads an end, not a reset): no shutdown() call.
+        return True
     try:
         sock.shutdown(socket.SHUT_WR)
         drained = body.drain()

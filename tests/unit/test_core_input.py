@@ -308,3 +308,19 @@ def test_cython_and_python_agree_on_random_reads(both_cores):
             finally:
                 body.close()
         assert outcomes[0] == outcomes[1], (data, split, length, operations)
+
+
+def test_received_all_says_when_nothing_more_can_come_off_the_socket(core, body_on_socket):
+    wsgi_input, _ = stream(core, body_on_socket, BODY, len(BODY))
+    assert wsgi_input.received_all           # all of it came with the packet
+    wsgi_input, _ = stream(core, body_on_socket, BODY, 5)
+    assert not wsgi_input.received_all
+    wsgi_input.read(3)                       # from the prebuffered part: the socket is untouched
+    assert not wsgi_input.received_all
+    wsgi_input.read()
+    assert wsgi_input.received_all
+    wsgi_input, _ = stream(core, body_on_socket, b"", 0, length=0)
+    assert wsgi_input.received_all           # no body at all (a GET)
+    wsgi_input, _ = stream(core, body_on_socket, BODY, 0, length=None, extra=b"")
+    wsgi_input.read()
+    assert not wsgi_input.received_all       # a body that ends at the half-close has no length
