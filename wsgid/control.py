@@ -35,8 +35,6 @@ import socket
 import stat
 import struct
 
-import psutil
-
 from wsgid import log
 
 logger = log.get_logger("control")
@@ -125,6 +123,7 @@ def parse_request(received):
 def process_usage(pid):
     """(resident memory in bytes, CPU seconds user + system) of a process, (None, None) if it
     cannot be read (it is exiting: a zombie waiting to be reaped)."""
+    import psutil   # here, not at the top: daemon processes are forked without it (memory)
     try:
         proc = psutil.Process(pid)
         with proc.oneshot():

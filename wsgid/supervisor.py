@@ -45,7 +45,6 @@ import signal
 import sys
 import time
 
-import psutil
 from setproctitle import setproctitle
 
 from wsgid import control, log, notify, process, sockets
@@ -170,6 +169,7 @@ class ApacheChildren:
         return {pid: start for pid, start in known.items() if self._start_time(pid) == start}
 
     def _start_time(self, pid):
+        import psutil   # here, not at the top: daemon processes are forked without it (memory)
         try:
             child = psutil.Process(pid)
             with child.oneshot():
