@@ -8,7 +8,6 @@ deadline; nothing sleeps a fixed time.
 
 import os
 import pwd
-import shutil
 import signal
 import stat
 import subprocess
@@ -20,8 +19,9 @@ import time
 import psutil
 import pytest
 
-from tests.support.apache import APPS, shared_tmpdir, wait_for
+from tests.support.apache import APPS, wait_for
 from tests.support.procs import run_as
+from tests.support.supervised import SupervisorProcess
 from tests.support.wire import unix_exchange, uwsgi_packet
 
 ROOT = os.geteuid() == 0
@@ -51,18 +51,11 @@ def request_outcome(socket_path):
     return "empty" if (status, body) == ("", b"") else status
 
 
-class RunningSupervisor:
+class RunningSupervisor(SupervisorProcess):
     """One `wsgid supervise` subprocess and the files it works with."""
 
-    def __init__(self, directory):
-        self.directory = directory
-        self.config_path = os.path.join(directory, "daemon.conf")
-        self.log_path = os.path.join(directory, "supervisor.log")
-        self.proc = None
-        self.seen_pids = set()
-
-    def socket_path(self, group):
-        return os.path.join(self.directory, f"{group}.sock")
+    def __init__(self):
+        super().__init__("wsgid-supervisor-", config_name="daemon.conf")
 
     def write_config(self, groups, extra="", script=ECHO_APP):
         """groups: {name: 'option=value ...'}; each group serves `script` at /NAME."""
@@ -77,11 +70,7 @@ class RunningSupervisor:
             f.write("\n".join(lines) + "\n" + textwrap.dedent(extra))
 
     def start(self, managed_by=None, wait_groups=None):
-        cmd = [sys.executable, "-m", "wsgid", "supervise", "--config", self.config_path]
-        if managed_by is not None:
-            cmd += ["--managed-by", str(managed_by)]
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        self.launch(() if managed_by is None else ("--managed-by", str(managed_by)))
         if wait_groups:
             self.wait_for_daemons(sum(wait_groups.values()))
         for name in wait_groups or ():
@@ -89,52 +78,11 @@ class RunningSupervisor:
                      message=f"the socket of group {name}")
         return self
 
-    def log(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
-
-    def daemons(self):
-        """The live daemon processes (the supervisor's children that are not zombies)."""
-        try:
-            children = psutil.Process(self.proc.pid).children()
-        except psutil.NoSuchProcess:
-            return []
-        alive = []
-        for child in children:
-            try:
-                if child.status() != psutil.STATUS_ZOMBIE:
-                    alive.append(child)
-            except psutil.NoSuchProcess:
-                pass
-        self.seen_pids.update(p.pid for p in alive)
-        return alive
-
     def wait_for_daemons(self, count, timeout=15, excluding=()):
         def ready():
             found = [p for p in self.daemons() if p.pid not in excluding]
             return found if len(found) == count and len(self.daemons()) == count else None
         return wait_for(ready, timeout, message=f"{count} daemon processes")
-
-    def signal(self, signum):
-        os.kill(self.proc.pid, signum)
-
-    def stop(self):
-        """SIGTERM and wait; kill what is left by pid (teardown of a test that failed)."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.daemons()
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for pid in self.seen_pids:
-            try:
-                psutil.Process(pid).kill()
-            except psutil.NoSuchProcess:
-                pass
 
 
 @pytest.fixture
@@ -142,14 +90,12 @@ def supervisor():
     made = []
 
     def make():
-        directory = shared_tmpdir("wsgid-supervisor-")
-        made.append(RunningSupervisor(directory))
+        made.append(RunningSupervisor())
         return made[-1]
 
     yield make
     for sup in made:
-        sup.stop()
-        shutil.rmtree(sup.directory, ignore_errors=True)
+        sup.cleanup()
 
 
 def pid_of_answer(socket_path):
