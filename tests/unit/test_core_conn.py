@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from tests.support.wire import recv_until_eof
+
 TIMEOUT = 0.3
 
 
@@ -43,15 +45,6 @@ def pair(core, tmp_path):
     made = Pair(core, str(tmp_path / "s"))
     yield made
     made.close()
-
-
-def receive_all(sock):
-    parts = []
-    while True:
-        data = sock.recv(65536)
-        if not data:
-            return b"".join(parts)
-        parts.append(data)
 
 
 def test_nothing_to_accept_is_none(core, tmp_path):
@@ -99,7 +92,7 @@ def test_recv_times_out_with_timeout_error(pair):
 def test_sendall_more_than_the_socket_buffer_arrives_byte_exact(pair):
     data = os.urandom(3 * 1024 * 1024 + 7)
     received = []
-    reader = threading.Thread(target=lambda: received.append(receive_all(pair.client)))
+    reader = threading.Thread(target=lambda: received.append(recv_until_eof(pair.client)))
     reader.start()
     pair.conn.sendall(memoryview(data))   # any bytes-like object
     pair.conn.shutdown(socket.SHUT_WR)
@@ -144,7 +137,7 @@ def test_sendfile_sends_the_range_and_moves_the_file_position(pair, tmp_path):
         assert file.tell() == 151_000
         assert pair.conn.sendfile(file, 190_000) == 10_000   # count None: to the end
     pair.conn.shutdown(socket.SHUT_WR)
-    assert receive_all(pair.client) == content[1000:151_000] + content[190_000:]
+    assert recv_until_eof(pair.client) == content[1000:151_000] + content[190_000:]
 
 
 def test_close_twice_is_harmless_and_leaves_no_descriptor(pair):
