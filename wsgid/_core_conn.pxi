@@ -63,6 +63,24 @@ cdef object raise_socket_error(bint blocking_call):
     return None
 
 
+cdef ssize_t recv_waiting(int fd, char *buffer, size_t size) noexcept nogil:
+    """recv() that may wait (call without the GIL); retried when a signal interrupts it."""
+    cdef ssize_t received
+    while True:
+        received = recv(fd, buffer, size, 0)
+        if received >= 0 or errno != EINTR:
+            return received
+
+
+cdef ssize_t send_waiting(int fd, const char *data, size_t length, int flags) noexcept nogil:
+    """send() that may wait (call without the GIL); retried when a signal interrupts it."""
+    cdef ssize_t sent
+    while True:
+        sent = send(fd, data, length, flags | MSG_NOSIGNAL)
+        if sent >= 0 or errno != EINTR:
+            return sent
+
+
 cdef class Connection:
     """One accepted connection of a daemon socket; the subset of the socket API the request
     path uses, with the GIL held for every call that cannot block."""
@@ -115,10 +133,7 @@ cdef class Connection:
         received = recv(fd, buffer, size, MSG_DONTWAIT)
         if received < 0 and (errno == EAGAIN or errno == EWOULDBLOCK):
             with nogil:
-                while True:
-                    received = recv(fd, buffer, size, 0)
-                    if received >= 0 or errno != EINTR:
-                        break
+                received = recv_waiting(fd, buffer, size)
             if received < 0:
                 return raise_socket_error(True)
         elif received < 0:
@@ -149,10 +164,8 @@ cdef class Connection:
             if left:
                 with nogil:
                     while left:
-                        sent = send(fd, start, left, MSG_NOSIGNAL)
+                        sent = send_waiting(fd, start, left, 0)
                         if sent < 0:
-                            if errno == EINTR:
-                                continue
                             failed = True
                             break
                         start += sent
@@ -171,10 +184,7 @@ cdef class Connection:
             sent = send(self._fd, view.buf, view.len, flags | MSG_DONTWAIT | MSG_NOSIGNAL)
             if sent < 0 and (errno == EAGAIN or errno == EWOULDBLOCK) and not (flags & MSG_DONTWAIT):
                 with nogil:
-                    while True:
-                        sent = send(self._fd, view.buf, view.len, flags | MSG_NOSIGNAL)
-                        if sent >= 0 or errno != EINTR:
-                            break
+                    sent = send_waiting(self._fd, <const char *>view.buf, view.len, flags)
                 if sent < 0:
                     raise_socket_error(True)
             elif sent < 0:

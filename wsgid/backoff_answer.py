@@ -29,22 +29,24 @@ import select
 import socket
 
 from wsgid import sockets
+from wsgid.response import complete_response
 
 # How long an answered connection is read from (and its data dropped) before it is closed.
 DRAIN_WAIT = 2.0
 # The most bytes read from one answered connection; past it, it is closed at once.
 DRAIN_LIMIT = 1 << 20
 
+_UNAVAILABLE_BODY = (
+    b"<!DOCTYPE html>\n<html><head><title>503 Service Unavailable</title></head>\n"
+    b"<body><h1>Service Unavailable</h1>\n<p>The application's processes fail to start. "
+    b"Details are in the server's error log.</p></body></html>\n"
+)
 
 
 def unavailable_answer(retry_after):
     """The bytes of the 503 response (an HTTP status line and headers, docs/protocol.md)."""
-    body = (b"The application is unavailable: its daemon processes fail to start. "
-            b"See the server's error log.\n")
-    return (b"HTTP/1.1 503 Service Unavailable\r\n"
-            b"Content-Type: text/plain\r\n"
-            b"Retry-After: %d\r\n"
-            b"Content-Length: %d\r\n\r\n" % (retry_after, len(body))) + body
+    return complete_response(b"503 Service Unavailable", _UNAVAILABLE_BODY,
+                             b"Retry-After: %d\r\n" % retry_after)
 
 
 class _Answered:

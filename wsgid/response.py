@@ -54,9 +54,11 @@ _NOT_FOUND_BODY = (
 )
 
 
-def _complete_response(status_line, body):
+def complete_response(status_line, body, extra_headers=b""):
+    """A whole response of the daemon's own (an HTML `body`), as bytes ready to send;
+    `extra_headers` are complete header lines, each ending in CRLF."""
     return (b"HTTP/1.1 " + status_line + b"\r\n"
-            b"Content-Type: text/html; charset=utf-8\r\n"
+            b"Content-Type: text/html; charset=utf-8\r\n" + extra_headers +
             b"Content-Length: " + str(len(body)).encode("ascii") + b"\r\n\r\n" + body)
 
 
@@ -66,9 +68,9 @@ _GATEWAY_TIMEOUT_BODY = (
     b"</body></html>\n"
 )
 
-ERROR_RESPONSE_500 = _complete_response(b"500 Internal Server Error", _ERROR_BODY)
-NOT_FOUND_RESPONSE_404 = _complete_response(b"404 Not Found", _NOT_FOUND_BODY)
-GATEWAY_TIMEOUT_RESPONSE_504 = _complete_response(b"504 Gateway Timeout", _GATEWAY_TIMEOUT_BODY)
+ERROR_RESPONSE_500 = complete_response(b"500 Internal Server Error", _ERROR_BODY)
+NOT_FOUND_RESPONSE_404 = complete_response(b"404 Not Found", _NOT_FOUND_BODY)
+GATEWAY_TIMEOUT_RESPONSE_504 = complete_response(b"504 Gateway Timeout", _GATEWAY_TIMEOUT_BODY)
 
 # A frame of a framed body: its length, then its bytes; a frame of length 0 ends the body.
 _FRAME_HEADER = struct.Struct(">I")

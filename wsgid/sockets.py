@@ -4,9 +4,9 @@ Rules:
 - This is the only module of wsgid that creates a listening socket (DESIGN.md contract 3). The
   supervisor binds each group's socket once and keeps it for the group's whole life; daemon
   processes inherit it across fork() and only ever accept on it.
-- A socket is born private: it is bound under umask 0177, then set to mode 0600 and, when running
-  as root, chowned to the socket owner (the Apache child user, or socket-user=) and the daemon's
-  gid. Only that owner can connect through the file system.
+- A socket is born private: it is bound under umask 0177 (mode 0600) and, when running as root,
+  chowned (never through a symlink) to the socket owner (the Apache child user, or
+  socket-user=) and the daemon's gid. Only that owner can connect through the file system.
 - A path that exists is removed only when it is a socket that nobody listens on; a regular file is
   never deleted, and a socket that stays live for STALE_SOCKET_WAIT means another supervisor
   owns that group.
@@ -24,7 +24,6 @@ import os
 import select
 import socket
 import stat
-import struct
 import time
 
 from wsgid import log
@@ -34,7 +33,6 @@ logger = log.get_logger("sockets")
 
 SOCKET_MODE = 0o600
 STALE_SOCKET_WAIT = 5.0   # seconds a live socket at our path may take to go away
-_UCRED = struct.Struct("3i")   # struct ucred: pid_t pid, uid_t uid, gid_t gid
 
 
 class ListenerError(Exception):
@@ -119,12 +117,6 @@ def _someone_listens(path):
     finally:
         probe.close()
     return True
-
-
-def peer_uid(conn):
-    """The uid of the process at the other end of a connected unix socket."""
-    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
-    return _UCRED.unpack(creds)[1]
 
 
 def allowed_peer_uids(socket_uid):
