@@ -14,7 +14,8 @@ Rules:
 - One module per (script path, application group): the application group '' (%{GLOBAL}, the
   default) and every other name get their own loaded copy. The module is named
   '_wsgid_<md5>' (like mod_wsgi's '_mod_wsgi_<md5>'), has __file__ set, runs with its own
-  globals and is registered in sys.modules while it exists.
+  globals and is registered in sys.modules while it exists. The md5 is CPython's builtin one,
+  not hashlib's: a daemon process loads no OpenSSL for naming modules (bench/README.md, Memory).
 - Loading is lazy (the first request that needs a script loads it) and thread-safe: one lock per
   (path, application group), so other scripts keep serving while one loads. A script that fails
   to load is not remembered; the next request tries again.
@@ -32,7 +33,6 @@ Rules:
   and must be a Python identifier.
 """
 
-import hashlib
 import keyword
 import os
 import sys
@@ -40,6 +40,13 @@ import threading
 import types
 
 from wsgid import api
+
+try:
+    # CPython's own md5, the same digest without hashlib: hashlib loads OpenSSL's libcrypto,
+    # about 3.5 MiB of RSS in every daemon process for one digest per loaded script.
+    from _md5 import md5 as _md5
+except ImportError:     # a Python built without it
+    from hashlib import md5 as _md5
 
 DEFAULT_CALLABLE = "application"
 # How many SCRIPT_FILENAME spellings of file targets are remembered; past it, new ones are not.
@@ -74,7 +81,7 @@ class CallableNotFound(ScriptError):
 def module_name(path, application_group):
     """The sys.modules name of one loaded copy of a script."""
     key = path if application_group == "" else f"{application_group}\0{path}"
-    digest = hashlib.md5(key.encode("utf-8", "surrogateescape"), usedforsecurity=False)
+    digest = _md5(key.encode("utf-8", "surrogateescape"), usedforsecurity=False)
     return "_wsgid_" + digest.hexdigest()
 
 
