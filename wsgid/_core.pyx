@@ -75,6 +75,10 @@ __all__ = [
     "InputStream",
     "Connection",
     "accept_connection",
+    "ResponseCore",
+    "RequestPath",
+    "RunningRequest",
+    "respond",
 ]
 
 cdef Py_ssize_t C_HEADER_SIZE = HEADER_SIZE
@@ -419,7 +423,7 @@ cdef extern from "<poll.h>" nogil:
         int fd
         short events
         short revents
-    short POLLIN, POLLHUP
+    short POLLIN, POLLOUT, POLLHUP
     int poll(pollfd *fds, unsigned long nfds, int timeout)
 
 
@@ -585,3 +589,4 @@ cdef class InputStream:
 
 
 include "_core_conn.pxi"
+include "_core_request.pxi"

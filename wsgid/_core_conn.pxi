@@ -5,17 +5,19 @@
 # a hand-off to another thread and back (two context switches) whenever another thread wants it.
 # With a timeout set, a Python socket also poll()s before every recv() and send(). A request used
 # about nine such hand-offs; here it is normally one (the wait on the listener, in pool.py):
-# - accept() on the non-blocking listener, SO_PEERCRED and the timeouts are one quick call with
-#   the GIL held (none of them can block);
-# - recv() and send() are first tried without waiting (MSG_DONTWAIT) with the GIL held, and only
-#   when that would wait is the GIL released around the blocking call. The module sends the
-#   whole packet right after connecting and a small response fits in the socket buffer, so the
-#   common request never waits;
+# - accept() on the non-blocking listener and SO_PEERCRED are one quick call with the GIL held
+#   (neither can block);
+# - the accepted socket is non-blocking (accept4 SOCK_NONBLOCK): recv(), send() and sendfile()
+#   are tried with the GIL held, and only when one would wait is the GIL released around a
+#   poll() for the socket, bounded by socket-timeout, after which the call is tried again. The
+#   module sends the whole packet right after connecting and a small response fits in the
+#   socket buffer, so the common request never waits;
+# - settimeout() (socket-timeout) only records the limit: no system call per connection;
 # - shutdown() and close() of a unix socket never block, so they keep the GIL too (which also
 #   means a time_out() from the monitor thread can never shut down a descriptor number that
 #   close() has just released for reuse).
-# settimeout() (socket-timeout) sets SO_RCVTIMEO/SO_SNDTIMEO, so a blocking call waits at most
-# that long for progress; running out raises TimeoutError("timed out"), as a Python socket does.
+# A poll() that runs out of socket-timeout raises TimeoutError("timed out"), as a Python socket
+# does.
 
 from cpython.exc cimport PyErr_SetFromErrno
 from libc.errno cimport EAGAIN, ECONNABORTED, EINTR, ENETDOWN, EPROTO, errno
@@ -26,11 +28,10 @@ cdef extern from "<errno.h>" nogil:
 
 cdef extern from "<sys/socket.h>" nogil:
     ctypedef unsigned int socklen_t
-    int SOL_SOCKET, SO_PEERCRED, SO_RCVTIMEO, SO_SNDTIMEO, SOCK_CLOEXEC
+    int SOL_SOCKET, SO_PEERCRED, SOCK_CLOEXEC, SOCK_NONBLOCK
     int MSG_DONTWAIT, MSG_NOSIGNAL, SHUT_RD, SHUT_WR, SHUT_RDWR
     int accept4(int fd, void *addr, socklen_t *addrlen, int flags)
     int getsockopt(int fd, int level, int name, void *value, socklen_t *length)
-    int setsockopt(int fd, int level, int name, const void *value, socklen_t length)
     ssize_t recv(int fd, void *buf, size_t length, int flags)
     ssize_t send(int fd, const void *buf, size_t length, int flags)
     int shutdown(int fd, int how)
@@ -38,11 +39,6 @@ cdef extern from "<sys/socket.h>" nogil:
         int pid
         unsigned int uid
         unsigned int gid
-
-cdef extern from "<sys/time.h>" nogil:
-    struct timeval:
-        long tv_sec
-        long tv_usec
 
 cdef extern from "<sys/sendfile.h>" nogil:
     ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
@@ -54,43 +50,46 @@ cdef extern from "<unistd.h>" nogil:
 cdef size_t SENDFILE_CHUNK = 1 << 30
 
 
-cdef object raise_socket_error(bint blocking_call):
-    """Raise the OSError for errno after a failed call; after a blocking call EAGAIN means that
-    SO_RCVTIMEO/SO_SNDTIMEO ran out."""
-    if blocking_call and (errno == EAGAIN or errno == EWOULDBLOCK):
+cdef object raise_socket_error(bint timed_out):
+    """Raise TimeoutError when a wait ran out of socket-timeout, else the OSError for errno."""
+    if timed_out:
         raise TimeoutError("timed out")
     PyErr_SetFromErrno(OSError)
     return None
 
 
-cdef ssize_t recv_waiting(int fd, char *buffer, size_t size) noexcept nogil:
-    """recv() that may wait (call without the GIL); retried when a signal interrupts it."""
-    cdef ssize_t received
-    while True:
-        received = recv(fd, buffer, size, 0)
-        if received >= 0 or errno != EINTR:
-            return received
+cdef inline bint would_block() noexcept nogil:
+    return errno == EAGAIN or errno == EWOULDBLOCK
 
 
-cdef ssize_t send_waiting(int fd, const char *data, size_t length, int flags) noexcept nogil:
-    """send() that may wait (call without the GIL); retried when a signal interrupts it."""
-    cdef ssize_t sent
+cdef int wait_for(int fd, short events, int timeout_ms) noexcept nogil:
+    """Wait (call without the GIL) until `fd` is ready for `events` or has hung up or failed:
+    1; 0 when timeout_ms (-1: no limit) ran out first; -1 with errno on failure. A signal
+    restarts the wait."""
+    cdef pollfd entry
+    cdef int ready
+    entry.fd = fd
+    entry.events = events
     while True:
-        sent = send(fd, data, length, flags | MSG_NOSIGNAL)
-        if sent >= 0 or errno != EINTR:
-            return sent
+        entry.revents = 0
+        ready = poll(&entry, 1, timeout_ms)
+        if ready >= 0 or errno != EINTR:
+            return ready
 
 
 cdef class Connection:
     """One accepted connection of a daemon socket; the subset of the socket API the request
-    path uses, with the GIL held for every call that cannot block."""
+    path uses, with the GIL held for every call that cannot block. Its descriptor is
+    non-blocking (accept_connection makes it so)."""
 
     cdef int _fd
     cdef object _timeout  # socket-timeout in seconds, or None
+    cdef int _timeout_ms  # the same for poll(): -1 for no limit
 
     def __cinit__(self, int fd):
         self._fd = fd
         self._timeout = None
+        self._timeout_ms = -1
 
     def __dealloc__(self):
         if self._fd >= 0:
@@ -104,74 +103,73 @@ cdef class Connection:
 
     def settimeout(self, timeout):
         """Blocking calls wait at most `timeout` seconds for progress (None: no limit); then
-        they raise TimeoutError. Sets SO_RCVTIMEO and SO_SNDTIMEO; never blocks."""
-        cdef timeval limit
+        they raise TimeoutError. Only recorded: makes no system call."""
         cdef double seconds = 0.0 if timeout is None else timeout
         if seconds < 0:
             raise ValueError("Timeout value out of range")
         if timeout is not None and seconds == 0:
             raise ValueError("a Connection always blocks; give a timeout > 0 or None")
-        limit.tv_sec = <long>seconds
-        limit.tv_usec = <long>((seconds - limit.tv_sec) * 1000000)
-        if timeout is not None and limit.tv_sec == 0 and limit.tv_usec == 0:
-            limit.tv_usec = 1  # 0 would mean "no limit" to the kernel
-        if (setsockopt(self._fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit)) < 0 or
-                setsockopt(self._fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit)) < 0):
-            raise_socket_error(False)
+        if timeout is None:
+            self._timeout_ms = -1
+        else:
+            # Rounded up, so that a short timeout still waits (poll() counts milliseconds).
+            self._timeout_ms = <int>min(seconds * 1000.0 + 0.999, 2147483647.0)
         self._timeout = timeout
+
+    cdef int wait(self, short events) except -1:
+        """Release the GIL until the socket is ready for `events`; TimeoutError after
+        socket-timeout."""
+        cdef int fd = self._fd
+        cdef int timeout_ms = self._timeout_ms
+        cdef int ready
+        with nogil:
+            ready = wait_for(fd, events, timeout_ms)
+        if ready <= 0:
+            raise_socket_error(ready == 0)
+        return 0
 
     def recv(self, Py_ssize_t size):
         """Up to `size` bytes; b'' once the peer has shut down its side."""
-        cdef int fd = self._fd
         cdef ssize_t received
         cdef bytes data
-        cdef char *buffer
         if size < 0:
             raise ValueError("negative buffersize in recv")
         data = PyBytes_FromStringAndSize(NULL, size)
-        buffer = PyBytes_AS_STRING(data)
-        received = recv(fd, buffer, size, MSG_DONTWAIT)
-        if received < 0 and (errno == EAGAIN or errno == EWOULDBLOCK):
-            with nogil:
-                received = recv_waiting(fd, buffer, size)
-            if received < 0:
-                return raise_socket_error(True)
-        elif received < 0:
-            return raise_socket_error(False)
+        while True:
+            received = recv(self._fd, PyBytes_AS_STRING(data), size, MSG_DONTWAIT)
+            if received >= 0:
+                break
+            if errno == EINTR:
+                continue
+            if not would_block():
+                return raise_socket_error(False)
+            self.wait(POLLIN)
         if received != size:
             return data[:received]  # a copy of what came; the big buffer goes back at once
         return data
 
+    cdef int send_all(self, const char *start, size_t left) except -1:
+        """send() until all of it went, waiting (without the GIL) whenever the socket is full."""
+        cdef ssize_t sent
+        while left:
+            sent = send(self._fd, start, left, MSG_DONTWAIT | MSG_NOSIGNAL)
+            if sent >= 0:
+                start += sent
+                left -= sent
+            elif errno == EINTR:
+                continue
+            elif would_block():
+                self.wait(POLLOUT)
+            else:
+                raise_socket_error(False)
+        return 0
+
     def sendall(self, data):
         """Send all of `data` (any bytes-like object)."""
         cdef Py_buffer view
-        cdef const char *start
-        cdef size_t left
-        cdef ssize_t sent
-        cdef int fd = self._fd
-        cdef bint failed = False
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
         try:
-            start = <const char *>view.buf
-            left = view.len
-            sent = send(fd, start, left, MSG_DONTWAIT | MSG_NOSIGNAL)
-            if sent < 0:
-                if errno != EAGAIN and errno != EWOULDBLOCK:
-                    raise_socket_error(False)
-                sent = 0
-            start += sent
-            left -= sent
-            if left:
-                with nogil:
-                    while left:
-                        sent = send_waiting(fd, start, left, 0)
-                        if sent < 0:
-                            failed = True
-                            break
-                        start += sent
-                        left -= sent
-                if failed:
-                    raise_socket_error(True)
+            self.send_all(<const char *>view.buf, view.len)
         finally:
             PyBuffer_Release(&view)
 
@@ -181,17 +179,17 @@ cdef class Connection:
         cdef ssize_t sent
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
         try:
-            sent = send(self._fd, view.buf, view.len, flags | MSG_DONTWAIT | MSG_NOSIGNAL)
-            if sent < 0 and (errno == EAGAIN or errno == EWOULDBLOCK) and not (flags & MSG_DONTWAIT):
-                with nogil:
-                    sent = send_waiting(self._fd, <const char *>view.buf, view.len, flags)
-                if sent < 0:
-                    raise_socket_error(True)
-            elif sent < 0:
-                raise_socket_error(False)
+            while True:
+                sent = send(self._fd, view.buf, view.len, flags | MSG_DONTWAIT | MSG_NOSIGNAL)
+                if sent >= 0:
+                    return sent
+                if errno == EINTR:
+                    continue
+                if not would_block() or (flags & MSG_DONTWAIT):
+                    raise_socket_error(False)
+                self.wait(POLLOUT)
         finally:
             PyBuffer_Release(&view)
-        return sent
 
     def sendfile(self, file, Py_ssize_t offset=0, count=None):
         """Send `count` bytes (None: to the end) of regular file `file` from `offset` with
@@ -204,26 +202,34 @@ cdef class Connection:
         cdef size_t chunk
         cdef ssize_t sent = 0
         cdef long long total = 0
-        cdef bint failed = False
-        with nogil:
+        cdef int failure = 0  # the errno that ended it
+        try:
             while left != 0:
-                chunk = SENDFILE_CHUNK if left < 0 or <unsigned long long>left > SENDFILE_CHUNK \
-                    else <size_t>left
-                sent = sendfile(out_fd, in_fd, &position, chunk)
-                if sent < 0:
-                    if errno == EINTR:
-                        continue
-                    failed = True
-                    break
-                if sent == 0:
-                    break  # end of the file
-                total += sent
-                if left > 0:
-                    left -= sent
-        if total:
-            file.seek(offset + total)
-        if failed:
-            raise_socket_error(True)
+                with nogil:
+                    while left != 0:
+                        chunk = SENDFILE_CHUNK if left < 0 or <unsigned long long>left > SENDFILE_CHUNK \
+                            else <size_t>left
+                        sent = sendfile(out_fd, in_fd, &position, chunk)
+                        if sent < 0:
+                            if errno == EINTR:
+                                continue
+                            failure = errno
+                            break
+                        if sent == 0:
+                            left = 0  # end of the file
+                            break
+                        total += sent
+                        if left > 0:
+                            left -= sent
+                if failure == EAGAIN or failure == EWOULDBLOCK:
+                    failure = 0
+                    self.wait(POLLOUT)  # the socket is full: wait for room, then go on
+                elif failure:
+                    errno = failure
+                    raise_socket_error(False)
+        finally:
+            if total:
+                file.seek(offset + total)
         return total
 
     def shutdown(self, int how):
@@ -250,7 +256,7 @@ def accept_connection(listener):
     cdef int fd
     cdef ucred credentials
     cdef socklen_t length = sizeof(credentials)
-    fd = accept4(listener.fileno(), NULL, NULL, SOCK_CLOEXEC)
+    fd = accept4(listener.fileno(), NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)
     if fd < 0:
         if errno in (EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO, ENETDOWN):
             return None

@@ -28,17 +28,18 @@ Rules:
   request-timeout ends a hung hook with a 504 as it ends a request.
 - For the process monitor (lifecycle code): requests_finished, last_activity, running() and
   time_out(request_id) are safe to use from any thread.
+
+The hot path of every request (handle: packet, registration, events, the application's
+response, the close) is the core's RequestPath (``_core_request.pxi``, twin
+``_core_py_request.py``); RequestHandler extends it here with what is per process or cold: the
+configuration, script loading and its errors, hook calls, queue-timeout answers, running() and
+time_out().
 """
 
-import itertools
 import logging
-import os
-import socket
-import threading
 import time
 
-from wsgid import api
-from wsgid.core import InputStream, ProtocolError, read_request
+from wsgid.core import RequestPath, queue_wait_exceeded
 from wsgid.filewrapper import FileWrapper
 from wsgid.hooks import HookRunner, describe_hook_call
 from wsgid.loader import ScriptError, ScriptLoader, ScriptLoadError, ScriptRefused
@@ -49,37 +50,14 @@ from wsgid.response import (
     ErrorStream,
     Response,
     describe_request,
-    run_application,
 )
+
+__all__ = ["RequestHandler", "queue_wait_exceeded"]
 
 log = logging.getLogger("wsgid.request")
 
-MAX_VARS = 1000
 
-
-class RunningRequest:
-    """A request being served, as running() shows it: its id, its URL, when it started
-    (time.monotonic()), the thread serving it (threading.get_ident()) and its Response."""
-
-    __slots__ = ("request_id", "url", "started", "thread_ident", "response", "outcome")
-
-    def __init__(self, request_id, url, response):
-        self.request_id = request_id
-        self.url = url
-        self.started = time.monotonic()
-        self.thread_ident = threading.get_ident()
-        self.response = response
-        self.outcome = None  # what time_out() did
-
-    @property
-    def timed_out(self):
-        return self.outcome is not None
-
-    def __repr__(self):
-        return f"<RunningRequest {self.request_id} {self.url} thread {self.thread_ident}>"
-
-
-class RequestHandler:
+class RequestHandler(RequestPath):
     """Serves the connections of one daemon process of group `group`."""
 
     def __init__(self, config, group):
@@ -87,56 +65,32 @@ class RequestHandler:
             group = config.groups[group]
         self.group = group
         options = group.options
-        self.socket_timeout = options.get("socket-timeout")
-        self.queue_timeout = options.get("queue-timeout") or 0
-        self.errors = ErrorStream()
-        self.base_environ = {
+        errors = ErrorStream()
+        base_environ = {
             "wsgi.version": (1, 0),
             "wsgi.multithread": options.get("threads", 1) > 1,
             "wsgi.multiprocess": options.get("processes", 1) > 1,
             "wsgi.run_once": False,
-            "wsgi.errors": self.errors,
+            "wsgi.errors": errors,
             "wsgi.file_wrapper": FileWrapper,
             "wsgid.process_group": group.name,
             "mod_wsgi.process_group": group.name,
         }
+        super().__init__(base_environ, options.get("socket-timeout"),
+                         options.get("queue-timeout"), errors, group.name)
+        self.response_factory = Response
         self.loader = ScriptLoader(config, group.name)
         self.hooks = HookRunner(config, group.name, self.loader)
-        self.active = 0  # connections being served right now
-        self._active_lock = threading.Lock()
-        self.requests_finished = 0           # requests that ran (or tried to run) an application
-        self.last_activity = time.monotonic()  # the last start or end of a request
-        self._running = {}                   # request id -> RunningRequest
-        self._running_lock = threading.Lock()
-        self._request_numbers = itertools.count(1)
 
     def preload(self):
         """Load, before the process accepts requests, the scripts its configuration preloads
         (WSGIImportScript); other scripts load on their first request."""
         self.loader.preload()
 
-    def handle(self, sock):
-        """Serve one accepted connection completely and close it. Never raises."""
-        with self._active_lock:
-            self.active += 1
-        finished = False
-        try:
-            finished = self._serve(sock)
-        except Exception:
-            log.exception("unexpected error while serving a connection on the daemon socket "
-                          "of group '%s'", self.group.name)
-        finally:
-            if finished:
-                sock.close()  # already half-closed and read to its end: no shutdown() needed
-            else:
-                close_connection(sock)
-            with self._active_lock:
-                self.active -= 1
-
     def running(self):
         """A snapshot list of the RunningRequests being served now."""
-        with self._running_lock:
-            return list(self._running.values())
+        with self.running_lock:
+            return list(self.running_requests.values())
 
     def time_out(self, request_id):
         """End request `request_id` now, from any thread: 504 if its head has not gone out,
@@ -144,8 +98,8 @@ class RequestHandler:
 
         What the application still sends for it is dropped; it keeps its thread until it
         returns (and close() of its iterable is called then)."""
-        with self._running_lock:
-            request = self._running.get(request_id)
+        with self.running_lock:
+            request = self.running_requests.get(request_id)
             if request is None:
                 return "not running"
             if request.outcome is not None:
@@ -159,82 +113,35 @@ class RequestHandler:
                   "connection cut off (its response head had already been sent)")
         return outcome
 
-    def _serve(self, sock):
-        """Serve the request on `sock`; True when the connection was finished here (our side
-        half-closed and the request body read to its end), so that a close() is all it needs."""
-        sock.settimeout(self.socket_timeout)
-        try:
-            environ, rest, content_length = read_request(sock, self.base_environ, MAX_VARS)
-        except ProtocolError as exc:
-            log.warning("bad request packet from daemon socket: %s", exc)
-            return
-        except OSError as exc:
-            log.warning("reading the request packet from the daemon socket failed: %s", exc)
-            return
-        if "wsgid.hook" in environ:
-            self._answer_hook(environ, sock)
-            return
-        daemon_start = time.time()
-        length = None if environ["wsgi.input_terminated"] else (content_length or 0)
-        body = InputStream(sock, rest, length)
-        environ["wsgi.input"] = body
-        if self.queue_timeout:
-            waited = queue_wait_exceeded(environ.get("wsgid.queue_start"), self.queue_timeout,
-                                         daemon_start)
-            if waited is not None:
-                log.warning("queue-timeout: %s waited %.1fs for a daemon thread, longer than "
-                            "queue-timeout=%g; answered 504 without running the application",
-                            describe_request(environ), waited, self.queue_timeout)
-                send_quietly(sock, GATEWAY_TIMEOUT_RESPONSE_504)
-                return finish_request_body(sock, body, length, environ)
-        application_group = self._application_group(environ)
-        environ["mod_wsgi.application_group"] = application_group
-        environ["mod_wsgi.daemon_start"] = str(int(daemon_start * 1_000_000))
-        if "wsgid.request_start" in environ:
-            environ["mod_wsgi.request_start"] = environ["wsgid.request_start"]
-        if "wsgid.queue_start" in environ:
-            environ["mod_wsgi.queue_start"] = environ["wsgid.queue_start"]
-        request = self._register(environ, sock)
-        scope = api.begin_request(request.request_id, application_group, environ, daemon_start)
-        response = request.response
-        response.events = scope
-        try:
-            self._respond(environ, body, response, scope)
-        finally:
-            api.end_request(scope)
-            self._unregister(request)
-        if response.lost or response.timed_out:
-            return False
-        return finish_request_body(sock, body, length, environ)
+    # -- what RequestPath calls for the cold paths ----------------------------------------------
 
-    def _respond(self, environ, body, response, scope):
-        """Load the application, run it, publish the events of the request."""
+    def _application_for(self, environ, response):
+        """The application for this request, or None once it has been answered with the error
+        that kept it from loading (404 refused, 500 failed)."""
         try:
-            application = self.loader.application_for(environ)
+            return self.loader.application_for(environ)
         except ScriptRefused as exc:
             log.warning("%s; answered 404 to %s", exc, response.label)
             response.send_own_response(NOT_FOUND_RESPONSE_404, 404)
-            return
         except ScriptLoadError as exc:
             log.error("%s; answered 500 to %s", exc, response.label, exc_info=exc.__cause__)
             response.send_own_response(ERROR_RESPONSE_500, 500)
-            return
         except ScriptError as exc:  # the others: their text is the whole story
             log.error("%s; answered 500 to %s", exc, response.label)
             response.send_own_response(ERROR_RESPONSE_500, 500)
-            return
-        if response.timed_out:
-            return  # it was timed out while its script loaded; time_out() answered it
-        application = scope.request_started(application)
+        return None
+
+    def _answer_queue_timeout(self, environ, sock, waited):
+        log.warning("queue-timeout: %s waited %.1fs for a daemon thread, longer than "
+                    "queue-timeout=%g; answered 504 without running the application",
+                    describe_request(environ), waited, self.queue_timeout)
         try:
-            run_application(application, environ, response.sock, response=response)
-        finally:
-            self.errors.flush()
-        scope.request_finished(response.status_code, body.bytes_read, response.body_bytes,
-                               response.output_writes, response.output_time)
+            sock.sendall(GATEWAY_TIMEOUT_RESPONSE_504)
+        except OSError:
+            pass  # the peer went away: not worth a log line
 
     def _answer_hook(self, environ, sock):
-        request = self._register(environ, sock)
+        request = self.register(environ, sock)
         # So that a request-timeout line says it was a hook call that hung.
         request.response.label = describe_hook_call(environ)
         try:
@@ -242,87 +149,11 @@ class RequestHandler:
             request.response.send_own_response(answer, 200)
         finally:
             self.errors.flush()
-            self._unregister(request, finished_request=False)
+            self.unregister(request, False)
 
-    def _application_group(self, environ):
+    def _configured_application_group(self, environ):
         # mod_wsgid sends the expanded name; other front ends get what the alias configures.
-        group = environ.get("wsgid.application_group")
-        if group is None:
-            try:
-                group = self.loader.resolve(environ)[1]
-            except ScriptError:
-                group = ""  # application_for() will refuse the request and say why
-        return group
-
-    def _register(self, environ, sock):
-        """Give the request its id (in the environ too) and make it visible to running()."""
-        with self._running_lock:
-            request_id = environ.get("wsgid.request_id") or \
-                f"{os.getpid()}-{next(self._request_numbers)}"
-            if request_id in self._running:  # a front end reused an id: keep keys unique
-                request_id = f"{request_id}-{next(self._request_numbers)}"
-            environ["mod_wsgi.request_id"] = request_id
-            if not environ.get("wsgid.request_id"):
-                environ["wsgid.request_id"] = request_id
-            url = environ.get("REQUEST_URI") or (
-                environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
-            request = RunningRequest(request_id, url, Response(sock, environ))
-            self._running[request_id] = request
-            self.last_activity = request.started
-        return request
-
-    def _unregister(self, request, finished_request=True):
-        with self._running_lock:
-            self._running.pop(request.request_id, None)
-            if finished_request:
-                self.requests_finished += 1
-            self.last_activity = time.monotonic()
-
-
-def queue_wait_exceeded(queue_start, queue_timeout, now):
-    """How long a request waited in the queue, when that is longer than queue_timeout seconds;
-    else None. `queue_start` is the packet's wsgid.queue_start (integer microseconds since the
-    epoch) or None; without a usable one there is nothing to check."""
-    if not queue_timeout or not queue_start or not (queue_start.isascii()
-                                                     and queue_start.isdigit()):
-        return None
-    waited = now - int(queue_start) / 1_000_000
-    return waited if waited > queue_timeout else None
-
-
-def finish_request_body(sock, body, length, environ):
-    """End our response (half-close) and read the body the application left unread; True when
-    both worked (the caller then only close()s the connection)."""
-    if body.received_all:
-        # Nothing more can come from the module, so close() alone ends the response cleanly
-        # (an empty receive queue: the module reads an end, not a reset): no shutdown() call.
-        return True
-    try:
-        sock.shutdown(socket.SHUT_WR)
-        drained = body.drain()
-    except OSError as exc:
-        log.debug("reading the rest of the request body failed for %s: %s",
-                  describe_request(environ), exc)
-        return False
-    if length is not None and body.bytes_read + drained < length:
-        # The client went away mid-upload (an application that read that far got an OSError),
-        # or the module stopped sending a body the application answered without reading.
-        log.info("request body ended after %d of %d bytes (CONTENT_LENGTH) for %s",
-                 body.bytes_read + drained, length, describe_request(environ))
-    return True
-
-
-def send_quietly(sock, data):
-    """Send a complete response of our own; a peer that went away is not worth a log line."""
-    try:
-        sock.sendall(data)
-    except OSError:
-        pass
-
-
-def close_connection(sock):
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # already shut down, or the peer is gone
-    sock.close()
+        try:
+            return self.loader.resolve(environ)[1]
+        except ScriptError:
+            return ""  # application_for() will refuse the request and say why

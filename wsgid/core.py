@@ -1,5 +1,6 @@
-"""The wire core of the request path: the Cython module ``wsgid._core`` or its pure-Python twin
-``wsgid._core_py``, chosen once, at import.
+"""The core of the request path: the Cython module ``wsgid._core`` or its pure-Python twin
+(``wsgid._core_py`` for the wire, ``wsgid._core_py_request`` for the request path's hot half),
+chosen once, at import.
 
 The twin is used when the environment variable WSGID_PUREPYTHON is set to anything but "" or
 "0" (the test suite runs everything against both), or when the extension is not built.
@@ -15,17 +16,24 @@ import os
 
 
 def _choose_implementation():
-    """The core module for this process, and the error that kept the Cython one out, if any."""
+    """The core modules for this process (the wire, the request path), and the error that kept
+    the Cython one out, if any."""
     if os.environ.get("WSGID_PUREPYTHON", "") not in ("", "0"):
-        return importlib.import_module("wsgid._core_py"), None
+        return _twin(), None
     try:
-        return importlib.import_module("wsgid._core"), None
+        core = importlib.import_module("wsgid._core")
+        return (core, core), None
     except ImportError as error:
         # Not built (a source checkout before `make build`): the twin serves, only slower.
-        return importlib.import_module("wsgid._core_py"), str(error)
+        return _twin(), str(error)
 
 
-_implementation, CYTHON_IMPORT_ERROR = _choose_implementation()
+def _twin():
+    return (importlib.import_module("wsgid._core_py"),
+            importlib.import_module("wsgid._core_py_request"))
+
+
+(_implementation, _request_path), CYTHON_IMPORT_ERROR = _choose_implementation()
 IMPLEMENTATION = "cython" if _implementation.__name__ == "wsgid._core" else "python"
 
 ProtocolError = _implementation.ProtocolError
@@ -37,6 +45,22 @@ InputStream = _implementation.InputStream
 Connection = _implementation.Connection
 accept_connection = _implementation.accept_connection
 
+ResponseCore = _request_path.ResponseCore
+RequestPath = _request_path.RequestPath
+RunningRequest = _request_path.RunningRequest
+respond = _request_path.respond
+
+# The same objects in both implementations (the Cython core imports them from the twin).
+from wsgid._core_py_request import (  # noqa: E402
+    FRAME_HEADER,
+    MAX_FRAME,
+    ApplicationError,
+    ConnectionLost,
+    describe_request,
+    log_lost,
+    queue_wait_exceeded,
+)
+
 __all__ = [
     "IMPLEMENTATION",
     "ProtocolError",
@@ -47,4 +71,15 @@ __all__ = [
     "InputStream",
     "Connection",
     "accept_connection",
+    "ResponseCore",
+    "RequestPath",
+    "RunningRequest",
+    "respond",
+    "FRAME_HEADER",
+    "MAX_FRAME",
+    "ApplicationError",
+    "ConnectionLost",
+    "describe_request",
+    "log_lost",
+    "queue_wait_exceeded",
 ]

@@ -26,7 +26,7 @@ import os
 
 from wsgid.core import HeadError, encode_head
 from wsgid.loader import ScriptError
-from wsgid.response import describe_request
+from wsgid.core import describe_request
 
 log = logging.getLogger("wsgid.hooks")
 

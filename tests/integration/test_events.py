@@ -175,7 +175,10 @@ def test_import_mod_wsgi_is_the_wsgid_api_with_the_process_values(apache):
     assert metrics["active_requests"] == 1           # this request
     assert metrics["memory_rss"] > 1_000_000 and metrics["memory_max_rss"] >= \
         metrics["memory_rss"] // 2
-    assert metrics["running_time"] >= 0 and metrics["cpu_user_time"] > 0
+    # CPU times count in clock ticks: a daemon forked with everything imported may not have
+    # used one yet.
+    assert metrics["running_time"] >= 0
+    assert isinstance(metrics["cpu_user_time"], float) and metrics["cpu_user_time"] >= 0
 
 
 def test_process_stopping_reaches_event_and_shutdown_subscribers_on_stop(site):

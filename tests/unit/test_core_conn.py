@@ -58,10 +58,12 @@ def test_nothing_to_accept_is_none(core, tmp_path):
         listener.close()
 
 
-def test_accepted_connection_knows_the_peer_uid_and_is_close_on_exec(pair):
+def test_accepted_connection_knows_the_peer_uid_and_is_close_on_exec(core, pair):
     assert pair.uid == os.getuid()
     assert not os.get_inheritable(pair.conn.fileno())
-    assert os.get_blocking(pair.conn.fileno())
+    # The Cython Connection waits in poll() bounded by socket-timeout, so its descriptor must
+    # never block; the twin is a Python socket, blocking until settimeout() is called.
+    assert os.get_blocking(pair.conn.fileno()) == (core.__name__ == "wsgid._core_py")
 
 
 def test_recv_gives_what_was_sent_then_empty_at_eof(pair):

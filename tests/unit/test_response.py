@@ -574,7 +574,7 @@ def test_time_out_during_a_blocked_send_cuts_it_off_without_a_log_line(caplog):
     served = Served(app, read=False)
     assert sending.wait(10)
     # The send is under way once it holds the response's send lock.
-    wait_for(served.response._send_lock.locked, 10, message="the send to block")
+    wait_for(served.response.send_lock.locked, 10, message="the send to block")
     assert served.response.time_out() == "cut off"
     served.finish()
     assert served.response.timed_out and not served.response.lost

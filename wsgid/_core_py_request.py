@@ -1,0 +1,518 @@
+"""The request path's hot half in pure Python: the twin of ``_core_request.pxi`` (Cython).
+
+What a daemon does for every request, between accepting the connection and closing it, except
+calling the application: read the packet, register the request, publish its events, run the
+application's response through PEP 3333 (start_response, the body, framing), and end the
+connection. The cold half (errors, timeouts, files, hook calls, the process monitor's view)
+stays in ordinary modules that subclass these classes:
+
+    RequestPath   <- connection.RequestHandler   (one per daemon process)
+    ResponseCore  <- response.Response           (one per request)
+
+Rules of this file:
+- Same API and same observable behaviour as ``_core_request.pxi``, log lines included: the test
+  suite runs against both. Change one, change the other.
+- The subclasses supply what this half calls but does not define, each a cold path or a
+  lookup: RequestPath calls ``self._answer_hook``, ``self._configured_application_group``,
+  ``self._application_for`` and ``self._answer_queue_timeout``, and makes responses with
+  ``self.response_factory``; ResponseCore calls ``self.fail`` and ``self._sendfile``.
+- The rules of the request path and of a response are in the docstrings of connection.py and
+  response.py; they hold for both halves.
+"""
+
+import itertools
+import logging
+import os
+import socket
+import struct
+import threading
+import time
+
+from wsgid import api
+from wsgid._core_py import HeadError, encode_head, InputStream, ProtocolError, read_request
+from wsgid.filewrapper import sendable_file
+
+log = logging.getLogger("wsgid.request")
+
+# The most variables a request packet may carry.
+MAX_VARS = 1000
+
+# A frame of a framed body: its length, then its bytes; a frame of length 0 ends the body.
+FRAME_HEADER = struct.Struct(">I")
+END_FRAME = FRAME_HEADER.pack(0)
+MAX_FRAME = 0xFFFFFFFF
+
+# Statuses whose responses carry no body although Content-Length may describe one.
+BODYLESS_STATUSES = ("1", "204", "304")
+# The largest response head the daemon accepts from an application, in bytes: mod_wsgi's
+# default header-buffer-size. The module refuses heads over 64 KiB with a 502 anyway; refusing
+# here makes it a 500 with a log line that names the request and says why.
+MAX_RESPONSE_HEAD = 32768
+# A small first chunk rides in the same send as the head; a large one is not copied for that.
+COALESCE_LIMIT = 16384
+
+
+class ApplicationError(Exception):
+    """The application broke the WSGI contract; the message says how."""
+
+
+class ConnectionLost(Exception):
+    """Sending to the module failed; the response cannot be completed."""
+
+    @property
+    def client_left(self):
+        """The peer closed (the client went away, so Apache closed too): routine, as mod_wsgi
+        4.6 says of lost client connections, and not worth an error-log line. A timeout is
+        different: it shows connections hanging, and stays visible."""
+        return isinstance(self.__cause__, (BrokenPipeError, ConnectionResetError))
+
+
+def log_lost(message, label, lost):
+    (log.debug if lost.client_left else log.info)(message, label, lost)
+
+
+def describe_request(environ):
+    """'GET /path?q (request id)': how log lines name a request."""
+    uri = environ.get("REQUEST_URI") or (
+        environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+    request_id = environ.get("wsgid.request_id")
+    text = f"{environ.get('REQUEST_METHOD', '?')} {uri}"
+    return f"{text} (request {request_id})" if request_id else text
+
+
+def conflicting_lengths_error(values):
+    return HeadError(f"conflicting Content-Length headers: {sorted(values)}")
+
+
+def bad_length_error(value):
+    return HeadError(f"Content-Length must be a whole number of bytes, got {value!r}")
+
+
+def head_too_large_error(size):
+    return HeadError(f"the response head is {size} bytes, more than {MAX_RESPONSE_HEAD}; "
+                     f"send large data in the body")
+
+
+def declared_content_length(headers):
+    """The Content-Length the headers declare, or None. Raises HeadError when it is not one whole
+    number (several equal values are one declaration)."""
+    values = None
+    for name, value in headers:
+        # Most names are not 14 characters long: skip the lower() of those.
+        if len(name) == 14 and name.lower() == "content-length":
+            if values is None:
+                values = set()
+            values.add(value.strip())
+    if values is None:
+        return None
+    if len(values) > 1:
+        raise conflicting_lengths_error(values)
+    value = values.pop()
+    if not (value.isascii() and value.isdigit()):
+        raise bad_length_error(value)
+    return int(value)
+
+
+def framed(data):
+    """`data` as frames of a framed body (one, unless it is over 4 GiB)."""
+    if len(data) <= MAX_FRAME:
+        return FRAME_HEADER.pack(len(data)) + data
+    view = memoryview(data)
+    return b"".join(FRAME_HEADER.pack(len(part)) + part
+                    for part in (view[i:i + MAX_FRAME] for i in range(0, len(data), MAX_FRAME)))
+
+
+class ResponseCore:
+    """The state of one response and its hot path: start_response, write, the body, the end."""
+
+    def __init__(self, sock, environ, events=None):
+        self.sock = sock
+        self.events = events        # the request's api.RequestScope, or None
+        self.environ = environ
+        self._label = None          # describe_request(environ), made when a log line needs it
+        self.method = environ.get("REQUEST_METHOD", "")
+        self.status = None          # the status line text the application chose
+        self.head = None            # its encoded head, waiting for the first body byte
+        self.head_sent = False
+        self.content_length = None  # declared by the application, or None
+        # The front end wants framed bodies; the body is framed when the head has no length.
+        self.frames_wanted = environ.get("wsgid.framed_response") == "1"
+        self.framed = False
+        self.body_bytes = 0         # body bytes handed to the socket
+        self.truncated = False      # the application gave more than its Content-Length
+        self.rejected_head = None   # the HeadError start_response raised, logged once
+        self.error_sent = False     # the 500 replaced the application's response
+        self.lost = False           # sending failed: the module is gone or too slow
+        self.cut_off = False        # the application failed after the head went out
+        self.own_status = 0         # the status of a complete response of our own (404, 500)
+        self.timed_out = False      # time_out() was called: the application's output is dropped
+        self.timeout_answered = False  # ... and it answered 504
+        self.output_writes = 0      # sends to the socket, and the seconds they took
+        self.output_time = 0.0
+        self.send_lock = threading.Lock()
+
+    @property
+    def label(self):
+        """How log lines name the request (describe_request; a hook call names itself)."""
+        if self._label is None:
+            self._label = describe_request(self.environ)
+        return self._label
+
+    @label.setter
+    def label(self, text):
+        self._label = text
+
+    # -- the callables the application sees ---------------------------------------------------
+
+    def start_response(self, status, headers, exc_info=None):
+        reported_exc_info = exc_info
+        if exc_info:
+            try:
+                if self.head_sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None  # no reference cycle through the traceback
+        elif self.status is not None:
+            raise ApplicationError("start_response() was called a second time without exc_info")
+        try:
+            head = encode_head(status, headers)
+            if len(head) > MAX_RESPONSE_HEAD:
+                raise head_too_large_error(len(head))
+            content_length = declared_content_length(headers)
+        except HeadError as exc:
+            self.rejected_head = exc
+            log.error("invalid response head from the application for %s: %s", self.label, exc)
+            raise
+        self.status, self.head, self.content_length = status, head, content_length
+        self.framed = self.frames_wanted and content_length is None
+        if self.events is not None:
+            self.events.response_started(status, headers, reported_exc_info)
+        return self.write
+
+    def write(self, data):
+        """The write() callable of PEP 3333; returns once the bytes are with the kernel."""
+        if self.status is None:
+            raise ApplicationError("write() was called before start_response()")
+        self.send_body(data)
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def send_body(self, data):
+        if not isinstance(data, (bytes, bytearray)):
+            raise ApplicationError(
+                f"response body chunks must be bytes, got {type(data).__name__}: {data!r:.60}")
+        if not data or self.truncated or self.timed_out:
+            return
+        if self.status is None:
+            raise ApplicationError("the application produced body bytes before start_response()")
+        if self.content_length is not None:
+            room = self.content_length - self.body_bytes
+            if len(data) > room:
+                self.truncated = True
+                log.warning("application sent more than its Content-Length %d for %s; "
+                            "the excess is dropped", self.content_length, self.label)
+                data = data[:room]
+                if not data:
+                    return
+        size = len(data)
+        if self.framed:
+            data = framed(data)
+        if self.head_sent:
+            self.sendall(data)
+        elif size <= COALESCE_LIMIT:
+            self.sendall(self.head + data, True)
+        else:
+            self.send_head_now()
+            self.sendall(data)
+        if not self.timed_out:
+            self.body_bytes += size
+
+    def send_head_now(self):
+        if not self.head_sent:
+            self.sendall(self.head, True)
+
+    def send_iterable(self, result):
+        """Send every chunk of what the application returned."""
+        if result is None or isinstance(result, (str, bytes, bytearray)):
+            kind = "None" if result is None else type(result).__name__
+            raise ApplicationError(
+                f"the application returned {kind}; it must return an iterable of bytes "
+                f"(for one body, a list with one bytes object)")
+        try:
+            iterator = iter(result)
+        except TypeError:
+            raise ApplicationError(
+                f"the application returned a {type(result).__name__}, which is not iterable; "
+                f"it must return an iterable of bytes") from None
+        file = sendable_file(result)
+        if file is not None and self.status is not None:
+            self._sendfile(file)
+            return
+        for chunk in iterator:
+            self.send_body(chunk)
+            if self.truncated or self.timed_out:
+                break
+
+    def finish(self):
+        """After the iterable is exhausted: send the head of an empty body, check the length."""
+        if self.timed_out:
+            return  # time_out() ended the response; nothing the application did matters now
+        if self.status is None:
+            raise ApplicationError("the application returned without calling start_response()")
+        if self.framed and not self.cut_off:
+            if self.head_sent:
+                self.sendall(END_FRAME)
+            else:
+                self.sendall(self.head + END_FRAME, True)
+        self.send_head_now()
+        if (self.content_length is not None and self.body_bytes < self.content_length
+                and self.method != "HEAD" and not self.status.startswith(BODYLESS_STATUSES)):
+            log.warning("application sent %d body bytes but declared Content-Length %d for %s",
+                        self.body_bytes, self.content_length, self.label)
+
+    @property
+    def complete(self):
+        """The application's response went out whole (as far as this side can tell)."""
+        return self.head_sent and not (self.error_sent or self.lost or self.cut_off
+                                       or self.timed_out or self.own_status)
+
+    @property
+    def status_code(self):
+        """The status the module was answered with (0: no head went out, nor was chosen)."""
+        if self.timeout_answered:
+            return 504
+        if self.own_status:
+            return self.own_status
+        if self.error_sent:
+            return 500
+        return int(self.status[:3]) if self.status else 0
+
+    def sendall(self, data, starts_head=False):
+        """Send `data` under the send lock, counted in output_writes/output_time; dropped once
+        the response was timed out. Raises ConnectionLost when the send fails."""
+        with self.send_lock:
+            if self.timed_out:
+                return  # time_out() answered or cut this response: drop what follows
+            if starts_head:
+                self.head_sent = True  # even a failed send may have put part of it on the wire
+            started = time.perf_counter()
+            try:
+                self.sock.sendall(data)
+            except OSError as exc:
+                if self.timed_out:
+                    return  # time_out() shut the socket down under this send
+                raise ConnectionLost(f"sending the response failed after {self.body_bytes} "
+                                     f"body bytes: {exc}") from exc
+            finally:
+                self.output_writes += 1
+                self.output_time += time.perf_counter() - started
+
+
+def respond(app, environ, response):
+    """Call `app` for `environ` and send its response through `response` (a ResponseCore);
+    close() of the returned iterable is always called. Never raises for anything the
+    application does; the socket stays open for the caller."""
+    result = None
+    try:
+        result = app(environ, response.start_response)
+        response.send_iterable(result)
+        response.finish()
+    except ConnectionLost as exc:
+        response.lost = True
+        log_lost("connection to the module lost for %s: %s", response.label, exc)
+    except (Exception, SystemExit) as exc:
+        response.fail(exc)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            try:
+                close()
+            except (Exception, SystemExit) as exc:
+                if response.events is not None:
+                    response.events.request_exception(exc)
+                log.error("close() of the application's iterable raised for %s",
+                          response.label, exc_info=exc)
+
+
+class RunningRequest:
+    """A request being served, as running() shows it: its id, its URL, when it started
+    (time.monotonic()), the thread serving it (threading.get_ident()) and its Response."""
+
+    __slots__ = ("request_id", "url", "started", "thread_ident", "response", "outcome")
+
+    def __init__(self, request_id, url, response):
+        self.request_id = request_id
+        self.url = url
+        self.started = time.monotonic()
+        self.thread_ident = threading.get_ident()
+        self.response = response
+        self.outcome = None  # what time_out() did
+
+    @property
+    def timed_out(self):
+        return self.outcome is not None
+
+    def __repr__(self):
+        return f"<RunningRequest {self.request_id} {self.url} thread {self.thread_ident}>"
+
+
+def queue_wait_exceeded(queue_start, queue_timeout, now):
+    """How long a request waited in the queue, when that is longer than queue_timeout seconds;
+    else None. `queue_start` is the packet's wsgid.queue_start (integer microseconds since the
+    epoch) or None; without a usable one there is nothing to check."""
+    if not queue_timeout or not queue_start or not (queue_start.isascii()
+                                                     and queue_start.isdigit()):
+        return None
+    waited = now - int(queue_start) / 1_000_000
+    return waited if waited > queue_timeout else None
+
+
+class RequestPath:
+    """Serves the connections of one daemon process: the per-request state and hot path."""
+
+    def __init__(self, base_environ, socket_timeout, queue_timeout, errors, group_name):
+        self.base_environ = base_environ
+        self.socket_timeout = socket_timeout
+        self.queue_timeout = queue_timeout or 0
+        self.errors = errors                 # wsgi.errors, flushed after each request
+        self.group_name = group_name
+        self.response_factory = ResponseCore  # the subclass sets its Response class
+        self.active = 0                      # connections being served right now
+        self.active_lock = threading.Lock()
+        self.requests_finished = 0           # requests that ran (or tried to run) an application
+        self.last_activity = time.monotonic()  # the last start or end of a request
+        self.running_requests = {}           # request id -> RunningRequest
+        self.running_lock = threading.Lock()
+        self._request_numbers = itertools.count(1)
+
+    def handle(self, sock):
+        """Serve one accepted connection completely and close it. Never raises."""
+        with self.active_lock:
+            self.active += 1
+        finished = False
+        try:
+            finished = self._serve(sock)
+        except Exception:
+            log.exception("unexpected error while serving a connection on the daemon socket "
+                          "of group '%s'", self.group_name)
+        finally:
+            if finished:
+                sock.close()  # already half-closed and read to its end: no shutdown() needed
+            else:
+                close_connection(sock)
+            with self.active_lock:
+                self.active -= 1
+
+    def _serve(self, sock):
+        """Serve the request on `sock`; True when the connection was finished here (our side
+        half-closed and the request body read to its end), so that a close() is all it needs."""
+        sock.settimeout(self.socket_timeout)
+        try:
+            environ, rest, content_length = read_request(sock, self.base_environ, MAX_VARS)
+        except ProtocolError as exc:
+            log.warning("bad request packet from daemon socket: %s", exc)
+            return False
+        except OSError as exc:
+            log.warning("reading the request packet from the daemon socket failed: %s", exc)
+            return False
+        if "wsgid.hook" in environ:
+            self._answer_hook(environ, sock)
+            return False
+        daemon_start = time.time()
+        length = None if environ["wsgi.input_terminated"] else (content_length or 0)
+        body = InputStream(sock, rest, length)
+        environ["wsgi.input"] = body
+        if self.queue_timeout:
+            waited = queue_wait_exceeded(environ.get("wsgid.queue_start"), self.queue_timeout,
+                                         daemon_start)
+            if waited is not None:
+                self._answer_queue_timeout(environ, sock, waited)
+                return finish_request_body(sock, body, length, environ)
+        application_group = environ.get("wsgid.application_group")
+        if application_group is None:  # a front end other than mod_wsgid
+            application_group = self._configured_application_group(environ)
+        environ["mod_wsgi.application_group"] = application_group
+        environ["mod_wsgi.daemon_start"] = str(int(daemon_start * 1_000_000))
+        if "wsgid.request_start" in environ:
+            environ["mod_wsgi.request_start"] = environ["wsgid.request_start"]
+        if "wsgid.queue_start" in environ:
+            environ["mod_wsgi.queue_start"] = environ["wsgid.queue_start"]
+        request = self.register(environ, sock)
+        scope = api.begin_request(request.request_id, application_group, environ, daemon_start)
+        response = request.response
+        response.events = scope
+        try:
+            self._respond(environ, body, response, scope)
+        finally:
+            api.end_request(scope)
+            self.unregister(request, True)
+        if response.lost or response.timed_out:
+            return False
+        return finish_request_body(sock, body, length, environ)
+
+    def _respond(self, environ, body, response, scope):
+        """Load the application, run it, publish the events of the request."""
+        application = self._application_for(environ, response)
+        if application is None or response.timed_out:
+            return  # answered already: an error, or time_out() while its script loaded
+        application = scope.request_started(application)
+        try:
+            respond(application, environ, response)
+        finally:
+            self.errors.flush()
+        scope.request_finished(response.status_code, body.bytes_read, response.body_bytes,
+                               response.output_writes, response.output_time)
+
+    def register(self, environ, sock):
+        """Give the request its id (in the environ too) and make it visible to running()."""
+        with self.running_lock:
+            request_id = environ.get("wsgid.request_id") or \
+                f"{os.getpid()}-{next(self._request_numbers)}"
+            if request_id in self.running_requests:  # a front end reused an id: keep keys unique
+                request_id = f"{request_id}-{next(self._request_numbers)}"
+            environ["mod_wsgi.request_id"] = request_id
+            if not environ.get("wsgid.request_id"):
+                environ["wsgid.request_id"] = request_id
+            url = environ.get("REQUEST_URI") or (
+                environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+            request = RunningRequest(request_id, url, self.response_factory(sock, environ))
+            self.running_requests[request_id] = request
+            self.last_activity = request.started
+        return request
+
+    def unregister(self, request, finished_request):
+        with self.running_lock:
+            self.running_requests.pop(request.request_id, None)
+            if finished_request:
+                self.requests_finished += 1
+            self.last_activity = time.monotonic()
+
+
+def finish_request_body(sock, body, length, environ):
+    """End our response (half-close) and read the body the application left unread; True when
+    both worked (the caller then only close()s the connection)."""
+    if body.received_all:
+        # Nothing more can come from the module, so close() alone ends the response cleanly
+        # (an empty receive queue: the module reads an end, not a reset): no shutdown() call.
+        return True
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        drained = body.drain()
+    except OSError as exc:
+        log.debug("reading the rest of the request body failed for %s: %s",
+                  describe_request(environ), exc)
+        return False
+    if length is not None and body.bytes_read + drained < length:
+        # The client went away mid-upload (an application that read that far got an OSError),
+        # or the module stopped sending a body the application answered without reading.
+        log.info("request body ended after %d of %d bytes (CONTENT_LENGTH) for %s",
+                 body.bytes_read + drained, length, describe_request(environ))
+    return True
+
+
+def close_connection(sock):
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already shut down, or the peer is gone
+    sock.close()
