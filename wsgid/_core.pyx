@@ -29,7 +29,9 @@ from cpython.unicode cimport (
     PyUnicode_GET_LENGTH,
     PyUnicode_KIND,
 )
-from libc.string cimport memchr, memcpy
+from cpython.dict cimport PyDict_SetDefault
+from cpython.list cimport PyList_GET_ITEM
+from libc.string cimport memchr, memcmp, memcpy
 
 cdef extern from "strings.h":
     int strncasecmp(const char *s1, const char *s2, size_t n)
@@ -126,6 +128,31 @@ cdef inline Py_ssize_t read_u16(const unsigned char *p) noexcept:
     return p[0] | (p[1] << 8)
 
 
+# Keys recur from request to request, in the same order (mod_wsgid sends its variables in a
+# fixed order): the str of the key at position i of the last packet is kept here and reused
+# when the next packet has the same bytes at that position, so the key is neither decoded again
+# nor hashed again (a str caches its hash). Only touched with the GIL held, and nothing in the
+# parse loop can release it.
+cdef Py_ssize_t KEY_CACHE_SIZE = 64
+cdef list key_cache = [None] * KEY_CACHE_SIZE
+
+
+cdef inline str cached_key(Py_ssize_t index, const unsigned char *data, Py_ssize_t length):
+    """The key at position `index` of a packet, as a str: the cached one when it matches."""
+    cdef object cached
+    cdef str key
+    if index < KEY_CACHE_SIZE:
+        cached = <object>PyList_GET_ITEM(key_cache, index)
+        if (cached is not None and PyUnicode_GET_LENGTH(cached) == length
+                and PyUnicode_KIND(cached) == PyUnicode_1BYTE_KIND
+                and memcmp(PyUnicode_DATA(cached), data, length) == 0):
+            return <str>cached
+    key = PyUnicode_DecodeLatin1(<const char *>data, length, NULL)
+    if index < KEY_CACHE_SIZE:
+        key_cache[index] = key
+    return key
+
+
 cdef dict parse_vars_block(const unsigned char *block, Py_ssize_t end, Py_ssize_t max_vars):
     """The decoded pairs of a whole vars block; ProtocolError if malformed."""
     cdef dict variables = {}
@@ -133,6 +160,7 @@ cdef dict parse_vars_block(const unsigned char *block, Py_ssize_t end, Py_ssize_
     cdef Py_ssize_t count = 0
     cdef Py_ssize_t key_length, value_length
     cdef str key
+    cdef object value
     while pos < end:
         if end - pos < 2:
             raise stray_byte_error(end, pos)
@@ -142,7 +170,7 @@ cdef dict parse_vars_block(const unsigned char *block, Py_ssize_t end, Py_ssize_
         pos += 2
         if key_length > end - pos:
             raise key_overrun_error(key_length, pos - 2, end)
-        key = PyUnicode_DecodeLatin1(<const char *>block + pos, key_length, NULL)
+        key = cached_key(count, block + pos, key_length)
         pos += key_length
         if end - pos < 2:
             raise missing_value_length_error(end, key)
@@ -150,11 +178,14 @@ cdef dict parse_vars_block(const unsigned char *block, Py_ssize_t end, Py_ssize_
         pos += 2
         if value_length > end - pos:
             raise value_overrun_error(key, value_length, end)
-        if key in variables:
+        value = PyUnicode_DecodeLatin1(<const char *>block + pos, value_length, NULL)
+        # One hash lookup both inserts and finds a duplicate: the dict does not grow then (a
+        # value is no proof, since short strs are shared singletons).
+        PyDict_SetDefault(variables, key, value)
+        if len(variables) == count:
             raise duplicate_key_error(key)
         if count >= max_vars:
             raise too_many_vars_error(max_vars)
-        variables[key] = PyUnicode_DecodeLatin1(<const char *>block + pos, value_length, NULL)
         count += 1
         pos += value_length
     return variables

@@ -231,6 +231,28 @@ def test_input_terminated_zero_is_false(core):
     assert parser.content_length == 3
 
 
+@pytest.mark.parametrize("value", [b"", b"0", b"same value"])
+def test_a_duplicate_key_is_refused_whatever_its_values(core, value):
+    # Equal short values are one shared str object in CPython: the check must not rely on them.
+    with pytest.raises(core.ProtocolError, match="duplicate key 'SCRIPT_NAME'"):
+        core.PacketParser({}).feed(uwsgi_packet([(b"SCRIPT_NAME", value), (b"A", b"1"),
+                                                 (b"SCRIPT_NAME", value)]))
+
+
+def test_keys_are_read_right_whatever_the_previous_packet_had_at_their_place(core):
+    # The Cython core reuses the key str of the previous packet at the same position when the
+    # bytes match; a different key, or one of the same length, must still be read as sent.
+    for pairs in ([(b"PATH_INFO", b"/a"), (b"QUERY", b"x")],
+                  [(b"PATH_INFX", b"/b"), (b"QUERZ", b"y")],
+                  [(b"QUERY", b"z"), (b"PATH_INFO", b"/c")]):
+        parser = core.PacketParser({})
+        parser.feed(uwsgi_packet(pairs))
+        for key, value in pairs:
+            assert parser.environ[key.decode()] == value.decode()
+        sent = {k.decode() for k, _ in pairs} | {"SCRIPT_NAME", "PATH_INFO"}  # always there
+        assert {k for k in parser.environ if k.isupper()} == sent
+
+
 def test_max_vars_is_configurable(core):
     three = uwsgi_packet([(b"A", b""), (b"B", b""), (b"C", b"")])
     assert core.PacketParser({}, max_vars=3).feed(three)
