@@ -15,6 +15,11 @@ the cost that the shares divide up, and the number to compare before and after a
 daemon threads' context switches per request, which counts GIL hand-offs and hardly depends on
 what else the machine is doing.
 
+`--cost-only` skips py-spy and prints only the costs per request (CPU split into user and
+system time, context switches), which can then be compared between contenders: `--contender
+mod_wsgi` or `uwsgi` measures their daemon processes the same way (with `--bench-venv`, as
+`make bench` makes it).
+
 Rules: a measurement tool, not a test; loopback only; every process it starts is stopped by pid.
 """
 
@@ -41,6 +46,13 @@ def parse_args(argv):
     parser.add_argument("--seconds", type=int, default=10, help="sampled seconds")
     parser.add_argument("--rate", type=int, default=500, help="samples per second")
     parser.add_argument("--pure-python", action="store_true", help="profile the wsgid-py twin")
+    parser.add_argument("--contender", default=None,
+                        help="with --cost-only: measure this bench contender's daemons instead "
+                             "(mod_wsgi, uwsgi, wsgid, wsgid-py)")
+    parser.add_argument("--cost-only", action="store_true",
+                        help="no py-spy: only the CPU time and context switches per request")
+    parser.add_argument("--bench-venv", default="build/bench-venv",
+                        help="the virtualenv with mod_wsgi and uWSGI (default: %(default)s)")
     parser.add_argument("--wall", action="store_true",
                         help="sample every thread, not only the one holding the GIL")
     parser.add_argument("--top", type=int, default=30, help="functions to print")
@@ -94,11 +106,13 @@ def report(stacks, top):
 
 
 def cpu_seconds(processes):
-    total = 0.0
+    """(user, system) CPU seconds of `processes` so far."""
+    user = system = 0.0
     for proc in processes:
         times = proc.cpu_times()
-        total += times.user + times.system
-    return total
+        user += times.user
+        system += times.system
+    return user, system
 
 
 def context_switches(processes):
@@ -130,15 +144,18 @@ def wrk_requests(output):
 
 def main(argv=None):
     args = parse_args(argv)
-    spy = py_spy()
+    if args.contender and not args.cost_only:
+        raise SystemExit("--contender needs --cost-only (py-spy samples wsgid's daemons only)")
+    spy = None if args.cost_only else py_spy()
     if not load.wrk_binary():
         raise SystemExit("wrk is not installed")
     workload = workloads.by_names([args.app])[0]
-    cls = contenders.WsgidPurePython if args.pure_python else contenders.Wsgid
+    name = args.contender or ("wsgid-py" if args.pure_python else "wsgid")
+    cls = contenders.by_names([name])[0]
     run_dir, app_file, static_dir = workloads.prepare_run_dir("wsgid-profile-")
     contender = None
     try:
-        contender = cls(run_dir, app_file, static_dir, None)
+        contender = cls(run_dir, app_file, static_dir, os.path.abspath(args.bench_venv))
         why = contender.unavailable()
         if why:
             raise SystemExit(why)
@@ -147,37 +164,44 @@ def main(argv=None):
         load.check_answer(url, workload, workload.expected_body())
         daemons, _ = contender.backend()
         if not daemons:
-            raise SystemExit("no wsgid daemon process found")
+            raise SystemExit(f"no {name} daemon process found")
         pid = daemons[0].pid
         raw = args.output or os.path.join(run_dir, "stacks.txt")
-        cpu_before = cpu_seconds(daemons)
-        switches_before = context_switches(daemons)
         wrk = subprocess.Popen(
             [load.wrk_binary(), "-t2", f"-c{args.connections}", f"-d{args.seconds + 3}s",
              "--timeout", "10s", "-s", os.path.join(HERE, "wrk_report.lua"), url],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # wrk's whole run is counted (its request count covers all of it), warm-up included.
+        cpu_before = cpu_seconds(daemons)
+        switches_before = context_switches(daemons)
         try:
             time.sleep(1.5)  # let the load reach a steady state before sampling
-            subprocess.run([spy, "record", "--pid", str(pid), "--duration", str(args.seconds),
-                            "--rate", str(args.rate), "--format", "raw", "--threads",
-                            "--nonblocking", "-o", raw] + ([] if args.wall else ["--gil"]),
-                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if spy is not None:
+                subprocess.run([spy, "record", "--pid", str(pid), "--duration", str(args.seconds),
+                                "--rate", str(args.rate), "--format", "raw", "--threads",
+                                "--nonblocking", "-o", raw] + ([] if args.wall else ["--gil"]),
+                               check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         finally:
             output, _ = wrk.communicate(timeout=args.seconds + 60)
-        cpu_used = cpu_seconds(daemons) - cpu_before
+        user_after, system_after = cpu_seconds(daemons)
+        user, system = user_after - cpu_before[0], system_after - cpu_before[1]
         switches = context_switches(daemons) - switches_before
-        print(f"wsgid{'-py' if args.pure_python else ''} daemon pid {pid}, app {args.app}, "
-              f"{args.connections} connections, {args.seconds}s at {args.rate} Hz")
+        print(f"{name} daemon pid {pid}, app {args.app}, {args.connections} connections, "
+              + (f"{args.seconds + 3}s, no sampling" if spy is None
+                 else f"{args.seconds}s at {args.rate} Hz"))
         requests = wrk_requests(output)
         for line in output.splitlines():
             if "Requests/sec" in line:
                 print("wrk:", line.strip())
         if requests:
-            print(f"daemon CPU per request (user + system, all {len(daemons)} daemons, py-spy "
-                  f"running): {1e6 * cpu_used / requests:.0f} us")
+            print(f"daemon CPU per request (all {len(daemons)} daemons"
+                  f"{'' if spy is None else ', py-spy running'}): "
+                  f"{1e6 * (user + system) / requests:.0f} us "
+                  f"(user {1e6 * user / requests:.0f}, system {1e6 * system / requests:.0f})")
             print(f"daemon context switches per request (all threads): "
                   f"{switches / requests:.1f}")
-        report(read_raw(raw), args.top)
+        if spy is not None:
+            report(read_raw(raw), args.top)
     finally:
         if contender is not None:
             contender.stop()
