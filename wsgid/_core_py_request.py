@@ -374,7 +374,7 @@ class RequestPath:
         self.base_environ = base_environ
         self.socket_timeout = socket_timeout
         self.queue_timeout = queue_timeout or 0
-        self.errors = errors                 # wsgi.errors, flushed after each request
+        self.errors = errors                 # wsgi.errors (an unfinished line: logged at the end)
         self.group_name = group_name
         self.response_factory = ResponseCore  # the subclass sets its Response class
         self.active = 0                      # connections being served right now
@@ -459,7 +459,8 @@ class RequestPath:
         try:
             respond(application, environ, response)
         finally:
-            self.errors.flush()
+            if self.errors.threads_with_pending:  # an unfinished wsgi.errors line, maybe ours
+                self.errors.flush()
         scope.request_finished(response.status_code, body.bytes_read, response.body_bytes,
                                response.output_writes, response.output_time)
 

@@ -485,7 +485,8 @@ cdef class RequestPath:
         try:
             run_response(application, environ, response)
         finally:
-            self.errors.flush()
+            if self.errors.threads_with_pending:  # an unfinished wsgi.errors line, maybe ours
+                self.errors.flush()
         scope.request_finished(response.code(), body.bytes_read, response.body_bytes,
                                response.output_writes, response.output_time)
         return 0

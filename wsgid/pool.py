@@ -37,15 +37,14 @@ ACCEPT_ERROR_PAUSE = 0.5
 
 
 class RequestThreadPool:
-    """`threads` threads serving connections from `listener` with `handle(conn)`."""
+    """`threads` threads serving connections from `listener` with `handle(conn)`; how many are
+    serving one right now is the handler's count (RequestHandler.active)."""
 
     def __init__(self, listener, handle, threads, allowed_uids, name="wsgid-request"):
         self._listener = listener
         self._handle = handle
         self._allowed_uids = allowed_uids
         self._accept_lock = threading.Lock()
-        self._busy_lock = threading.Lock()
-        self._busy = 0
         self._stopping = False
         self._finish_backlog = False
         self._wake_r, self._wake_w = os.pipe()
@@ -54,11 +53,6 @@ class RequestThreadPool:
         self._poller.register(self._wake_r, select.POLLIN)
         self._threads = [threading.Thread(target=self._serve, name=f"{name}-{i}", daemon=True)
                          for i in range(threads)]
-
-    @property
-    def busy(self):
-        """How many threads are serving a connection right now."""
-        return self._busy
 
     def start(self):
         for thread in self._threads:
@@ -112,17 +106,12 @@ class RequestThreadPool:
                 if self._stopping:
                     return
                 continue
-            with self._busy_lock:
-                self._busy += 1
             try:
                 self._handle(conn)
             except BaseException:
                 # handle() promises not to raise; if it does, this thread must survive it.
                 logger.exception("the request handler raised; connection closed")
                 conn.close()
-            finally:
-                with self._busy_lock:
-                    self._busy -= 1
 
     def _next_connection(self):
         """Wait for a connection or for stop(); return an accepted, checked connection or None."""

@@ -235,7 +235,9 @@ class ErrorStream:
 
     One instance serves every thread of the process (it sits in the base environ), so each
     thread keeps its own unfinished line; flush() logs that line, and so does a line that grows
-    past _ERRORS_LINE_LIMIT characters.
+    past _ERRORS_LINE_LIMIT characters. `threads_with_pending` counts the threads that have an
+    unfinished line, so that the request path calls flush() only when one may have (a thread's
+    own write is always counted before its own check).
     """
 
     encoding = "utf-8"
@@ -244,6 +246,8 @@ class ErrorStream:
     def __init__(self, logger=log):
         self._logger = logger
         self._local = threading.local()
+        self._count_lock = threading.Lock()
+        self.threads_with_pending = 0
 
     def write(self, text):
         if not isinstance(text, str):
@@ -255,7 +259,7 @@ class ErrorStream:
             rest = ""
         for line in lines:
             self._logger.error("%s", line)
-        self._local.pending = rest
+        self._set_pending(rest)
         return len(text)
 
     def writelines(self, lines):
@@ -265,8 +269,15 @@ class ErrorStream:
     def flush(self):
         pending = getattr(self._local, "pending", "")
         if pending:
-            self._local.pending = ""
+            self._set_pending("")
             self._logger.error("%s", pending)
+
+    def _set_pending(self, rest):
+        had = bool(getattr(self._local, "pending", ""))
+        self._local.pending = rest
+        if had != bool(rest):
+            with self._count_lock:
+                self.threads_with_pending += 1 if rest else -1
 
     def writable(self):
         return True

@@ -291,7 +291,7 @@ def _stop(reason, life, pool, handler, monitor):
         # Requests already answered 504 by request-timeout are stuck: not worth waiting for.
         stuck = monitor.timed_out_requests
         abandoned = sum(1 for r in handler.running() if r.request_id in stuck) if stuck else 0
-        return max(0, pool.busy - abandoned)
+        return max(0, handler.active - abandoned)
 
     drain = life.drain_timeout(reason)
     shutdown = life.options["shutdown-timeout"]

@@ -15,6 +15,8 @@ integration tests (through mod_wsgid and through mod_proxy_uwsgi). Routes:
   /file                  200, this script's own bytes through wsgi.file_wrapper
   /cookies               200 with two Set-Cookie headers ("a=1; Path=/", "b=2; Path=/")
   /errors                writes "echo.wsgi wsgi.errors marker" to wsgi.errors; 200 "logged\\n"
+  /errors-unfinished     writes "echo.wsgi unfinished line" to wsgi.errors with no newline and
+                         no flush(); 200 "logged\\n"
   /validate              200 "valid\n" + the request body, from an app wrapped in
                          wsgiref.validate.validator (it asserts PEP 3333 on both sides)
   /core                  200, which wire core the daemon runs: "cython" or "python"
@@ -125,6 +127,11 @@ def errors(environ, start_response):
     return text(start_response, "logged\n")
 
 
+def errors_unfinished(environ, start_response):
+    environ["wsgi.errors"].write("echo.wsgi unfinished line")
+    return text(start_response, "logged\n")
+
+
 def _validated(environ, start_response):
     stream = environ["wsgi.input"]
     length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -188,6 +195,7 @@ ROUTES = {
     "/file": file_route,
     "/cookies": cookies,
     "/errors": errors,
+    "/errors-unfinished": errors_unfinished,
     "/validate": validated,
     "/bad-header": bad_header,
     "/bad-status": bad_status,

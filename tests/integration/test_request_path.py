@@ -254,6 +254,13 @@ def test_wsgi_errors_goes_to_the_log(daemon, caplog):
     assert any(r.getMessage() == "echo.wsgi wsgi.errors marker" for r in caplog.records)
 
 
+def test_an_unfinished_wsgi_errors_line_is_logged_when_the_request_ends(daemon, handler, caplog):
+    get(daemon, "/errors-unfinished")
+    assert [r.getMessage() for r in caplog.records
+            if r.getMessage() == "echo.wsgi unfinished line"] == ["echo.wsgi unfinished line"]
+    assert handler.errors.threads_with_pending == 0
+
+
 def test_a_stock_front_end_without_script_filename_gets_the_groups_script(daemon):
     head, body = get(daemon, "/hello", SCRIPT_FILENAME=None, **{
         "wsgid.process_group": None, "wsgid.application_group": None})
