@@ -10,6 +10,11 @@ Rules:
 - One contender runs at a time: start it, check each app's answer, then for each app and
   concurrency a warm-up run of wrk (discarded) and a measured run; then stop it and every process
   it started, by pid. Everything lives in one private directory under /tmp, removed at the end.
+- A full run has several rounds (--rounds): every contender is measured once per round, the
+  order of the contenders turning by one each round, and each cell of the tables is the round
+  with the median req/s. On a shared 2-core machine a whole run drifts by tens of percent; a
+  drift that lasts a round is then seen by every contender in turn, and a spike lands in one
+  round, which the median drops.
 - Only loopback: every server listens on 127.0.0.1 (or a unix socket in the private directory).
 - Benchmarks are measurements, not assertions: a missed target is reported, never an exit code.
   The exit code is non-zero only when nothing could be measured or a contender failed to start.
@@ -35,8 +40,8 @@ import workloads  # noqa: E402
 
 REPO = os.path.dirname(HERE)
 DEFAULT_BENCH_VENV = os.path.join(REPO, "build", "bench-venv")
-FULL = {"warmup": 5, "duration": 15, "connections": "16,64"}
-QUICK = {"warmup": 1, "duration": 3, "connections": "16"}
+FULL = {"warmup": 2, "duration": 6, "connections": "16,64", "rounds": 3}
+QUICK = {"warmup": 1, "duration": 3, "connections": "16", "rounds": 1}
 
 
 def parse_args(argv):
@@ -48,6 +53,9 @@ def parse_args(argv):
                              f"{QUICK['duration']}s per cell, {QUICK['connections']} connections")
     parser.add_argument("--warmup", type=int, help="seconds of discarded load before each cell")
     parser.add_argument("--duration", type=int, help="measured seconds per cell")
+    parser.add_argument("--rounds", type=int,
+                        help="times every cell is measured, contenders in turning order; the "
+                             "median round is shown")
     parser.add_argument("--connections", help="comma-separated wrk concurrencies, e.g. 16,64")
     parser.add_argument("--only", default=",".join(contenders.DEFAULT),
                         help="comma-separated contenders (default: %(default)s; also: wsgid-py, "
@@ -63,12 +71,14 @@ def parse_args(argv):
     mode = QUICK if args.quick else FULL
     args.warmup = mode["warmup"] if args.warmup is None else args.warmup
     args.duration = mode["duration"] if args.duration is None else args.duration
+    args.rounds = mode["rounds"] if args.rounds is None else args.rounds
     try:
         args.connections = [int(c) for c in (args.connections or mode["connections"]).split(",")]
     except ValueError:
         parser.error("--connections takes comma-separated integers, e.g. 16,64")
-    if args.duration < 1 or args.warmup < 0 or any(c < 1 for c in args.connections):
-        parser.error("--duration must be >= 1, --warmup >= 0, --connections >= 1")
+    if (args.duration < 1 or args.warmup < 0 or args.rounds < 1
+            or any(c < 1 for c in args.connections)):
+        parser.error("--duration and --rounds must be >= 1, --warmup >= 0, --connections >= 1")
     args.contenders = contenders.by_names([n for n in args.only.split(",") if n])
     args.workloads = workloads.by_names([n for n in args.apps.split(",") if n])
     return args
@@ -106,8 +116,8 @@ def describe_setup(args):
         f"processes x {contenders.THREADS} threads",
         f"versions: {versions}; wsgid core: {core}",
         f"wrk: {load.WRK_THREADS} threads, {args.warmup}s warm-up + {args.duration}s measured "
-        f"per cell, connections {','.join(map(str, args.connections))}"
-        + (" (--quick)" if args.quick else ""),
+        f"per cell, connections {','.join(map(str, args.connections))}; {args.rounds} "
+        f"round(s), each cell the median round" + (" (--quick)" if args.quick else ""),
     ]
 
 
@@ -155,11 +165,12 @@ def measure_contender(contender, args, expected, results, progress):
         contender.stop()
 
 
-def to_json(args, setup, results):
+def to_json(setup, results, rounds):
     out = {"setup": setup, "cells": []}
     for (app, c), cells in results.items():
         for name, cell in cells.items():
-            row = {"app": app, "connections": c, "contender": name, "note": cell.note}
+            row = {"app": app, "connections": c, "contender": name, "note": cell.note,
+                   "round_req_per_s": [r.load.rate for r in rounds[(app, c)][name] if r.load]}
             if cell.load is not None:
                 row.update(req_per_s=cell.load.rate, p50_ms=cell.load.p50_ms,
                            p99_ms=cell.load.p99_ms, errors=cell.load.errors,
@@ -185,10 +196,19 @@ def main(argv=None):
 
     run_dir, app_file, static_dir = workloads.prepare_run_dir("wsgid-bench-")
     all_started = True
+    rounds = {key: {} for key in results}   # (app, c) -> {contender: [Cell, one per round]}
     try:
-        for cls in args.contenders:
-            contender = cls(run_dir, app_file, static_dir, args.bench_venv)
-            all_started &= measure_contender(contender, args, expected, results, progress)
+        for number in range(args.rounds):
+            turn = number % len(args.contenders)
+            if args.rounds > 1:
+                progress(f"round {number + 1} of {args.rounds}")
+            for cls in args.contenders[turn:] + args.contenders[:turn]:
+                contender = cls(run_dir, app_file, static_dir, args.bench_venv)
+                measured = {key: {} for key in results}
+                all_started &= measure_contender(contender, args, expected, measured, progress)
+                for key, cells in measured.items():
+                    for name, cell in cells.items():
+                        rounds[key].setdefault(name, []).append(cell)
     except KeyboardInterrupt:
         print("interrupted: every process started was stopped", file=sys.stderr)
         return 130
@@ -197,6 +217,8 @@ def main(argv=None):
             print(f"kept {run_dir}")
         else:
             shutil.rmtree(run_dir, ignore_errors=True)
+    for key, cells in rounds.items():
+        results[key] = {name: table.median_cell(samples) for name, samples in cells.items()}
 
     order = [c.name for c in args.contenders]
     titles = {w.name: w.title for w in args.workloads}
@@ -206,7 +228,7 @@ def main(argv=None):
                                  contenders.REFERENCE))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(to_json(args, setup, results), f, indent=1)
+            json.dump(to_json(setup, results, rounds), f, indent=1)
     measured = any(cell.load for cells in results.values() for cell in cells.values())
     return 0 if measured and all_started else 1
 

@@ -22,6 +22,15 @@ class Cell:
     note: str = ""                     # why there is no measurement
 
 
+def median_cell(cells):
+    """Of one contender's rounds of a cell, the round with the median req/s (the lower one of
+    the middle two for an even count); a cell never measured keeps its note."""
+    measured = sorted((c for c in cells if c.load is not None), key=lambda c: c.load.rate)
+    if not measured:
+        return cells[0]
+    return measured[(len(measured) - 1) // 2]
+
+
 def _mib(value, present):
     return f"{value / MIB:.1f}" if present else "-"
 
