@@ -18,7 +18,9 @@ what else the machine is doing.
 `--cost-only` skips py-spy and prints only the costs per request (CPU split into user and
 system time, context switches), which can then be compared between contenders: `--contender
 mod_wsgi` or `uwsgi` measures their daemon processes the same way (with `--bench-venv`, as
-`make bench` makes it).
+`make bench` makes it). It also prints the CPU per request of Apache's own processes (its
+parent and children; the supervisor and daemons that Apache starts are not counted there), the
+module's side of the cost.
 
 Rules: a measurement tool, not a test; loopback only; every process it starts is stopped by pid.
 """
@@ -162,9 +164,11 @@ def main(argv=None):
         contender.start()
         url = contender.url(workload.path)
         load.check_answer(url, workload, workload.expected_body())
-        daemons, _ = contender.backend()
+        daemons, managers = contender.backend()
         if not daemons:
             raise SystemExit(f"no {name} daemon process found")
+        backend_pids = {p.pid for p in daemons + managers}
+        apache = [p for p in contender.apache.processes() if p.pid not in backend_pids]
         pid = daemons[0].pid
         raw = args.output or os.path.join(run_dir, "stacks.txt")
         wrk = subprocess.Popen(
@@ -173,6 +177,7 @@ def main(argv=None):
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         # wrk's whole run is counted (its request count covers all of it), warm-up included.
         cpu_before = cpu_seconds(daemons)
+        apache_before = sum(cpu_seconds(apache))
         switches_before = context_switches(daemons)
         try:
             time.sleep(1.5)  # let the load reach a steady state before sampling
@@ -184,6 +189,7 @@ def main(argv=None):
         finally:
             output, _ = wrk.communicate(timeout=args.seconds + 60)
         user_after, system_after = cpu_seconds(daemons)
+        apache_used = sum(cpu_seconds(apache)) - apache_before
         user, system = user_after - cpu_before[0], system_after - cpu_before[1]
         switches = context_switches(daemons) - switches_before
         print(f"{name} daemon pid {pid}, app {args.app}, {args.connections} connections, "
@@ -200,6 +206,8 @@ def main(argv=None):
                   f"(user {1e6 * user / requests:.0f}, system {1e6 * system / requests:.0f})")
             print(f"daemon context switches per request (all threads): "
                   f"{switches / requests:.1f}")
+            print(f"Apache CPU per request (parent and {len(apache) - 1} children): "
+                  f"{1e6 * apache_used / requests:.0f} us")
         if spy is not None:
             report(read_raw(raw), args.top)
     finally:
