@@ -193,7 +193,7 @@ def application_group_context(name):
         _local.application_group = previous
 
 
-# -- hooks for the request path (connection.py, response.py) -------------------------------------
+# -- hooks for the request path (the core's RequestPath and ResponseCore) -----------------------
 
 def begin_request(request_id, application_group, environ, daemon_start):
     """The request `request_id` starts in this thread: it joins active_requests and gets its

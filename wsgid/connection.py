@@ -1,8 +1,9 @@
 """One accepted connection on a daemon socket, served from packet to close.
 
-The request path, left to right: connection.py (this file: packet, script, body, close) →
-core.py (packet parsing, wsgi.input, head encoding) → loader.py (which application) →
-response.py (PEP 3333 start_response/write/iteration).
+The request path, left to right: the core's RequestPath.handle (packet, registration, events,
+body, close; extended here) → core.py (packet parsing, wsgi.input, head encoding) → loader.py
+(which application, asked through this file) → the core's ResponseCore (PEP 3333
+start_response/write/iteration; extended by response.py).
 
 Rules:
 - RequestHandler is built in the daemon process after the privilege drop, once per process;
