@@ -526,13 +526,10 @@ cdef class RequestPath:
         return 0
 
 
-def finish_request_body(sock, InputStream body not None, length, environ):
-    """End our response (half-close) and read the body the application left unread; True when
-    both worked (the caller then only close()s the connection)."""
-    return finish_body(sock, body, length, environ)
-
-
 cdef bint finish_body(sock, InputStream body, length, environ) except -1:
+    """End our response (half-close) and read the body the application left unread; True when
+    both worked (the caller then only close()s the connection). The twin's
+    finish_request_body."""
     if body._unreceived == 0:
         # Nothing more can come from the module, so close() alone ends the response cleanly
         # (an empty receive queue: the module reads an end, not a reset): no shutdown() call.
