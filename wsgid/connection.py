@@ -40,7 +40,7 @@ time_out().
 import logging
 import time
 
-from wsgid.core import RequestPath, queue_wait_exceeded
+from wsgid.core import RequestPath, describe_request
 from wsgid.filewrapper import FileWrapper
 from wsgid.hooks import HookRunner, describe_hook_call
 from wsgid.loader import ScriptError, ScriptLoader, ScriptLoadError, ScriptRefused
@@ -50,10 +50,7 @@ from wsgid.response import (
     NOT_FOUND_RESPONSE_404,
     ErrorStream,
     Response,
-    describe_request,
 )
-
-__all__ = ["RequestHandler", "queue_wait_exceeded"]
 
 log = logging.getLogger("wsgid.request")
 

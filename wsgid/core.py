@@ -47,14 +47,12 @@ accept_connection = _implementation.accept_connection
 
 ResponseCore = _request_path.ResponseCore
 RequestPath = _request_path.RequestPath
-RunningRequest = _request_path.RunningRequest
 respond = _request_path.respond
 
 # The same objects in both implementations (the Cython core imports them from the twin).
 from wsgid._core_py_request import (  # noqa: E402
     FRAME_HEADER,
     MAX_FRAME,
-    ApplicationError,
     ConnectionLost,
     describe_request,
     log_lost,
@@ -73,11 +71,9 @@ __all__ = [
     "accept_connection",
     "ResponseCore",
     "RequestPath",
-    "RunningRequest",
     "respond",
     "FRAME_HEADER",
     "MAX_FRAME",
-    "ApplicationError",
     "ConnectionLost",
     "describe_request",
     "log_lost",

@@ -41,20 +41,7 @@ import socket
 import threading
 import time
 
-from wsgid.core import (
-    FRAME_HEADER,
-    MAX_FRAME,
-    ApplicationError,
-    ConnectionLost,
-    ResponseCore,
-    describe_request,
-    log_lost,
-    respond,
-)
-
-__all__ = ["ApplicationError", "ConnectionLost", "ErrorStream", "Response", "complete_response",
-           "describe_request", "run_application", "ERROR_RESPONSE_500", "NOT_FOUND_RESPONSE_404",
-           "GATEWAY_TIMEOUT_RESPONSE_504"]
+from wsgid.core import FRAME_HEADER, MAX_FRAME, ConnectionLost, ResponseCore, log_lost, respond
 
 log = logging.getLogger("wsgid.request")
 

@@ -24,7 +24,8 @@ import pytest
 from tests.support.apache import wait_for
 from tests.support.wire import uwsgi_packet
 from wsgid import config as wsgid_config
-from wsgid.connection import RequestHandler, queue_wait_exceeded
+from wsgid.connection import RequestHandler
+from wsgid.core import queue_wait_exceeded
 from wsgid.response import GATEWAY_TIMEOUT_RESPONSE_504
 
 ECHO = str(Path(__file__).resolve().parents[1] / "apps" / "echo.wsgi")
