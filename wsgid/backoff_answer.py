@@ -18,7 +18,7 @@ Rules:
   still sends afterwards (its request body) is read only when poll() says it is there. It is
   read and dropped, for at most DRAIN_WAIT, because closing a unix socket with unread data
   resets the peer, which could cost the module the answer it has not read yet.
-- Peers are accepted and checked as the daemon processes do it (sockets.accept_checked): a
+- Peers are accepted and checked as the daemon processes do it (sockets.next_queued): a
   stranger gets nothing but one log line.
 - One log line per episode, when the group has a process again (or stops): how many
   connections were answered 503.
@@ -106,14 +106,12 @@ class BackoffAnswerer:
         answer = unavailable_answer(retry_after)
         while True:
             try:
-                conn = sockets.accept_checked(group.listener, allowed)
+                conn = sockets.next_queued(group.listener, allowed)
             except OSError as exc:
                 group.log.error("cannot accept a connection to answer it 503: %s", exc)
                 return
             if conn is None:
-                if not sockets.has_pending(group.listener):
-                    return
-                continue   # a refused peer (logged); more may be queued
+                return
             try:
                 # A fresh connection's send buffer is empty: this never waits.
                 conn.send(answer, socket.MSG_DONTWAIT)

@@ -25,7 +25,6 @@ import os
 import select
 import socket
 import threading
-import time
 
 from wsgid import log, sockets
 
@@ -92,11 +91,9 @@ class RequestThreadPool:
         with self._accept_lock:   # no thread is in poll() on it once we hold the lock
             self._listener.close()
 
-    def join(self, timeout):
-        """Wait up to timeout seconds for the threads; return how many are still running."""
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+    def threads_in_loop(self):
+        """How many threads have not left their loop: after stop(), each of them is serving a
+        connection, taking one from the backlog, or on its way out."""
         return sum(thread.is_alive() for thread in self._threads)
 
     def _serve(self):
@@ -132,13 +129,10 @@ class RequestThreadPool:
 
     def _queued_connection(self):
         """While finishing the backlog: the next connection still queued, None once none is."""
-        while True:
-            try:
-                conn = sockets.accept_checked(self._listener, self._allowed_uids)
-            except OSError:
-                return None
-            if conn is not None:
-                return conn
-            # None is also a refused peer (logged): only an empty queue ends the backlog.
-            if not sockets.has_pending(self._listener):
-                return None
+        try:
+            return sockets.next_queued(self._listener, self._allowed_uids)
+        except OSError as exc:
+            # Nobody would retry later: what is still queued is reset when the process exits.
+            logger.error("accept() of the connections still queued failed: %s; leaving them",
+                         exc)
+            return None

@@ -21,7 +21,6 @@ Rules:
 """
 
 import os
-import select
 import socket
 import stat
 import time
@@ -135,6 +134,28 @@ def accept_checked(listener, allowed_uids):
     accepted = accept_connection(listener)
     if accepted is None:
         return None
+    return _checked(listener, accepted, allowed_uids)
+
+
+def next_queued(listener, allowed_uids):
+    """The next connection from an allowed peer still queued on `listener`; None once accept()
+    finds the queue empty (refused peers are logged and skipped). Errors as accept_checked.
+
+    This asks accept() itself, not poll(): a unix listener that was shutdown() to refuse new
+    connections polls readable for good, queue or no queue. (On a unix socket, "nothing to
+    accept" can only mean an empty queue: the kernel does not abort queued connections, and
+    Python retries an interrupted accept().)
+    """
+    while True:
+        accepted = accept_connection(listener)
+        if accepted is None:
+            return None
+        conn = _checked(listener, accepted, allowed_uids)
+        if conn is not None:
+            return conn
+
+
+def _checked(listener, accepted, allowed_uids):
     conn, uid = accepted
     if uid in allowed_uids:
         return conn
@@ -146,11 +167,6 @@ def accept_checked(listener, allowed_uids):
                      uid, _name_of(listener), ", ".join(str(u) for u in sorted(allowed_uids)))
     conn.close()
     return None
-
-
-def has_pending(listener):
-    """Whether a connection waits in `listener`'s queue right now (never waits itself)."""
-    return bool(select.select([listener], [], [], 0)[0])
 
 
 def _name_of(listener):

@@ -288,10 +288,13 @@ def _stop(reason, life, pool, handler, monitor):
     _emit_process_stopping(reason)
 
     def still_running():
-        # Requests already answered 504 by request-timeout are stuck: not worth waiting for.
+        # Threads, not handler.active: a thread that has accepted a connection (one queued in
+        # the backlog, say) counts as a request only once handle() has begun, and exiting in
+        # between would reset that connection, a 502. Threads stuck in requests already
+        # answered 504 by request-timeout are not worth waiting for.
         stuck = monitor.timed_out_requests
         abandoned = sum(1 for r in handler.running() if r.request_id in stuck) if stuck else 0
-        return max(0, handler.active - abandoned)
+        return max(0, pool.threads_in_loop() - abandoned)
 
     drain = life.drain_timeout(reason)
     shutdown = life.options["shutdown-timeout"]
@@ -313,11 +316,14 @@ def _stop(reason, life, pool, handler, monitor):
 def _wait_until_idle(count_running, timeout):
     """Poll count_running() until 0 or timeout; return the last count."""
     deadline = time.monotonic() + timeout
+    # Idle threads leave within a millisecond of stop(): the first looks come soon after.
+    pause = 0.001
     while True:
         left = count_running()
         if not left or time.monotonic() >= deadline:
             return left
-        time.sleep(DRAIN_POLL)
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 2, DRAIN_POLL)
 
 
 def _apply_process_settings(options):

@@ -10,7 +10,6 @@ passed while they waited. Never a 500, and every request ends within a bound.
 
 import os
 import shutil
-import subprocess
 import threading
 import time
 
@@ -18,7 +17,7 @@ import pytest
 import requests
 
 from tests.support.apache import shared_tmpdir, wait_for
-from tests.support.procs import wait_for_daemons
+from tests.support.procs import queued_on, wait_for_daemons
 
 CONNECT_TIMEOUT = 1
 QUEUE_TIMEOUT = 1
@@ -32,17 +31,6 @@ WSGIDaemonProcess busy processes=1 threads=1 listen-backlog={backlog} \
 WSGIScriptAlias /app "{{apps}}/hold.wsgi" process-group=busy
 SetEnv HOLD_DIR "{hold_dir}"
 """
-
-
-def queued_on(path):
-    """How many connections wait in the accept queue of the listening unix socket at path
-    (ss: Recv-Q of a listening socket)."""
-    out = subprocess.run(["ss", "-xlnH"], capture_output=True, text=True, check=True).stdout
-    for line in out.splitlines():
-        fields = line.split()
-        if path in fields:
-            return int(fields[2])
-    return None
 
 
 class Overload:

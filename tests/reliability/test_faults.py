@@ -6,7 +6,8 @@ What each fault costs, and what a client sees:
   closes); its replacement serves within 2 s; the other processes' requests finish untouched;
   one log line names the pid, the signal and the requests in flight;
 - the supervisor SIGKILLed: its daemon processes exit (no orphan after 5 s); meanwhile every
-  request gets 200 or 503, each within connect-timeout, and service is back within 2 s;
+  request gets 200 or 503, each within connect-timeout, and service is back within 2 s; the
+  connections already queued on its socket are served by its daemon process before that exits;
 - an application that fails at import (exception, os._exit, segfault), loaded lazily or
   preloaded: 500, 502 or 503 at once, never a wait for socket-timeout; the group backs off; the
   other group serves on; fixing the file brings service back without restarting Apache;
@@ -35,7 +36,7 @@ import pytest
 
 from tests.support.apache import APPS, ApacheInstance, shared_tmpdir, wait_for
 from tests.support.faults import (FaultsDir, daemon_process_status, raw_get, read_response)
-from tests.support.procs import daemons_of, supervisor_of
+from tests.support.procs import daemons_of, queued_on, supervisor_of
 
 pytestmark = pytest.mark.apache
 
@@ -338,6 +339,49 @@ def test_killed_supervisor_leaves_no_orphans_and_apache_answers_503_until_it_is_
     new_supervisor = supervisor_of(inst)
     assert new_supervisor is not None and new_supervisor.pid != old_supervisor.pid
     shutil.rmtree(faults_dir, ignore_errors=True)
+
+
+QUEUE_SITE = f"""
+WSGIDaemonProcess queue processes=1 threads=1 connect-timeout={CONNECT_TIMEOUT}
+WSGIScriptAlias /app "{{apps}}/faults.wsgi" process-group=queue
+SetEnv FAULTS_DIR "{{faults_dir}}"
+"""
+QUEUED = 6
+
+
+@pytest.mark.fault
+def test_killed_supervisor_its_daemon_serves_the_connections_queued_on_its_socket(apache):
+    """Nobody else will accept from a dead supervisor's socket: the daemon that is stopping
+    serves what waits in its queue before it exits, instead of leaving it to be reset (502)."""
+    marks = FaultsDir(shared_tmpdir())
+    os.chmod(marks.path, 0o777)
+    inst = apache(QUEUE_SITE.format(apps="{apps}", faults_dir=marks.path), extra_modules=("env",))
+    inst.start()
+    [daemon] = wait_for_group(inst, "queue", 1)
+    run = os.path.join(inst.root, "run")
+    [socket_path] = [os.path.join(run, name) for name in os.listdir(run)
+                     if name.endswith(".sock")]
+    holder = in_thread(raw_get, inst.port, "/app/hold?tag=h")
+    marks.wait("held-h")
+    queued = [in_thread(raw_get, inst.port, "/app/pid") for _ in range(QUEUED)]
+    wait_for(lambda: queued_on(socket_path) == QUEUED, 15,
+             message=f"{QUEUED} connections queued behind the held thread")
+    log_before = len(inst.error_log())
+    supervisor_of(inst).send_signal(signal.SIGKILL)
+    wait_for(lambda: "daemon process stopping" in inst.error_log()[log_before:], 10,
+             message="the daemon process to start stopping")
+    marks.release()
+    for thread in [holder] + queued:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in [holder] + queued), "a request hung"
+    [held] = holder.results
+    assert (held.status, held.body) == (200, f"released {daemon.pid}".encode())
+    answers = [(r.status, r.body) for [r] in (thread.results for thread in queued)]
+    assert answers == [(200, str(daemon.pid).encode())] * QUEUED
+    wait_for(lambda: not psutil.pid_exists(daemon.pid) or
+             psutil.Process(daemon.pid).status() == psutil.STATUS_ZOMBIE, 10,
+             message="the old daemon process to exit")
+    shutil.rmtree(marks.path, ignore_errors=True)
 
 
 # -- an application that cannot be imported ------------------------------------------------------

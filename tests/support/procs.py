@@ -1,4 +1,5 @@
-"""Finding wsgid's processes under an Apache instance, and acting as another uid.
+"""Finding wsgid's processes (and the queue of a daemon socket) under an Apache instance, and
+acting as another uid.
 
 The supervisor is the child of the Apache parent that is not an Apache binary (it is the Python
 interpreter); the daemon processes are its children. This does not depend on process titles, so
@@ -7,6 +8,7 @@ the tests that check titles prove something.
 
 import os
 import pickle
+import subprocess
 
 import psutil
 
@@ -43,6 +45,17 @@ def daemons_of(apache):
 def wait_for_daemons(apache, count, timeout=15):
     return wait_for(lambda: (lambda d: d if len(d) == count else None)(daemons_of(apache)),
                     timeout, message=f"{count} daemon processes")
+
+
+def queued_on(path):
+    """How many connections wait in the accept queue of the listening unix socket at path
+    (ss: Recv-Q of a listening socket), or None when no socket listens there."""
+    out = subprocess.run(["ss", "-xlnH"], capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        fields = line.split()
+        if path in fields:
+            return int(fields[2])
+    return None
 
 
 def run_as(uid, gid, func, *args):
