@@ -377,8 +377,6 @@ class RequestPath:
         self.errors = errors                 # wsgi.errors (an unfinished line: logged at the end)
         self.group_name = group_name
         self.response_factory = ResponseCore  # the subclass sets its Response class
-        self.active = 0                      # connections being served right now
-        self.active_lock = threading.Lock()
         self.requests_finished = 0           # requests that ran (or tried to run) an application
         self.last_activity = time.monotonic()  # the last start or end of a request
         self.running_requests = {}           # request id -> RunningRequest
@@ -387,8 +385,6 @@ class RequestPath:
 
     def handle(self, sock):
         """Serve one accepted connection completely and close it. Never raises."""
-        with self.active_lock:
-            self.active += 1
         finished = False
         try:
             finished = self._serve(sock)
@@ -400,8 +396,6 @@ class RequestPath:
                 sock.close()  # already half-closed and read to its end: no shutdown() needed
             else:
                 close_connection(sock)
-            with self.active_lock:
-                self.active -= 1
 
     def _serve(self, sock):
         """Serve the request on `sock`; True when the connection was finished here (our side

@@ -382,8 +382,6 @@ cdef class RequestPath:
     cdef public object errors
     cdef public object group_name
     cdef public object response_factory
-    cdef public long active
-    cdef public object active_lock
     cdef public long long requests_finished
     cdef public double last_activity
     cdef public dict running_requests
@@ -397,8 +395,6 @@ cdef class RequestPath:
         self.errors = errors
         self.group_name = group_name
         self.response_factory = ResponseCore
-        self.active = 0
-        self.active_lock = _threading.Lock()
         self.requests_finished = 0
         self.last_activity = clock_seconds(CLOCK_MONOTONIC)
         self.running_requests = {}
@@ -408,8 +404,6 @@ cdef class RequestPath:
     def handle(self, sock):
         """Serve one accepted connection completely and close it. Never raises."""
         cdef bint finished = False
-        with self.active_lock:
-            self.active += 1
         try:
             finished = self.serve(sock)
         except Exception:
@@ -420,8 +414,6 @@ cdef class RequestPath:
                 sock.close()  # already half-closed and read to its end: no shutdown() needed
             else:
                 close_connection(sock)
-            with self.active_lock:
-                self.active -= 1
 
     cdef bint serve(self, sock) except -1:
         """Serve the request on `sock`; True when the connection was finished here (our side

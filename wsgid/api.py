@@ -41,7 +41,7 @@ process_group = None
 maximum_processes = None
 threads_per_process = None
 
-_local = threading.local()          # .scope: RequestScope; .application_group; .thread_id
+_local = threading.local()          # .scope: RequestScope; .application_group; .counts
 _groups = {}                        # application group name -> _GroupState
 _groups_lock = threading.Lock()
 _thread_ids = itertools.count(1)    # mod_wsgi numbers request threads from 1
@@ -201,7 +201,7 @@ def begin_request(request_id, application_group, environ, daemon_start):
     scope = RequestScope(request_id, _group_state(application_group), environ, daemon_start)
     scope.group.active_requests[request_id] = scope.data
     _local.scope = scope
-    _metrics.request_began()
+    scope.counts.request_began()
     return scope
 
 
@@ -210,7 +210,7 @@ def end_request(scope):
     scope.group.active_requests.pop(scope.request_id, None)
     if getattr(_local, "scope", None) is scope:
         _local.scope = None
-    _metrics.request_ended(scope.thread_id)
+    scope.counts.request_ended()
 
 
 def _microseconds_to_seconds(text):
@@ -221,11 +221,13 @@ def _microseconds_to_seconds(text):
     return 0.0
 
 
-def _thread_id():
-    thread_id = getattr(_local, "thread_id", None)
-    if thread_id is None:
-        thread_id = _local.thread_id = next(_thread_ids)
-    return thread_id
+def _thread_counts():
+    """This thread's _ThreadCounts in the current metrics (made on its first request)."""
+    counts = getattr(_local, "counts", None)
+    if counts is None or counts.generation != _metrics.generation:
+        thread_id = next(_thread_ids) if counts is None else counts.thread_id
+        counts = _local.counts = _metrics.counts_for(thread_id)
+    return counts
 
 
 def _thread_cpu_times():
@@ -236,14 +238,15 @@ def _thread_cpu_times():
 class RequestScope:
     """One request's API state and the events it publishes, in the thread that serves it."""
 
-    __slots__ = ("request_id", "group", "data", "thread_id", "environ", "daemon_start",
-                 "application_start", "cpu_start")
+    __slots__ = ("request_id", "group", "data", "counts", "thread_id", "environ",
+                 "daemon_start", "application_start", "cpu_start")
 
     def __init__(self, request_id, group, environ, daemon_start):
         self.request_id = request_id
         self.group = group
         self.data = {}
-        self.thread_id = _thread_id()
+        self.counts = _thread_counts()
+        self.thread_id = self.counts.thread_id
         self.environ = environ
         self.daemon_start = daemon_start
         self.application_start = None
@@ -352,62 +355,82 @@ def _callable_name(callback):
 
 # -- process metrics ----------------------------------------------------------------------------
 
+class _ThreadCounts:
+    """One request thread's share of the process metrics. Only that thread writes it, with one
+    attribute store per change, so a request costs no lock and a reader (snapshot) always sees
+    a consistent (requests, busy seconds, start of the running request or None)."""
+
+    __slots__ = ("thread_id", "generation", "state")
+
+    def __init__(self, thread_id, generation):
+        self.thread_id = thread_id
+        self.generation = generation
+        self.state = (0, 0.0, None)
+
+    def request_began(self):
+        requests, busy, _ = self.state
+        self.state = (requests, busy, time.monotonic())
+
+    def request_ended(self):
+        requests, busy, started = self.state
+        if started is not None:
+            self.state = (requests + 1, busy + (time.monotonic() - started), None)
+
+
 class _Metrics:
-    """Request counts and busy time of the process (all application groups)."""
+    """Request counts and busy time of the process (all application groups): the sum of the
+    request threads' counts."""
 
     def __init__(self):
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()   # for the set of threads, not for their counts
+        self.generation = 0
         self.restart(None)
 
     def restart(self, request_threads):
         with self._lock:
+            self.generation += 1        # what a thread counted before no longer counts
             self.restart_time = time.time()
             self.request_threads = request_threads
-            self.request_count = 0
-            self.active = 0
-            self.busy_time = 0.0            # the integral of `active` over time, in seconds
-            self.last_change = time.monotonic()
-            self.thread_requests = {}       # mod_wsgi thread id -> requests it finished
+            self._threads = []
 
-    def _accrue(self, now):
-        self.busy_time += self.active * (now - self.last_change)
-        self.last_change = now
-
-    def request_began(self):
+    def counts_for(self, thread_id):
+        counts = _ThreadCounts(thread_id, self.generation)
         with self._lock:
-            self._accrue(time.monotonic())
-            self.active += 1
-
-    def request_ended(self, thread_id):
-        with self._lock:
-            self._accrue(time.monotonic())
-            self.active -= 1
-            self.request_count += 1
-            self.thread_requests[thread_id] = self.thread_requests.get(thread_id, 0) + 1
+            self._threads.append(counts)
+        return counts
 
     def snapshot(self):
         times = os.times()
         now = time.time()
         with self._lock:
-            self._accrue(time.monotonic())
-            values = {
-                "pid": os.getpid(),
-                "request_count": self.request_count,
-                "request_busy_time": self.busy_time,
-                "active_requests": self.active,
-                "request_threads": self.request_threads,
-                "threads": [{"thread_id": thread_id, "request_count": count}
-                            for thread_id, count in sorted(self.thread_requests.items())],
-                "restart_time": self.restart_time,
-            }
-        values.update({
+            threads = list(self._threads)
+        clock = time.monotonic()
+        request_count, busy_time, active, per_thread = 0, 0.0, 0, {}
+        for counts in threads:
+            requests, busy, started = counts.state
+            if started is not None:       # the running request's time so far counts as busy
+                active += 1
+                busy += clock - started
+            request_count += requests
+            busy_time += busy
+            if requests:
+                per_thread[counts.thread_id] = requests
+        values = {
+            "pid": os.getpid(),
+            "request_count": request_count,
+            "request_busy_time": busy_time,
+            "active_requests": active,
+            "request_threads": self.request_threads,
+            "threads": [{"thread_id": thread_id, "request_count": count}
+                        for thread_id, count in sorted(per_thread.items())],
+            "restart_time": self.restart_time,
             "memory_max_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             "memory_rss": _current_rss(),
             "cpu_user_time": times.user,
             "cpu_system_time": times.system,
             "current_time": now,
-            "running_time": int(now - values["restart_time"]),
-        })
+        }
+        values["running_time"] = int(now - values["restart_time"])
         return values
 
 

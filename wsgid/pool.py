@@ -36,8 +36,7 @@ ACCEPT_ERROR_PAUSE = 0.5
 
 
 class RequestThreadPool:
-    """`threads` threads serving connections from `listener` with `handle(conn)`; how many are
-    serving one right now is the handler's count (RequestHandler.active)."""
+    """`threads` threads serving connections from `listener` with `handle(conn)`."""
 
     def __init__(self, listener, handle, threads, allowed_uids, name="wsgid-request"):
         self._listener = listener

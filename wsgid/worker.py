@@ -288,10 +288,10 @@ def _stop(reason, life, pool, handler, monitor):
     _emit_process_stopping(reason)
 
     def still_running():
-        # Threads, not handler.active: a thread that has accepted a connection (one queued in
-        # the backlog, say) counts as a request only once handle() has begun, and exiting in
-        # between would reset that connection, a 502. Threads stuck in requests already
-        # answered 504 by request-timeout are not worth waiting for.
+        # Threads, not requests: a thread that has accepted a connection (one queued in the
+        # backlog, say) has no request in running() until handle() has read its packet, and
+        # exiting in between would reset that connection, a 502. Threads stuck in requests
+        # already answered 504 by request-timeout are not worth waiting for.
         stuck = monitor.timed_out_requests
         abandoned = sum(1 for r in handler.running() if r.request_id in stuck) if stuck else 0
         return max(0, pool.threads_in_loop() - abandoned)
