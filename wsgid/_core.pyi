@@ -131,8 +131,8 @@ class Connection:
 
     The Cython one holds the GIL for every call that cannot block (recv and send are tried with
     MSG_DONTWAIT first; shutdown and close of a unix socket never block) and releases it only
-    around a call that waits; settimeout() sets SO_RCVTIMEO/SO_SNDTIMEO. The twin is a Python
-    socket (socket.socket subclass).
+    around a poll() when a call would wait; settimeout() only records how long such a wait may
+    last. The twin is a Python socket (socket.socket subclass).
     """
 
     def fileno(self) -> int: ...

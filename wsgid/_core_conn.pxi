@@ -253,10 +253,15 @@ def accept_connection(listener):
     The peer uid is -1 when its credentials could not be read. Other accept() failures (EMFILE,
     ...) raise OSError for the caller to back off.
     """
+    return accept_from(listener.fileno())
+
+
+cdef object accept_from(int listener_fd):
+    """accept_connection() on a descriptor."""
     cdef int fd
     cdef ucred credentials
     cdef socklen_t length = sizeof(credentials)
-    fd = accept4(listener.fileno(), NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)
+    fd = accept4(listener_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)
     if fd < 0:
         if errno in (EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO, ENETDOWN):
             return None

@@ -9,6 +9,9 @@ stays in ordinary modules that subclass these classes:
     RequestPath   <- connection.RequestHandler   (one per daemon process)
     ResponseCore  <- response.Response           (one per request)
 
+and the loop of the request threads that feeds RequestPath its connections (AcceptLoop, run by
+pool.RequestThreadPool).
+
 Rules of this file:
 - Same API and same observable behaviour as ``_core_request.pxi``, log lines included: the test
   suite runs against both. Change one, change the other.
@@ -23,16 +26,19 @@ Rules of this file:
 import itertools
 import logging
 import os
+import select
 import socket
 import struct
 import threading
 import time
 
 from wsgid import api
-from wsgid._core_py import HeadError, encode_head, InputStream, ProtocolError, read_request
+from wsgid._core_py import (HeadError, encode_head, InputStream, ProtocolError, accept_connection,
+                            read_request)
 from wsgid.filewrapper import sendable_file
 
 log = logging.getLogger("wsgid.request")
+pool_log = logging.getLogger("wsgid.pool")
 
 # The most variables a request packet may carry.
 MAX_VARS = 1000
@@ -511,3 +517,92 @@ def close_connection(sock):
     except OSError:
         pass  # already shut down, or the peer is gone
     sock.close()
+
+
+# After an accept() failure such as EMFILE, the listener stays readable; waiting a little before
+# the next try keeps a thread from spinning while the process is out of descriptors.
+ACCEPT_ERROR_PAUSE = 0.5
+
+
+class AcceptLoop:
+    """What each request thread of a daemon process runs (run()): wait until the group's
+    listening socket is readable or the loop is stopped, accept, check the peer, and hand the
+    connection to `handle`, which serves it completely and closes it. The rules are in pool.py.
+
+    `refuse(conn, uid)` closes a connection from a peer that may not use the socket (and logs
+    it). Set `finish_backlog` and then `stopping`, and write to `wake_fd`'s pipe, to stop it.
+    """
+
+    def __init__(self, listener, wake_fd, handle, allowed_uids, refuse):
+        self.listener = listener
+        self.handle = handle
+        self.allowed_uids = allowed_uids
+        self.refuse = refuse
+        self.wake_fd = wake_fd
+        self.stopping = False
+        self.finish_backlog = False
+        self._lock = threading.Lock()     # the accept lock: one idle thread waits on the socket
+        self._poller = select.poll()      # made once: only the holder of the lock uses it
+        self._poller.register(listener.fileno(), select.POLLIN)
+        self._poller.register(wake_fd, select.POLLIN)
+
+    def run(self):
+        """Serve connections until stopped (and, with finish_backlog, the queue is empty)."""
+        while True:
+            conn = self._next_connection()
+            if conn is None:
+                if self.stopping:
+                    return
+                continue
+            try:
+                self.handle(conn)
+            except BaseException:
+                # handle() promises not to raise; if it does, this thread must survive it.
+                pool_log.exception("the request handler raised; connection closed")
+                conn.close()
+
+    def close_listener(self):
+        """Close this process's copy of the listener, once no thread waits on it."""
+        with self._lock:
+            self.listener.close()
+
+    def _next_connection(self):
+        """Wait for a connection or for the stop; an accepted, allowed connection or None."""
+        with self._lock:
+            if not self.stopping:
+                self._poller.poll()
+            if self.stopping:
+                return self._queued_connection() if self.finish_backlog else None
+            try:
+                accepted = accept_connection(self.listener)
+            except OSError as exc:
+                pool_log.error("accept() on the daemon socket failed: %s; retrying in %.1fs",
+                               exc, ACCEPT_ERROR_PAUSE)
+                select.select([self.wake_fd], [], [], ACCEPT_ERROR_PAUSE)
+                return None
+            return None if accepted is None else self._allowed(accepted)
+
+    def _queued_connection(self):
+        """While finishing the backlog: the next allowed connection still queued, None once
+        accept() finds the queue empty. (Not poll(): a unix listener that was shutdown() to
+        refuse new connections polls readable for good.)"""
+        while True:
+            try:
+                accepted = accept_connection(self.listener)
+            except OSError as exc:
+                # Nobody would retry later: what is still queued is reset when the process exits.
+                pool_log.error("accept() of the connections still queued failed: %s; leaving "
+                               "them", exc)
+                return None
+            if accepted is None:
+                return None
+            conn = self._allowed(accepted)
+            if conn is not None:
+                return conn
+
+    def _allowed(self, accepted):
+        conn, uid = accepted
+        if uid in self.allowed_uids:
+            return conn
+        self.refuse(conn, uid)
+        return None

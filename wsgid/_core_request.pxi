@@ -15,11 +15,21 @@ import logging as _logging
 import os as _os
 import threading as _threading
 
-from cpython.pythread cimport PyThread_get_thread_ident
+from cpython.pythread cimport (
+    NOWAIT_LOCK,
+    WAIT_LOCK,
+    PyThread_acquire_lock,
+    PyThread_allocate_lock,
+    PyThread_free_lock,
+    PyThread_get_thread_ident,
+    PyThread_release_lock,
+    PyThread_type_lock,
+)
 from posix.time cimport CLOCK_MONOTONIC, CLOCK_REALTIME, clock_gettime, timespec
 
 from wsgid import api as _api
 from wsgid._core_py_request import (
+    ACCEPT_ERROR_PAUSE,
     BODYLESS_STATUSES,
     COALESCE_LIMIT,
     END_FRAME,
@@ -38,6 +48,7 @@ from wsgid._core_py_request import (
 from wsgid.filewrapper import sendable_file
 
 _request_log = _logging.getLogger("wsgid.request")
+_pool_log = _logging.getLogger("wsgid.pool")
 
 cdef Py_ssize_t C_COALESCE_LIMIT = COALESCE_LIMIT
 cdef Py_ssize_t C_MAX_RESPONSE_HEAD = MAX_RESPONSE_HEAD
@@ -548,3 +559,128 @@ cdef int close_connection(sock) except -1:
         pass  # already shut down, or the peer is gone
     sock.close()
     return 0
+
+
+cdef class AcceptLoop:
+    """What each request thread of a daemon process runs (see the twin): the wait on the
+    listener, accept(), the peer check and the call of `handle`, in C. The accept lock is a C
+    lock taken without the GIL when another thread holds it, and the wait is a poll() without
+    the GIL, so a thread waiting for a connection costs the others nothing."""
+
+    cdef object listener
+    cdef int listener_fd
+    cdef public int wake_fd
+    cdef public object handle
+    cdef public object allowed_uids
+    cdef public object refuse
+    cdef public bint stopping
+    cdef public bint finish_backlog
+    cdef PyThread_type_lock lock
+    cdef int pause_ms
+
+    def __cinit__(self):
+        self.lock = PyThread_allocate_lock()
+        if self.lock == NULL:
+            raise MemoryError("cannot allocate the accept lock")
+
+    def __dealloc__(self):
+        if self.lock != NULL:
+            PyThread_free_lock(self.lock)
+
+    def __init__(self, listener, int wake_fd, handle, allowed_uids, refuse):
+        self.listener = listener
+        self.listener_fd = listener.fileno()
+        self.wake_fd = wake_fd
+        self.handle = handle
+        self.allowed_uids = allowed_uids
+        self.refuse = refuse
+        self.stopping = False
+        self.finish_backlog = False
+        self.pause_ms = <int>(ACCEPT_ERROR_PAUSE * 1000)
+
+    def run(self):
+        """Serve connections until stopped (and, with finish_backlog, the queue is empty)."""
+        while True:
+            conn = self.next_connection()
+            if conn is None:
+                if self.stopping:
+                    return
+                continue
+            try:
+                self.handle(conn)
+            except BaseException:
+                # handle() promises not to raise; if it does, this thread must survive it.
+                _pool_log.exception("the request handler raised; connection closed")
+                conn.close()
+
+    def close_listener(self):
+        """Close this process's copy of the listener, once no thread waits on it."""
+        self.acquire()
+        try:
+            self.listener.close()
+        finally:
+            PyThread_release_lock(self.lock)
+
+    cdef void acquire(self):
+        if not PyThread_acquire_lock(self.lock, NOWAIT_LOCK):
+            with nogil:
+                PyThread_acquire_lock(self.lock, WAIT_LOCK)
+
+    cdef object next_connection(self):
+        """Wait for a connection or for the stop; an accepted, allowed connection or None."""
+        self.acquire()
+        try:
+            if not self.stopping:
+                self.wait(-1)
+            if self.stopping:
+                return self.queued_connection() if self.finish_backlog else None
+            try:
+                accepted = accept_from(self.listener_fd)
+            except OSError as exc:
+                _pool_log.error("accept() on the daemon socket failed: %s; retrying in %.1fs",
+                                exc, ACCEPT_ERROR_PAUSE)
+                self.wait(self.pause_ms, True)
+                return None
+            return None if accepted is None else self.allowed(accepted)
+        finally:
+            PyThread_release_lock(self.lock)
+
+    cdef object queued_connection(self):
+        """While finishing the backlog: the next allowed connection still queued, None once
+        accept() finds the queue empty (see the twin)."""
+        while True:
+            try:
+                accepted = accept_from(self.listener_fd)
+            except OSError as exc:
+                # Nobody would retry later: what is still queued is reset when the process exits.
+                _pool_log.error("accept() of the connections still queued failed: %s; leaving "
+                                "them", exc)
+                return None
+            if accepted is None:
+                return None
+            conn = self.allowed(accepted)
+            if conn is not None:
+                return conn
+
+    cdef object allowed(self, tuple accepted):
+        conn, uid = accepted
+        if uid in self.allowed_uids:
+            return conn
+        self.refuse(conn, uid)
+        return None
+
+    cdef void wait(self, int timeout_ms, bint wake_only=False) noexcept:
+        """Without the GIL, until the listener is readable (unless wake_only) or the wake-up
+        pipe is (stop()), or timeout_ms (-1: no limit) has passed."""
+        cdef pollfd entries[2]
+        cdef int first = 1 if wake_only else 0
+        entries[0].fd = self.listener_fd
+        entries[0].events = POLLIN
+        entries[1].fd = self.wake_fd
+        entries[1].events = POLLIN
+        with nogil:
+            while True:
+                entries[0].revents = 0
+                entries[1].revents = 0
+                if poll(&entries[first], 2 - first, timeout_ms) >= 0 or errno != EINTR:
+                    break

@@ -48,6 +48,7 @@ accept_connection = _implementation.accept_connection
 ResponseCore = _request_path.ResponseCore
 RequestPath = _request_path.RequestPath
 respond = _request_path.respond
+AcceptLoop = _request_path.AcceptLoop
 
 # The same objects in both implementations (the Cython core imports them from the twin).
 from wsgid._core_py_request import (  # noqa: E402
@@ -72,6 +73,7 @@ __all__ = [
     "ResponseCore",
     "RequestPath",
     "respond",
+    "AcceptLoop",
     "FRAME_HEADER",
     "MAX_FRAME",
     "ConnectionLost",

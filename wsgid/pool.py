@@ -1,8 +1,10 @@
 """The request threads of one daemon process.
 
-Each of the `threads=` threads loops: wait until the group's listening socket is readable or the
-pool is stopping, accept, check the peer, and hand the connection to the request handler, which
-serves it completely and closes it.
+Each of the `threads=` threads runs the core's AcceptLoop: wait until the group's listening
+socket is readable or the pool is stopping, accept, check the peer, and hand the connection to
+the request handler, which serves it completely and closes it. This module starts and stops the
+threads; the loop itself is in the core (``_core_request.pxi``, twin ``_core_py_request.py``),
+so that no Python runs between two requests of a thread.
 
 Rules:
 - The listening socket is shared by every daemon process of the group and owned by the
@@ -15,24 +17,20 @@ Rules:
   losers of the accept() race get EAGAIN and simply wait again.
 - A busy thread does not wait on the listener: when all threads are busy, new connections stay
   queued in the listen backlog, where the next free thread of any process picks them up.
-- The poll object (listener + wake-up pipe) is made once per pool, not per connection; only
-  the holder of the accept lock uses it. (Trying accept() before poll() was measured: with as
-  many connections as threads the backlog is mostly empty, and the failed accept() cost more
-  than the poll() it saved.)
+- The wait is a poll() of the listener and the wake-up pipe, made without the GIL by the holder
+  of the accept lock only. (Trying accept() before poll() was measured: with as many
+  connections as threads the backlog is mostly empty, and the failed accept() cost more than
+  the poll() it saved.)
 """
 
+import functools
 import os
-import select
 import socket
 import threading
 
-from wsgid import log, sockets
+from wsgid import core, log, sockets
 
 logger = log.get_logger("pool")
-
-# After an accept() failure such as EMFILE, the listener stays readable; waiting a little before
-# the next try keeps a thread from spinning while the process is out of descriptors.
-ACCEPT_ERROR_PAUSE = 0.5
 
 
 class RequestThreadPool:
@@ -40,16 +38,11 @@ class RequestThreadPool:
 
     def __init__(self, listener, handle, threads, allowed_uids, name="wsgid-request"):
         self._listener = listener
-        self._handle = handle
-        self._allowed_uids = allowed_uids
-        self._accept_lock = threading.Lock()
-        self._stopping = False
-        self._finish_backlog = False
         self._wake_r, self._wake_w = os.pipe()
-        self._poller = select.poll()
-        self._poller.register(listener.fileno(), select.POLLIN)
-        self._poller.register(self._wake_r, select.POLLIN)
-        self._threads = [threading.Thread(target=self._serve, name=f"{name}-{i}", daemon=True)
+        self._loop = core.AcceptLoop(listener, self._wake_r, handle, allowed_uids,
+                                     functools.partial(sockets.refuse, listener, allowed_uids))
+        self._threads = [threading.Thread(target=self._loop.run, name=f"{name}-{i}",
+                                          daemon=True)
                          for i in range(threads)]
 
     def start(self):
@@ -69,10 +62,10 @@ class RequestThreadPool:
         if finish_backlog:
             try:
                 self._listener.shutdown(socket.SHUT_RD)
-                self._finish_backlog = True
+                self._loop.finish_backlog = True
             except OSError as exc:
                 logger.warning("cannot make the daemon socket refuse new connections: %s", exc)
-        self._stopping = True
+        self._loop.stopping = True
         # The byte is never read: the pipe stays readable, so every waiting thread sees it.
         os.write(self._wake_w, b"x")
 
@@ -85,53 +78,11 @@ class RequestThreadPool:
         still accept what is queued, so the copy stays until the process exits (it refuses new
         connections already, which is all a new supervisor needs).
         """
-        if self._finish_backlog:
+        if self._loop.finish_backlog:
             return
-        with self._accept_lock:   # no thread is in poll() on it once we hold the lock
-            self._listener.close()
+        self._loop.close_listener()   # under the accept lock: no thread is in poll() on it
 
     def threads_in_loop(self):
         """How many threads have not left their loop: after stop(), each of them is serving a
         connection, taking one from the backlog, or on its way out."""
         return sum(thread.is_alive() for thread in self._threads)
-
-    def _serve(self):
-        while True:
-            conn = self._next_connection()
-            if conn is None:
-                if self._stopping:
-                    return
-                continue
-            try:
-                self._handle(conn)
-            except BaseException:
-                # handle() promises not to raise; if it does, this thread must survive it.
-                logger.exception("the request handler raised; connection closed")
-                conn.close()
-
-    def _next_connection(self):
-        """Wait for a connection or for stop(); return an accepted, checked connection or None."""
-        with self._accept_lock:
-            if not self._stopping:
-                # Until the listener is readable, or stop() wrote to the wake-up pipe (after
-                # setting _stopping).
-                self._poller.poll()
-            if self._stopping:
-                return self._queued_connection() if self._finish_backlog else None
-            try:
-                return sockets.accept_checked(self._listener, self._allowed_uids)
-            except OSError as exc:
-                logger.error("accept() on the daemon socket failed: %s; retrying in %.1fs",
-                             exc, ACCEPT_ERROR_PAUSE)
-                select.select([self._wake_r], [], [], ACCEPT_ERROR_PAUSE)
-                return None
-
-    def _queued_connection(self):
-        """While finishing the backlog: the next connection still queued, None once none is."""
-        try:
-            return sockets.next_queued(self._listener, self._allowed_uids)
-        except OSError as exc:
-            # Nobody would retry later: what is still queued is reset when the process exits.
-            logger.error("accept() of the connections still queued failed: %s; leaving them",
-                         exc)
-            return None

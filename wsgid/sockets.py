@@ -123,23 +123,10 @@ def allowed_peer_uids(socket_uid):
     return frozenset({socket_uid, os.getuid(), 0})
 
 
-def accept_checked(listener, allowed_uids):
-    """Accept one connection from an allowed peer (a core Connection); None when there was
-    none to accept.
-
-    Another daemon process may have taken the connection first (EAGAIN), or the client may have
-    gone away (ECONNABORTED): both mean "nothing to do". A refused peer costs one log line.
-    Other errors (EMFILE, ...) are raised for the caller to back off.
-    """
-    accepted = accept_connection(listener)
-    if accepted is None:
-        return None
-    return _checked(listener, accepted, allowed_uids)
-
-
 def next_queued(listener, allowed_uids):
-    """The next connection from an allowed peer still queued on `listener`; None once accept()
-    finds the queue empty (refused peers are logged and skipped). Errors as accept_checked.
+    """The next connection (a core Connection) from an allowed peer still queued on
+    `listener`; None once accept() finds the queue empty. A refused peer costs one log line and
+    is skipped. Other errors (EMFILE, ...) are raised for the caller to deal with.
 
     This asks accept() itself, not poll(): a unix listener that was shutdown() to refuse new
     connections polls readable for good, queue or no queue. (On a unix socket, "nothing to
@@ -150,15 +137,15 @@ def next_queued(listener, allowed_uids):
         accepted = accept_connection(listener)
         if accepted is None:
             return None
-        conn = _checked(listener, accepted, allowed_uids)
-        if conn is not None:
+        conn, uid = accepted
+        if uid in allowed_uids:
             return conn
+        refuse(listener, allowed_uids, conn, uid)
 
 
-def _checked(listener, accepted, allowed_uids):
-    conn, uid = accepted
-    if uid in allowed_uids:
-        return conn
+def refuse(listener, allowed_uids, conn, uid):
+    """Close a connection whose peer (uid; -1 when unknown) may not use the socket, with one
+    log line. The daemons' accept loop (core.AcceptLoop) calls it too."""
     if uid == -1:
         logger.error("closed a connection on %s: cannot read the peer's credentials",
                      _name_of(listener))
@@ -166,7 +153,6 @@ def _checked(listener, accepted, allowed_uids):
         logger.error("refused a connection from uid %d on %s: only uids %s may connect",
                      uid, _name_of(listener), ", ".join(str(u) for u in sorted(allowed_uids)))
     conn.close()
-    return None
 
 
 def _name_of(listener):
