@@ -382,3 +382,60 @@ def test_bytes_after_the_end_frame_are_dropped_with_one_log_line(site):
     assert b"body" in raw and b"Injected" not in raw
     wait_for(lambda: "after the end frame" in new_log_lines(inst, before), 5,
              message="the log line about bytes after the end frame")
+
+
+def test_a_body_complete_at_its_content_length_is_passed_on_without_waiting_for_the_close(site):
+    """The daemon keeps its end open after a complete response: the module passes the whole
+    response on and closes its end itself, instead of waiting for the daemon's close until
+    socket-timeout and then cutting the response off (which logs an error and ends the
+    client's keep-alive connection)."""
+    inst, daemon = site
+    module_closed = threading.Event()
+    release = threading.Event()
+
+    def complete_then_hold(conn, record):
+        read_body(conn, record)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody")
+        conn.settimeout(10)
+        if conn.recv(1) == b"":        # returns when the module closes (or after 10 s)
+            module_closed.set()
+        release.wait(10)
+        return None
+
+    daemon.answer = complete_then_hold
+    before = inst.error_log()
+    host, port = inst.url("/").split("//")[1].split("/")[0].split(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=10) as client:
+            answers = []
+            for _ in range(2):          # the second on the same (keep-alive) connection
+                client.sendall(b"GET /app/complete HTTP/1.1\r\nHost: x\r\n\r\n")
+                raw = b""
+                while not (b"\r\n\r\n" in raw and raw.endswith(b"body")):
+                    data = client.recv(65536)
+                    if not data:
+                        break
+                    raw += data
+                answers.append(raw)
+    finally:
+        release.set()
+    for raw in answers:
+        head, _, body = raw.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 OK") and b"Content-Length: 4" in head, raw
+        assert body == b"body"
+    assert module_closed.wait(10), "the module did not close its end of the connection"
+    assert "cut off" not in new_log_lines(inst, before)
+
+
+def test_bytes_after_the_content_length_are_dropped_with_one_log_line(site):
+    inst, daemon = site
+    daemon.answer = answer_with(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody"
+                                b"HTTP/1.1 200 OK\r\nInjected: 1\r\n\r\n")
+    before = inst.error_log()
+    raw = raw_get(inst, "/app/after-length")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert body == b"body" and b"Injected" not in raw
+    wait_for(lambda: "after the Content-Length" in new_log_lines(inst, before), 5,
+             message="the log line about bytes after the Content-Length")
+    [line] = [l for l in new_log_lines(inst, before).splitlines() if "after the Content" in l]
+    assert f"group 'site' socket {daemon.path}" in line
