@@ -570,6 +570,17 @@ static int sink_to_client(void *ctx, const char *data, size_t len)
     return 0;
 }
 
+/* The daemon sent more than the body it announced: those bytes are never
+ * passed on (they could only be an injected response). */
+static void log_bytes_after_body(wsgid_request *req, apr_size_t extra,
+                                 const char *end)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r,
+                  "mod_wsgid: group '%s' socket %s: %" APR_SIZE_T_FMT
+                  " bytes after the %s of the response body; ignored",
+                  req->group->name, req->group->socket_path, extra, end);
+}
+
 /* Step 8: the body, chunk by chunk, until its Content-Length is complete,
  * or, for a framed body (a head without Content-Length: the daemon frames it
  * because this module asked, docs/protocol.md), until the end frame, or else
@@ -599,12 +610,7 @@ static int stream_response_body(wsgid_request *req)
                                   &used) == WSGID_FRAMES_ENDED) {
                 ended = 1;
                 if (used < n) {
-                    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                                  "mod_wsgid: group '%s' socket %s: %"
-                                  APR_SIZE_T_FMT " bytes after the end "
-                                  "frame of the response body; ignored",
-                                  req->group->name, req->group->socket_path,
-                                  n - used);
+                    log_bytes_after_body(req, n - used, "end frame");
                 }
                 break;
             }
@@ -613,12 +619,7 @@ static int stream_response_body(wsgid_request *req)
             apr_size_t rest = (apr_size_t)(declared - sink.passed);
 
             if (rest < n) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                              "mod_wsgid: group '%s' socket %s: %"
-                              APR_SIZE_T_FMT " bytes after the Content-Length "
-                              "of the response body; ignored",
-                              req->group->name, req->group->socket_path,
-                              n - rest);
+                log_bytes_after_body(req, n - rest, "Content-Length");
             }
             if (rest > 0) {
                 sink_to_client(&sink, data, rest);

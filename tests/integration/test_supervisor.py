@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from tests.support.apache import APPS, wait_for
-from tests.support.procs import run_as
+from tests.support.procs import listening_queue, run_as
 from tests.support.supervised import SupervisorProcess
 from tests.support.wire import unix_exchange, uwsgi_packet
 
@@ -465,23 +465,13 @@ def test_socket_user_owns_the_socket_and_is_the_one_apache_user_let_in(superviso
         run_as(APACHE_USER.pw_uid, APACHE_USER.pw_gid, request, path)
 
 
-def listen_backlog_of(path):
-    """The backlog of a listening unix socket, as the kernel reports it (ss: Send-Q)."""
-    out = subprocess.run(["ss", "-xlnH"], capture_output=True, text=True, check=True).stdout
-    for line in out.splitlines():
-        fields = line.split()
-        if path in fields:
-            return int(fields[3])
-    return None
-
-
 @pytest.mark.parametrize("options, expected", [("processes=1", 100),
                                                ("processes=1 listen-backlog=7", 7)])
 def test_listen_backlog_sets_the_socket_queue_length(supervisor, options, expected):
     sup = supervisor()
     sup.write_config({"example": options})
     sup.start(wait_groups={"example": 1})
-    assert listen_backlog_of(sup.socket_path("example")) == expected
+    assert listening_queue(sup.socket_path("example"))[1] == expected
 
 
 def test_a_sighup_that_arrives_while_starting_is_a_reload_not_a_death(supervisor):

@@ -47,15 +47,23 @@ def wait_for_daemons(apache, count, timeout=15):
                     timeout, message=f"{count} daemon processes")
 
 
-def queued_on(path):
-    """How many connections wait in the accept queue of the listening unix socket at path
-    (ss: Recv-Q of a listening socket), or None when no socket listens there."""
+def listening_queue(path):
+    """(connections queued, backlog) of the listening unix socket at path, as the kernel
+    reports them (ss: Recv-Q and Send-Q of a listening socket), or None when none listens
+    there."""
     out = subprocess.run(["ss", "-xlnH"], capture_output=True, text=True, check=True).stdout
     for line in out.splitlines():
         fields = line.split()
         if path in fields:
-            return int(fields[2])
+            return int(fields[2]), int(fields[3])
     return None
+
+
+def queued_on(path):
+    """How many connections wait in the accept queue of the listening unix socket at path,
+    or None when none listens there."""
+    queue = listening_queue(path)
+    return None if queue is None else queue[0]
 
 
 def run_as(uid, gid, func, *args):
