@@ -64,6 +64,9 @@ def parse_args(argv):
                         help="comma-separated apps (default: %(default)s)")
     parser.add_argument("--bench-venv", default=DEFAULT_BENCH_VENV,
                         help="virtualenv with mod_wsgi and uwsgi (bench/setup-env makes it)")
+    parser.add_argument("--backend-nice", type=int, metavar="N",
+                        help="run every contender's backend threads at niceness N (what "
+                             "cpu-priority= does; negative needs root); default: unchanged")
     parser.add_argument("--json", metavar="FILE", help="also write every measurement to FILE")
     parser.add_argument("--keep", action="store_true",
                         help="keep the private directory (configs, logs) for inspection")
@@ -117,8 +120,25 @@ def describe_setup(args):
         f"versions: {versions}; wsgid core: {core}",
         f"wrk: {load.WRK_THREADS} threads, {args.warmup}s warm-up + {args.duration}s measured "
         f"per cell, connections {','.join(map(str, args.connections))}; {args.rounds} "
-        f"round(s), each cell the median round" + (" (--quick)" if args.quick else ""),
+        f"round(s), each cell the median round" + (" (--quick)" if args.quick else "")
+        + (f"; backends at nice {args.backend_nice}" if args.backend_nice is not None else ""),
     ]
+
+
+def renice_backend(contender, niceness):
+    """Every thread of the contender's backend processes at `niceness`: Linux schedules threads,
+    so each one is set (a thread started later would keep its process's niceness)."""
+    daemons, _ = contender.backend()
+    for proc in daemons:
+        try:
+            threads = os.listdir(f"/proc/{proc.pid}/task")
+        except FileNotFoundError:
+            continue  # gone since backend() listed it
+        for tid in threads:
+            try:
+                os.setpriority(os.PRIO_PROCESS, int(tid), niceness)
+            except ProcessLookupError:
+                pass
 
 
 def measure_contender(contender, args, expected, results, progress):
@@ -147,6 +167,8 @@ def measure_contender(contender, args, expected, results, progress):
                 continue
             for c in args.connections:
                 url = contender.url(w.path)
+                if args.backend_nice is not None:
+                    renice_backend(contender, args.backend_nice)
                 if args.warmup:
                     load.run_wrk(url, w, c, args.warmup)
                 result = load.run_wrk(url, w, c, args.duration)
