@@ -618,6 +618,7 @@ cdef class AcceptLoop:
         self.acquire()
         try:
             self.listener.close()
+            self.listener_fd = -1  # its number may be reused: never poll or accept on it again
         finally:
             PyThread_release_lock(self.lock)
 
