@@ -138,7 +138,7 @@ def renice_backend(contender, niceness):
             try:
                 os.setpriority(os.PRIO_PROCESS, int(tid), niceness)
             except ProcessLookupError:
-                pass
+                pass  # the thread ended since the listing
 
 
 def measure_contender(contender, args, expected, results, progress):

@@ -519,6 +519,27 @@ def close_connection(sock):
     sock.close()
 
 
+def next_queued(listener, allowed_uids, refuse):
+    """The next connection from an allowed peer queued on the non-blocking `listener`; None once
+    accept() finds the queue empty (or another process took what was there). A peer that may
+    not connect goes to `refuse(conn, uid)` and is skipped. Other accept() errors (EMFILE, ...)
+    raise OSError.
+
+    This asks accept() itself, not poll(): a unix listener that was shutdown() to refuse new
+    connections polls readable for good, queue or no queue. (On a unix socket, "nothing to
+    accept" can only mean an empty queue: the kernel does not abort queued connections, and
+    Python retries an interrupted accept().)
+    """
+    while True:
+        accepted = accept_connection(listener)
+        if accepted is None:
+            return None
+        conn, uid = accepted
+        if uid in allowed_uids:
+            return conn
+        refuse(conn, uid)
+
+
 # After an accept() failure such as EMFILE, the listener stays readable; waiting a little before
 # the next try keeps a thread from spinning while the process is out of descriptors.
 ACCEPT_ERROR_PAUSE = 0.5
@@ -571,38 +592,17 @@ class AcceptLoop:
         with self._lock:
             if not self.stopping:
                 self._poller.poll()
-            if self.stopping:
-                return self._queued_connection() if self.finish_backlog else None
+            if self.stopping and not self.finish_backlog:
+                return None
             try:
-                accepted = accept_connection(self.listener)
+                return next_queued(self.listener, self.allowed_uids, self.refuse)
             except OSError as exc:
+                if self.stopping:
+                    # Nobody would retry later: what is still queued is reset at the exit.
+                    pool_log.error("accept() of the connections still queued failed: %s; "
+                                   "leaving them", exc)
+                    return None
                 pool_log.error("accept() on the daemon socket failed: %s; retrying in %.1fs",
                                exc, ACCEPT_ERROR_PAUSE)
                 select.select([self.wake_fd], [], [], ACCEPT_ERROR_PAUSE)
                 return None
-            return None if accepted is None else self._allowed(accepted)
-
-    def _queued_connection(self):
-        """While finishing the backlog: the next allowed connection still queued, None once
-        accept() finds the queue empty. (Not poll(): a unix listener that was shutdown() to
-        refuse new connections polls readable for good.)"""
-        while True:
-            try:
-                accepted = accept_connection(self.listener)
-            except OSError as exc:
-                # Nobody would retry later: what is still queued is reset when the process exits.
-                pool_log.error("accept() of the connections still queued failed: %s; leaving "
-                               "them", exc)
-                return None
-            if accepted is None:
-                return None
-            conn = self._allowed(accepted)
-            if conn is not None:
-                return conn
-
-    def _allowed(self, accepted):
-        conn, uid = accepted
-        if uid in self.allowed_uids:
-            return conn
-        self.refuse(conn, uid)
-        return None

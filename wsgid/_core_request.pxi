@@ -561,6 +561,22 @@ cdef int close_connection(sock) except -1:
     return 0
 
 
+def next_queued(listener, allowed_uids, refuse):
+    """The next connection from an allowed peer queued on `listener` (see the twin)."""
+    return next_queued_from(listener.fileno(), allowed_uids, refuse)
+
+
+cdef object next_queued_from(int listener_fd, allowed_uids, refuse):
+    while True:
+        accepted = accept_from(listener_fd)
+        if accepted is None:
+            return None
+        conn, uid = <tuple>accepted
+        if uid in allowed_uids:
+            return conn
+        refuse(conn, uid)
+
+
 cdef class AcceptLoop:
     """What each request thread of a daemon process runs (see the twin): the wait on the
     listener, accept(), the peer check and the call of `handle`, in C. The accept lock is a C
@@ -633,42 +649,22 @@ cdef class AcceptLoop:
         try:
             if not self.stopping:
                 self.wait(-1)
-            if self.stopping:
-                return self.queued_connection() if self.finish_backlog else None
+            if self.stopping and not self.finish_backlog:
+                return None
             try:
-                accepted = accept_from(self.listener_fd)
+                return next_queued_from(self.listener_fd, self.allowed_uids, self.refuse)
             except OSError as exc:
+                if self.stopping:
+                    # Nobody would retry later: what is still queued is reset at the exit.
+                    _pool_log.error("accept() of the connections still queued failed: %s; "
+                                    "leaving them", exc)
+                    return None
                 _pool_log.error("accept() on the daemon socket failed: %s; retrying in %.1fs",
                                 exc, ACCEPT_ERROR_PAUSE)
                 self.wait(self.pause_ms, True)
                 return None
-            return None if accepted is None else self.allowed(accepted)
         finally:
             PyThread_release_lock(self.lock)
-
-    cdef object queued_connection(self):
-        """While finishing the backlog: the next allowed connection still queued, None once
-        accept() finds the queue empty (see the twin)."""
-        while True:
-            try:
-                accepted = accept_from(self.listener_fd)
-            except OSError as exc:
-                # Nobody would retry later: what is still queued is reset when the process exits.
-                _pool_log.error("accept() of the connections still queued failed: %s; leaving "
-                                "them", exc)
-                return None
-            if accepted is None:
-                return None
-            conn = self.allowed(accepted)
-            if conn is not None:
-                return conn
-
-    cdef object allowed(self, tuple accepted):
-        conn, uid = accepted
-        if uid in self.allowed_uids:
-            return conn
-        self.refuse(conn, uid)
-        return None
 
     cdef void wait(self, int timeout_ms, bint wake_only=False) noexcept:
         """Without the GIL, until the listener is readable (unless wake_only) or the wake-up

@@ -49,6 +49,7 @@ ResponseCore = _request_path.ResponseCore
 RequestPath = _request_path.RequestPath
 respond = _request_path.respond
 AcceptLoop = _request_path.AcceptLoop
+next_queued = _request_path.next_queued
 
 # The same objects in both implementations (the Cython core imports them from the twin).
 from wsgid._core_py_request import (  # noqa: E402
@@ -74,6 +75,7 @@ __all__ = [
     "RequestPath",
     "respond",
     "AcceptLoop",
+    "next_queued",
     "FRAME_HEADER",
     "MAX_FRAME",
     "ConnectionLost",

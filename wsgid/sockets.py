@@ -20,13 +20,13 @@ Rules:
   socket).
 """
 
+import functools
 import os
 import socket
 import stat
 import time
 
-from wsgid import log
-from wsgid.core import accept_connection
+from wsgid import core, log
 
 logger = log.get_logger("sockets")
 
@@ -125,22 +125,10 @@ def allowed_peer_uids(socket_uid):
 
 def next_queued(listener, allowed_uids):
     """The next connection (a core Connection) from an allowed peer still queued on
-    `listener`; None once accept() finds the queue empty. A refused peer costs one log line and
-    is skipped. Other errors (EMFILE, ...) are raised for the caller to deal with.
-
-    This asks accept() itself, not poll(): a unix listener that was shutdown() to refuse new
-    connections polls readable for good, queue or no queue. (On a unix socket, "nothing to
-    accept" can only mean an empty queue: the kernel does not abort queued connections, and
-    Python retries an interrupted accept().)
-    """
-    while True:
-        accepted = accept_connection(listener)
-        if accepted is None:
-            return None
-        conn, uid = accepted
-        if uid in allowed_uids:
-            return conn
-        refuse(listener, allowed_uids, conn, uid)
+    `listener`; None once the queue is empty. A refused peer costs one log line and is
+    skipped; other errors (EMFILE, ...) are raised (core.next_queued)."""
+    return core.next_queued(listener, allowed_uids,
+                            functools.partial(refuse, listener, allowed_uids))
 
 
 def refuse(listener, allowed_uids, conn, uid):
