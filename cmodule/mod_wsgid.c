@@ -46,6 +46,32 @@ APLOG_USE_MODULE(wsgid);
 
 /* --- configuration hooks --------------------------------------------- */
 
+/* mod_wsgi and mod_wsgid define the same directives, and only one of them
+ * can own a directive: a server that loads both would run whichever Apache
+ * happens to ask first.  Every LoadModule has run by now (they act while the
+ * configuration is read, before pre_config). */
+static int wsgid_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                            apr_pool_t *ptemp)
+{
+    module *m;
+
+    (void)pconf;
+    (void)ptemp;
+    for (m = ap_top_module; m != NULL; m = m->next) {
+        if (m != &wsgid_module && m->name != NULL
+            && strcmp(m->name, WSGID_MODULE_NAME) == 0) {
+            ap_log_perror(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, plog,
+                          "mod_wsgid: mod_wsgi is loaded too; the two define "
+                          "the same WSGI* directives and cannot run side by "
+                          "side: remove mod_wsgi's LoadModule line (on "
+                          "Debian: a2dismod wsgi) and keep the one for "
+                          "mod_wsgid.so");
+            return !OK;
+        }
+    }
+    return OK;
+}
+
 static int wsgid_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
 {
@@ -71,6 +97,10 @@ static int wsgid_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)plog;
     if (wsgid_assign_socket_paths(g, pconf, s) != OK) {
         return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* once per configuration that runs: not on the pre-detach pass */
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        wsgid_log_notices(g, s);
     }
     return wsgid_supervisor_post_config(g, pconf, ptemp, s);
 }
@@ -268,9 +298,7 @@ static int route_request(wsgid_request *req)
     req->process_group = wsgid_configured_process_group(r, req->dconf);
     req->application_group = wsgid_configured_application_group(r,
                                                                 req->dconf);
-    req->callable_object = req->dconf->callable_object
-                           ? req->dconf->callable_object
-                           : WSGID_DEFAULT_CALLABLE;
+    req->callable_object = wsgid_configured_callable_object(r, req->dconf);
     if (req->dconf->hooks[WSGID_HOOK_DISPATCH] == NULL) {
         return OK;
     }
@@ -311,6 +339,23 @@ static int check_request_body(wsgid_request *req)
     return OK;
 }
 
+/* WSGIMapHEADToGET: does this HEAD request reach the application as a GET?
+ * Auto (mod_wsgi's default) says yes when an output filter of the content
+ * kind (mod_deflate, say) is in the chain: such a filter may make headers
+ * (Content-Length, ETag) from the body, which a GET produces. */
+static int head_goes_as_get(request_rec *r, const wsgid_dir_config *dconf)
+{
+    int mode = dconf->map_head_to_get == WSGID_UNSET ? WSGID_MAP_HEAD_AUTO
+                                                     : dconf->map_head_to_get;
+
+    if (!r->header_only || r->method_number != M_GET
+        || mode == WSGID_MAP_HEAD_OFF) {
+        return 0;
+    }
+    return mode == WSGID_MAP_HEAD_ON
+           || r->output_filters->frec->ftype < AP_FTYPE_PROTOCOL;
+}
+
 /* Step 4: the CGI variables and wsgid.* control keys; 431 if they do
  * not fit in one packet (checked before anything is encoded). */
 static int build_variables(wsgid_request *req)
@@ -320,7 +365,10 @@ static int build_variables(wsgid_request *req)
     wsgid_wire_size_result size_rv;
 
     wsgid_vars_add_cgi(r, env);
-    if (req->dconf->pass_authorization == 1) {
+    if (head_goes_as_get(r, req->dconf)) {
+        apr_table_setn(env, "REQUEST_METHOD", "GET");
+    }
+    if (wsgid_configured_pass_authorization(r, req->dconf)) {
         const char *auth = apr_table_get(r->headers_in, "Authorization");
 
         if (auth) {
@@ -496,6 +544,16 @@ static int read_response_head(wsgid_request *req)
     if (status != OK) {
         return status;
     }
+    if (req->dconf->error_override == 1 && ap_is_HTTP_ERROR(head->status)) {
+        /* WSGIErrorOverride On: Apache answers with its own error page (an
+         * ErrorDocument, say); the application's head and body go unread */
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "mod_wsgid: group '%s' socket %s: the application "
+                      "answered %d; WSGIErrorOverride hands it to Apache's "
+                      "error page", req->group->name, req->group->socket_path,
+                      head->status);
+        return head->status;
+    }
     wsgid_exchange_headers(&req->x, add_response_header, r);
     r->status = head->status;
     r->status_line = head->reason_len
@@ -522,12 +580,15 @@ static int flush_to_client(wsgid_request *req, apr_bucket_brigade *bb)
     rv = ap_pass_brigade(r->output_filters, bb);
     apr_brigade_cleanup(bb);
     if (APR_STATUS_IS_TIMEUP(rv)) {
+        int own = req->group->response_socket_timeout > 0;
+
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       "mod_wsgid: group '%s' socket %s: writing the response "
-                      "to the client timed out (Timeout %" APR_TIME_T_FMT
-                      " s); the response is cut off", req->group->name,
-                      req->group->socket_path,
-                      apr_time_sec(r->server->timeout));
+                      "to the client timed out (%s %g s); the response is "
+                      "cut off", req->group->name, req->group->socket_path,
+                      own ? "response-socket-timeout" : "Timeout",
+                      (double)(own ? req->group->response_socket_timeout
+                                   : r->server->timeout) / APR_USEC_PER_SEC);
     }
     return rv != APR_SUCCESS || r->connection->aborted;
 }
@@ -601,6 +662,16 @@ static int stream_response_body(wsgid_request *req)
     apr_size_t n = req->x.buf_len - req->x.head.body_offset;
     apr_status_t rv = APR_SUCCESS;
 
+    apr_socket_t *client = ap_get_conn_socket(c);
+    apr_interval_time_t client_timeout = 0;
+
+    /* response-socket-timeout: each write to the client may wait this long,
+     * instead of Timeout (the core's output filter polls with the socket's
+     * own timeout) */
+    if (req->group->response_socket_timeout > 0 && client != NULL) {
+        apr_socket_timeout_get(client, &client_timeout);
+        apr_socket_timeout_set(client, req->group->response_socket_timeout);
+    }
     wsgid_frames_init(&frames);
     for (;;) {
         if (n > 0 && framed) {
@@ -635,12 +706,16 @@ static int stream_response_body(wsgid_request *req)
             sink_to_client(&sink, data, n);
         }
         if (!APR_BRIGADE_EMPTY(sink.bb) && flush_to_client(req, sink.bb)) {
-            return OK;   /* client gone: keep the status for the access log */
+            /* client gone: keep the status for the access log */
+            if (client_timeout > 0) {
+                apr_socket_timeout_set(client, client_timeout);
+            }
+            return OK;
         }
         if (rv != APR_SUCCESS) {
             break;
         }
-        n = WSGID_HEAD_BUFFER;
+        n = req->x.buf_size;
         data = req->x.buf;
         rv = apr_socket_recv(req->x.sock, req->x.buf, &n);
     }
@@ -675,6 +750,9 @@ static int stream_response_body(wsgid_request *req)
     }
     APR_BRIGADE_INSERT_TAIL(sink.bb, apr_bucket_eos_create(c->bucket_alloc));
     ap_pass_brigade(r->output_filters, sink.bb);
+    if (client_timeout > 0) {
+        apr_socket_timeout_set(client, client_timeout);
+    }
     return OK;
 }
 
@@ -729,6 +807,7 @@ static void wsgid_register_hooks(apr_pool_t *p)
     static const char *const before_userdir[] = { "mod_userdir.c",
                                                   "mod_vhost_alias.c", NULL };
 
+    ap_hook_pre_config(wsgid_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(wsgid_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(wsgid_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(wsgid_translate_name, after_alias, before_userdir,
@@ -737,8 +816,21 @@ static void wsgid_register_hooks(apr_pool_t *p)
     wsgid_hooks_register(p);
 }
 
+/* The module answers to mod_wsgi's identity, so that a configuration written
+ * for mod_wsgi reads the same: its name is "mod_wsgi.c" (<IfModule
+ * mod_wsgi.c>, and "wsgi" in log lines and LogLevel, as mod_wsgi's), and the
+ * shared object exports it as wsgi_module too (LoadModule wsgi_module ...,
+ * <IfModule wsgi_module>).  wsgid_module stays the name the code uses, and a
+ * LoadModule line may name either. */
 module AP_MODULE_DECLARE_DATA wsgid_module = {
-    STANDARD20_MODULE_STUFF,
+    MODULE_MAGIC_NUMBER_MAJOR,
+    MODULE_MAGIC_NUMBER_MINOR,
+    -1,
+    WSGID_MODULE_NAME,
+    NULL,
+    NULL,
+    MODULE_MAGIC_COOKIE,
+    NULL,                                /* rewrite args spot */
     wsgid_create_dir_config,
     wsgid_merge_dir_config,
     wsgid_create_server_config,
@@ -749,3 +841,6 @@ module AP_MODULE_DECLARE_DATA wsgid_module = {
     , AP_MODULE_FLAG_NONE
 #endif
 };
+
+extern module AP_MODULE_DECLARE_DATA wsgi_module
+    __attribute__((alias("wsgid_module")));

@@ -20,18 +20,19 @@
 
 #include "wsgid_config.h"
 #include "wsgid_conn.h"
+#include "wsgid_settings.h"
 
 APLOG_USE_MODULE(wsgid);
 
 #define WSGID_GLOBALS_KEY "wsgid_module:globals"
 
-static const char *where(cmd_parms *cmd)
+const char *wsgid_directive_place(cmd_parms *cmd)
 {
     return apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
                         cmd->directive->line_num);
 }
 
-static wsgid_globals *globals_for(apr_pool_t *pconf)
+wsgid_globals *wsgid_globals_for(apr_pool_t *pconf)
 {
     void *data = NULL;
     wsgid_globals *g;
@@ -49,6 +50,8 @@ static wsgid_globals *globals_for(apr_pool_t *pconf)
     g->import_scripts = apr_array_make(pconf, 2, sizeof(wsgid_import_script));
     g->restrictions = apr_array_make(pconf, 2, sizeof(wsgid_restriction *));
     g->hook_scripts = apr_array_make(pconf, 2, sizeof(wsgid_hook_script *));
+    g->settings = apr_array_make(pconf, 4, sizeof(wsgid_directive_line));
+    g->notices = apr_array_make(pconf, 2, sizeof(wsgid_directive_line));
     g->socket_rotation = WSGID_UNSET;
     apr_pool_userdata_set(g, WSGID_GLOBALS_KEY, apr_pool_cleanup_null, pconf);
     return g;
@@ -59,7 +62,7 @@ void *wsgid_create_server_config(apr_pool_t *p, server_rec *s)
     wsgid_server_config *conf = apr_pcalloc(p, sizeof(*conf));
 
     (void)s;
-    conf->globals = globals_for(p);
+    conf->globals = wsgid_globals_for(p);
     conf->aliases = apr_array_make(p, 2, sizeof(wsgid_script_alias));
     return conf;
 }
@@ -83,6 +86,8 @@ void *wsgid_create_dir_config(apr_pool_t *p, char *dir)
     (void)dir;
     conf->pass_authorization = WSGID_UNSET;
     conf->chunked_request = WSGID_UNSET;
+    conf->error_override = WSGID_UNSET;
+    conf->map_head_to_get = WSGID_UNSET;
     return conf;
 }
 
@@ -104,6 +109,10 @@ void *wsgid_merge_dir_config(apr_pool_t *p, void *base_, void *add_)
                                : base->pass_authorization;
     conf->chunked_request = add->chunked_request != WSGID_UNSET
                             ? add->chunked_request : base->chunked_request;
+    conf->error_override = add->error_override != WSGID_UNSET
+                           ? add->error_override : base->error_override;
+    conf->map_head_to_get = add->map_head_to_get != WSGID_UNSET
+                            ? add->map_head_to_get : base->map_head_to_get;
     /* as in mod_wsgi: the innermost list replaces, it does not add */
     conf->restrict_process = add->restrict_process ? add->restrict_process
                                                    : base->restrict_process;
@@ -116,6 +125,57 @@ void *wsgid_merge_dir_config(apr_pool_t *p, void *base_, void *add_)
 wsgid_server_config *wsgid_server_conf(const server_rec *s)
 {
     return ap_get_module_config(s->module_config, &wsgid_module);
+}
+
+void wsgid_add_notice(cmd_parms *cmd, int level, const char *text)
+{
+    wsgid_directive_line *notice
+        = apr_array_push(wsgid_globals_for(cmd->pool)->notices);
+
+    notice->directive = cmd->cmd->name;
+    notice->args = text;
+    notice->defined_at = wsgid_directive_place(cmd);
+    notice->level = level;
+}
+
+void wsgid_log_notices(const wsgid_globals *g, server_rec *s)
+{
+    int i;
+
+    for (i = 0; i < g->notices->nelts; i++) {
+        const wsgid_directive_line *notice
+            = &APR_ARRAY_IDX(g->notices, i, wsgid_directive_line);
+
+        ap_log_error(APLOG_MARK, notice->level, 0, s, "mod_wsgid: %s at %s: %s",
+                     notice->directive, notice->defined_at, notice->args);
+    }
+}
+
+int wsgid_next_option(apr_pool_t *p, const char **args, const char **name,
+                      const char **value)
+{
+    const char *start = *args, *end;
+
+    while (apr_isspace(*start)) {
+        start++;
+    }
+    if (*start == '\0') {
+        *args = start;
+        return 0;
+    }
+    for (end = start; *end && *end != '=' && !apr_isspace(*end); end++) {
+    }
+    if (*end != '=' || end == start) {
+        *args = start;
+        *name = ap_getword_conf(p, args);
+        return -1;
+    }
+    *name = apr_pstrmemdup(p, start, end - start);
+    *args = end + 1;
+    /* ap_getword_conf would skip blanks: "key= next" is an empty key */
+    *value = (**args == '\0' || apr_isspace(**args))
+             ? "" : ap_getword_conf(p, args);
+    return 1;
 }
 
 int wsgid_is_literal_group(const char *name)
@@ -183,7 +243,7 @@ int wsgid_is_external_group(const wsgid_globals *g, const char *name)
 static void record_group_use(cmd_parms *cmd, const void *section,
                              const char *name, const char *directive)
 {
-    wsgid_globals *g = globals_for(cmd->pool);
+    wsgid_globals *g = wsgid_globals_for(cmd->pool);
     wsgid_group_use *use;
 
     if (!wsgid_is_literal_group(name)) {
@@ -192,19 +252,23 @@ static void record_group_use(cmd_parms *cmd, const void *section,
     use = apr_array_push(g->group_uses);
     use->name = name;
     use->directive = directive;
-    use->defined_at = where(cmd);
+    use->defined_at = wsgid_directive_place(cmd);
     use->server = cmd->server;
     use->section = section;
 }
 
-/* Whole seconds, 1 .. one day; an error message or NULL. */
+/* The largest number of seconds an option may give: mod_wsgi reads them
+ * with atoi(), so real configurations write INT_MAX for "never"
+ * (socket-timeout=2147483647); in microseconds it still fits apr_time_t. */
+#define WSGID_SECONDS_MAX 2147483647.0
+
+/* A number of seconds for option; an error message or NULL. */
 static const char *parse_seconds(cmd_parms *cmd, const char *option,
                                  const char *value, int allow_zero,
                                  apr_interval_time_t *out)
 {
     /* The same syntax as wsgid/options.py's seconds: digits with an
-     * optional decimal part, greater than zero; the module adds a day as
-     * the upper bound so that the microsecond conversion cannot overflow. */
+     * optional decimal part, greater than zero (or zero where allowed). */
     const char *c;
     char *end;
     double n;
@@ -222,13 +286,13 @@ static const char *parse_seconds(cmd_parms *cmd, const char *option,
         }
     }
     n = (*c == '\0' && dots <= 1 && digits > 0) ? strtod(value, &end) : -1;
-    if (n < 0 || (n == 0 && !allow_zero) || n > 86400) {
+    if (n < 0 || (n == 0 && !allow_zero) || n > WSGID_SECONDS_MAX) {
         return apr_psprintf(cmd->pool,
                             "WSGIDaemonProcess: option %s=%s is not a "
-                            "number of seconds %s and at most 86400; write "
+                            "number of seconds %s and at most %.0f; write "
                             "e.g. %s=15", option, value,
                             allow_zero ? "of 0 or more" : "greater than 0",
-                            option);
+                            WSGID_SECONDS_MAX, option);
     }
     *out = (apr_interval_time_t)(n * APR_USEC_PER_SEC);
     return NULL;
@@ -257,39 +321,71 @@ static wsgid_daemon_group *new_group(cmd_parms *cmd, const char *name)
 
     group->name = name;
     group->server = cmd->server;
-    group->defined_at = where(cmd);
+    group->defined_at = wsgid_directive_place(cmd);
     group->raw_args = apr_array_make(cmd->pool, 8, sizeof(const char *));
     group->connect_timeout = WSGID_DEFAULT_CONNECT_TIMEOUT;
     group->shutdown_timeout = WSGID_DEFAULT_SHUTDOWN_TIMEOUT;
     return group;
 }
 
-/* connect-timeout=N and socket-timeout=N, the group options the module
- * uses when it connects: *used says whether word was one of them.  An
- * error message or NULL. */
-static const char *connect_option(cmd_parms *cmd, wsgid_daemon_group *group,
-                                  const char *word, int *used)
+/* The group options the module uses when it connects and proxies
+ * (connect-timeout, socket-timeout, and for WSGIDaemonProcess the others of
+ * group_option_names): *used says whether name was one of them.  An error
+ * message or NULL. */
+static const char *module_option(cmd_parms *cmd, wsgid_daemon_group *group,
+                                 const char *name, const char *value,
+                                 int *used)
 {
     *used = 1;
-    if (strncmp(word, "connect-timeout=", 16) == 0) {
-        return parse_seconds(cmd, "connect-timeout", word + 16, 0,
-                             &group->connect_timeout);
+    if (strcmp(name, "connect-timeout") == 0) {
+        return parse_seconds(cmd, name, value, 0, &group->connect_timeout);
     }
-    if (strncmp(word, "socket-timeout=", 15) == 0) {
-        return parse_seconds(cmd, "socket-timeout", word + 15, 0,
-                             &group->socket_timeout);
+    if (strcmp(name, "socket-timeout") == 0) {
+        return parse_seconds(cmd, name, value, 0, &group->socket_timeout);
     }
     *used = 0;
+    return NULL;
+}
+
+/* The options only WSGIDaemonProcess has that the module uses too. */
+static const char *proxy_option(cmd_parms *cmd, wsgid_daemon_group *group,
+                                const char *name, const char *value)
+{
+    if (strcmp(name, "shutdown-timeout") == 0) {
+        /* Apache waits for the supervisor at exit: long enough for this */
+        return parse_seconds(cmd, name, value, 1, &group->shutdown_timeout);
+    }
+    if (strcmp(name, "response-socket-timeout") == 0) {
+        return parse_seconds(cmd, name, value, 1,
+                             &group->response_socket_timeout);
+    }
+    if (strcmp(name, "header-buffer-size") == 0
+        || strcmp(name, "response-buffer-size") == 0) {
+        /* wsgid/options.py checks the ranges; here only what is used */
+        apr_size_t *out = name[0] == 'h' ? &group->header_buffer_size
+                                         : &group->response_buffer_size;
+        char *end;
+        apr_int64_t n = apr_strtoi64(value, &end, 10);
+
+        if (*value == '\0' || *end != '\0' || n < 0 || n > 1073741824) {
+            return apr_psprintf(cmd->pool,
+                                "WSGIDaemonProcess: option %s=%s is not a "
+                                "number of bytes; write e.g. %s=65536",
+                                name, value, name);
+        }
+        *out = (apr_size_t)n;
+    }
     return NULL;
 }
 
 static const char *cmd_daemon_process(cmd_parms *cmd, void *dconf,
                                       const char *args)
 {
-    wsgid_globals *g = globals_for(cmd->pool);
+    wsgid_globals *g = wsgid_globals_for(cmd->pool);
     wsgid_daemon_group *group, *other;
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
-    const char *word;
+    const char *name, *value;
+    int kind;
 
     (void)dconf;
     if (err) {
@@ -312,17 +408,19 @@ static const char *cmd_daemon_process(cmd_parms *cmd, void *dconf,
                             "already defined at %s; give each daemon group "
                             "its own name", group->name, other->defined_at);
     }
-    while (*(word = ap_getword_conf(cmd->pool, &args)) != '\0') {
+    while ((kind = wsgid_next_option(cmd->pool, &args, &name, &value)) != 0) {
         int used;
 
-        /* every word goes to the supervisor, whose check-config explains
-         * what is wrong with the others */
-        APR_ARRAY_PUSH(group->raw_args, const char *) = word;
-        err = connect_option(cmd, group, word, &used);
-        if (!used && strncmp(word, "shutdown-timeout=", 17) == 0) {
-            /* Apache waits for the supervisor at exit: long enough for this */
-            err = parse_seconds(cmd, "shutdown-timeout", word + 17, 1,
-                                &group->shutdown_timeout);
+        /* every option goes to the supervisor, unquoted, and its
+         * check-config explains what is wrong with the others */
+        APR_ARRAY_PUSH(group->raw_args, const char *)
+            = kind > 0 ? apr_pstrcat(cmd->pool, name, "=", value, NULL) : name;
+        if (kind < 0) {
+            continue;
+        }
+        err = module_option(cmd, group, name, value, &used);
+        if (!used) {
+            err = proxy_option(cmd, group, name, value);
         }
         if (err) {
             return err;
@@ -340,10 +438,11 @@ static const char *cmd_daemon_process(cmd_parms *cmd, void *dconf,
 static const char *cmd_daemon_socket(cmd_parms *cmd, void *dconf,
                                      const char *args)
 {
-    wsgid_globals *g = globals_for(cmd->pool);
+    wsgid_globals *g = wsgid_globals_for(cmd->pool);
     wsgid_daemon_group *group, *other;
-    const char *word;
+    const char *name, *value;
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+    int kind;
 
     (void)dconf;
     if (err) {
@@ -376,17 +475,18 @@ static const char *cmd_daemon_socket(cmd_parms *cmd, void *dconf,
                             "by another one (WSGIDaemonSocket), once",
                             group->name, other->defined_at);
     }
-    while (*(word = ap_getword_conf(cmd->pool, &args)) != '\0') {
-        int used;
+    while ((kind = wsgid_next_option(cmd->pool, &args, &name, &value))
+           != 0) {
+        int used = 0;
 
-        err = connect_option(cmd, group, word, &used);
+        err = kind > 0 ? module_option(cmd, group, name, value, &used) : NULL;
         if (!used) {
             err = apr_psprintf(cmd->pool,
                                "WSGIDaemonSocket: unknown option '%s'; the "
                                "options are connect-timeout=N and "
                                "socket-timeout=N (the others belong to the "
                                "WSGIDaemonProcess line of the supervisor's "
-                               "own configuration)", word);
+                               "own configuration)", name);
         }
         if (err) {
             return err;
@@ -470,50 +570,90 @@ static const char *template_literal_prefix(apr_pool_t *p, const char *target,
     return out;
 }
 
-/* A group value that names no per-request expansion; %{GLOBAL} counts as
- * plain, as in mod_wsgi, which turns it into "" before looking for "%{". */
-/* The process-group=NAME and application-group=NAME options that end the
- * script directives' lines; an error message or NULL.  An empty value or an
- * option given twice is an error: nothing is guessed. */
-static const char *parse_group_options(cmd_parms *cmd, const char *directive,
-                                       const char *args,
-                                       const char **process_group,
-                                       const char **application_group)
+/* The NAME=VALUE options that end the script directives' lines. */
+typedef struct {
+    const char *process_group;
+    const char *application_group;
+    const char *callable_object;         /* WSGIScriptAlias(Match) only */
+    int pass_authorization;              /* the same; WSGID_UNSET if not given */
+} script_options;
+
+/* Read the options of a script directive into opts; with_alias_options,
+ * callable-object= and pass-authorization= too (mod_wsgi's options of
+ * WSGIScriptAlias).  An error message or NULL.  An empty value or an option
+ * given twice is an error: nothing is guessed. */
+static const char *parse_script_options(cmd_parms *cmd, const char *directive,
+                                        const char *args,
+                                        int with_alias_options,
+                                        script_options *opts)
 {
-    const char *word;
+    const char *name, *value;
+    int kind;
 
-    while (*(word = ap_getword_conf(cmd->pool, &args)) != '\0') {
-        const char *value = ap_strchr_c(word, '=');
-        apr_size_t key_len = value ? (apr_size_t)(value - word) : 0;
-        const char **option;
+    memset(opts, 0, sizeof(*opts));
+    opts->pass_authorization = WSGID_UNSET;
+    while ((kind = wsgid_next_option(cmd->pool, &args, &name, &value)) != 0) {
+        const char **option = NULL;
+        int seen;
 
-        if (key_len == 13 && strncmp(word, "process-group", 13) == 0) {
-            option = process_group;
+        if (kind > 0 && strcmp(name, "process-group") == 0) {
+            option = &opts->process_group;
         }
-        else if (key_len == 17 && strncmp(word, "application-group", 17) == 0) {
-            option = application_group;
+        else if (kind > 0 && strcmp(name, "application-group") == 0) {
+            option = &opts->application_group;
+        }
+        else if (kind > 0 && with_alias_options
+                 && strcmp(name, "callable-object") == 0) {
+            option = &opts->callable_object;
+        }
+        else if (!(kind > 0 && with_alias_options
+                   && strcmp(name, "pass-authorization") == 0)) {
+            return apr_psprintf(cmd->pool,
+                                "%s: unknown option '%s%s%s'; the options "
+                                "are process-group=NAME%s and "
+                                "application-group=NAME", directive, name,
+                                kind > 0 ? "=" : "", kind > 0 ? value : "",
+                                with_alias_options
+                                ? ", callable-object=NAME, "
+                                  "pass-authorization=On|Off" : "");
+        }
+        if (*value == '\0') {
+            return apr_psprintf(cmd->pool,
+                                "%s: option '%s=' is empty; give a %s",
+                                directive, name,
+                                option ? "name" : "value (On or Off)");
+        }
+        seen = option ? *option != NULL
+                      : opts->pass_authorization != WSGID_UNSET;
+        if (seen) {
+            return apr_psprintf(cmd->pool,
+                                "%s: option '%s' is given twice; keep one",
+                                directive, name);
+        }
+        if (option) {
+            *option = value;
+        }
+        else if (strcasecmp(value, "On") == 0 || strcasecmp(value, "Off") == 0) {
+            opts->pass_authorization = strcasecmp(value, "On") == 0;
         }
         else {
             return apr_psprintf(cmd->pool,
-                                "%s: unknown option '%s'; the options are "
-                                "process-group=NAME and "
-                                "application-group=NAME", directive, word);
+                                "%s: option 'pass-authorization=%s' must be "
+                                "On or Off", directive, value);
         }
-        if (value[1] == '\0') {
-            return apr_psprintf(cmd->pool,
-                                "%s: option '%s' is empty; give a name",
-                                directive, word);
-        }
-        if (*option != NULL) {
-            return apr_psprintf(cmd->pool,
-                                "%s: option '%.*s' is given twice; keep one",
-                                directive, (int)key_len, word);
-        }
-        *option = value + 1;
+    }
+    if (opts->callable_object && !valid_identifier(opts->callable_object)) {
+        return apr_psprintf(cmd->pool,
+                            "%s: callable-object=%s is not a Python "
+                            "identifier; name the callable of the script, "
+                            "e.g. callable-object=application", directive,
+                            opts->callable_object);
     }
     return NULL;
 }
 
+/* A group value that names no per-request expansion; %{GLOBAL} counts as
+ * plain, as in mod_wsgi, which turns it into "" before looking for "%{". */
 static int fixed_group_value(const char *value)
 {
     return value != NULL
@@ -539,7 +679,7 @@ static void import_preloaded_target(cmd_parms *cmd,
            != APR_SUCCESS || finfo.filetype != APR_REG) {
         return;
     }
-    script = apr_array_push(globals_for(cmd->pool)->import_scripts);
+    script = apr_array_push(wsgid_globals_for(cmd->pool)->import_scripts);
     script->path = alias->target;
     script->process_group = alias->process_group;
     script->application_group = alias->application_group;
@@ -558,6 +698,7 @@ static const char *cmd_script_alias(cmd_parms *cmd, void *dconf,
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
     apr_finfo_t finfo;
     apr_size_t len;
+    script_options opts;
 
     (void)dconf;
     if (err) {
@@ -577,7 +718,7 @@ static const char *cmd_script_alias(cmd_parms *cmd, void *dconf,
     }
     alias = apr_array_push(sconf->aliases);
     memset(alias, 0, sizeof(*alias));
-    alias->defined_at = where(cmd);
+    alias->defined_at = wsgid_directive_place(cmd);
     alias->target = target;
     alias->written_target = target;
     if (is_match) {
@@ -626,11 +767,14 @@ static const char *cmd_script_alias(cmd_parms *cmd, void *dconf,
             || (apr_stat(&finfo, alias->target, APR_FINFO_TYPE,
                          cmd->temp_pool) == APR_SUCCESS
                 && finfo.filetype == APR_DIR));
-    err = parse_group_options(cmd, directive, args, &alias->process_group,
-                              &alias->application_group);
+    err = parse_script_options(cmd, directive, args, 1, &opts);
     if (err) {
         return err;
     }
+    alias->process_group = opts.process_group;
+    alias->application_group = opts.application_group;
+    alias->callable_object = opts.callable_object;
+    alias->pass_authorization = opts.pass_authorization;
     if (alias->process_group) {
         record_group_use(cmd, NULL, alias->process_group,
                          apr_pstrcat(cmd->pool, directive, " process-group=",
@@ -638,7 +782,7 @@ static const char *cmd_script_alias(cmd_parms *cmd, void *dconf,
     }
     alias->server = cmd->server;
     /* every alias of every server goes into the daemon configuration */
-    *(wsgid_script_alias *)apr_array_push(globals_for(cmd->pool)->aliases)
+    *(wsgid_script_alias *)apr_array_push(wsgid_globals_for(cmd->pool)->aliases)
         = *alias;
     import_preloaded_target(cmd, alias);
     return NULL;
@@ -653,7 +797,7 @@ static const char *cmd_restrict_process(cmd_parms *cmd, void *dconf,
     const char *word;
 
     restriction->names = apr_array_make(cmd->pool, 4, sizeof(const char *));
-    restriction->defined_at = where(cmd);
+    restriction->defined_at = wsgid_directive_place(cmd);
     restriction->server = cmd->server;
     restriction->section = cmd->path ? dconf : NULL;
     while (*(word = ap_getword_conf(cmd->pool, &args)) != '\0') {
@@ -664,7 +808,7 @@ static const char *cmd_restrict_process(cmd_parms *cmd, void *dconf,
                "WSGIRestrictProcess NAME...";
     }
     conf->restrict_process = restriction;
-    APR_ARRAY_PUSH(globals_for(cmd->pool)->restrictions,
+    APR_ARRAY_PUSH(wsgid_globals_for(cmd->pool)->restrictions,
                    wsgid_restriction *) = restriction;
     return NULL;
 }
@@ -711,13 +855,14 @@ static const char *cmd_import_script(cmd_parms *cmd, void *dconf,
 {
     wsgid_import_script *script;
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+    script_options opts;
 
     (void)dconf;
     if (err) {
         return err;
     }
     script = apr_pcalloc(cmd->pool, sizeof(*script));
-    script->defined_at = where(cmd);
+    script->defined_at = wsgid_directive_place(cmd);
     script->path = ap_getword_conf(cmd->pool, &args);
     if (*script->path == '\0'
         || strncmp(script->path, "process-group=", 14) == 0
@@ -725,12 +870,12 @@ static const char *cmd_import_script(cmd_parms *cmd, void *dconf,
         return "WSGIImportScript: the script path is missing; "
                IMPORT_SCRIPT_USAGE;
     }
-    err = parse_group_options(cmd, "WSGIImportScript", args,
-                              &script->process_group,
-                              &script->application_group);
+    err = parse_script_options(cmd, "WSGIImportScript", args, 0, &opts);
     if (err) {
         return err;
     }
+    script->process_group = opts.process_group;
+    script->application_group = opts.application_group;
     /* mod_wsgi requires both options too: nothing is guessed. */
     if (script->process_group == NULL) {
         return "WSGIImportScript: process-group= is missing: name the "
@@ -752,7 +897,7 @@ static const char *cmd_import_script(cmd_parms *cmd, void *dconf,
     }
     record_group_use(cmd, NULL, script->process_group,
                      "WSGIImportScript process-group=");
-    *(wsgid_import_script *)apr_array_push(globals_for(cmd->pool)
+    *(wsgid_import_script *)apr_array_push(wsgid_globals_for(cmd->pool)
                                            ->import_scripts) = *script;
     return NULL;
 }
@@ -778,11 +923,12 @@ static const char *cmd_hook_script(cmd_parms *cmd, void *dconf,
     wsgid_dir_config *conf = dconf;
     wsgid_hook_script *script = apr_pcalloc(cmd->pool, sizeof(*script));
     const char *err;
+    script_options opts;
 
     while (strcmp(hook_directives[script->kind], cmd->cmd->name) != 0) {
         script->kind++;
     }
-    script->defined_at = where(cmd);
+    script->defined_at = wsgid_directive_place(cmd);
     script->path = ap_getword_conf(cmd->pool, &args);
     if (*script->path != '/') {
         return apr_psprintf(cmd->pool,
@@ -791,12 +937,12 @@ static const char *cmd_hook_script(cmd_parms *cmd, void *dconf,
                             "[process-group=NAME] [application-group=NAME]",
                             cmd->cmd->name, cmd->cmd->name);
     }
-    err = parse_group_options(cmd, cmd->cmd->name, args,
-                              &script->process_group,
-                              &script->application_group);
+    err = parse_script_options(cmd, cmd->cmd->name, args, 0, &opts);
     if (err) {
         return err;
     }
+    script->process_group = opts.process_group;
+    script->application_group = opts.application_group;
     if (script->process_group) {
         if (strcmp(script->process_group, "%{GLOBAL}") == 0) {
             return apr_psprintf(cmd->pool,
@@ -811,7 +957,7 @@ static const char *cmd_hook_script(cmd_parms *cmd, void *dconf,
                                      " process-group=", NULL));
     }
     conf->hooks[script->kind] = script;
-    APR_ARRAY_PUSH(globals_for(cmd->pool)->hook_scripts,
+    APR_ARRAY_PUSH(wsgid_globals_for(cmd->pool)->hook_scripts,
                    wsgid_hook_script *) = script;
     return NULL;
 }
@@ -825,7 +971,7 @@ static const char *cmd_socket_prefix(cmd_parms *cmd, void *dconf,
     if (err) {
         return err;
     }
-    globals_for(cmd->pool)->socket_prefix = prefix;
+    wsgid_globals_for(cmd->pool)->socket_prefix = prefix;
     return NULL;
 }
 
@@ -837,7 +983,7 @@ static const char *cmd_socket_rotation(cmd_parms *cmd, void *dconf, int on)
     if (err) {
         return err;
     }
-    globals_for(cmd->pool)->socket_rotation = on;
+    wsgid_globals_for(cmd->pool)->socket_rotation = on;
     return NULL;
 }
 
@@ -855,7 +1001,7 @@ static const char *cmd_python_executable(cmd_parms *cmd, void *dconf,
                "in whose environment wsgid is installed (paste the output "
                "of `wsgid module-config`)";
     }
-    globals_for(cmd->pool)->python_executable = path;
+    wsgid_globals_for(cmd->pool)->python_executable = path;
     return NULL;
 }
 
@@ -871,6 +1017,34 @@ static const char *cmd_chunked_request(cmd_parms *cmd, void *dconf, int on)
 {
     (void)cmd;
     ((wsgid_dir_config *)dconf)->chunked_request = on;
+    return NULL;
+}
+
+static const char *cmd_error_override(cmd_parms *cmd, void *dconf, int on)
+{
+    (void)cmd;
+    ((wsgid_dir_config *)dconf)->error_override = on;
+    return NULL;
+}
+
+static const char *cmd_map_head_to_get(cmd_parms *cmd, void *dconf,
+                                       const char *value)
+{
+    wsgid_dir_config *conf = dconf;
+
+    if (strcasecmp(value, "On") == 0) {
+        conf->map_head_to_get = WSGID_MAP_HEAD_ON;
+    }
+    else if (strcasecmp(value, "Off") == 0) {
+        conf->map_head_to_get = WSGID_MAP_HEAD_OFF;
+    }
+    else if (strcasecmp(value, "Auto") == 0) {
+        conf->map_head_to_get = WSGID_MAP_HEAD_AUTO;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "WSGIMapHEADToGET must be On, Off or "
+                            "Auto, not '%s'", value);
+    }
     return NULL;
 }
 
@@ -918,7 +1092,7 @@ const command_rec wsgid_cmds[] = {
         "SCRIPT [process-group=NAME] [application-group=NAME]: choose the "
         "process group, application group or callable per request"),
     AP_INIT_TAKE1("WSGICallableObject", cmd_callable_object, NULL,
-        RSRC_CONF | ACCESS_CONF,
+        OR_FILEINFO,
         "NAME: the callable in the script (default 'application')"),
     AP_INIT_TAKE1("WSGISocketPrefix", cmd_socket_prefix, NULL, RSRC_CONF,
         "PATH: prefix of the daemon socket paths, relative to the runtime "
@@ -930,12 +1104,19 @@ const command_rec wsgid_cmds[] = {
         RSRC_CONF,
         "PATH: the Python in whose environment wsgid is installed"),
     AP_INIT_FLAG("WSGIPassAuthorization", cmd_pass_authorization, NULL,
-        RSRC_CONF | ACCESS_CONF,
+        OR_FILEINFO,
         "On: pass the Authorization header as HTTP_AUTHORIZATION "
         "(default Off)"),
     AP_INIT_FLAG("WSGIChunkedRequest", cmd_chunked_request, NULL,
-        RSRC_CONF | ACCESS_CONF,
+        OR_FILEINFO,
         "On: accept chunked request bodies (default Off: 411)"),
+    AP_INIT_FLAG("WSGIErrorOverride", cmd_error_override, NULL, OR_FILEINFO,
+        "On: an error status from the application is answered with "
+        "Apache's ErrorDocument (default Off)"),
+    AP_INIT_TAKE1("WSGIMapHEADToGET", cmd_map_head_to_get, NULL, OR_FILEINFO,
+        "On, Off or Auto (default): send HEAD requests to the application "
+        "as GET (Auto: when an output filter may need the body)"),
+    WSGID_SETTINGS_COMMANDS,
     { NULL }
 };
 

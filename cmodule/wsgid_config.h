@@ -21,6 +21,8 @@
 #define WSGID_DEFAULT_SHUTDOWN_TIMEOUT apr_time_from_sec(5)
 #define WSGID_DEFAULT_CALLABLE "application"
 #define WSGID_DEFAULT_SOCKET_PREFIX "wsgid"
+/* The module's name, mod_wsgi's (mod_wsgid.c says why). */
+#define WSGID_MODULE_NAME "mod_wsgi.c"
 
 /* -1 means "not set here" for the On/Off flags of a directory config. */
 #define WSGID_UNSET -1
@@ -34,6 +36,11 @@ typedef struct {
     apr_interval_time_t connect_timeout;
     apr_interval_time_t socket_timeout;  /* 0: Apache's Timeout */
     apr_interval_time_t shutdown_timeout; /* how long its daemons may take to stop */
+    /* response-socket-timeout: the limit on each write of the response to
+     * the client; 0: Apache's Timeout */
+    apr_interval_time_t response_socket_timeout;
+    apr_size_t header_buffer_size;       /* 0: WSGID_WIRE_MAX_HEAD_SIZE */
+    apr_size_t response_buffer_size;     /* 0: WSGID_BODY_READ_SIZE */
     const char *socket_path;             /* computed in check/post_config */
 } wsgid_daemon_group;
 
@@ -51,6 +58,8 @@ typedef struct {
     const char *target_dir;
     const char *process_group;           /* option, or NULL */
     const char *application_group;       /* option, or NULL */
+    const char *callable_object;         /* option, or NULL */
+    int pass_authorization;              /* option, or WSGID_UNSET */
     const char *defined_at;
     server_rec *server;                  /* where it was defined */
 } wsgid_script_alias;
@@ -115,6 +124,15 @@ typedef struct {
     const char *defined_at;
 } wsgid_hook_script;
 
+/* One directive line kept for later: a server-wide setting written into the
+ * daemon configuration file (wsgid_settings.c), or a startup notice. */
+typedef struct {
+    const char *directive;
+    const char *args;                    /* as written; notices: the text */
+    const char *defined_at;
+    int level;                           /* notices: APLOG_INFO, APLOG_WARNING */
+} wsgid_directive_line;
+
 /* The directive name of a hook kind ("WSGIAccessScript", ...). */
 const char *wsgid_hook_directive(wsgid_hook_kind kind);
 
@@ -129,6 +147,12 @@ typedef struct {
     apr_array_header_t *import_scripts;  /* wsgid_import_script, file order */
     apr_array_header_t *restrictions;    /* wsgid_restriction * */
     apr_array_header_t *hook_scripts;    /* wsgid_hook_script *, file order */
+    /* WSGIPythonHome, WSGIPythonOptimize, ...: for the daemons, in file
+     * order (wsgid_settings.c) */
+    apr_array_header_t *settings;        /* wsgid_directive_line */
+    /* lines logged once the configuration is complete: directives that
+     * have no effect in daemon mode, or none yet */
+    apr_array_header_t *notices;         /* wsgid_directive_line */
     const char *socket_prefix;           /* as written; NULL: default */
     int socket_rotation;                 /* WSGID_UNSET: On */
     const char *python_executable;
@@ -139,12 +163,19 @@ typedef struct {
     apr_array_header_t *aliases;         /* wsgid_script_alias, this server's */
 } wsgid_server_config;
 
+/* WSGIMapHEADToGET: WSGID_UNSET means Auto, mod_wsgi's default. */
+#define WSGID_MAP_HEAD_OFF 0
+#define WSGID_MAP_HEAD_ON 1
+#define WSGID_MAP_HEAD_AUTO 2
+
 typedef struct {
     const char *process_group;
     const char *application_group;
     const char *callable_object;
     int pass_authorization;
     int chunked_request;
+    int error_override;
+    int map_head_to_get;                 /* WSGID_MAP_HEAD_*, or unset */
     const wsgid_restriction *restrict_process;   /* NULL: none here */
     const wsgid_hook_script *hooks[WSGID_HOOK_KINDS];  /* NULL: none here */
 } wsgid_dir_config;
@@ -158,6 +189,28 @@ void *wsgid_create_dir_config(apr_pool_t *p, char *dir);
 void *wsgid_merge_dir_config(apr_pool_t *p, void *base, void *add);
 
 wsgid_server_config *wsgid_server_conf(const server_rec *s);
+
+/* The settings of the configuration being read (kept in pconf). */
+wsgid_globals *wsgid_globals_for(apr_pool_t *pconf);
+
+/* "FILE:LINE" of the directive cmd is reading, for messages. */
+const char *wsgid_directive_place(cmd_parms *cmd);
+
+/* Queue a line to log once the configuration is complete. */
+void wsgid_add_notice(cmd_parms *cmd, int level, const char *text);
+
+/* Log the queued notices (post_config of the real start). */
+void wsgid_log_notices(const wsgid_globals *g, server_rec *s);
+
+/*
+ * The next NAME=VALUE option of a directive's arguments, read as mod_wsgi
+ * reads them: NAME runs to '=', VALUE is one word that may be quoted
+ * ("a b" or 'a b'), so key="value" means key=value.  1 with *name and *value
+ * set; 0 at the end of args; -1 for a word that is no NAME=VALUE (*name is
+ * that word).
+ */
+int wsgid_next_option(apr_pool_t *p, const char **args, const char **name,
+                      const char **value);
 
 /* The group named name as server s may use it: defined in the main server,
  * or in a virtual host with the same ServerName as s.  NULL if none. */

@@ -132,11 +132,21 @@ int wsgid_exchange_read_head(wsgid_exchange *x)
     wsgid_head_result head_rv = WSGID_HEAD_NEED_MORE;
     apr_status_t rv = APR_SUCCESS;
 
-    x->buf = apr_palloc(r->pool, WSGID_HEAD_BUFFER);
+    apr_size_t head_limit = x->group->header_buffer_size
+                            > WSGID_WIRE_MAX_HEAD_SIZE
+                            ? x->group->header_buffer_size
+                            : WSGID_WIRE_MAX_HEAD_SIZE;
+
+    x->buf_size = head_limit + WSGID_BODY_READ_SIZE;
+    if (x->group->response_buffer_size > x->buf_size) {
+        x->buf_size = x->group->response_buffer_size;
+    }
+    x->buf = apr_palloc(r->pool, x->buf_size);
     x->buf_len = 0;
     memset(&x->head, 0, sizeof(x->head));
+    x->head.max_size = head_limit;
     while (head_rv == WSGID_HEAD_NEED_MORE) {
-        apr_size_t n = WSGID_HEAD_BUFFER - x->buf_len;
+        apr_size_t n = x->buf_size - x->buf_len;
 
         rv = apr_socket_recv(x->sock, x->buf + x->buf_len, &n);
         x->buf_len += n;
@@ -166,6 +176,16 @@ int wsgid_exchange_read_head(wsgid_exchange *x)
                       x->buf_len);
         return HTTP_BAD_GATEWAY;
     }
+    if (head_rv == WSGID_HEAD_TOO_LARGE) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "mod_wsgid: group '%s' socket %s: the response head "
+                      "from the daemon is larger than %" APR_SIZE_T_FMT
+                      " bytes; answering 502 (raise header-buffer-size= of "
+                      "WSGIDaemonProcess %s if the application means it)",
+                      x->group->name, x->group->socket_path,
+                      x->head.max_size, x->group->name);
+        return HTTP_BAD_GATEWAY;
+    }
     if (head_rv != WSGID_HEAD_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "mod_wsgid: group '%s' socket %s: malformed response "
@@ -185,6 +205,7 @@ void wsgid_exchange_headers(wsgid_exchange *x, wsgid_head_header_fn fn,
     wsgid_head again;
 
     memset(&again, 0, sizeof(again));
+    again.max_size = x->head.max_size;
     wsgid_wire_parse_head(x->buf, x->buf_len, &again, fn, ctx);
 }
 

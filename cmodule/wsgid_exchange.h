@@ -18,14 +18,18 @@
 #include "wsgid_config.h"
 #include "wsgid_wire.h"
 
-/* The head buffer also takes the first bytes of the body. */
-#define WSGID_HEAD_BUFFER (WSGID_WIRE_MAX_HEAD_SIZE + 8192)
+/* The read buffer takes the head and the first bytes of the body, then each
+ * read of the body: the head limit (header-buffer-size= may raise it above
+ * WSGID_WIRE_MAX_HEAD_SIZE) plus this much, or response-buffer-size= if
+ * that is larger. */
+#define WSGID_BODY_READ_SIZE 8192
 
 typedef struct {
     request_rec *r;
     const wsgid_daemon_group *group;
     apr_socket_t *sock;                  /* NULL until connected */
-    char *buf;                           /* WSGID_HEAD_BUFFER bytes */
+    char *buf;                           /* buf_size bytes */
+    apr_size_t buf_size;
     apr_size_t buf_len;
     wsgid_head head;                     /* valid after read_head: OK */
     apr_interval_time_t timeout;         /* socket-timeout */

@@ -113,6 +113,29 @@ const char *wsgid_configured_application_group(request_rec *r,
     return dconf->application_group;
 }
 
+const char *wsgid_configured_callable_object(request_rec *r,
+                                             const wsgid_dir_config *dconf)
+{
+    const wsgid_script_alias *alias = mapped_alias(r);
+
+    if (alias && alias->callable_object) {
+        return alias->callable_object;
+    }
+    return dconf->callable_object ? dconf->callable_object
+                                  : WSGID_DEFAULT_CALLABLE;
+}
+
+int wsgid_configured_pass_authorization(request_rec *r,
+                                        const wsgid_dir_config *dconf)
+{
+    const wsgid_script_alias *alias = mapped_alias(r);
+
+    if (alias && alias->pass_authorization != WSGID_UNSET) {
+        return alias->pass_authorization;
+    }
+    return dconf->pass_authorization == 1;
+}
+
 int wsgid_route_group(request_rec *r, const wsgid_dir_config *dconf,
                       const char *configured, const char *who,
                       const char *what, const char *fix,

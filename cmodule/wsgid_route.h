@@ -30,6 +30,15 @@ const char *wsgid_configured_process_group(request_rec *r,
 const char *wsgid_configured_application_group(request_rec *r,
                                                const wsgid_dir_config *dconf);
 
+/* The same for the callable (never NULL: the default is "application"). */
+const char *wsgid_configured_callable_object(request_rec *r,
+                                             const wsgid_dir_config *dconf);
+
+/* Whether the Authorization header reaches the application: the
+ * pass-authorization= of the alias, else WSGIPassAuthorization (Off). */
+int wsgid_configured_pass_authorization(request_rec *r,
+                                        const wsgid_dir_config *dconf);
+
 /*
  * The daemon group that configured (a process group as written, or NULL)
  * names for r: expanded, allowed by the WSGIRestrictProcess in effect, and

@@ -179,6 +179,21 @@ static const char *daemon_config_text(wsgid_globals *g, apr_pool_t *p,
         add_line(lines, p, "WSGIApacheUser %ld %ld\n", (long)geteuid(),
                  (long)getegid());
     }
+    /* settings of the daemons' Python, as written (wsgid_settings.c) */
+    for (i = 0; i < g->settings->nelts; i++) {
+        const wsgid_directive_line *setting
+            = &APR_ARRAY_IDX(g->settings, i, wsgid_directive_line);
+        const char *args = setting->args;
+        const char *words = "";
+        const char *word;
+
+        add_line(lines, p, "WSGIConfigOrigin %s\n",
+                 quote_arg(p, setting->defined_at));
+        while (*(word = ap_getword_conf(p, &args)) != '\0') {
+            words = apr_pstrcat(p, words, " ", quote_arg(p, word), NULL);
+        }
+        add_line(lines, p, "%s%s\n", setting->directive, words);
+    }
     for (i = 0; i < g->groups->nelts; i++) {
         wsgid_daemon_group *group = APR_ARRAY_IDX(g->groups, i,
                                                   wsgid_daemon_group *);

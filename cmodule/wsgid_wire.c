@@ -339,17 +339,18 @@ wsgid_head_result wsgid_wire_parse_head(const char *buf, size_t len,
                                         void *ctx)
 {
     size_t body_offset = 0;
+    size_t limit = head->max_size ? head->max_size : WSGID_WIRE_MAX_HEAD_SIZE;
     wsgid_head_result rv;
 
     if (!find_head_end(buf, len, head, &body_offset)) {
-        /* Without a blank line in the first 64 KiB the head is too large. */
-        if (len >= WSGID_WIRE_MAX_HEAD_SIZE) {
+        /* Without a blank line within the limit the head is too large. */
+        if (len >= limit) {
             head->error_offset = 0;
             return WSGID_HEAD_TOO_LARGE;
         }
         return WSGID_HEAD_NEED_MORE;
     }
-    if (body_offset > WSGID_WIRE_MAX_HEAD_SIZE) {
+    if (body_offset > limit) {
         head->error_offset = 0;
         return WSGID_HEAD_TOO_LARGE;
     }
@@ -371,7 +372,7 @@ const char *wsgid_wire_head_result_text(wsgid_head_result result)
     case WSGID_HEAD_NEED_MORE:
         return "incomplete head";
     case WSGID_HEAD_TOO_LARGE:
-        return "response head larger than 64 KiB";
+        return "response head larger than its limit";
     case WSGID_HEAD_BAD_STATUS_LINE:
         return "malformed status line (expected 'HTTP/1.x NNN reason')";
     case WSGID_HEAD_BAD_HEADER_LINE:

@@ -22,7 +22,8 @@
 #define WSGID_WIRE_MAX_VARS 1000u
 /* modifier1, u16 datasize, modifier2 */
 #define WSGID_WIRE_HEADER_SIZE 4u
-/* A response head (status line, headers, blank line) may not be larger. */
+/* A response head (status line, headers, blank line) may not be larger,
+ * unless the caller allows more (wsgid_head.max_size). */
 #define WSGID_WIRE_MAX_HEAD_SIZE 65536u
 
 typedef struct {
@@ -78,6 +79,8 @@ typedef int (*wsgid_head_header_fn)(void *ctx,
                                     const char *value, size_t value_len);
 
 typedef struct {
+    /* in: the largest head accepted; 0 means WSGID_WIRE_MAX_HEAD_SIZE */
+    size_t max_size;
     /* in/out: where the search for the blank line continues; start at 0 */
     size_t scanned;
     /* out, with WSGID_HEAD_OK */

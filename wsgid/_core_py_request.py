@@ -53,7 +53,16 @@ BODYLESS_STATUSES = ("1", "204", "304")
 # The largest response head the daemon accepts from an application, in bytes: mod_wsgi's
 # default header-buffer-size. The module refuses heads over 64 KiB with a 502 anyway; refusing
 # here makes it a 500 with a log line that names the request and says why.
+# mod_wsgi's default header-buffer-size: the largest response head an application may send.
 MAX_RESPONSE_HEAD = 32768
+_response_head_limit = MAX_RESPONSE_HEAD
+
+
+def set_response_head_limit(size):
+    """This process's limit on a response head: its group's header-buffer-size= (0: the
+    default). A daemon process serves one group, so the limit is the process's."""
+    global _response_head_limit
+    _response_head_limit = size or MAX_RESPONSE_HEAD
 # A small first chunk rides in the same send as the head; a large one is not copied for that.
 COALESCE_LIMIT = 16384
 
@@ -94,9 +103,9 @@ def bad_length_error(value):
     return HeadError(f"Content-Length must be a whole number of bytes, got {value!r}")
 
 
-def head_too_large_error(size):
-    return HeadError(f"the response head is {size} bytes, more than {MAX_RESPONSE_HEAD}; "
-                     f"send large data in the body")
+def head_too_large_error(size, limit):
+    return HeadError(f"the response head is {size} bytes, more than {limit}; send large data "
+                     f"in the body, or raise header-buffer-size= of WSGIDaemonProcess")
 
 
 def declared_content_length(headers):
@@ -182,8 +191,8 @@ class ResponseCore:
             raise ApplicationError("start_response() was called a second time without exc_info")
         try:
             head = encode_head(status, headers)
-            if len(head) > MAX_RESPONSE_HEAD:
-                raise head_too_large_error(len(head))
+            if len(head) > _response_head_limit:
+                raise head_too_large_error(len(head), _response_head_limit)
             content_length = declared_content_length(headers)
         except HeadError as exc:
             self.rejected_head = exc

@@ -52,6 +52,13 @@ _pool_log = _logging.getLogger("wsgid.pool")
 
 cdef Py_ssize_t C_COALESCE_LIMIT = COALESCE_LIMIT
 cdef Py_ssize_t C_MAX_RESPONSE_HEAD = MAX_RESPONSE_HEAD
+
+
+def set_response_head_limit(Py_ssize_t size):
+    """This process's limit on a response head: its group's header-buffer-size= (0: the
+    default). A daemon process serves one group, so the limit is the process's."""
+    global C_MAX_RESPONSE_HEAD
+    C_MAX_RESPONSE_HEAD = size or MAX_RESPONSE_HEAD
 cdef Py_ssize_t C_MAX_VARS = MAX_VARS
 
 
@@ -162,7 +169,7 @@ cdef class ResponseCore:
         try:
             head = encode_head(status, headers)
             if len(<bytes>head) > C_MAX_RESPONSE_HEAD:
-                raise head_too_large_error(len(<bytes>head))
+                raise head_too_large_error(len(<bytes>head), C_MAX_RESPONSE_HEAD)
             content_length = declared_length(headers)
         except HeadError as exc:
             self.rejected_head = exc

@@ -78,8 +78,12 @@ def check_config(config_path):
 
 @cli.command("module-config")
 def module_config():
-    """Print the lines to paste into an Apache configuration to load mod_wsgid."""
+    """Print the lines to paste into an Apache configuration to load mod_wsgid.
+
+    The module is loaded as `wsgi_module`, mod_wsgi's name, so that `<IfModule wsgi_module>`
+    holds as well as `<IfModule mod_wsgi.c>` (the module's own name) in a ported configuration.
+    """
     from wsgid.paths import module_path, python_executable
 
-    click.echo(f'LoadModule wsgid_module "{module_path()}"')
+    click.echo(f'LoadModule wsgi_module "{module_path()}"')
     click.echo(f'WSGIPythonExecutable "{python_executable()}"')

@@ -50,6 +50,7 @@ RequestPath = _request_path.RequestPath
 respond = _request_path.respond
 AcceptLoop = _request_path.AcceptLoop
 next_queued = _request_path.next_queued
+set_response_head_limit = _request_path.set_response_head_limit
 
 # The same objects in both implementations (the Cython core imports them from the twin).
 from wsgid._core_py_request import (  # noqa: E402
@@ -68,6 +69,7 @@ __all__ = [
     "PacketParser",
     "read_request",
     "encode_head",
+    "set_response_head_limit",
     "InputStream",
     "Connection",
     "accept_connection",

@@ -413,14 +413,15 @@ OPTIONS: Tuple[Option, ...] = (
            "The receive buffer size of the daemon side of each connection, in bytes.", "65536",
            implemented=False),
     Option("header-buffer-size", whole_number(8192, or_zero=True), 0,
-           "The largest response header Apache accepts from a daemon, in bytes (0: 32768).",
-           "65536", implemented=False),
+           "The largest response head (status line and headers) an application may send, in "
+           "bytes; the daemons answer 500 to a larger one, and Apache accepts up to this "
+           "much (0: 32768, mod_wsgi's default).", "65536"),
     Option("response-buffer-size", whole_number(65536, or_zero=True), 0,
-           "How many response bytes Apache buffers per request (0: 65536).", "131072",
-           implemented=False),
+           "How many response bytes Apache reads from a daemon at once before it passes them "
+           "to the client (0: the head limit plus 8 KiB).", "131072"),
     Option("response-socket-timeout", seconds(allow_zero=True), 0.0,
-           "The limit on writing a buffered response to the client (0: socket-timeout).", "60",
-           implemented=False),
+           "The limit on each write of the response to the client (0: Apache's `Timeout`).",
+           "60"),
     Option("cpu-time-limit", seconds(allow_zero=True), 0.0,
            "Recycle a daemon process once it has used this much CPU time; 0 never.", "3600"),
     Option("cpu-priority", whole_number(-20, 20), 0,

@@ -236,6 +236,9 @@ def run(group, config, listener, supervisor_pid, channel):
         logger.exception("cannot load the application for this daemon process")
         return ExitCode.CANNOT_LOAD
 
+    from wsgid import core
+    # header-buffer-size=: the largest response head the group's applications may send
+    core.set_response_head_limit(options.get("header-buffer-size", 0))
     pool = RequestThreadPool(listener, handler.handle, threads,
                              sockets.allowed_peer_uids(group.socket_uid),
                              name=f"wsgid-{group.name}")
@@ -243,7 +246,6 @@ def run(group, config, listener, supervisor_pid, channel):
     pool.start()
     monitor.mark_ready()
     channel.send(READY)
-    from wsgid import core
     logger.info("daemon process serving as uid %d with %d threads (%s wire core)",
                 os.getuid(), threads, core.IMPLEMENTATION)
     if core.CYTHON_IMPORT_ERROR:

@@ -27,6 +27,8 @@ integration tests (through mod_wsgid and through mod_proxy_uwsgi). Routes:
   /raise-after-start     calls start_response, then raises the same before any body: 500
   /raise-midstream       sends 64 KiB of body, then raises the same: the response is cut off
   /pid                   200, the daemon process id as text
+  /method                200 "method\n" with the REQUEST_METHOD the application saw in the
+                         X-Request-Method header (which a HEAD response carries too)
 anything else            404 text/plain "no route\\n"
 """
 
@@ -185,6 +187,17 @@ def pid(environ, start_response):
     return text(start_response, f"{os.getpid()}\n")
 
 
+def method(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"),
+                              ("X-Request-Method", environ["REQUEST_METHOD"])])
+    return [b"method\n"]
+
+
+def other_callable(environ, start_response):
+    """Not `application`: the callable-object= tests name it."""
+    return text(start_response, "other callable\n")
+
+
 ROUTES = {
     "/hello": hello,
     "/echo": echo,
@@ -204,6 +217,7 @@ ROUTES = {
     "/raise-midstream": raise_midstream,
     "/core": core,
     "/pid": pid,
+    "/method": method,
 }
 
 

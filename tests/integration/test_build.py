@@ -43,7 +43,7 @@ def test_wheel_carries_the_apache_module_and_the_cython_core(tmp_path):
 def test_module_config_loads_this_installation():
     out = subprocess.run([sys.executable, "-m", "wsgid", "module-config"], check=True,
                          capture_output=True, text=True).stdout.splitlines()
-    assert out[0].startswith("LoadModule wsgid_module ")
+    assert out[0].startswith("LoadModule wsgi_module ")
     module = out[0].split(None, 2)[2].strip('"')
     assert os.path.isfile(module) and module.endswith("mod_wsgid.so")
     assert out[1] == f'WSGIPythonExecutable "{sys.executable}"'

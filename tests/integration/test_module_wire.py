@@ -198,7 +198,7 @@ def test_variables_over_65535_bytes_give_431_before_connecting(site):
     (b"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", "header name is not an HTTP token"),
     (b"HTTP/1.1 200 OK\r\nX: a\rInjected: 1\r\n\r\n", "CR, LF or another control character"),
     (b"HTTP/1.1 200 OK\r\nX: a\x00b\r\n\r\n", "CR, LF or another control character"),
-    (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 70_000 + b"\r\n\r\n", "larger than 64 KiB"),
+    (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 70_000 + b"\r\n\r\n", "larger than 65536 bytes"),
 ])
 def test_malformed_or_missing_head_gives_502_with_one_log_line(site, reply, problem):
     inst, daemon = site

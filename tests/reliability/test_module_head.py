@@ -189,13 +189,13 @@ def test_head_of_exactly_64_kib_in_many_headers_is_served(site):
 
 
 def test_head_one_byte_over_64_kib_in_many_headers_gives_502(site):
-    assert_refused(site, [filler_head(MAX_HEAD + 1) + b"done"], "larger than 64 KiB")
+    assert_refused(site, [filler_head(MAX_HEAD + 1) + b"done"], "larger than 65536 bytes")
 
 
 def test_endless_head_without_blank_line_gives_502_not_a_wait(site):
     endless = OK + b"".join(b"X-Line-%05d: v\r\n" % i for i in range(6000))   # 120 KB
     assert len(endless) > MAX_HEAD + 8192
-    assert_refused(site, [endless], "larger than 64 KiB")
+    assert_refused(site, [endless], "larger than 65536 bytes")
 
 
 GOOD_HEAD = (OK + b"Content-Type: text/plain\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"

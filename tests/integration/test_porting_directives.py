@@ -1,0 +1,317 @@
+"""A mod_wsgi configuration read by mod_wsgid as mod_wsgi reads it: the module's identity, every
+mod_wsgi 4.6 directive known, values written the way real configurations write them, and the
+directives whose effect is the module's own (docs/porting.md).
+
+One Apache serves the request tests (module scope, started once); the configtest cases each
+generate their own configuration and never start a server.
+"""
+
+import os
+import shutil
+import socket
+
+import psutil
+import pytest
+import requests
+
+from tests.support.apache import APPS, ApacheInstance, module_config, wait_for
+from tests.support.procs import daemons_of, wait_for_daemons
+from wsgid import paths
+
+pytestmark = pytest.mark.apache
+
+# Served by one Apache for the whole module. {root} and {apps} are filled in by ApacheInstance.
+SITE = """
+LoadModule deflate_module "{moddir}/mod_deflate.so"
+LoadModule filter_module "{moddir}/mod_filter.so"
+<IfModule mod_wsgi.c>
+<IfModule wsgi_module>
+WSGIDaemonProcess site processes=1 threads=4 header-buffer-size=131072 \\
+    display-name='(wsgi:quoted site)' home="{root}" socket-timeout=2147483647
+WSGIDaemonProcess small processes=1 threads=2
+WSGIDaemonProcess impatient processes=1 threads=1 response-socket-timeout=1
+WSGIScriptAlias /app "{apps}/echo.wsgi" process-group=site
+WSGIScriptAlias /other "{apps}/echo.wsgi" process-group=site callable-object=other_callable
+WSGIScriptAlias /auth "{apps}/echo.wsgi" process-group=site pass-authorization=On
+WSGIScriptAlias /override "{apps}/echo.wsgi" process-group=site
+WSGIScriptAlias /headget "{apps}/echo.wsgi" process-group=site
+WSGIScriptAlias /deflated "{apps}/echo.wsgi" process-group=site
+WSGIScriptAlias /headoff "{apps}/echo.wsgi" process-group=site
+WSGIScriptAlias /big "{apps}/misbehave.wsgi" process-group=site
+WSGIScriptAlias /small "{apps}/misbehave.wsgi" process-group=small
+WSGIScriptAlias /ht "{root}/ht/echo.wsgi" process-group=site
+WSGIScriptAlias /impatient "{apps}/echo.wsgi" process-group=impatient
+</IfModule>
+</IfModule>
+<IfModule !mod_wsgi.c>
+This line is no directive: Apache would refuse it if the block were read.
+</IfModule>
+
+ErrorDocument 404 "wsgid-custom-404"
+<Location /override>
+    WSGIErrorOverride On
+</Location>
+<Location /headget>
+    WSGIMapHEADToGET On
+</Location>
+<Location /deflated>
+    SetOutputFilter DEFLATE
+</Location>
+<Location /headoff>
+    SetOutputFilter DEFLATE
+    WSGIMapHEADToGET Off
+</Location>
+<Directory "{root}/ht">
+    AllowOverride FileInfo
+    Require all granted
+</Directory>
+
+WSGIPythonPath /srv/nothing-here
+WSGILazyInitialization On
+WSGIRestrictEmbedded On
+WSGIPassApacheRequest Off
+WSGIScriptReloading Off
+"""
+
+
+@pytest.fixture(scope="module")
+def site():
+    inst = ApacheInstance("")
+    try:
+        ht = os.path.join(inst.root, "ht")
+        os.mkdir(ht)
+        os.chmod(ht, 0o755)
+        shutil.copy(os.path.join(APPS, "echo.wsgi"), os.path.join(ht, "echo.wsgi"))
+        with open(os.path.join(ht, ".htaccess"), "w") as f:
+            f.write("WSGICallableObject other_callable\nWSGIPassAuthorization On\n")
+        inst.write_config(SITE.replace("{moddir}", paths.apache_modules_dir()))
+        inst.start()
+        wait_for_daemons(inst, 3)
+        yield inst
+    finally:
+        inst.cleanup()
+
+
+def get(site, path, **kw):
+    return requests.get(site.url(path), timeout=10, **kw)
+
+
+# --- identity -----------------------------------------------------------------------------
+
+def test_module_config_loads_the_module_under_mod_wsgis_name():
+    first = module_config().splitlines()[0]
+    assert first.startswith("LoadModule wsgi_module ")
+    assert first.rstrip('"').endswith("mod_wsgid.so")
+
+
+def test_ifmodule_mod_wsgi_c_and_wsgi_module_hold_and_their_negation_does_not(site):
+    # The whole WSGI part of SITE sits inside both <IfModule> blocks, as Debian's
+    # mods-available/wsgi.conf and many install guides write it; the negated block would
+    # fail the configuration if it were read.
+    r = get(site, "/app/hello")
+    assert (r.status_code, r.text) == (200, "Hello, world!\n")
+
+
+def test_loadmodule_may_still_name_wsgid_module(apache):
+    python_line = [line for line in module_config().splitlines()
+                   if line.startswith("WSGIPythonExecutable")][0]
+    inst = apache(f'LoadModule wsgid_module "{paths.module_path()}"\n{python_line}\n'
+                  '<IfModule mod_wsgi.c>\nWSGIDaemonProcess one threads=1\n'
+                  'WSGIScriptAlias /app "{apps}/echo.wsgi" process-group=one\n</IfModule>\n',
+                  load_wsgid=False)
+    inst.start()
+    assert get(inst, "/app/hello").text == "Hello, world!\n"
+
+
+MOD_WSGI = "/usr/lib/apache2/modules/mod_wsgi.so"
+
+
+def test_loading_mod_wsgi_beside_mod_wsgid_is_refused_with_the_reason(apache):
+    # Debian's libapache2-mod-wsgi-py3 (scripts/install-system-packages installs it for this).
+    assert os.path.exists(MOD_WSGI), "mod_wsgi.so missing: run scripts/install-system-packages"
+    ours = module_config().replace("LoadModule wsgi_module", "LoadModule wsgid_module", 1)
+    inst = apache(ours + f'LoadModule wsgi_module "{MOD_WSGI}"\n', load_wsgid=False)
+    rc, output = inst.configtest()
+    assert rc != 0, output
+    assert "mod_wsgi is loaded too" in output
+    assert "remove mod_wsgi's LoadModule line" in output
+
+
+# --- every directive known -------------------------------------------------------------------
+
+# Each mod_wsgi 4.6 directive that takes effect or is accepted without one, in the context
+# where real configurations write it. (The routing directives have tests of their own.)
+SERVER_LEVEL = """
+WSGIPythonPath /srv/a:/srv/b
+WSGIPythonEggs /tmp/eggs
+WSGILazyInitialization On
+WSGIPy3kWarningFlag Off
+WSGIRestrictEmbedded On
+WSGIAcceptMutex default
+WSGISocketRotation On
+"""
+DIRECTORY_LEVEL = """
+<Location /x>
+    WSGIScriptReloading On
+    WSGIErrorOverride On
+    WSGIMapHEADToGET Auto
+    WSGIIgnoreActivity On
+    WSGIEnableSendfile On
+    WSGITrustedProxyHeaders X-Forwarded-For X-Forwarded-Proto
+    WSGITrustedProxies 127.0.0.1 10.0.0.0/8
+    WSGIPassApacheRequest Off
+    WSGIUserAuthoritative On
+    WSGIGroupAuthoritative Off
+    WSGIChunkedRequest On
+    WSGIPassAuthorization On
+    WSGICallableObject app
+</Location>
+"""
+
+
+def test_directives_without_an_effect_in_daemon_mode_pass_configtest(apache):
+    inst = apache(SERVER_LEVEL + DIRECTORY_LEVEL)
+    rc, output = inst.configtest()
+    assert rc == 0, output
+
+
+def test_each_directive_without_an_effect_says_so_once_at_startup(site):
+    log = site.error_log()
+    for directive, instead in [("WSGIPythonPath", "python-path= of WSGIDaemonProcess"),
+                               ("WSGILazyInitialization", "never starts inside Apache"),
+                               ("WSGIRestrictEmbedded", "no embedded mode")]:
+        lines = [line for line in log.splitlines() if f"{directive} at " in line]
+        assert len(lines) == 1, (directive, lines)
+        assert "accepted, with no effect" in lines[0] and instead in lines[0]
+        assert "httpd.conf:" in lines[0]
+
+
+def test_a_directive_set_to_what_wsgid_already_does_is_not_mentioned(site):
+    assert "WSGIScriptReloading at" not in site.error_log()
+    assert "WSGIPassApacheRequest" not in site.error_log()
+
+
+def test_a_directive_wsgid_does_not_apply_yet_is_accepted_with_a_warning(apache):
+    inst = apache('WSGIDaemonProcess one threads=1\n'
+                  'WSGIScriptAlias /app "{apps}/echo.wsgi" process-group=one\n'
+                  '<Location /app>\n    WSGITrustedProxyHeaders X-Forwarded-For\n</Location>\n')
+    inst.start()
+    (line,) = [line for line in inst.error_log().splitlines()
+               if "WSGITrustedProxyHeaders at" in line]
+    assert ":warn]" in line and "does not apply it yet" in line
+
+
+def test_pass_apache_request_on_fails_configtest_naming_the_directive_and_the_fix(apache):
+    inst = apache('<Location /x>\n    WSGIPassApacheRequest On\n</Location>\n')
+    rc, output = inst.configtest()
+    assert rc != 0
+    assert "WSGIPassApacheRequest On" in output and "embedded mode" in output
+    assert "Remove the line" in output
+    assert "httpd.conf" in output
+
+
+def test_handler_script_is_refused_rather_than_serving_files_as_they_are(apache):
+    inst = apache('WSGIHandlerScript my-handler "{apps}/echo.wsgi"\n')
+    rc, output = inst.configtest()
+    assert rc != 0
+    assert "WSGIHandlerScript is not supported" in output and "WSGIScriptAlias" in output
+
+
+@pytest.mark.parametrize("line, message", [
+    ("WSGIMapHEADToGET Sometimes", "WSGIMapHEADToGET must be On, Off or Auto"),
+    ("WSGILazyInitialization Maybe", "WSGILazyInitialization must be On or Off"),
+    ("WSGIScriptReloading 1", "WSGIScriptReloading must be On or Off"),
+    ('WSGIScriptAlias /x "{apps}/echo.wsgi" pass-authorization=yes',
+     "pass-authorization=yes' must be On or Off"),
+    ('WSGIScriptAlias /x "{apps}/echo.wsgi" callable-object=not-a-name',
+     "callable-object=not-a-name is not a Python identifier"),
+    ('WSGIScriptAlias /x "{apps}/echo.wsgi" callable-object=',
+     "option 'callable-object=' is empty"),
+])
+def test_a_bad_value_fails_configtest_with_the_directive_and_the_rule(apache, line, message):
+    inst = apache(line + "\n")
+    rc, output = inst.configtest()
+    assert rc != 0
+    assert message in output, output
+
+
+# --- values as mod_wsgi reads them ---------------------------------------------------------
+
+def test_quoted_option_values_reach_the_daemons_without_their_quotes(site):
+    # display-name='(wsgi:quoted site)' and home="{root}" in the directive
+    titles = {" ".join(p.cmdline()).strip(): p for p in daemons_of(site)}
+    assert "(wsgi:quoted site)" in titles, list(titles)
+    assert titles["(wsgi:quoted site)"].cwd() == site.root
+
+
+def test_script_alias_callable_object_option_names_the_callable(site):
+    assert get(site, "/other/hello").text == "other callable\n"
+    assert get(site, "/app/hello").text == "Hello, world!\n"
+
+
+def test_script_alias_pass_authorization_option_passes_the_header(site):
+    auth = {"Authorization": "Basic dXNlcjpwYXNz"}
+    assert get(site, "/auth/environ", headers=auth).json().get("HTTP_AUTHORIZATION") \
+        == "Basic dXNlcjpwYXNz"
+    assert "HTTP_AUTHORIZATION" not in get(site, "/app/environ", headers=auth).json()
+
+
+def test_callable_object_and_pass_authorization_work_from_htaccess(site):
+    # AllowOverride FileInfo lets .htaccess set them, as in mod_wsgi.
+    assert get(site, "/ht/hello").text == "other callable\n"
+
+
+# --- effects of the module's own directives and options ------------------------------------
+
+def test_error_override_answers_an_application_error_with_apaches_error_document(site):
+    r = get(site, "/override/no-such-route")
+    assert r.status_code == 404
+    assert r.text == "wsgid-custom-404"
+    assert get(site, "/app/no-such-route").text == "no route\n"    # Off elsewhere
+
+
+def test_error_override_leaves_a_success_alone(site):
+    r = get(site, "/override/hello")
+    assert (r.status_code, r.text) == (200, "Hello, world!\n")
+
+
+def head_method(site, path):
+    r = requests.head(site.url(path), timeout=10)
+    assert r.status_code == 200
+    return r.headers["X-Request-Method"]
+
+
+def test_map_head_to_get_auto_keeps_head_without_a_content_filter(site):
+    assert head_method(site, "/app/method") == "HEAD"
+
+
+def test_map_head_to_get_auto_sends_get_when_a_content_filter_may_need_the_body(site):
+    assert head_method(site, "/deflated/method") == "GET"
+
+
+def test_map_head_to_get_on_and_off(site):
+    assert head_method(site, "/headget/method") == "GET"
+    assert head_method(site, "/headoff/method") == "HEAD"
+
+
+def test_header_buffer_size_raises_the_limit_on_a_response_head(site):
+    # 70 KiB of headers: over mod_wsgi's default limit of 32 KiB, which the daemons of
+    # "small" keep (a 500, as mod_wsgi answers), under header-buffer-size=131072 ("site"),
+    # which the daemons and the module both honour.
+    big = get(site, "/big/case/headers-70k-in-many?token=a")
+    assert big.status_code == 200, site.error_log()[-2000:]
+    assert len([name for name in big.headers if name.startswith("X-")]) >= 70
+    assert get(site, "/small/case/headers-70k-in-many?token=b").status_code == 500
+
+
+def test_response_socket_timeout_limits_a_write_to_a_client_that_stopped_reading(site):
+    # Apache's Timeout is 30 s here; the group says 1 s. A client that asks for 64 MiB and
+    # reads none of it fills the socket buffers, and the module gives up after about 1 s.
+    with socket.create_connection(("127.0.0.1", site.port)) as client:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        client.sendall(b"GET /impatient/stream?mb=64 HTTP/1.1\r\nHost: x\r\n\r\n")
+        line = wait_for(lambda: next((line for line in site.error_log().splitlines()
+                                      if "writing the response to the client timed out" in line),
+                                     None), 15, message="the response-socket-timeout line")
+    assert "(response-socket-timeout 1 s)" in line
+    assert "group 'impatient'" in line
