@@ -257,9 +257,9 @@ static void record_group_use(cmd_parms *cmd, const void *section,
     use->section = section;
 }
 
-/* The largest number of seconds an option may give: mod_wsgi reads them
- * with atoi(), so real configurations write INT_MAX for "never"
- * (socket-timeout=2147483647); in microseconds it still fits apr_time_t. */
+/* The largest number of seconds an option gives; more is clamped to it.
+ * mod_wsgi reads them with atoi(), so real configurations write INT_MAX for
+ * "never" (socket-timeout=2147483647); in microseconds it fits apr_time_t. */
 #define WSGID_SECONDS_MAX 2147483647.0
 
 /* A number of seconds for option; an error message or NULL. */
@@ -286,13 +286,16 @@ static const char *parse_seconds(cmd_parms *cmd, const char *option,
         }
     }
     n = (*c == '\0' && dots <= 1 && digits > 0) ? strtod(value, &end) : -1;
-    if (n < 0 || (n == 0 && !allow_zero) || n > WSGID_SECONDS_MAX) {
+    if (n < 0 || (n == 0 && !allow_zero)) {
         return apr_psprintf(cmd->pool,
                             "WSGIDaemonProcess: option %s=%s is not a "
-                            "number of seconds %s and at most %.0f; write "
-                            "e.g. %s=15", option, value,
-                            allow_zero ? "of 0 or more" : "greater than 0",
-                            WSGID_SECONDS_MAX, option);
+                            "number of seconds %s; write e.g. %s=15", option,
+                            value, allow_zero ? "of 0 or more" : "greater than 0",
+                            option);
+    }
+    /* as wsgid/options.py's seconds: a longer time is "never" too */
+    if (n > WSGID_SECONDS_MAX) {
+        n = WSGID_SECONDS_MAX;
     }
     *out = (apr_interval_time_t)(n * APR_USEC_PER_SEC);
     return NULL;

@@ -549,6 +549,23 @@ def next_queued(listener, allowed_uids, refuse):
         refuse(conn, uid)
 
 
+def set_buffer_sizes(fd, send_size, receive_size):
+    """SO_SNDBUF / SO_RCVBUF of the accepted connection `fd` (0: leave it). A refusal is logged
+    and the connection served anyway, as mod_wsgi does with its own socket. Both cores call
+    this (only when a size is configured)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fileno=fd)
+    try:
+        for option, size, name in ((socket.SO_SNDBUF, send_size, "send-buffer-size"),
+                                   (socket.SO_RCVBUF, receive_size, "receive-buffer-size")):
+            if size:
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, option, size)
+                except OSError as exc:
+                    pool_log.warning("cannot set %s=%d on a connection: %s", name, size, exc)
+    finally:
+        sock.detach()   # the descriptor stays the connection's
+
+
 # After an accept() failure such as EMFILE, the listener stays readable; waiting a little before
 # the next try keeps a thread from spinning while the process is out of descriptors.
 ACCEPT_ERROR_PAUSE = 0.5
@@ -561,6 +578,8 @@ class AcceptLoop:
 
     `refuse(conn, uid)` closes a connection from a peer that may not use the socket (and logs
     it). Set `finish_backlog` and then `stopping`, and write to `wake_fd`'s pipe, to stop it.
+    `send_buffer_size` / `receive_buffer_size`, when not 0, are set (SO_SNDBUF / SO_RCVBUF) on
+    each accepted connection before `handle` gets it.
     """
 
     def __init__(self, listener, wake_fd, handle, allowed_uids, refuse):
@@ -571,6 +590,8 @@ class AcceptLoop:
         self.wake_fd = wake_fd
         self.stopping = False
         self.finish_backlog = False
+        self.send_buffer_size = 0
+        self.receive_buffer_size = 0
         self._lock = threading.Lock()     # the accept lock: one idle thread waits on the socket
         self._poller = select.poll()      # made once: only the holder of the lock uses it
         self._poller.register(listener.fileno(), select.POLLIN)
@@ -584,6 +605,8 @@ class AcceptLoop:
                 if self.stopping:
                     return
                 continue
+            if self.send_buffer_size or self.receive_buffer_size:
+                set_buffer_sizes(conn.fileno(), self.send_buffer_size, self.receive_buffer_size)
             try:
                 self.handle(conn)
             except BaseException:

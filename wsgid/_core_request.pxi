@@ -44,6 +44,7 @@ from wsgid._core_py_request import (
     head_too_large_error,
     log_lost,
     queue_wait_exceeded,
+    set_buffer_sizes,
 )
 from wsgid.filewrapper import sendable_file
 
@@ -598,6 +599,8 @@ cdef class AcceptLoop:
     cdef public object refuse
     cdef public bint stopping
     cdef public bint finish_backlog
+    cdef public int send_buffer_size
+    cdef public int receive_buffer_size
     cdef PyThread_type_lock lock
     cdef int pause_ms
 
@@ -619,6 +622,8 @@ cdef class AcceptLoop:
         self.refuse = refuse
         self.stopping = False
         self.finish_backlog = False
+        self.send_buffer_size = 0
+        self.receive_buffer_size = 0
         self.pause_ms = <int>(ACCEPT_ERROR_PAUSE * 1000)
 
     def run(self):
@@ -629,6 +634,8 @@ cdef class AcceptLoop:
                 if self.stopping:
                     return
                 continue
+            if self.send_buffer_size or self.receive_buffer_size:
+                set_buffer_sizes(conn.fileno(), self.send_buffer_size, self.receive_buffer_size)
             try:
                 self.handle(conn)
             except BaseException:

@@ -48,6 +48,7 @@ _thread_ids = itertools.count(1)    # mod_wsgi numbers request threads from 1
 _stopping_lock = threading.Lock()
 _stopping_emitted = False
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+_server_metrics_enabled = False     # server-metrics= of the group, set by init_process()
 
 
 class _GroupState:
@@ -125,20 +126,25 @@ def process_metrics():
 
 
 def server_metrics():
-    """Apache's scoreboard is not visible to a wsgid daemon: always None, as mod_wsgi answers
-    when server-metrics is off."""
-    return None
+    """None unless the group has server-metrics=On (mod_wsgi's answer when it is off). With it
+    on: mod_wsgi's keys for what a wsgid daemon can see. Apache's scoreboard is not visible to
+    it, so the one process listed is this daemon process and its workers are its request
+    threads (docs/api.md)."""
+    if not _server_metrics_enabled:
+        return None
+    return _metrics.server_snapshot(maximum_processes, threads_per_process)
 
 
 # -- hooks for the worker (process lifecycle) ---------------------------------------------------
 
-def init_process(group_name, maximum_processes, threads_per_process):
+def init_process(group_name, maximum_processes, threads_per_process, server_metrics=False):
     """In a new daemon process, before any script loads: start from a clean API state, set the
     process values, and make `import mod_wsgi` find this module unless a real mod_wsgi package
     is installed (the real one wins)."""
     global _stopping_emitted
     globals().update(process_group=group_name, maximum_processes=maximum_processes,
-                     threads_per_process=threads_per_process)
+                     threads_per_process=threads_per_process,
+                     _server_metrics_enabled=bool(server_metrics))
     with _groups_lock:
         _groups.clear()       # whatever a parent process subscribed is not this process's
     with _stopping_lock:
@@ -432,6 +438,30 @@ class _Metrics:
         }
         values["running_time"] = int(now - values["restart_time"])
         return values
+
+    def server_snapshot(self, process_limit, thread_limit):
+        """server_metrics() with it on: mod_wsgi's scoreboard keys, this process only."""
+        now = time.time()
+        with self._lock:
+            threads = list(self._threads)
+        workers = []
+        for counts in sorted(threads, key=lambda counts: counts.thread_id):
+            requests, _, started = counts.state
+            workers.append({"thread_num": counts.thread_id, "generation": self.generation,
+                            # Apache's scoreboard letters: '_' waiting, 'W' serving a request.
+                            "status": "W" if started is not None else "_",
+                            "access_count": requests})
+        return {
+            "server_limit": process_limit,
+            "thread_limit": thread_limit,
+            "running_generation": self.generation,
+            "restart_time": self.restart_time,
+            "current_time": now,
+            "running_time": int(now - self.restart_time),
+            "processes": [{"process_num": 0, "pid": os.getpid(),
+                           "generation": self.generation, "quiescing": _stopping_emitted,
+                           "workers": workers}],
+        }
 
 
 def _current_rss():

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, FrozenSet, Iterator, List, Optional, Tuple
 
 from wsgid.errors import ConfigError
-from wsgid.options import InvalidValue, lookup_group, lookup_user, parse_daemon_process
+from wsgid.options import (ABSOLUTE_PATH, ON_OFF, PYTHON_HOME, TEXT, InvalidValue, Kind,
+                           lookup_group, lookup_user, parse_daemon_process)
 
 # sizeof(sun_path) - 1 on Linux: the longest socket path bind() accepts with its NUL.
 SOCKET_PATH_MAX = 107
@@ -78,6 +79,11 @@ class ScriptAlias:
     is_match: bool = False
     target_dir: Optional[str] = None
     target_paths: Optional["re.Pattern[str]"] = None
+    callable_object: Optional[str] = None       # callable-object=: this alias's callable name
+    pass_authorization: Optional[bool] = None   # pass-authorization=: read by mod_wsgid
+    # A target written as FILE/EXTRA where FILE is an existing file (Apache's path walk stops
+    # there): `target` is FILE and this is '/EXTRA', the start of every request's PATH_INFO.
+    extra_path_info: str = ""
 
     @property
     def directive(self) -> str:
@@ -116,6 +122,23 @@ def match_target(target: str) -> Tuple[str, Optional["re.Pattern[str]"]]:
     return prefix, re.compile("".join(parts) + "(?:/.+)?", re.DOTALL)
 
 
+ALIAS_OPTIONS = ("process-group", "application-group", "callable-object", "pass-authorization")
+_OPTION_VALUES = {"pass-authorization": "On|Off"}
+
+
+def leading_file(path: str) -> Optional[str]:
+    """The longest leading part of `path` (whole segments) that is an existing file, or None:
+    where Apache's path walk stops, the rest of the path becoming PATH_INFO."""
+    parts = path.split("/")
+    for end in range(len(parts) - 1, 1, -1):
+        candidate = "/".join(parts[:end])
+        if os.path.isfile(candidate):
+            return candidate
+        if os.path.exists(candidate):
+            return None     # an existing directory: the missing part is not below a file
+    return None
+
+
 @dataclass(frozen=True)
 class ImportScript:
     """One WSGIImportScript: a script the group's daemon processes load when they start.
@@ -145,6 +168,35 @@ class HookScript:
     application_group: Optional[str]  # as written; mod_wsgid sends the expanded name
 
 
+@dataclass(frozen=True)
+class ServerSettings:
+    """The server-wide Python directives of the file (mod_wsgi's WSGIPython*, WSGIRestrict*,
+    ...), each as mod_wsgi's daemon mode reads it; None where a directive is absent and its
+    meaning depends on that (the interpreter's own flags stay as they are)."""
+
+    python_home: Optional[str] = None           # WSGIPythonHome: default python-home=
+    python_optimize: Optional[int] = None       # WSGIPythonOptimize 0|1|2
+    python_hash_seed: Optional[str] = None      # WSGIPythonHashSeed: 'random' or digits
+    dont_write_bytecode: bool = False           # WSGIDontWriteBytecode
+    python_warnings: Tuple[str, ...] = ()       # WSGIPythonWarnings, in file order
+    restrict_stdin: bool = True                 # WSGIRestrictStdin (mod_wsgi: On)
+    restrict_stdout: bool = False               # WSGIRestrictStdout (wsgid: Off, as mod_wsgi)
+    restrict_signal: bool = True                # WSGIRestrictSignal
+    destroy_interpreter: bool = True            # WSGIDestroyInterpreter: atexit at the exit
+    verbose_debugging: bool = False             # WSGIVerboseDebugging
+    server_metrics: bool = False                # WSGIServerMetrics: default server-metrics=
+    newrelic_config_file: Optional[str] = None  # WSGINewRelicConfigFile
+    newrelic_environment: Optional[str] = None  # WSGINewRelicEnvironment
+    case_sensitivity: bool = True               # WSGICaseSensitivity (Off: fold script paths)
+    accept_mutex: Optional[str] = None          # WSGIAcceptMutex: accepted, no effect
+
+    def group_defaults(self) -> Dict[str, object]:
+        """The WSGIDaemonProcess option defaults these directives set."""
+        return {"python-home": self.python_home, "server-metrics": self.server_metrics,
+                "newrelic-config-file": self.newrelic_config_file,
+                "newrelic-environment": self.newrelic_environment}
+
+
 @dataclass
 class Config:
     """A parsed and validated daemon configuration file."""
@@ -158,6 +210,7 @@ class Config:
     source: str = "<config>"
     import_scripts: List[ImportScript] = field(default_factory=list)   # in file order
     hook_scripts: List[HookScript] = field(default_factory=list)       # in file order, no repeats
+    server: ServerSettings = field(default_factory=ServerSettings)
 
     def scripts_for_group(self, name: str) -> List[ScriptAlias]:
         """The aliases a group may serve: those delegated to it and those naming no group."""
@@ -284,6 +337,8 @@ class _Builder:
         self.import_scripts: List[Tuple[ImportScript, int]] = []
         self.hook_scripts: List[Tuple[HookScript, int]] = []
         self.seen_once: Dict[str, int] = {}
+        self.server: Dict[str, object] = {}     # ServerSettings field -> value
+        self.python_warnings: List[str] = []
 
     def error(self, statement: Statement, problem: str, fix: str,
               directive: Optional[str] = None) -> ConfigError:
@@ -336,12 +391,41 @@ class _Builder:
                              "application")
         self.callable_object = name
 
+    def server_setting(self, statement: Statement) -> None:
+        """One of SERVER_DIRECTIVES: one argument, converted by its kind. Given again, the
+        later line wins, as in Apache (and mod_wsgi): a distribution's default and a site's
+        own setting may both be in the configuration."""
+        attribute, kind, usage = SERVER_DIRECTIVES[statement.name]
+        (raw,) = self.expect_args(statement, 1, f"{statement.name} {usage}")
+        try:
+            self.server[attribute] = kind.convert(raw)
+        except InvalidValue as bad:
+            raise self.error(statement, f"the value {bad.problem}",
+                             bad.fix or f"write {statement.name} {usage}, e.g. "
+                                        f"{statement.name} {SERVER_EXAMPLES[statement.name]}"
+                             ) from None
+
+    def python_warnings_directive(self, statement: Statement) -> None:
+        # May repeat, as -W may: the filters apply in file order, the last one winning.
+        (spec,) = self.expect_args(statement, 1, "WSGIPythonWarnings "
+                                                 "ACTION[:MESSAGE[:CATEGORY[:MODULE[:LINE]]]]")
+        problem = warning_option_problem(spec)
+        if problem is not None:
+            raise self.error(statement, f"'{spec}' is not a warning filter: {problem}",
+                             "write it as for python -W, e.g. WSGIPythonWarnings "
+                             "ignore::DeprecationWarning")
+        self.python_warnings.append(spec)
+
+    def server_settings(self) -> ServerSettings:
+        return ServerSettings(python_warnings=tuple(self.python_warnings), **self.server)
+
     # Directives read once the file-wide ones are known.
 
     def daemon_process(self, statement: Statement) -> None:
         name, values = parse_daemon_process(statement.words[1:], self.source, statement.line,
                                             apache_ids=self.apache_ids,
-                                            running_ids=self.running_ids)
+                                            running_ids=self.running_ids,
+                                            defaults=self.server_settings().group_defaults())
         if name in self.groups:
             raise self.error(statement, f"the group '{name}' is already defined on line "
                                         f"{self.group_lines[name]}",
@@ -379,7 +463,8 @@ class _Builder:
     def add_alias(self, statement: Statement, is_match: bool) -> None:
         args = statement.words[1:]
         first = "REGEX" if is_match else "URL"
-        usage = f"{statement.name} {first} TARGET [process-group=NAME] [application-group=NAME]"
+        usage = (f"{statement.name} {first} TARGET [process-group=NAME] [application-group=NAME] "
+                 "[callable-object=NAME] [pass-authorization=On|Off]")
         if len(args) < 2:
             raise self.error(statement, f"takes a {first} and a target, got {len(args)} "
                                         "argument(s)", f"write {usage}")
@@ -407,32 +492,59 @@ class _Builder:
                     raise self.error(statement, f"the directory '{target_dir}' of the target "
                                                 f"'{target}' does not exist",
                                      "create it or correct the target")
+        extra_path_info = ""
         if target_paths is None:
             if target.endswith("/") and os.path.isfile(target.rstrip("/")):
                 raise self.error(statement, f"the target '{target}' ends with '/' but is a file",
                                  "remove the trailing '/'")
             if not os.path.exists(target):
-                raise self.error(statement, f"the WSGI script '{target}' does not exist",
-                                 "create the script or correct the path")
-        options = self.group_options(statement, extra)
+                script = leading_file(target)
+                if script is None:
+                    raise self.error(statement, f"the WSGI script '{target}' does not exist",
+                                     "create the script or correct the path")
+                # As Apache's path walk: the file is the script, the rest is PATH_INFO.
+                target, extra_path_info = script, target[len(script):]
+        options = self.group_options(statement, extra, ALIAS_OPTIONS)
+        callable_object = options.get("callable-object")
+        if callable_object is not None and (not callable_object.isidentifier()
+                                            or keyword.iskeyword(callable_object)):
+            raise self.error(statement, f"callable-object={callable_object} is not a Python "
+                                        "identifier",
+                             "name the callable in the script, e.g. callable-object=application")
+        pass_authorization = None
+        if "pass-authorization" in options:
+            try:
+                pass_authorization = ON_OFF.convert(options["pass-authorization"])
+            except InvalidValue:
+                raise self.error(statement, "pass-authorization= must be On or Off, got "
+                                            f"'{options['pass-authorization']}'",
+                                 "write pass-authorization=On or pass-authorization=Off"
+                                 ) from None
         alias = ScriptAlias(url=url, target=target,
                             process_group=options.get("process-group"),
                             application_group=options.get("application-group"),
                             is_dir=target_paths is None and os.path.isdir(target),
-                            is_match=is_match, target_dir=target_dir, target_paths=target_paths)
+                            is_match=is_match, target_dir=target_dir, target_paths=target_paths,
+                            callable_object=callable_object,
+                            pass_authorization=pass_authorization,
+                            extra_path_info=extra_path_info)
         if alias.application_group is not None:
             self.check_application_group(statement, alias.application_group)
         self.aliases.append((alias, statement.line))
 
-    def group_options(self, statement: Statement, words: List[str]) -> Dict[str, str]:
-        """The process-group= and application-group= options of a script directive."""
+    def group_options(self, statement: Statement, words: List[str],
+                      allowed: Tuple[str, ...] = ("process-group", "application-group")
+                      ) -> Dict[str, str]:
+        """The options of a script directive: process-group= and application-group=, and for
+        the aliases also callable-object= and pass-authorization= (`allowed`)."""
         options: Dict[str, str] = {}
         for word in words:
             key, sep, value = word.partition("=")
-            if key not in ("process-group", "application-group") or not sep:
+            if key not in allowed or not sep:
                 raise self.error(statement, f"unknown option '{word}'",
-                                 "the options are process-group=NAME and "
-                                 "application-group=NAME")
+                                 "the options are " + ", ".join(
+                                     f"{name}={_OPTION_VALUES.get(name, 'NAME')}"
+                                     for name in allowed))
             if key in options:
                 raise self.error(statement, f"option '{key}' is given twice", f"keep one {key}=")
             options[key] = value
@@ -550,7 +662,7 @@ class _Builder:
                       socket_prefix=self.socket_prefix, callable_object=self.callable_object,
                       source=self.source,
                       import_scripts=[script for script, _ in self.import_scripts],
-                      hook_scripts=hook_scripts)
+                      hook_scripts=hook_scripts, server=self.server_settings())
 
     def check_import_scripts(self) -> None:
         for script, line in self.import_scripts:
@@ -648,11 +760,77 @@ class _Builder:
         return path
 
 
+def _whole_number_in(low: int, high: int, extra: Tuple[str, ...] = ()) -> Kind:
+    words = " or ".join([*(f"'{word}'" for word in extra), f"a whole number from {low} to {high}"])
+
+    def convert(raw: str):
+        if raw.lower() in extra:
+            return raw.lower()
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            raise InvalidValue(f"must be {words}, got '{raw}'")
+        return int(raw) if not extra else raw.lstrip("0") or "0"
+
+    return Kind(words, convert)
+
+
+# Server-wide directives of mod_wsgi that mod_wsgid passes on as written:
+# name -> (ServerSettings field, kind of its one argument, usage).
+SERVER_DIRECTIVES: Dict[str, Tuple[str, Kind, str]] = {
+    "WSGIPythonHome": ("python_home", PYTHON_HOME, "DIRECTORY"),
+    "WSGIPythonOptimize": ("python_optimize", _whole_number_in(0, 2), "0|1|2"),
+    # mod_wsgi's range: what PYTHONHASHSEED accepts.
+    "WSGIPythonHashSeed": ("python_hash_seed", _whole_number_in(0, 4294967295, ("random",)),
+                           "random|NUMBER"),
+    "WSGIDontWriteBytecode": ("dont_write_bytecode", ON_OFF, "On|Off"),
+    "WSGIRestrictStdin": ("restrict_stdin", ON_OFF, "On|Off"),
+    "WSGIRestrictStdout": ("restrict_stdout", ON_OFF, "On|Off"),
+    "WSGIRestrictSignal": ("restrict_signal", ON_OFF, "On|Off"),
+    "WSGIDestroyInterpreter": ("destroy_interpreter", ON_OFF, "On|Off"),
+    "WSGIVerboseDebugging": ("verbose_debugging", ON_OFF, "On|Off"),
+    "WSGIServerMetrics": ("server_metrics", ON_OFF, "On|Off"),
+    "WSGINewRelicConfigFile": ("newrelic_config_file", ABSOLUTE_PATH, "PATH"),
+    "WSGINewRelicEnvironment": ("newrelic_environment", TEXT, "NAME"),
+    "WSGICaseSensitivity": ("case_sensitivity", ON_OFF, "On|Off"),
+    "WSGIAcceptMutex": ("accept_mutex", TEXT, "NAME"),
+}
+SERVER_EXAMPLES = {
+    **{name: "On" for name, (_, kind, _) in SERVER_DIRECTIVES.items() if kind is ON_OFF},
+    "WSGIPythonHome": "/srv/venv", "WSGIPythonOptimize": "1", "WSGIPythonHashSeed": "random",
+    "WSGINewRelicConfigFile": "/etc/newrelic.ini", "WSGINewRelicEnvironment": "production",
+    "WSGIAcceptMutex": "default",
+}
+
+_WARNING_ACTIONS = ("default", "always", "ignore", "module", "once", "error")
+
+
+def warning_option_problem(spec: str) -> Optional[str]:
+    """Why `spec` is not a -W option Python would accept, or None. A dotted category is not
+    imported here (that would run application code in the supervisor): the daemon checks it."""
+    parts = spec.split(":")
+    if len(parts) > 5:
+        return "it has more than 5 fields"
+    action = parts[0].strip()
+    if not any(known.startswith(action) for known in _WARNING_ACTIONS):
+        return f"'{action}' is not an action ({', '.join(_WARNING_ACTIONS)})"
+    category = parts[2].strip() if len(parts) > 2 else ""
+    if category and "." not in category:
+        import builtins
+        found = getattr(builtins, category, None)
+        if not (isinstance(found, type) and issubclass(found, Warning)):
+            return f"'{category}' is not a built-in warning category"
+    lineno = parts[4].strip() if len(parts) > 4 else ""
+    if lineno and not lineno.isdigit():
+        return f"the line number '{lineno}' is not a whole number >= 0"
+    return None
+
+
 # Canonical spelling, in the order the builder reads them (file-wide ones first).
 _FILE_WIDE = {
     "WSGIApacheUser": _Builder.apache_user,
     "WSGISocketPrefix": _Builder.socket_prefix_directive,
     "WSGICallableObject": _Builder.callable_object_directive,
+    "WSGIPythonWarnings": _Builder.python_warnings_directive,
+    **{directive: _Builder.server_setting for directive in SERVER_DIRECTIVES},
 }
 _PER_GROUP = {
     "WSGIDaemonProcess": _Builder.daemon_process,

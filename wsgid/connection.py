@@ -43,9 +43,11 @@ import time
 from wsgid.core import RequestPath, describe_request
 from wsgid.filewrapper import FileWrapper
 from wsgid.hooks import HookRunner, describe_hook_call
-from wsgid.loader import ScriptError, ScriptLoader, ScriptLoadError, ScriptRefused
+from wsgid.loader import (ScriptError, ScriptForbidden, ScriptLoader, ScriptLoadError,
+                          ScriptRefused)
 from wsgid.response import (
     ERROR_RESPONSE_500,
+    FORBIDDEN_RESPONSE_403,
     GATEWAY_TIMEOUT_RESPONSE_504,
     NOT_FOUND_RESPONSE_404,
     ErrorStream,
@@ -121,6 +123,9 @@ class RequestHandler(RequestPath):
         except ScriptRefused as exc:
             log.warning("%s; answered 404 to %s", exc, response.label)
             response.send_own_response(NOT_FOUND_RESPONSE_404, 404)
+        except ScriptForbidden as exc:
+            log.error("%s; answered 403 to %s", exc, response.label)
+            response.send_own_response(FORBIDDEN_RESPONSE_403, 403)
         except ScriptLoadError as exc:
             log.error("%s; answered 500 to %s", exc, response.label, exc_info=exc.__cause__)
             response.send_own_response(ERROR_RESPONSE_500, 500)

@@ -101,6 +101,7 @@ class HookRunner:
         arguments = [hook_argument(environ, key, hook) for key in argument_keys]
         application_group = environ.get("wsgid.application_group", "")
         try:
+            self.loader.check_script_owner(path)
             module = self.loader.load(path, application_group)
         except ScriptError as exc:
             raise HookFailed(f"cannot run {hook}(): {exc}") from exc.__cause__

@@ -29,12 +29,21 @@ Rules:
   file system. Directory and $N targets, and a file target reached through a symlink, are
   checked against the file system on every request, so a file replaced by a symlink later
   cannot escape.
-- The callable is named by wsgid.callable_object, else WSGICallableObject, else 'application',
-  and must be a Python identifier.
+- The callable is named by wsgid.callable_object, else the alias's callable-object=, else
+  WSGICallableObject, else 'application', and must be a Python identifier.
+- With WSGICaseSensitivity Off the file system is taken to ignore case, as mod_wsgi documents
+  it: the path is lowercased where it names a loaded copy (the module name and the cache key),
+  so two spellings of one file share one module.
+- script-user= / script-group= (check_script_owner): a WSGI or hook script whose file, or
+  whose directory, has another owner (group), or that someone besides them may write, is
+  refused with ScriptForbidden (403), as mod_wsgi's check of the handler script does.
 """
 
+import grp
 import keyword
 import os
+import pwd
+import stat
 import sys
 import threading
 import types
@@ -60,6 +69,12 @@ class ScriptError(Exception):
     status = 500
 
 
+class ScriptForbidden(ScriptError):
+    """script-user= / script-group= refuse the script (mod_wsgi's 403)."""
+
+    status = 403
+
+
 class ScriptRefused(ScriptError):
     """SCRIPT_FILENAME names no script configured for this process group."""
 
@@ -78,8 +93,10 @@ class CallableNotFound(ScriptError):
     """The script has no callable of the requested name, or the name is not an identifier."""
 
 
-def module_name(path, application_group):
+def module_name(path, application_group, case_sensitive=True):
     """The sys.modules name of one loaded copy of a script."""
+    if not case_sensitive:
+        path = path.lower()
     key = path if application_group == "" else f"{application_group}\0{path}"
     digest = _md5(key.encode("utf-8", "surrogateescape"), usedforsecurity=False)
     return "_wsgid_" + digest.hexdigest()
@@ -113,8 +130,18 @@ class ScriptLoader:
         self.import_scripts = list(config.import_scripts_for(group_name))
         group = config.groups.get(group_name)
         self.service_group = group is not None and group.options["threads"] == 0
+        server = getattr(config, "server", None)
+        self.case_sensitive = server.case_sensitivity if server is not None else True
+        options = group.options if group is not None else {}
+        self.script_user = options.get("script-user")
+        self.script_group = options.get("script-group")
         self.file_aliases = {os.path.normpath(a.target): a for a in self.aliases
                              if not a.is_dir and a.target_paths is None}
+        for alias in list(self.file_aliases.values()):
+            if alias.extra_path_info:
+                # The target as written (FILE/EXTRA) names the same script.
+                self.file_aliases.setdefault(
+                    os.path.normpath(alias.target + alias.extra_path_info), alias)
         self.dir_aliases = [a for a in self.aliases if a.is_dir]
         self.substituted_aliases = [a for a in self.aliases if a.target_paths is not None]
         self._file_alias_spellings = {}  # SCRIPT_FILENAME -> (alias.target, alias)
@@ -144,6 +171,10 @@ class ScriptLoader:
 
     def resolve(self, environ):
         """(path to load, application group) for a request; raises ScriptError."""
+        path, group, _ = self._resolve(environ)
+        return path, group
+
+    def _resolve(self, environ):
         requested = environ.get("SCRIPT_FILENAME", "")
         if requested.startswith("/"):
             path, alias = self._configured_script(requested)
@@ -153,7 +184,7 @@ class ScriptLoader:
             group = environ["wsgid.application_group"]
         else:
             group = application_group_name(alias.application_group, environ)
-        return path, group
+        return path, group, alias
 
     def _match_alias(self, requested):
         """(path to load, alias) if `requested` is a script configured for this group, else
@@ -168,7 +199,7 @@ class ScriptLoader:
                 self._file_alias_spellings[requested] = match
             return match
         real = os.path.realpath(requested)
-        for alias in self.file_aliases.values():
+        for alias in self._distinct_file_aliases():
             if real == os.path.realpath(alias.target):
                 return alias.target, alias
         for alias in self.dir_aliases:
@@ -180,6 +211,10 @@ class ScriptLoader:
                     and os.path.isfile(real)):
                 return real, alias
         return None
+
+    def _distinct_file_aliases(self):
+        # An alias with extra_path_info is in file_aliases under two spellings.
+        return list({id(alias): alias for alias in self.file_aliases.values()}.values())
 
     def _path_as_requests_name_it(self, path):
         match = self._match_alias(path)
@@ -196,7 +231,7 @@ class ScriptLoader:
             f"directory target)")
 
     def _default_script(self):
-        files = list(self.file_aliases.values())
+        files = self._distinct_file_aliases()
         if len(self.aliases) == 1 and len(files) == 1:
             return files[0].target, files[0]
         configured = ", ".join(a.target for a in self.aliases) or "none"
@@ -209,8 +244,10 @@ class ScriptLoader:
 
     def application_for(self, environ):
         """The WSGI callable that serves this request; raises ScriptError."""
-        path, group = self.resolve(environ)
-        name = environ.get("wsgid.callable_object") or self.default_callable
+        path, group, alias = self._resolve(environ)
+        self.check_script_owner(path)
+        name = (environ.get("wsgid.callable_object") or alias.callable_object
+                or self.default_callable)
         if not name.isidentifier() or keyword.iskeyword(name):
             raise CallableNotFound(
                 f"WSGI callable name {name!r} for {path} is not a Python identifier "
@@ -227,9 +264,37 @@ class ScriptLoader:
                 f"not a callable")
         return application
 
+    def check_script_owner(self, path):
+        """Refuse the script (ScriptForbidden) unless script-user= / script-group= allow it:
+        mod_wsgi's rules, for the file and then its directory."""
+        if self.script_user is None and self.script_group is None:
+            return
+        directory = os.path.dirname(path) or "/"
+        for what, where in (("WSGI script file", path),
+                            ("parent directory of WSGI script file", directory)):
+            try:
+                info = os.stat(where)
+            except OSError as exc:
+                raise ScriptForbidden(f"refused {path}: cannot stat the {what} {where} "
+                                      f"({exc.strerror})") from None
+            if self.script_user is not None:
+                if info.st_uid != self.script_user:
+                    raise ScriptForbidden(
+                        f"refused {path}: the owner of the {what} is {_user(info.st_uid)}, "
+                        f"not script-user={_user(self.script_user)}")
+                if info.st_mode & stat.S_IWGRP:
+                    raise ScriptForbidden(f"refused {path}: the {what} is writable by its "
+                                          "group (script-user= allows only its owner)")
+            elif info.st_gid != self.script_group:
+                raise ScriptForbidden(
+                    f"refused {path}: the group of the {what} is {_group(info.st_gid)}, "
+                    f"not script-group={_group(self.script_group)}")
+            if info.st_mode & stat.S_IWOTH:
+                raise ScriptForbidden(f"refused {path}: the {what} is writable by everyone")
+
     def load(self, path, application_group):
         """The module of `path` for `application_group`, loading it on first use."""
-        key = (path, application_group)
+        key = (path if self.case_sensitive else path.lower(), application_group)
         module = self._modules.get(key)
         if module is not None:
             return module
@@ -239,7 +304,8 @@ class ScriptLoader:
                 # What the script subscribes or looks up at import belongs to its application
                 # group's API state, also when it is preloaded outside any request.
                 with api.application_group_context(application_group):
-                    module = execute_script(path, module_name(path, application_group))
+                    module = execute_script(path, module_name(path, application_group,
+                                                              self.case_sensitive))
                 self._modules[key] = module
         return module
 
@@ -250,6 +316,20 @@ class ScriptLoader:
     def _lock_for(self, key):
         with self._locks_guard:
             return self._locks.setdefault(key, threading.Lock())
+
+
+def _user(uid):
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"#{uid}"
+
+
+def _group(gid):
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return f"#{gid}"
 
 
 def _inside(real, directory):

@@ -7,8 +7,11 @@ marked `cli`, and `reference_markdown` (through tools/gen_config_docs.py) writes
 reference in docs/configuration.md.
 
 Rules:
-- Options wsgid does not implement yet are declared with mod_wsgi's defaults and
-  `implemented=False`; using one is a ConfigError that says so. Nothing is silently ignored.
+- The one option wsgid does not implement (chroot) is declared with mod_wsgi's default and
+  `implemented=False`; using it is a ConfigError that says so. Nothing is silently ignored.
+- Some defaults come from server-wide directives of the same file (WSGIPythonHome,
+  WSGIServerMetrics, WSGINewRelicConfigFile, WSGINewRelicEnvironment): config.py passes them
+  as `defaults` to parse_daemon_process.
 - Every refusal is a ConfigError naming the directive, the option and the fix.
 - A value's Python type is fixed by its kind: whole numbers are int, times are float seconds,
   users and groups are resolved to uid/gid ints, path lists are list[str].
@@ -35,6 +38,16 @@ GROUP_NAME_MAX = 64
 
 # mod_wsgi keeps per-thread state in a table indexed by a 16-bit number with two values reserved.
 THREADS_MAX = 0xFFFF - 2
+
+# Byte sizes that C code receives as an int (mod_wsgi reads them with atoi; mod_wsgid and
+# setsockopt take an int): larger values are refused rather than wrapped.
+C_INT_MAX = 2**31 - 1
+
+# The longest duration any option of kind seconds stands for: a larger value is accepted and
+# clamped to this. 2**31 - 1 seconds (68 years) is the largest value mod_wsgi's own parsing
+# (atoi into an int) can hold, fits the C module's microsecond counters (int64) and every
+# Python wait (threading.TIMEOUT_MAX), so both sides of wsgid read a value the same way.
+SECONDS_MAX = float(2**31 - 1)
 
 
 class InvalidValue(Exception):
@@ -91,7 +104,8 @@ def whole_number(minimum: int, maximum: Optional[int] = None, or_zero: bool = Fa
 
 
 def seconds(allow_zero: bool) -> Kind:
-    """A duration in seconds, as float; whole or decimal (`2`, `0.5`), never negative."""
+    """A duration in seconds, as float; whole or decimal (`2`, `0.5`), never negative; values
+    above SECONDS_MAX mean SECONDS_MAX ("as good as never")."""
     describe = "a number of seconds >= 0" if allow_zero else "a number of seconds > 0"
 
     def convert(raw: str) -> float:
@@ -100,7 +114,7 @@ def seconds(allow_zero: bool) -> Kind:
         value = float(raw)
         if value == 0 and not allow_zero:
             raise InvalidValue(f"must be {describe}, {_got(raw)}")
-        return value
+        return min(value, SECONDS_MAX)
 
     return Kind(describe, convert)
 
@@ -220,16 +234,16 @@ def _existing_directory(raw: str) -> str:
 DIRECTORY = Kind("the absolute path of an existing directory", _existing_directory)
 
 
-def _convert_directory_list(raw: str) -> List[str]:
-    # Empty entries (a stray ':' at either end) mean nothing, as in PYTHONPATH.
+def _convert_path_list(raw: str) -> List[str]:
+    # Empty entries (a stray ':' at either end) mean nothing, as in PYTHONPATH. An entry that
+    # does not exist (yet) is kept, as mod_wsgi keeps it: the daemon warns when it starts.
     entries = [entry for entry in raw.split(":") if entry]
     if not entries:
-        raise InvalidValue(f"must be {DIRECTORY_LIST.describe}, {_got(raw)}")
-    return [_existing_directory(entry) for entry in entries]
+        raise InvalidValue(f"must be {PATH_LIST.describe}, {_got(raw)}")
+    return [_convert_absolute_path(entry) for entry in entries]
 
 
-DIRECTORY_LIST = Kind("absolute paths of existing directories, separated by ':'",
-                      _convert_directory_list)
+PATH_LIST = Kind("absolute paths separated by ':'", _convert_path_list)
 
 
 def site_packages_dir(python_home: str) -> str:
@@ -238,20 +252,15 @@ def site_packages_dir(python_home: str) -> str:
     return os.path.join(python_home, "lib", version, "site-packages")
 
 
-def _convert_python_home(raw: str) -> str:
-    path = _existing_directory(raw)
-    packages = site_packages_dir(path)
-    if not os.path.isdir(packages):
-        version = f"{sys.version_info[0]}.{sys.version_info[1]}"
-        raise InvalidValue(
-            f"names '{raw}', which has no {os.path.relpath(packages, path)}: it is not a "
-            f"virtual environment of Python {version}, the Python that runs wsgid",
-            f"make one with `python{version} -m venv {raw}`, or point python-home= at one")
-    return path
+def is_own_prefix(python_home: str) -> bool:
+    """Is `python_home` the installation of the Python that runs wsgid (`/usr` for a system
+    Python)? Its packages are already on sys.path: nothing to add."""
+    home = os.path.realpath(python_home)
+    return home in {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix)}
 
 
-PYTHON_HOME = Kind("the absolute path of a virtual environment of the Python that runs wsgid",
-                   _convert_python_home)
+PYTHON_HOME = Kind("the absolute path of an existing directory: a virtual environment of the "
+                   "Python that runs wsgid, or that Python's own prefix", _existing_directory)
 
 
 def _convert_umask(raw: str) -> int:
@@ -332,12 +341,16 @@ OPTIONS: Tuple[Option, ...] = (
            "The working directory of the daemon processes.", "/srv/app", cli=True,
            default_text="the daemon user's home directory when that user is not the Apache "
                         "user, else unchanged"),
-    Option("python-path", DIRECTORY_LIST, (),
+    Option("python-path", PATH_LIST, (),
            "Directories added to `sys.path` the way `site.addsitedir` does (so `.pth` files "
-           "in them count).", "/srv/app:/srv/lib", cli=True, default_text="none"),
+           "in them count); one that does not exist or is a file is still added, with a "
+           "warning when the daemon starts.", "/srv/app:/srv/lib", cli=True,
+           default_text="none"),
     Option("python-home", PYTHON_HOME, None,
            "A virtual environment, made from the Python that runs wsgid, whose packages the "
-           "daemon processes use.", "/srv/venv"),
+           "daemon processes use; this Python's own prefix (such as `/usr`) adds nothing, "
+           "and any other directory is a warning when the daemon starts.", "/srv/venv",
+           default_text="`WSGIPythonHome`, else unset"),
     Option("lang", TEXT, None,
            "The `LANG` environment variable of the daemon processes.", "en_US.UTF-8", cli=True,
            default_text="inherited"),
@@ -358,7 +371,6 @@ OPTIONS: Tuple[Option, ...] = (
            "head that does not arrive in time is a 504.", "60", cli=True,
            default_text="Apache's `Timeout` for the group's server (60 in external mode)"),
 
-    # Declared with mod_wsgi 4.6's defaults; refused until wsgid implements them.
     Option("supplementary-groups", GROUP_LIST, (),
            "The supplementary groups of the daemon processes, exactly these, separated by "
            "commas.", "adm,staff",
@@ -366,21 +378,21 @@ OPTIONS: Tuple[Option, ...] = (
     Option("umask", UMASK, None,
            "The umask of the daemon processes, in octal.", "0022",
            default_text="inherited"),
+    # Declared with mod_wsgi 4.6's default; refused: wsgid does not implement it.
     Option("chroot", ABSOLUTE_PATH, None,
            "A directory the daemon processes are jailed in with chroot().", "/srv/jail",
            implemented=False),
     Option("script-user", user(allow_root=True), None,
-           "Only WSGI scripts owned by this user may run; others get 403.", "deploy",
-           implemented=False),
+           "Only WSGI and hook scripts owned by this user, in a directory owned by this user, "
+           "neither writable by group or others, may run; others are refused (403).",
+           "deploy"),
     Option("script-group", group(allow_root=True), None,
-           "Only WSGI scripts of this group may run; others get 403.", "deploy",
-           implemented=False),
+           "Only WSGI and hook scripts of this group, in a directory of this group, neither "
+           "writable by others, may run; others are refused (403).", "deploy"),
     Option("python-eggs", ABSOLUTE_PATH, None,
-           "The `PYTHON_EGG_CACHE` directory of the daemon processes.", "/srv/eggs",
-           implemented=False),
-    Option("stack-size", whole_number(1, or_zero=True), 0,
-           "The stack size in bytes of each request thread; 0 keeps the system's.", "524288",
-           implemented=False),
+           "The `PYTHON_EGG_CACHE` directory of the daemon processes.", "/srv/eggs"),
+    Option("stack-size", whole_number(1, C_INT_MAX, or_zero=True), 0,
+           "The stack size in bytes of each request thread; 0 keeps the system's.", "524288"),
     Option("maximum-requests", _COUNT, 0,
            "Recycle a daemon process after it has served this many requests; 0 never.", "1000"),
     Option("restart-interval", seconds(allow_zero=True), 0.0,
@@ -406,17 +418,17 @@ OPTIONS: Tuple[Option, ...] = (
     Option("queue-timeout", seconds(allow_zero=True), 0.0,
            "A request that waited longer than this for a daemon process gets 504; 0 never.",
            "45"),
-    Option("send-buffer-size", whole_number(512, or_zero=True), 0,
-           "The send buffer size of the daemon side of each connection, in bytes.", "65536",
-           implemented=False),
-    Option("receive-buffer-size", whole_number(512, or_zero=True), 0,
-           "The receive buffer size of the daemon side of each connection, in bytes.", "65536",
-           implemented=False),
-    Option("header-buffer-size", whole_number(8192, or_zero=True), 0,
+    Option("send-buffer-size", whole_number(512, C_INT_MAX, or_zero=True), 0,
+           "The send buffer size (SO_SNDBUF) of the daemon side of each connection, in bytes; "
+           "0 keeps the system's.", "65536"),
+    Option("receive-buffer-size", whole_number(512, C_INT_MAX, or_zero=True), 0,
+           "The receive buffer size (SO_RCVBUF) of the daemon side of each connection, in "
+           "bytes; 0 keeps the system's.", "65536"),
+    Option("header-buffer-size", whole_number(8192, C_INT_MAX, or_zero=True), 0,
            "The largest response head (status line and headers) an application may send, in "
            "bytes; the daemons answer 500 to a larger one, and Apache accepts up to this "
            "much (0: 32768, mod_wsgi's default).", "65536"),
-    Option("response-buffer-size", whole_number(65536, or_zero=True), 0,
+    Option("response-buffer-size", whole_number(65536, C_INT_MAX, or_zero=True), 0,
            "How many response bytes Apache reads from a daemon at once before it passes them "
            "to the client (0: the head limit plus 8 KiB).", "131072"),
     Option("response-socket-timeout", seconds(allow_zero=True), 0.0,
@@ -432,14 +444,16 @@ OPTIONS: Tuple[Option, ...] = (
     Option("virtual-memory-limit", _COUNT, 0,
            "The address space limit of a daemon process in bytes; 0 none.", "1073741824"),
     Option("server-metrics", ON_OFF, False,
-           "Whether the daemon processes collect Apache server metrics.", "On",
-           implemented=False),
+           "Whether `mod_wsgi.server_metrics()` answers in the daemon processes (with what "
+           "wsgid knows: the daemon process and its threads) or returns None.", "On",
+           default_text="`WSGIServerMetrics`, else `Off`"),
     Option("newrelic-config-file", ABSOLUTE_PATH, None,
-           "The New Relic agent configuration file of the daemon processes.",
-           "/etc/newrelic.ini", implemented=False),
+           "The New Relic agent configuration file: the daemon processes call "
+           "`newrelic.agent.initialize()` with it before loading the application.",
+           "/etc/newrelic.ini", default_text="`WSGINewRelicConfigFile`, else unset"),
     Option("newrelic-environment", TEXT, None,
-           "The New Relic agent environment of the daemon processes.", "production",
-           implemented=False),
+           "The New Relic agent environment passed with newrelic-config-file.", "production",
+           default_text="`WSGINewRelicEnvironment`, else unset"),
 )
 
 OPTION_BY_NAME: Dict[str, Option] = {option.name: option for option in OPTIONS}
@@ -576,14 +590,16 @@ def _resolve_home(values: Dict[str, Any], apache_ids: Optional[Tuple[int, int]],
 def parse_daemon_process(args: Sequence[str], source: Optional[str] = None,
                          line: Optional[int] = None, *,
                          apache_ids: Optional[Tuple[int, int]] = None,
-                         running_ids: Optional[Tuple[int, int]] = None
+                         running_ids: Optional[Tuple[int, int]] = None,
+                         defaults: Optional[Dict[str, Any]] = None
                          ) -> Tuple[str, Dict[str, Any]]:
     """Validate a WSGIDaemonProcess directive's arguments (group name first).
 
     Returns (name, values): values holds every implemented option, keyed by option name, with
     defaults filled and converted (see the module docstring). `apache_ids` is the Apache child
     (uid, gid) from WSGIApacheUser; `running_ids` the supervisor's (euid, egid), by default this
-    process's. Raises ConfigError.
+    process's; `defaults` replaces the table's default of the options it names (the server-wide
+    directives' values, already converted). Raises ConfigError.
     """
     if not args:
         raise ConfigError(DIRECTIVE, "the group name is missing",
@@ -608,7 +624,15 @@ def parse_daemon_process(args: Sequence[str], source: Optional[str] = None,
                               "options wsgid supports", source, line, option=option_name)
         given[option_name] = option.parse_value(raw, directive, source, line)
 
-    values = {option.name: given.get(option.name, option.default) for option in IMPLEMENTED}
+    if "script-user" in given and "script-group" in given:
+        # As mod_wsgi: one rule about who may have written the scripts, not two.
+        raise ConfigError(directive, "options 'script-user' and 'script-group' are both given",
+                          "keep one of them: mod_wsgi allows only one of script-user= and "
+                          "script-group=", source, line, option="script-group")
+    fallback = {option.name: option.default for option in IMPLEMENTED}
+    fallback.update(defaults or {})
+    values = {option.name: given.get(option.name, fallback[option.name])
+              for option in IMPLEMENTED}
     # The table's defaults are immutable; callers get the same type as a written value.
     values["python-path"] = list(values["python-path"])
     values["display-name"] = expand_display_name(values["display-name"], name)
@@ -656,11 +680,11 @@ def reference_markdown() -> str:
         "",
         *_table(IMPLEMENTED, "default"),
         "",
-        "### Options wsgid does not support yet",
+        "### Options wsgid does not support",
         "",
-        "These are mod_wsgi 4.6's other options, listed with mod_wsgi's defaults. Giving one is "
-        "a configuration error that says wsgid does not support it yet: a setting is never "
-        "silently ignored.",
+        "mod_wsgi 4.6's remaining option, listed with mod_wsgi's default. Giving it is a "
+        "configuration error that says wsgid does not support it: a setting is never silently "
+        "ignored.",
         "",
         *_table([option for option in OPTIONS if not option.implemented], "mod_wsgi default"),
         "",

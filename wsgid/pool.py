@@ -36,11 +36,16 @@ logger = log.get_logger("pool")
 class RequestThreadPool:
     """`threads` threads serving connections from `listener` with `handle(conn)`."""
 
-    def __init__(self, listener, handle, threads, allowed_uids, name="wsgid-request"):
+    def __init__(self, listener, handle, threads, allowed_uids, name="wsgid-request",
+                 send_buffer_size=0, receive_buffer_size=0):
         self._listener = listener
         self._wake_r, self._wake_w = os.pipe()
         self._loop = core.AcceptLoop(listener, self._wake_r, handle, allowed_uids,
                                      functools.partial(sockets.refuse, listener, allowed_uids))
+        # send-buffer-size= / receive-buffer-size=: set on each accepted connection (0: the
+        # system's), since a unix connection does not inherit them from the listener.
+        self._loop.send_buffer_size = send_buffer_size
+        self._loop.receive_buffer_size = receive_buffer_size
         self._threads = [threading.Thread(target=self._loop.run, name=f"{name}-{i}",
                                           daemon=True)
                          for i in range(threads)]

@@ -22,7 +22,7 @@ import os
 import signal
 import sys
 
-from wsgid import channel, log, worker
+from wsgid import channel, interpreter, log, worker
 from wsgid.states import (ALLOWED_TRANSITIONS, ExitCode, InvalidTransition, ProcessState,
                           ShutdownReason, describe_exit_code)
 
@@ -194,8 +194,8 @@ def _become_daemon_process(group, config, listener, supervisor_pid, channel_fd):
             pass
     finally:
         try:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            # Not sys.stdout: the application's may be restricted (interpreter.py).
+            interpreter.flush_standard_streams()
         finally:
             os._exit(int(code))
 

@@ -71,6 +71,13 @@ _GATEWAY_TIMEOUT_BODY = (
     b"</body></html>\n"
 )
 
+_FORBIDDEN_BODY = (
+    b"<!DOCTYPE html>\n<html><head><title>403 Forbidden</title></head>\n"
+    b"<body><h1>Forbidden</h1>\n<p>You don't have permission to access this resource.</p>"
+    b"</body></html>\n"
+)
+
+FORBIDDEN_RESPONSE_403 = complete_response(b"403 Forbidden", _FORBIDDEN_BODY)
 ERROR_RESPONSE_500 = complete_response(b"500 Internal Server Error", _ERROR_BODY)
 NOT_FOUND_RESPONSE_404 = complete_response(b"404 Not Found", _NOT_FOUND_BODY)
 GATEWAY_TIMEOUT_RESPONSE_504 = complete_response(b"504 Gateway Timeout", _GATEWAY_TIMEOUT_BODY)

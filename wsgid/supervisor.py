@@ -94,11 +94,85 @@ def main(config_path, managed_by=None):
         print(f"{config_path}: cannot read the daemon configuration: {exc.strerror or exc}",
               file=sys.stderr)
         return 2
+    # Before anything is bound or taken from the environment: the new program starts over.
+    reexec_for_interpreter_flags(config.server)
     apache_children = ApacheChildren(config_path, managed_by) if managed_by is not None else None
     # Taken out of the environment before the first fork, in both modes (notify.py).
     notifier = notify.Notifier.from_environment(use=managed_by is None)
     return Supervisor(config_path, config, managed_by, apache_children=apache_children,
                       notifier=notifier).run()
+
+
+# Set in the environment of the re-executed supervisor: it never re-executes again, whatever
+# its flags turned out to be (a -E interpreter ignores PYTHONHASHSEED, say).
+REEXEC_MARK = "WSGID_REEXECUTED"
+
+
+def interpreter_flag_changes(server, flags=None, environ=None):
+    """What the running interpreter lacks of WSGIPythonOptimize / WSGIPythonHashSeed: a list of
+    (what, wanted) words for the log; [] when it runs as the file asks."""
+    flags = flags if flags is not None else sys.flags
+    environ = environ if environ is not None else os.environ
+    changes = []
+    if server.python_optimize is not None and flags.optimize != server.python_optimize:
+        changes.append(("optimize level", f"{flags.optimize} -> {server.python_optimize}"))
+    if server.python_hash_seed is not None:
+        running = environ.get("PYTHONHASHSEED", "random") if not flags.ignore_environment \
+            else "random"
+        if running != server.python_hash_seed:
+            changes.append(("hash seed", f"{running} -> {server.python_hash_seed}"))
+    return changes
+
+
+def reexec_argv(server, orig_argv, optimize_now):
+    """The command line that runs this supervisor again with WSGIPythonOptimize: the original
+    one (sys.orig_argv) with its -O flags replaced."""
+    interpreter, *rest = orig_argv
+    options, index = [], 0
+    # The interpreter's own options come before the script, -m or -c.
+    while index < len(rest) and rest[index].startswith("-") and rest[index] not in ("-m", "-c",
+                                                                                    "-"):
+        word = rest[index]
+        if word in ("-W", "-X"):
+            options += rest[index:index + 2]
+            index += 2
+            continue
+        if not word.startswith("--") and word[1:2] not in ("W", "X"):
+            word = "-" + word[1:].replace("O", "")
+        if word != "-":
+            options.append(word)
+        index += 1
+    level = server.python_optimize if server.python_optimize is not None else optimize_now
+    optimize = ["-" + "O" * level] if level else []
+    return [interpreter, *optimize, *options, *rest[index:]]
+
+
+def reexec_for_interpreter_flags(server):
+    """Run this supervisor again (os.execv: same pid, same arguments) when the file asks for an
+    optimize level or hash seed this interpreter does not have: daemons are forked from the
+    supervisor, so they get the supervisor's. Once only (REEXEC_MARK)."""
+    changes = interpreter_flag_changes(server)
+    if os.environ.pop(REEXEC_MARK, None) is not None:
+        if changes:
+            logger.error("still running with %s after re-executing the supervisor; the daemon "
+                         "processes run with this interpreter's flags. Fix: start wsgid without "
+                         "-E/-I and without PYTHONOPTIMIZE", ", ".join(
+                             f"{what} {words}" for what, words in changes))
+        return
+    if not changes:
+        return
+    env = dict(os.environ)
+    env[REEXEC_MARK] = "1"
+    if server.python_hash_seed is not None:
+        env["PYTHONHASHSEED"] = server.python_hash_seed
+    if server.python_optimize is not None:
+        env.pop("PYTHONOPTIMIZE", None)   # it could only raise the level the flags set
+    argv = reexec_argv(server, sys.orig_argv, sys.flags.optimize)
+    logger.info("re-executing the supervisor for WSGIPythonOptimize/WSGIPythonHashSeed (%s)",
+                ", ".join(f"{what} {words}" for what, words in changes))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(argv[0] if os.path.isabs(argv[0]) else sys.executable, argv, env)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,7 +189,7 @@ def group_fingerprint(config, name):
     """Everything about a group that its daemon processes were started with."""
     return (config.groups[name], tuple(config.scripts_for_group(name)),
             tuple(config.import_scripts_for(name)), tuple(config.hook_scripts_for(name)),
-            config.callable_object)
+            config.callable_object, config.server)
 
 
 def plan_reload(running, new_config):
@@ -253,6 +327,9 @@ class Supervisor:
             group.start(now)
         self._awaiting_ready = list(self.groups.values())
         self.notifier.status(f"starting {self._groups_phrase()}")
+        if self.config.server.accept_mutex is not None:
+            logger.info("WSGIAcceptMutex %s has no effect: wsgid's daemon processes use their "
+                        "own accept lock", self.config.server.accept_mutex)
         logger.info("supervisor started for %s: groups %s", self.config_path,
                     ", ".join(self.groups) or "(none)")
         self.control.open()
@@ -536,6 +613,12 @@ class Supervisor:
             logger.error("reload failed, keeping the running configuration: cannot read %s: %s",
                          self.config_path, exc.strerror or exc)
             return
+        changes = interpreter_flag_changes(new_config.server)
+        if changes:
+            logger.warning("reload: %s of WSGIPythonOptimize/WSGIPythonHashSeed take effect only "
+                           "when the supervisor restarts (a full Apache restart in managed "
+                           "mode); the daemon processes keep the running interpreter's",
+                           ", ".join(f"{what} {words}" for what, words in changes))
         running = {name: group.fingerprint for name, group in self.groups.items()}
         plan = plan_reload(running, new_config)
         now = self._clock()

@@ -19,8 +19,13 @@ returns into the supervisor's code (process.py ends the child with os._exit). Th
    failed drop exits with PRIVILEGE_DROP_FAILED and the process never serves, nor does one that
    would serve as root or could become root again. Nothing before this step runs code from
    the application's directories;
-6. python-home= (that virtualenv's site-packages first on sys.path) and python-path=: after
-   the drop, because their .pth files run code as whoever processes them;
+6. python-home= (that virtualenv's site-packages first on sys.path; this Python's own prefix
+   adds nothing; anything else is a warning) and python-path= (an entry that does not exist or
+   is a file is a warning, and is added anyway, as in mod_wsgi): after the drop, because their
+   .pth files run code as whoever processes them. Then python-eggs= (PYTHON_EGG_CACHE) and
+   the interpreter settings of interpreter.py (WSGIDontWriteBytecode, WSGIPythonWarnings,
+   WSGIRestrictStdin/Stdout/Signal, newrelic-config-file=); WSGIVerboseDebugging makes this
+   process log at debug level;
 7. the in-process API (api.init_process), the RequestHandler (after the drop: the application
    is loaded as the daemon user), the monitor thread (monitor.py: heartbeats, limits,
    startup-timeout, request-timeout), the preloads, the request threads; then `ready` on the
@@ -29,12 +34,18 @@ returns into the supervisor's code (process.py ends the child with os._exit). Th
 8. wait until told to stop (a signal, the supervisor's death, or startup-timeout from the
    monitor), then: stop accepting → process_stopping event → running requests get the drain
    time of a recycle (graceful-timeout; eviction-timeout for graceful_signal when set; none for
-   a plain stop, shutdown_signal) → then up to shutdown-timeout more → return OK. The
-   supervisor's SIGKILL comes only after all of that plus a margin (group.py), so a daemon
-   that is not stuck always ends by itself.
+   a plain stop, shutdown_signal) → then up to shutdown-timeout more → the application's
+   atexit callbacks (WSGIDestroyInterpreter On, the default) → return OK. The supervisor's
+   SIGKILL comes only after all of that plus a margin (group.py), so a daemon that is not
+   stuck always ends by itself.
+
+The request threads get stack-size= as their stack size (threading.stack_size while they are
+created; other threads keep the default), and the accept loop sets send-buffer-size= /
+receive-buffer-size= on each accepted connection (Linux does not copy them from the listener).
 """
 
 import glob
+import logging
 import locale
 import math
 import os
@@ -49,7 +60,7 @@ import time
 
 from setproctitle import setproctitle
 
-from wsgid import log, sockets
+from wsgid import interpreter, log, sockets
 from wsgid.channel import READY, RECYCLE
 from wsgid.monitor import Limits, Monitor, format_thread_stacks
 from wsgid.pool import RequestThreadPool
@@ -89,14 +100,16 @@ class DaemonLife:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         signal.set_wakeup_fd(self._wake_w)
-        signal.signal(signal.SIGTERM, self._on_stop_signal)
-        signal.signal(signal.SIGUSR1, self._on_stop_signal)
-        signal.signal(signal.SIGUSR2, self._on_stop_signal)
-        signal.signal(signal.SIGXCPU, self._on_cpu_time_limit)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        # The real function: WSGIRestrictSignal's intercept is for the application only.
+        install = interpreter.original_signal
+        install(signal.SIGTERM, self._on_stop_signal)
+        install(signal.SIGUSR1, self._on_stop_signal)
+        install(signal.SIGUSR2, self._on_stop_signal)
+        install(signal.SIGXCPU, self._on_cpu_time_limit)
+        install(signal.SIGINT, signal.SIG_IGN)
+        install(signal.SIGHUP, signal.SIG_IGN)
+        install(signal.SIGPIPE, signal.SIG_IGN)
+        install(signal.SIGCHLD, signal.SIG_DFL)
 
     # -- signals (main thread) ----------------------------------------------------------------
 
@@ -142,8 +155,7 @@ class DaemonLife:
                  "thread follows"] + format_thread_stacks()
         logger.error("%s", "\n".join(lines))
         _emit_process_stopping(ShutdownReason.STARTUP_TIMEOUT)
-        sys.stdout.flush()
-        sys.stderr.flush()
+        interpreter.flush_standard_streams()
         os._exit(ExitCode.STARTUP_TIMEOUT)
 
     # -- the main thread's wait ---------------------------------------------------------------
@@ -190,6 +202,10 @@ def run(group, config, listener, supervisor_pid, channel):
 
     setproctitle(group.display_name())
     log.set_process_group(group.name)
+    server = _server_settings(config)
+    if server.verbose_debugging:
+        log.get_logger().setLevel(logging.DEBUG)
+        logger.debug("WSGIVerboseDebugging On: this daemon process logs at debug level")
 
     try:
         _apply_locale(options.get("lang"), options.get("locale"))
@@ -211,11 +227,16 @@ def run(group, config, listener, supervisor_pid, channel):
     except OSError as exc:
         logger.error("cannot set up the daemon process environment: %s", exc)
         return ExitCode.SETUP_FAILED
+    if options.get("python-eggs"):
+        os.environ["PYTHON_EGG_CACHE"] = options["python-eggs"]
 
     threads = options["threads"]
     try:
+        interpreter.prepare(server, options, service_mode=threads == 0)
+        logger.debug("interpreter prepared: sys.path=%s", sys.path)
         from wsgid import api
-        api.init_process(group.name, options["processes"], threads)
+        api.init_process(group.name, options["processes"], threads,
+                         server_metrics=options.get("server-metrics", False))
         from wsgid.connection import RequestHandler
         handler = RequestHandler(config, group)
     except BaseException:
@@ -228,7 +249,9 @@ def run(group, config, listener, supervisor_pid, channel):
     monitor.start()
 
     if threads == 0:
-        return _run_service(config, group, handler, monitor, life)
+        code = _run_service(config, group, handler, monitor, life)
+        interpreter.finish(server)
+        return code
 
     try:
         handler.preload()
@@ -241,9 +264,11 @@ def run(group, config, listener, supervisor_pid, channel):
     core.set_response_head_limit(options.get("header-buffer-size", 0))
     pool = RequestThreadPool(listener, handler.handle, threads,
                              sockets.allowed_peer_uids(group.socket_uid),
-                             name=f"wsgid-{group.name}")
+                             name=f"wsgid-{group.name}",
+                             send_buffer_size=options.get("send-buffer-size", 0),
+                             receive_buffer_size=options.get("receive-buffer-size", 0))
     life.pool = pool
-    pool.start()
+    _start_request_threads(pool, options.get("stack-size", 0))
     monitor.mark_ready()
     channel.send(READY)
     logger.info("daemon process serving as uid %d with %d threads (%s wire core)",
@@ -254,7 +279,34 @@ def run(group, config, listener, supervisor_pid, channel):
                        "pure-Python twin", core.CYTHON_IMPORT_ERROR)
 
     reason = life.wait()
-    return _stop(reason, life, pool, handler, monitor)
+    code = _stop(reason, life, pool, handler, monitor)
+    interpreter.finish(server)
+    return code
+
+
+def _server_settings(config):
+    from wsgid.config import ServerSettings
+    return getattr(config, "server", None) or ServerSettings()
+
+
+def _start_request_threads(pool, stack_size):
+    """Start the pool; with stack-size=, its threads (and only they) get that stack size."""
+    if not stack_size:
+        pool.start()
+        return
+    try:
+        previous = threading.stack_size(stack_size)
+    except ValueError as exc:
+        logger.warning("stack-size=%d is refused by this system (%s); the request threads keep "
+                       "the default stack size. Fix: use at least 32768, a multiple of 4096",
+                       stack_size, exc)
+        pool.start()
+        return
+    try:
+        pool.start()
+    finally:
+        threading.stack_size(previous)
+    logger.debug("request threads started with a stack of %d bytes", stack_size)
 
 
 def _limits_for(options):
@@ -377,20 +429,33 @@ def _apply_python_home(python_home):
     """Put the virtualenv's site-packages (and its .pth files) first on sys.path."""
     if not python_home:
         return
+    from wsgid.options import is_own_prefix
+    if is_own_prefix(python_home):
+        # mod_wsgi's python-home=/usr on a system Python: its packages are on sys.path already.
+        logger.debug("python-home=%s is this interpreter's own prefix: nothing to add",
+                     python_home)
+        return
     version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
     site_packages = os.path.join(python_home, "lib", version, "site-packages")
     if not os.path.isdir(site_packages):
         found = sorted(glob.glob(os.path.join(python_home, "lib", "python*", "site-packages")))
         made_for = ", ".join(p.split(os.sep)[-2] for p in found) or "no Python version"
-        logger.error("python-home=%s does not match this interpreter: it has site-packages for "
-                     "%s, but wsgid runs %s (%s); its packages are not used. Fix: create the "
-                     "virtualenv with %s", python_home, made_for, version, sys.executable,
-                     sys.executable)
+        logger.warning("python-home=%s is not a virtual environment of this interpreter: it "
+                       "has site-packages for %s, but wsgid runs %s (%s); its packages are not "
+                       "used. Fix: create the virtualenv with `%s -m venv %s`, or point "
+                       "python-home= at one", python_home, made_for, version, sys.executable,
+                       sys.executable, python_home)
         return
     _prepend_site_dir(site_packages)
 
 
 def _apply_python_path(directories):
+    for directory in directories:
+        if not os.path.isdir(directory):
+            what = "is a file" if os.path.exists(directory) else "does not exist"
+            logger.warning("python-path= entry %s %s; it is added to sys.path anyway, as "
+                           "mod_wsgi does. Fix: correct python-path= or create the directory",
+                           directory, what)
     # Reversed so that the first directory of python-path= ends up first on sys.path.
     for directory in reversed(directories):
         _prepend_site_dir(directory)

@@ -169,6 +169,49 @@ DIRECTORY_LEVEL = """
 """
 
 
+DAEMON_SETTINGS = """
+WSGIPythonOptimize 1
+WSGIDontWriteBytecode On
+WSGIPythonHashSeed 1234
+WSGIPythonWarnings ignore::DeprecationWarning
+WSGIPythonWarnings error::ResourceWarning
+WSGIRestrictStdin On
+WSGIRestrictStdout On
+WSGIRestrictSignal On
+WSGIDestroyInterpreter On
+WSGIVerboseDebugging Off
+WSGIServerMetrics On
+WSGICaseSensitivity On
+WSGIDaemonProcess probe processes=1 threads=2
+WSGIScriptAlias /probe "{apps}/interpreter_probe.wsgi" process-group=probe
+"""
+
+
+def test_the_daemons_python_settings_reach_the_daemons_apache_starts(apache):
+    # Apache writes them into the daemon configuration file; the supervisor it starts
+    # re-executes itself for the optimisation level and hash seed, and the daemons apply
+    # the rest (tests/integration/test_interpreter_settings.py has each one in detail).
+    inst = apache(DAEMON_SETTINGS + SERVER_LEVEL + DIRECTORY_LEVEL)
+    inst.start()
+    wait_for_daemons(inst, 1)
+    seen = get(inst, "/probe").json()
+    assert seen["optimize"] == 1
+    assert seen["hash_seed"] == "1234"
+    assert seen["dont_write_bytecode"] is True
+    assert seen["warning_filters"][:2] == [["error", "ResourceWarning"],
+                                           ["ignore", "DeprecationWarning"]]
+    assert "restricted" in seen["stdin"] and "restricted" in seen["stdout"]
+    assert seen["signal_installed"] is False
+    assert seen["server_metrics"] is not None
+
+
+def test_a_bad_daemon_setting_fails_configtest_naming_the_apache_file_and_line(apache):
+    inst = apache("WSGIDaemonProcess one threads=1\nWSGIPythonOptimize 3\n")
+    rc, output = inst.configtest()
+    assert rc != 0
+    assert "WSGIPythonOptimize" in output and "httpd.conf:" in output, output
+
+
 def test_directives_without_an_effect_in_daemon_mode_pass_configtest(apache):
     inst = apache(SERVER_LEVEL + DIRECTORY_LEVEL)
     rc, output = inst.configtest()

@@ -400,7 +400,9 @@ def test_application_group_values(conf, value):
     ("WSGIScriptAlias app {script}", "does not start with '/'"),
     ("WSGIScriptAlias / app.wsgi", "is not an absolute path"),
     ("WSGIScriptAlias / {script}/", "ends with '/' but is a file"),
-    ("WSGIScriptAlias / {script} callable-object=app", "unknown option 'callable-object=app'"),
+    ("WSGIScriptAlias / {script} callable-objekt=app", "unknown option 'callable-objekt=app'"),
+    ("WSGIScriptAlias / {script} callable-object=1app", "is not a Python identifier"),
+    ("WSGIScriptAlias / {script} pass-authorization=yes", "must be On or Off"),
     ("WSGIScriptAlias / {script} process-group", "unknown option 'process-group'"),
     ("WSGIDaemonProcess a\nWSGIScriptAlias / {script} process-group=a process-group=a",
      "'process-group' is given twice"),
@@ -616,7 +618,7 @@ def test_callable_object_must_be_an_identifier(conf, name):
     assert "is not a Python identifier" in error.problem
 
 
-@pytest.mark.parametrize("directive", ["WSGIProcessGroup x", "WSGIPythonHome /usr",
+@pytest.mark.parametrize("directive", ["WSGIProcessGroup x", "WSGIPythonPath /usr",
                                        "ServerName example.org"])
 def test_unknown_directive_is_named_with_the_allowed_ones(conf, directive):
     error = refused(conf, directive)
@@ -790,7 +792,7 @@ def test_match_target_reads_substitutions_like_apache(target, literal, paths):
     ("WSGIScriptAliasMatch ^/(.*) /$1.wsgi", "substitutes into the root directory"),
     ("WSGIScriptAliasMatch ^/(.*) {tmp}/nosuch/$1.wsgi", "does not exist"),
     ("WSGIScriptAliasMatch ^/x {tmp}/nosuch.wsgi", "does not exist"),
-    ("WSGIScriptAliasMatch ^/(.*) {tmp}/$1 callable-object=x", "unknown option"),
+    ("WSGIScriptAliasMatch ^/(.*) {tmp}/$1 callable=x", "unknown option"),
     ("WSGIScriptAliasMatch ^/(.*) {tmp}/$1 process-group=nosuch", "names no defined group"),
     ("WSGIScriptAliasMatch ^/(.*) {tmp}/$1 process-group=%{{GLOBAL}}", "is not supported"),
 ])
