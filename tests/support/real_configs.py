@@ -206,8 +206,11 @@ class Route:
 class Sandbox:
     """One corpus configuration rewritten into a fresh directory; see the module docstring."""
 
-    def __init__(self, name):
+    def __init__(self, name, module_lines=None):
+        """module_lines: what replaces mod_wsgi's LoadModule; `wsgid module-config` by default
+        (tools/check_corpus_with_mod_wsgi gives the real mod_wsgi's lines instead)."""
         self.name = name
+        self._module_lines = module_lines
         self.root = shared_tmpdir(prefix="wsgid-rc-")
         self.ports = {}           # original port (str) -> new port (int)
         self.listened = set()     # original ports a Listen line opens
@@ -320,7 +323,7 @@ class Sandbox:
         out = []
         blocks = []       # stack of (tag lower, args)
         vhost_port = None
-        wsgid_lines = _module_config().rstrip("\n")
+        wsgid_lines = (self._module_lines or _module_config()).rstrip("\n")
         for line in _logical_lines(text):
             stripped = line.lstrip()
             if not stripped or stripped.startswith("#"):
@@ -543,8 +546,8 @@ class Sandbox:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def build(name):
-    return Sandbox(name)
+def build(name, module_lines=None):
+    return Sandbox(name, module_lines=module_lines)
 
 
 @functools.lru_cache(maxsize=None)
