@@ -163,6 +163,22 @@ int wsgid_next_option(apr_pool_t *p, const char **args, const char **name,
         *args = start;
         return 0;
     }
+    if (*start == '"' || *start == '\'') {
+        /* "key=value" quoted whole: wsgid has always read it so (mod_wsgi
+         * would not); the word's own quotes group it */
+        const char *word, *eq;
+
+        *args = start;
+        word = ap_getword_conf(p, args);
+        eq = ap_strchr_c(word, '=');
+        if (eq == NULL || eq == word) {
+            *name = word;
+            return -1;
+        }
+        *name = apr_pstrmemdup(p, word, eq - word);
+        *value = eq + 1;
+        return 1;
+    }
     for (end = start; *end && *end != '=' && !apr_isspace(*end); end++) {
     }
     if (*end != '=' || end == start) {
@@ -485,11 +501,12 @@ static const char *cmd_daemon_socket(cmd_parms *cmd, void *dconf,
         err = kind > 0 ? module_option(cmd, group, name, value, &used) : NULL;
         if (!used) {
             err = apr_psprintf(cmd->pool,
-                               "WSGIDaemonSocket: unknown option '%s'; the "
-                               "options are connect-timeout=N and "
+                               "WSGIDaemonSocket: unknown option '%s%s%s'; "
+                               "the options are connect-timeout=N and "
                                "socket-timeout=N (the others belong to the "
                                "WSGIDaemonProcess line of the supervisor's "
-                               "own configuration)", name);
+                               "own configuration)", name, kind > 0 ? "=" : "",
+                               kind > 0 ? value : "");
         }
         if (err) {
             return err;
@@ -1098,8 +1115,8 @@ const command_rec wsgid_cmds[] = {
         OR_FILEINFO,
         "NAME: the callable in the script (default 'application')"),
     AP_INIT_TAKE1("WSGISocketPrefix", cmd_socket_prefix, NULL, RSRC_CONF,
-        "PATH: prefix of the daemon socket paths, relative to the runtime "
-        "directory (default 'wsgid')"),
+        "PATH: prefix of the daemon socket paths, relative to ServerRoot "
+        "(default 'wsgid' in the runtime directory)"),
     AP_INIT_FLAG("WSGISocketRotation", cmd_socket_rotation, NULL, RSRC_CONF,
         "On (default): socket paths carry Apache's generation; Off: stable "
         "for the life of the Apache instance"),

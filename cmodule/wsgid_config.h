@@ -205,7 +205,8 @@ void wsgid_log_notices(const wsgid_globals *g, server_rec *s);
 /*
  * The next NAME=VALUE option of a directive's arguments, read as mod_wsgi
  * reads them: NAME runs to '=', VALUE is one word that may be quoted
- * ("a b" or 'a b'), so key="value" means key=value.  1 with *name and *value
+ * ("a b" or 'a b'), so key="value" means key=value; a word quoted whole,
+ * "key=value", is read too.  1 with *name and *value
  * set; 0 at the end of args; -1 for a word that is no NAME=VALUE (*name is
  * that word).
  */

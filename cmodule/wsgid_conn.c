@@ -41,8 +41,13 @@ apr_size_t wsgid_socket_path_limit(void)
 
 const char *wsgid_socket_prefix(apr_pool_t *p, const wsgid_globals *g)
 {
-    return ap_runtime_dir_relative(p, g->socket_prefix ? g->socket_prefix
-                                      : WSGID_DEFAULT_SOCKET_PREFIX);
+    /* A written prefix is relative to ServerRoot, as in mod_wsgi (Red Hat's
+     * "WSGISocketPrefix run/wsgi" is /etc/httpd/run/wsgi); the default lives
+     * in the runtime directory. */
+    if (g->socket_prefix != NULL) {
+        return ap_server_root_relative(p, g->socket_prefix);
+    }
+    return ap_runtime_dir_relative(p, WSGID_DEFAULT_SOCKET_PREFIX);
 }
 
 const char *wsgid_socket_path(apr_pool_t *p, const char *prefix,
@@ -107,7 +112,7 @@ int wsgid_check_socket_paths(wsgid_globals *g, apr_pool_t *p,
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, main_server,
                      "mod_wsgid: the directory %s of the socket prefix %s "
                      "does not exist; WSGISocketPrefix is a path prefix "
-                     "(relative to DefaultRuntimeDir unless absolute) whose "
+                     "(relative to ServerRoot unless absolute) whose "
                      "directory must exist: create it or set "
                      "WSGISocketPrefix accordingly", dir, prefix);
         rv = HTTP_INTERNAL_SERVER_ERROR;
