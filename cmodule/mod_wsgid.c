@@ -30,6 +30,7 @@
 
 #include "wsgid_config.h"
 #include "wsgid_conn.h"
+#include "wsgid_default_group.h"
 #include "wsgid_exchange.h"
 #include "wsgid_frames.h"
 #include "wsgid_hooks.h"
@@ -76,9 +77,12 @@ static int wsgid_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
 {
     wsgid_globals *g = wsgid_server_conf(s)->globals;
-    int rv = wsgid_check_group_uses(g, ptemp, s);
+    int rv = wsgid_define_default_group(g, pconf, s);
 
     (void)plog;
+    if (wsgid_check_group_uses(g, ptemp, s) != OK) {
+        rv = HTTP_INTERNAL_SERVER_ERROR;
+    }
     if (wsgid_check_socket_paths(g, pconf, s) != OK) {
         rv = HTTP_INTERNAL_SERVER_ERROR;
     }

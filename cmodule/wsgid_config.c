@@ -13,6 +13,7 @@
 
 #include "apr_strings.h"
 #include "apr_file_info.h"
+#include "apr_fnmatch.h"
 
 #include "httpd.h"
 #include "http_config.h"
@@ -52,6 +53,8 @@ wsgid_globals *wsgid_globals_for(apr_pool_t *pconf)
     g->hook_scripts = apr_array_make(pconf, 2, sizeof(wsgid_hook_script *));
     g->settings = apr_array_make(pconf, 4, sizeof(wsgid_directive_line));
     g->notices = apr_array_make(pconf, 2, sizeof(wsgid_directive_line));
+    g->group_sections = apr_array_make(pconf, 4, sizeof(wsgid_group_section));
+    g->restrict_embedded = WSGID_UNSET;
     g->socket_rotation = WSGID_UNSET;
     apr_pool_userdata_set(g, WSGID_GLOBALS_KEY, apr_pool_cleanup_null, pconf);
     return g;
@@ -146,8 +149,10 @@ void wsgid_log_notices(const wsgid_globals *g, server_rec *s)
         const wsgid_directive_line *notice
             = &APR_ARRAY_IDX(g->notices, i, wsgid_directive_line);
 
-        ap_log_error(APLOG_MARK, notice->level, 0, s, "mod_wsgid: %s at %s: %s",
-                     notice->directive, notice->defined_at, notice->args);
+        ap_log_error(APLOG_MARK, notice->level, 0, s, "mod_wsgid: %s%s%s: %s",
+                     notice->directive, notice->defined_at ? " at " : "",
+                     notice->defined_at ? notice->defined_at : "",
+                     notice->args);
     }
 }
 
@@ -192,6 +197,11 @@ int wsgid_next_option(apr_pool_t *p, const char **args, const char **name,
     *value = (**args == '\0' || apr_isspace(**args))
              ? "" : ap_getword_conf(p, args);
     return 1;
+}
+
+int wsgid_names_daemon_group(const char *value)
+{
+    return value != NULL && *value != '\0' && strcmp(value, "%{GLOBAL}") != 0;
 }
 
 int wsgid_is_literal_group(const char *name)
@@ -247,6 +257,11 @@ wsgid_daemon_group *wsgid_find_group(const wsgid_globals *g,
     wsgid_daemon_group *group = group_named(g, name);
 
     return group && group_usable_from(group, s) ? group : NULL;
+}
+
+int wsgid_group_defined(const wsgid_globals *g, const char *name)
+{
+    return group_named(g, name) != NULL;
 }
 
 int wsgid_is_external_group(const wsgid_globals *g, const char *name)
@@ -333,18 +348,25 @@ static int valid_group_name(const char *name)
     return 1;
 }
 
-/* A group as the line at cmd defines it, with the module's defaults. */
-static wsgid_daemon_group *new_group(cmd_parms *cmd, const char *name)
+wsgid_daemon_group *wsgid_new_group(apr_pool_t *p, server_rec *s,
+                                    const char *name, const char *defined_at)
 {
-    wsgid_daemon_group *group = apr_pcalloc(cmd->pool, sizeof(*group));
+    wsgid_daemon_group *group = apr_pcalloc(p, sizeof(*group));
 
     group->name = name;
-    group->server = cmd->server;
-    group->defined_at = wsgid_directive_place(cmd);
-    group->raw_args = apr_array_make(cmd->pool, 8, sizeof(const char *));
+    group->server = s;
+    group->defined_at = defined_at;
+    group->raw_args = apr_array_make(p, 8, sizeof(const char *));
     group->connect_timeout = WSGID_DEFAULT_CONNECT_TIMEOUT;
     group->shutdown_timeout = WSGID_DEFAULT_SHUTDOWN_TIMEOUT;
     return group;
+}
+
+/* A group as the line at cmd defines it, with the module's defaults. */
+static wsgid_daemon_group *new_group(cmd_parms *cmd, const char *name)
+{
+    return wsgid_new_group(cmd->pool, cmd->server, name,
+                           wsgid_directive_place(cmd));
 }
 
 /* The group options the module uses when it connects and proxies
@@ -523,6 +545,27 @@ static const char *cmd_process_group(cmd_parms *cmd, void *dconf,
 
     conf->process_group = name;
     record_group_use(cmd, cmd->path ? dconf : NULL, name, "WSGIProcessGroup");
+    if (cmd->path != NULL && !wsgid_names_daemon_group(name)) {
+        wsgid_globals *g = wsgid_globals_for(cmd->pool);
+
+        if (g->embedded_section == NULL) {
+            g->embedded_section = wsgid_directive_place(cmd);
+        }
+    }
+    else if (cmd->path != NULL) {
+        wsgid_group_section *section
+            = apr_array_push(wsgid_globals_for(cmd->pool)->group_sections);
+        const ap_directive_t *parent = cmd->directive->parent;
+        const char *header = parent ? parent->directive : "";
+
+        section->server = cmd->server;
+        section->path = cmd->path;
+        section->is_location = strncasecmp(header, "<Location", 9) == 0;
+        section->is_pattern = (strcasecmp(header, "<Location") != 0
+                               && strcasecmp(header, "<Directory") != 0)
+                              || (parent && parent->args[0] == '~')
+                              || apr_fnmatch_test(cmd->path);
+    }
     return NULL;
 }
 
@@ -949,6 +992,8 @@ static const char *cmd_hook_script(cmd_parms *cmd, void *dconf,
         script->kind++;
     }
     script->defined_at = wsgid_directive_place(cmd);
+    script->server = cmd->server;
+    script->section = cmd->path ? dconf : NULL;
     script->path = ap_getword_conf(cmd->pool, &args);
     if (*script->path != '/') {
         return apr_psprintf(cmd->pool,
@@ -963,15 +1008,13 @@ static const char *cmd_hook_script(cmd_parms *cmd, void *dconf,
     }
     script->process_group = opts.process_group;
     script->application_group = opts.application_group;
+    if (script->process_group
+        && strcmp(script->process_group, "%{GLOBAL}") == 0) {
+        /* mod_wsgi: run it inside Apache; wsgid: in the request's group or
+         * the default group (wsgid_default_group.c) */
+        script->process_group = NULL;
+    }
     if (script->process_group) {
-        if (strcmp(script->process_group, "%{GLOBAL}") == 0) {
-            return apr_psprintf(cmd->pool,
-                                "%s: process-group=%%{GLOBAL} is not "
-                                "supported: wsgid has no embedded mode, so "
-                                "the script runs in a daemon group; name a "
-                                "group defined with WSGIDaemonProcess",
-                                cmd->cmd->name);
-        }
         record_group_use(cmd, cmd->path ? dconf : NULL, script->process_group,
                          apr_pstrcat(cmd->pool, cmd->cmd->name,
                                      " process-group=", NULL));

@@ -122,7 +122,19 @@ typedef struct {
     const char *process_group;           /* option, or NULL */
     const char *application_group;       /* option, or NULL */
     const char *defined_at;
+    server_rec *server;                  /* where it was written */
+    const void *section;                 /* its section's dir config, or NULL */
 } wsgid_hook_script;
+
+/* Where a WSGIProcessGroup was written: its server, and its <Location> or
+ * <Directory> section (path NULL: the server itself), to tell which scripts
+ * it gives a group to (wsgid_default_group.c). */
+typedef struct {
+    server_rec *server;
+    const char *path;                    /* as in the section header */
+    int is_location;                     /* <Location>, else <Directory> */
+    int is_pattern;                      /* ~, Match or wildcards: unknown */
+} wsgid_group_section;
 
 /* One directive line kept for later: a server-wide setting written into the
  * daemon configuration file (wsgid_settings.c), or a startup notice. */
@@ -153,6 +165,14 @@ typedef struct {
     /* lines logged once the configuration is complete: directives that
      * have no effect in daemon mode, or none yet */
     apr_array_header_t *notices;         /* wsgid_directive_line */
+    apr_array_header_t *group_sections;  /* wsgid_group_section */
+    /* "FILE:LINE" of the first WSGIProcessGroup %{GLOBAL} in a section, or
+     * NULL: requests there have no daemon group */
+    const char *embedded_section;
+    /* the group for scripts mod_wsgi would run embedded, or NULL */
+    wsgid_daemon_group *default_group;
+    int restrict_embedded;               /* WSGIRestrictEmbedded On: no default
+                                            group; WSGID_UNSET: Off */
     const char *socket_prefix;           /* as written; NULL: default */
     int socket_rotation;                 /* WSGID_UNSET: On */
     const char *python_executable;
@@ -218,8 +238,20 @@ int wsgid_next_option(apr_pool_t *p, const char **args, const char **name,
 wsgid_daemon_group *wsgid_find_group(const wsgid_globals *g,
                                      const server_rec *s, const char *name);
 
+/* A daemon group named name, defined at defined_at in server s, with the
+ * module's defaults and no options yet. */
+wsgid_daemon_group *wsgid_new_group(apr_pool_t *p, server_rec *s,
+                                    const char *name, const char *defined_at);
+
+/* Is a managed or external group named name defined anywhere? */
+int wsgid_group_defined(const wsgid_globals *g, const char *name);
+
 /* Is name a WSGIDaemonSocket group (run by an external supervisor)? */
 int wsgid_is_external_group(const wsgid_globals *g, const char *name);
+
+/* Does a process-group value name a daemon group (a name or an expansion),
+ * rather than nothing or %{GLOBAL} (mod_wsgi: inside Apache)? */
+int wsgid_names_daemon_group(const char *value);
 
 /* Is this process-group value a literal name (not %{GLOBAL}, %{ENV:..})? */
 int wsgid_is_literal_group(const char *name);

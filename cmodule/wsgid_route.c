@@ -141,14 +141,24 @@ int wsgid_route_group(request_rec *r, const wsgid_dir_config *dconf,
                       const char *what, const char *fix,
                       wsgid_daemon_group **group)
 {
+    const wsgid_globals *g = wsgid_server_conf(r->server)->globals;
     const char *name = wsgid_expand_group_name(r, configured);
 
     *group = NULL;
+    if (*name == '\0' && g->default_group != NULL) {
+        /* what mod_wsgi would run embedded (wsgid_default_group.c); no
+         * WSGIRestrictProcess applies, as none does to embedded mode */
+        *group = g->default_group;
+        return OK;
+    }
     if (*name == '\0') {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "mod_wsgid: no daemon process group for %s (%s %s): "
-                      "wsgid has no embedded mode; %s", r->uri, who, what,
-                      fix);
+                      "%s; %s", r->uri, who, what,
+                      g->restrict_embedded == 1
+                      ? "WSGIRestrictEmbedded On refuses what mod_wsgi would "
+                        "run embedded"
+                      : "wsgid runs no Python inside Apache", fix);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     /* mod_wsgi checks the restriction first, and answers 500 too */
@@ -163,8 +173,7 @@ int wsgid_route_group(request_rec *r, const wsgid_dir_config *dconf,
                                               r->pool), configured);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    *group = wsgid_find_group(wsgid_server_conf(r->server)->globals,
-                              r->server, name);
+    *group = wsgid_find_group(g, r->server, name);
     if (*group == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "mod_wsgid: group '%s' socket (none): no "

@@ -72,8 +72,6 @@ static const char *no_effect_text(const char *directive)
           "there is nothing to initialise early or late" },
         { "WSGIPy3kWarningFlag", "it is a Python 2 setting; wsgid runs "
           "Python 3" },
-        { "WSGIRestrictEmbedded", "wsgid has no embedded mode: every script "
-          "runs in a daemon process group" },
         { "WSGIUserAuthoritative", "with Apache 2.4's authentication "
           "providers, mod_wsgi does not use it either; list the providers "
           "in AuthBasicProvider" },
@@ -170,6 +168,21 @@ const char *wsgid_cmd_not_applied(cmd_parms *cmd, void *dconf,
                         : "the application sees these headers as the client "
                           "sent them; do not trust them in the application"));
     return NULL;
+}
+
+const char *wsgid_cmd_restrict_embedded(cmd_parms *cmd, void *dconf,
+                                        const char *value)
+{
+    int on;
+    const char *err = on_off(cmd, value, &on);
+
+    (void)dconf;
+    if (err == NULL) {
+        /* wsgid_default_group.c: On refuses what mod_wsgi would run
+         * embedded, as mod_wsgi does; Off runs it in the default group */
+        wsgid_globals_for(cmd->pool)->restrict_embedded = on;
+    }
+    return err;
 }
 
 const char *wsgid_cmd_pass_apache_request(cmd_parms *cmd, void *dconf, int on)

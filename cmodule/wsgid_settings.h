@@ -18,6 +18,8 @@ const char *wsgid_cmd_not_applied(cmd_parms *cmd, void *dconf,
                                   const char *args);
 const char *wsgid_cmd_pass_apache_request(cmd_parms *cmd, void *dconf,
                                           int on);
+const char *wsgid_cmd_restrict_embedded(cmd_parms *cmd, void *dconf,
+                                        const char *value);
 const char *wsgid_cmd_handler_script(cmd_parms *cmd, void *dconf,
                                      const char *args);
 
@@ -69,8 +71,9 @@ const char *wsgid_cmd_handler_script(cmd_parms *cmd, void *dconf,
         RSRC_CONF, "no effect: Python never starts inside Apache"), \
     AP_INIT_TAKE1("WSGIPy3kWarningFlag", wsgid_cmd_no_effect, NULL, \
         RSRC_CONF, "no effect: a Python 2 setting"), \
-    AP_INIT_TAKE1("WSGIRestrictEmbedded", wsgid_cmd_no_effect, NULL, \
-        RSRC_CONF, "no effect: wsgid has no embedded mode"), \
+    AP_INIT_TAKE1("WSGIRestrictEmbedded", wsgid_cmd_restrict_embedded, \
+        NULL, RSRC_CONF, "On: refuse scripts without a daemon group (500); " \
+        "Off (default): run them in wsgid's default daemon group"), \
     AP_INIT_TAKE1("WSGIUserAuthoritative", wsgid_cmd_no_effect, NULL, \
         OR_AUTHCFG, "no effect with Apache 2.4's authentication providers"), \
     AP_INIT_TAKE1("WSGIGroupAuthoritative", wsgid_cmd_no_effect, NULL, \

@@ -139,11 +139,13 @@ static const char *alias_group(const wsgid_script_alias *alias)
     wsgid_dir_config *dconf;
 
     if (alias->process_group) {
-        return alias->process_group;
+        return wsgid_names_daemon_group(alias->process_group)
+               ? alias->process_group : NULL;
     }
     dconf = ap_get_module_config(alias->server->lookup_defaults,
                                  &wsgid_module);
-    return dconf ? dconf->process_group : NULL;
+    return dconf && wsgid_names_daemon_group(dconf->process_group)
+           ? dconf->process_group : NULL;
 }
 
 /* " KEY=VALUE", quoted as needed, or "" when there is no value. */
@@ -217,6 +219,11 @@ static const char *daemon_config_text(wsgid_globals *g, apr_pool_t *p,
                  quote_arg(p, group->name), args);
         add_line(lines, p, "WSGIDaemonSocket %s %s\n",
                  quote_arg(p, group->name), quote_arg(p, group->socket_path));
+    }
+    if (g->default_group != NULL) {
+        /* it serves what mod_wsgi would run inside Apache: any script */
+        add_line(lines, p, "WSGIDefaultGroup %s\n",
+                 quote_arg(p, g->default_group->name));
     }
     for (i = 0; i < g->aliases->nelts; i++) {
         wsgid_script_alias *alias = &APR_ARRAY_IDX(g->aliases, i,

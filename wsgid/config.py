@@ -211,9 +211,15 @@ class Config:
     import_scripts: List[ImportScript] = field(default_factory=list)   # in file order
     hook_scripts: List[HookScript] = field(default_factory=list)       # in file order, no repeats
     server: ServerSettings = field(default_factory=ServerSettings)
+    # WSGIDefaultGroup: the group mod_wsgid starts for what mod_wsgi would run inside Apache,
+    # which may serve every script (a request there has no group of its own to keep to).
+    default_group: Optional[str] = None
 
     def scripts_for_group(self, name: str) -> List[ScriptAlias]:
-        """The aliases a group may serve: those delegated to it and those naming no group."""
+        """The aliases a group may serve: those delegated to it and those naming no group (all
+        of them, for the default group)."""
+        if name == self.default_group:
+            return list(self.aliases)
         return [alias for alias in self.aliases if alias.process_group in (None, name)]
 
     def import_scripts_for(self, name: str) -> List[ImportScript]:
@@ -221,7 +227,10 @@ class Config:
         return [script for script in self.import_scripts if script.process_group == name]
 
     def hook_scripts_for(self, name: str) -> List[HookScript]:
-        """The hook scripts a group may run: those delegated to it and those naming no group."""
+        """The hook scripts a group may run: those delegated to it and those naming no group (all
+        of them, for the default group)."""
+        if name == self.default_group:
+            return list(self.hook_scripts)
         return [script for script in self.hook_scripts if script.process_group in (None, name)]
 
 
@@ -330,6 +339,7 @@ class _Builder:
         self.apache_ids: Optional[Tuple[int, int]] = None
         self.socket_prefix: Optional[str] = None
         self.callable_object = DEFAULT_CALLABLE
+        self.default_group: Optional[Tuple[str, int]] = None   # WSGIDefaultGroup, its line
         self.groups: Dict[str, DaemonGroup] = {}
         self.group_lines: Dict[str, int] = {}
         self.sockets: Dict[str, Tuple[str, int]] = {}
@@ -381,6 +391,13 @@ class _Builder:
             raise self.error(statement, f"the socket prefix '{prefix}' is not an absolute path",
                              "write the full path, e.g. WSGISocketPrefix /run/wsgid/app")
         self.socket_prefix = prefix
+
+    def default_group_directive(self, statement: Statement) -> None:
+        """WSGIDefaultGroup NAME (written by mod_wsgid, docs/porting.md): NAME serves what
+        mod_wsgi would run inside Apache, so it may load every script of the file."""
+        self.only_once(statement)
+        (name,) = self.expect_args(statement, 1, "WSGIDefaultGroup GROUP")
+        self.default_group = (name, statement.line)
 
     def callable_object_directive(self, statement: Statement) -> None:
         self.only_once(statement)
@@ -495,8 +512,9 @@ class _Builder:
         extra_path_info = ""
         if target_paths is None:
             if target.endswith("/") and os.path.isfile(target.rstrip("/")):
-                raise self.error(statement, f"the target '{target}' ends with '/' but is a file",
-                                 "remove the trailing '/'")
+                # mod_wsgi serves the file (Review Board's `WSGIScriptAlias "/" ".../x.wsgi/"`):
+                # mod_wsgid maps the URL to the file and the rest, like any file target.
+                target = target.rstrip("/")
             if not os.path.exists(target):
                 script = leading_file(target)
                 if script is None:
@@ -642,6 +660,10 @@ class _Builder:
                                  "in a daemon group (there is no embedded mode)")
             raise self.error(where, f"process-group={group_name} names no defined group",
                              self.defined_groups_fix())
+        if self.default_group is not None and self.default_group[0] not in self.groups:
+            raise self.error(Statement(["WSGIDefaultGroup"], self.default_group[1]),
+                             f"the group '{self.default_group[0]}' is not defined",
+                             f"define it with WSGIDaemonProcess {self.default_group[0]}")
         self.check_import_scripts()
         self.check_service_groups()
         hook_scripts = self.checked_hook_scripts()
@@ -662,7 +684,8 @@ class _Builder:
                       socket_prefix=self.socket_prefix, callable_object=self.callable_object,
                       source=self.source,
                       import_scripts=[script for script, _ in self.import_scripts],
-                      hook_scripts=hook_scripts, server=self.server_settings())
+                      hook_scripts=hook_scripts, server=self.server_settings(),
+                      default_group=self.default_group[0] if self.default_group else None)
 
     def check_import_scripts(self) -> None:
         for script, line in self.import_scripts:
@@ -838,6 +861,7 @@ _PER_GROUP = {
     "WSGIScriptAlias": _Builder.script_alias,
     "WSGIScriptAliasMatch": _Builder.script_alias_match,
     "WSGIImportScript": _Builder.import_script,
+    "WSGIDefaultGroup": _Builder.default_group_directive,
     **{directive: _Builder.hook_script for directive in HOOK_DIRECTIVES},
 }
 DIRECTIVES: Tuple[str, ...] = tuple(_FILE_WIDE) + tuple(_PER_GROUP)

@@ -93,7 +93,7 @@ def site():
     try:
         inst.write_config(SITE, extra_modules=AUTH_MODULES)
         inst.start()
-        wait_for_daemons(inst, 2)
+        wait_for_daemons(inst, 3)   # hooks, other, and wsgid-default (/app/no-group)
         yield inst
     finally:
         inst.cleanup()
@@ -181,12 +181,13 @@ def test_the_hook_runs_in_the_group_the_request_or_its_options_name(site, path, 
     assert any(line.endswith(expected) for line in log.splitlines()), log
 
 
-def test_no_group_to_run_the_hook_is_500_naming_the_fix(site):
-    response, log = log_of(site, lambda: get(site, "/app/no-group"))
-    assert response.status_code == 500
-    lines = [line for line in log.splitlines() if "mod_wsgid" in line]
-    assert len(lines) == 1, log
-    assert "WSGIAccessScript" in lines[0] and "add process-group=NAME" in lines[0]
+def test_a_hook_with_no_group_in_scope_runs_in_the_default_group(site):
+    # WSGIProcessGroup %{GLOBAL}: mod_wsgi runs the hook inside Apache; wsgid in its default
+    # daemon group (tests/integration/test_default_group.py).
+    response, log = log_of(site, lambda: get(site, "/app/no-group?trace=1"))
+    assert response.status_code == 200, log
+    assert any(line.endswith("hook allow_access ran in wsgid-default/") for line in
+               log.splitlines()), log
 
 
 # -- WSGIAuthUserScript, Basic ------------------------------------------------------------------

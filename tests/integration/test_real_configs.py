@@ -24,18 +24,6 @@ pytestmark = pytest.mark.apache
 
 # (test, corpus name) -> the wsgid error message it fails with today, shortened.
 KNOWN_FAILURES = {
-    # Embedded mode (no process group anywhere): configtest passes, the request gets 500.
-    ("serves", "reviewboard"):
-        "500: mod_wsgid: no daemon process group for / (script .../reviewboard.wsgi): "
-        "wsgid has no embedded mode",
-    # A WSGIDaemonProcess defined but never selected: mod_wsgi runs the script embedded.
-    ("serves", "fedora-bodhi"):
-        "500: mod_wsgid: no daemon process group for / (script .../bodhi.wsgi): "
-        "wsgid has no embedded mode",
-    # The alias is the main server's; only the virtual hosts choose groups.
-    ("serves", "fedora-copr-frontend"):
-        "500: mod_wsgid: no daemon process group for / (script .../application): "
-        "wsgid has no embedded mode",
 }
 
 # Corpus name -> words the refusal must contain (mod_wsgi 4.x: "Invalid option to WSGI script

@@ -399,7 +399,6 @@ def test_application_group_values(conf, value):
     ("WSGIScriptAlias /", "takes a URL and a target, got 1"),
     ("WSGIScriptAlias app {script}", "does not start with '/'"),
     ("WSGIScriptAlias / app.wsgi", "is not an absolute path"),
-    ("WSGIScriptAlias / {script}/", "ends with '/' but is a file"),
     ("WSGIScriptAlias / {script} callable-objekt=app", "unknown option 'callable-objekt=app'"),
     ("WSGIScriptAlias / {script} callable-object=1app", "is not a Python identifier"),
     ("WSGIScriptAlias / {script} pass-authorization=yes", "must be On or Off"),
@@ -814,3 +813,11 @@ def test_a_per_request_process_group_lets_every_group_serve_the_alias(conf):
                   "WSGIScriptAlias / {script} process-group=%{{ENV:GROUP}}")
     assert config.aliases[0].process_group is None
     assert config.scripts_for_group("a") == config.scripts_for_group("b") == config.aliases
+
+
+def test_a_file_target_written_with_a_trailing_slash_is_that_file(conf, script):
+    # Review Board's documented configuration writes WSGIScriptAlias "/" ".../reviewboard.wsgi/",
+    # which mod_wsgi serves as the file.
+    config = conf("WSGIDaemonProcess site\nWSGIScriptAlias / {script}/ process-group=site")
+    (alias,) = config.aliases
+    assert alias.target == str(script) and not alias.is_dir
