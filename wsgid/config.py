@@ -37,6 +37,15 @@ SOCKET_PATH_MAX = 107
 
 DEFAULT_CALLABLE = "application"
 GLOBAL_APPLICATION_GROUP = "%{GLOBAL}"
+REQUEST_EXPANSIONS = ("%{SERVER}", "%{HOST}", "%{RESOURCE}")
+
+
+def is_request_expansion(value: str) -> bool:
+    """Whether an application-group value is one that mod_wsgid expands per request
+    (`%{SERVER}`, `%{HOST}`, `%{RESOURCE}`, `%{ENV:VAR}`).  Any other `%{...}` is a
+    literal name, as in mod_wsgi."""
+    return value in REQUEST_EXPANSIONS or (
+        value.startswith("%{ENV:") and value.endswith("}") and len(value) > len("%{ENV:}"))
 
 
 @dataclass
@@ -572,12 +581,9 @@ class _Builder:
         if value == "":
             raise self.error(statement, "application-group= is empty",
                              "write application-group=%{GLOBAL} or a name")
-        if value.startswith("%{") and not (
-                value in ("%{GLOBAL}", "%{SERVER}", "%{HOST}", "%{RESOURCE}")
-                or (value.startswith("%{ENV:") and value.endswith("}") and len(value) > 7)):
-            raise self.error(statement, f"application-group={value} is not a known expansion",
-                             "use %{GLOBAL}, %{SERVER}, %{HOST}, %{RESOURCE}, %{ENV:VARIABLE} or a "
-                             "plain name")
+        # Any other value is a name: a `%{...}` that is none of the expansions
+        # (`%{GROUP}`, written for `%{GLOBAL}`) is a literal name, as in
+        # mod_wsgi, and mod_wsgid sends it to the daemons unexpanded.
 
     def import_script(self, statement: Statement) -> None:
         usage = "WSGIImportScript SCRIPT process-group=NAME application-group=%{GLOBAL}"
@@ -596,7 +602,7 @@ class _Builder:
                 # As in mod_wsgi: both are required, nothing is guessed.
                 raise self.error(statement, f"{key}= is missing", f"name {what}: write {usage}")
         application_group = options["application-group"]
-        if application_group.startswith("%{") and application_group != GLOBAL_APPLICATION_GROUP:
+        if is_request_expansion(application_group):
             raise self.error(statement, f"application-group={application_group} is not "
                                         "supported here: an import script is loaded when the "
                                         "process starts, before any request could expand it",

@@ -388,7 +388,8 @@ def test_process_group_global_is_refused_since_there_is_no_embedded_mode(conf):
 
 
 @pytest.mark.parametrize("value", ["%{GLOBAL}", "%{SERVER}", "%{HOST}", "%{RESOURCE}",
-                                   "%{ENV:X}", "name", "name with %"])
+                                   "%{ENV:X}", "name", "name with %", "%{GROUP}", "%{ENV:}",
+                                   "%{ENV:X", "%{"])
 def test_application_group_values(conf, value):
     escaped = value.replace("{", "{{").replace("}", "}}")
     config = conf(f"WSGIScriptAlias / {{script}} \"application-group={escaped}\"")
@@ -406,7 +407,6 @@ def test_application_group_values(conf, value):
     ("WSGIDaemonProcess a\nWSGIScriptAlias / {script} process-group=a process-group=a",
      "'process-group' is given twice"),
     ("WSGIScriptAlias / {script} application-group=", "application-group= is empty"),
-    ("WSGIScriptAlias / {script} application-group=%{{NOPE}}", "not a known expansion"),
 ])
 def test_wsgiscriptalias_errors(conf, extra, words):
     error = refused(conf, extra)
@@ -438,6 +438,14 @@ def test_import_scripts_are_kept_in_file_order_per_group(conf, tmp_path):
         ["shop", "%{GLOBAL}"]
     assert [s.path for s in config.import_scripts_for("svc")] == [str(other)]
     assert config.import_scripts_for("nosuch") == []
+
+
+@pytest.mark.parametrize("value", ["%{GROUP}", "%{global}", "%{ENV:}", "%{"])
+def test_import_script_takes_an_unknown_expansion_as_a_literal_name(conf, value):
+    # As mod_wsgi does; only the per-request expansions are refused (below).
+    escaped = value.replace("{", "{{").replace("}", "}}")
+    config = conf("WSGIDaemonProcess site\n" + import_line(app=escaped))
+    assert config.import_scripts_for("site")[0].application_group == value
 
 
 def test_import_script_may_come_before_its_group(conf):
@@ -477,6 +485,10 @@ def test_import_script_is_not_a_script_alias(conf, script):
      "application-group=%{SERVER} is not supported here", "%{GLOBAL} or a plain name"),
     ("WSGIImportScript {script} process-group=site application-group=%{{ENV:APP}}",
      "application-group=%{ENV:APP} is not supported here", "%{GLOBAL} or a plain name"),
+    ("WSGIImportScript {script} process-group=site application-group=%{{HOST}}",
+     "application-group=%{HOST} is not supported here", "%{GLOBAL} or a plain name"),
+    ("WSGIImportScript {script} process-group=site application-group=%{{RESOURCE}}",
+     "application-group=%{RESOURCE} is not supported here", "%{GLOBAL} or a plain name"),
     ("WSGIImportScript {script} process-group=stie application-group=%{{GLOBAL}}",
      "process-group=stie names no defined group", "(site)"),
     ("WSGIImportScript {script} process-group=%{{GLOBAL}} application-group=%{{GLOBAL}}",
@@ -555,6 +567,13 @@ def test_hook_script_options(conf, script, directive):
     assert config.aliases == [] and config.import_scripts == []
 
 
+@pytest.mark.parametrize("directive", HOOK_DIRECTIVES)
+def test_hook_script_takes_an_unknown_expansion_as_a_literal_name(conf, directive):
+    config = conf(f"WSGIDaemonProcess site\n"
+                  f"{directive} {{script}} process-group=site application-group=%{{{{GROUP}}}}")
+    assert config.hook_scripts[0].application_group == "%{GROUP}"
+
+
 def test_hook_script_lines_repeated_by_apache_are_kept_once(conf, script):
     config = conf("WSGIDaemonProcess site\n"
                   + "WSGIAuthUserScript {script} process-group=site\n" * 3
@@ -585,7 +604,6 @@ def test_hook_directive_names_are_case_insensitive(conf):
      "process-group=NAME"),
     ("{directive} {script} process-group=", "process-group= is empty", "leave the option out"),
     ("{directive} {script} application-group=", "application-group= is empty", "%{GLOBAL}"),
-    ("{directive} {script} application-group=%{{NOPE}}", "not a known expansion", "%{ENV:"),
     ("{directive} {script} process-group=stie", "process-group=stie names no defined group",
      "(site, svc)"),
     ("{directive} {script} process-group=%{{GLOBAL}}", "process-group=%{GLOBAL} is not supported",
@@ -767,6 +785,11 @@ def test_script_alias_match_without_dollar_n_is_a_plain_target(conf, script):
     assert (alias.target, alias.target_dir, alias.target_paths) == (str(script), None, None)
     # Preloading is mod_wsgid's job: it writes a WSGIImportScript line for such a target.
     assert config.import_scripts == []
+
+
+def test_script_alias_match_takes_an_unknown_expansion_as_a_literal_name(conf, script):
+    config = conf(r"WSGIScriptAliasMatch ^/(a|b) {script} application-group=%{{GROUP}}")
+    assert config.aliases[0].application_group == "%{GROUP}"
 
 
 @pytest.mark.parametrize("target, literal, paths", [
