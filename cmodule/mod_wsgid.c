@@ -33,6 +33,7 @@
 #include "wsgid_default_group.h"
 #include "wsgid_exchange.h"
 #include "wsgid_frames.h"
+#include "wsgid_handler_dirs.h"
 #include "wsgid_hooks.h"
 #include "wsgid_route.h"
 #include "wsgid_supervisor.h"
@@ -42,6 +43,8 @@
 APLOG_USE_MODULE(wsgid);
 
 #define WSGID_HANDLER "wsgi-script"
+/* mod_wsgi's other name for it (AddType application/x-httpd-wsgi .wsgi) */
+#define WSGID_HANDLER_TYPE "application/x-httpd-wsgi"
 /* Read size for the request body and the response body. */
 #define WSGID_IO_CHUNK 65536
 
@@ -77,7 +80,10 @@ static int wsgid_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
 {
     wsgid_globals *g = wsgid_server_conf(s)->globals;
-    int rv = wsgid_define_default_group(g, pconf, s);
+    int rv;
+
+    wsgid_collect_handler_dirs(g, pconf);
+    rv = wsgid_define_default_group(g, pconf, s);
 
     (void)plog;
     if (wsgid_check_group_uses(g, ptemp, s) != OK) {
@@ -765,7 +771,8 @@ static int wsgid_handler(request_rec *r)
     wsgid_request req;
     int status;
 
-    if (r->handler == NULL || strcmp(r->handler, WSGID_HANDLER) != 0) {
+    if (r->handler == NULL || (strcmp(r->handler, WSGID_HANDLER) != 0
+                               && strcmp(r->handler, WSGID_HANDLER_TYPE) != 0)) {
         return DECLINED;
     }
     memset(&req, 0, sizeof(req));
@@ -773,11 +780,22 @@ static int wsgid_handler(request_rec *r)
     req.match = ap_get_module_config(r->request_config, &wsgid_module);
     req.dconf = ap_get_module_config(r->per_dir_config, &wsgid_module);
 
+    /* A script mapped by AddHandler/SetHandler runs only where ExecCGI is
+     * on, as in mod_wsgi; a WSGIScriptAlias says so by itself. */
+    if (req.match == NULL && !(ap_allow_options(r) & OPT_EXECCGI)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "mod_wsgid: Options ExecCGI is off in this directory: "
+                      "%s (for %s); answering 403 (add Options ExecCGI to "
+                      "its <Directory>, or map it with WSGIScriptAlias)",
+                      r->filename, r->uri);
+        return HTTP_FORBIDDEN;
+    }
     if (r->finfo.filetype != APR_REG) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "mod_wsgid: no WSGI script file at %s (for %s)",
                       r->filename, r->uri);
-        return HTTP_NOT_FOUND;
+        return r->finfo.filetype == APR_DIR ? HTTP_FORBIDDEN
+                                            : HTTP_NOT_FOUND;
     }
     if (r->path_info && *r->path_info
         && r->used_path_info == AP_REQ_REJECT_PATH_INFO) {

@@ -126,6 +126,14 @@ typedef struct {
     const void *section;                 /* its section's dir config, or NULL */
 } wsgid_hook_script;
 
+/* A <Directory> whose scripts handler-style mapping may run there
+ * (wsgid_handler_dirs.c). */
+typedef struct {
+    const char *path;                    /* absolute, no trailing slash */
+    const char *process_group;           /* its literal WSGIProcessGroup */
+    const char *defined_at;
+} wsgid_handler_dir;
+
 /* Where a WSGIProcessGroup was written: its server, and its <Location> or
  * <Directory> section (path NULL: the server itself), to tell which scripts
  * it gives a group to (wsgid_default_group.c). */
@@ -166,6 +174,7 @@ typedef struct {
      * have no effect in daemon mode, or none yet */
     apr_array_header_t *notices;         /* wsgid_directive_line */
     apr_array_header_t *group_sections;  /* wsgid_group_section */
+    apr_array_header_t *handler_dirs;    /* wsgid_handler_dir, check_config */
     /* "FILE:LINE" of the first WSGIProcessGroup %{GLOBAL} in a section, or
      * NULL: requests there have no daemon group */
     const char *embedded_section;

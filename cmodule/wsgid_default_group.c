@@ -134,6 +134,19 @@ static const char *scripts_without_group(const wsgid_globals *g,
             }
         }
     }
+    for (i = 0; i < g->handler_dirs->nelts; i++) {
+        const wsgid_handler_dir *dir
+            = &APR_ARRAY_IDX(g->handler_dirs, i, wsgid_handler_dir);
+
+        /* the group comes from the section, else from the server (a
+         * virtual host's own cannot be told here: the main server's) */
+        if (dir->process_group == NULL && server_group(main) == NULL
+            && (*count)++ == 0) {
+            first = apr_psprintf(p, "<Directory %s> (AddHandler/SetHandler "
+                                 "wsgi-script)", dir->path);
+            *place = dir->defined_at;
+        }
+    }
     if (g->embedded_section != NULL && (*count)++ == 0) {
         first = "WSGIProcessGroup %{GLOBAL}";
         *place = g->embedded_section;

@@ -246,6 +246,20 @@ static const char *daemon_config_text(wsgid_globals *g, apr_pool_t *p,
                  group_option(p, "application-group",
                               alias->application_group));
     }
+    /* the directories handler-mapped scripts may be loaded from */
+    for (i = 0; i < g->handler_dirs->nelts; i++) {
+        const wsgid_handler_dir *dir = &APR_ARRAY_IDX(g->handler_dirs, i,
+                                                      wsgid_handler_dir);
+
+        if (wsgid_is_external_group(g, dir->process_group)) {
+            continue;
+        }
+        add_line(lines, p, "WSGIConfigOrigin %s\n",
+                 quote_arg(p, dir->defined_at));
+        add_line(lines, p, "WSGIScriptDirectory %s%s\n",
+                 quote_arg(p, dir->path),
+                 group_option(p, "process-group", dir->process_group));
+    }
     for (i = 0; i < g->import_scripts->nelts; i++) {
         wsgid_import_script *script = &APR_ARRAY_IDX(g->import_scripts, i,
                                                      wsgid_import_script);

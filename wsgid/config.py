@@ -94,8 +94,14 @@ class ScriptAlias:
     # there): `target` is FILE and this is '/EXTRA', the start of every request's PATH_INFO.
     extra_path_info: str = ""
 
+    # WSGIScriptDirectory (written by mod_wsgid): a <Directory> where AddHandler/SetHandler
+    # wsgi-script with Options ExecCGI may map scripts; `url` is "" and `target` the directory.
+    is_handler_directory: bool = False
+
     @property
     def directive(self) -> str:
+        if self.is_handler_directory:
+            return "WSGIScriptDirectory"
         return "WSGIScriptAliasMatch" if self.is_match else "WSGIScriptAlias"
 
 
@@ -486,6 +492,25 @@ class _Builder:
     def script_alias_match(self, statement: Statement) -> None:
         self.add_alias(statement, is_match=True)
 
+    def script_directory(self, statement: Statement) -> None:
+        """WSGIScriptDirectory DIR [process-group=NAME] (written by mod_wsgid from the
+        <Directory> sections where handler-mapped scripts may run, docs/porting.md): the scripts
+        inside DIR, by real path, are configured scripts like those of a directory alias."""
+        args = statement.words[1:]
+        usage = "WSGIScriptDirectory DIRECTORY [process-group=NAME]"
+        if not args or not args[0].startswith("/"):
+            raise self.error(statement, "the first argument must be an absolute directory",
+                             f"write {usage}")
+        path, *extra = args
+        options = self.group_options(statement, extra, ("process-group",))
+        if not os.path.isdir(path):
+            # Apache accepts a <Directory> that does not exist; nothing can be loaded from it.
+            return
+        self.aliases.append((ScriptAlias(url="", target=path,
+                                         process_group=options.get("process-group") or None,
+                                         application_group=None, is_dir=True,
+                                         is_handler_directory=True), statement.line))
+
     def add_alias(self, statement: Statement, is_match: bool) -> None:
         args = statement.words[1:]
         first = "REGEX" if is_match else "URL"
@@ -868,6 +893,7 @@ _PER_GROUP = {
     "WSGIScriptAliasMatch": _Builder.script_alias_match,
     "WSGIImportScript": _Builder.import_script,
     "WSGIDefaultGroup": _Builder.default_group_directive,
+    "WSGIScriptDirectory": _Builder.script_directory,
     **{directive: _Builder.hook_script for directive in HOOK_DIRECTIVES},
 }
 DIRECTIVES: Tuple[str, ...] = tuple(_FILE_WIDE) + tuple(_PER_GROUP)

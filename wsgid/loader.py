@@ -227,14 +227,17 @@ class ScriptLoader:
             return match
         raise ScriptRefused(
             f"refused SCRIPT_FILENAME {requested!r}: it is not a WSGI script configured for "
-            f"process group '{self.group_name}' (a WSGIScriptAlias target or a file inside a "
-            f"directory target)")
+            f"process group '{self.group_name}' (a WSGIScriptAlias target, a file inside a "
+            f"directory target, or a script in a <Directory> where AddHandler/SetHandler "
+            f"wsgi-script and Options ExecCGI apply)")
 
     def _default_script(self):
         files = self._distinct_file_aliases()
-        if len(self.aliases) == 1 and len(files) == 1:
+        # the directories of handler-mapped scripts name no one script
+        aliases = [a for a in self.aliases if not a.is_handler_directory]
+        if len(aliases) == 1 and len(files) == 1:
             return files[0].target, files[0]
-        configured = ", ".join(a.target for a in self.aliases) or "none"
+        configured = ", ".join(a.target for a in aliases) or "none"
         raise NoDefaultScript(
             f"the request names no WSGI script (no SCRIPT_FILENAME, as from a stock uwsgi "
             f"front end) and process group '{self.group_name}' has no single script to serve "
