@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <stdlib.h>
 
+#include "apr_hash.h"
 #include "apr_strings.h"
 #include "apr_buckets.h"
 
@@ -45,6 +46,8 @@ APLOG_USE_MODULE(wsgid);
 #define WSGID_HANDLER "wsgi-script"
 /* mod_wsgi's other name for it (AddType application/x-httpd-wsgi .wsgi) */
 #define WSGID_HANDLER_TYPE "application/x-httpd-wsgi"
+/* the function of a WSGIHandlerScript that serves a request */
+#define WSGID_HANDLER_CALLABLE "handle_request"
 /* Read size for the request body and the response body. */
 #define WSGID_IO_CHUNK 65536
 
@@ -282,6 +285,7 @@ static int check_match_script(request_rec *r, const wsgid_alias_match *match)
 typedef struct {
     request_rec *r;
     const wsgid_alias_match *match;      /* NULL if mapped by SetHandler */
+    const wsgid_handler_script *handler_script;  /* WSGIHandlerScript */
     wsgid_dir_config *dconf;
     /* as configured, or as WSGIDispatchScript chose (not yet expanded) */
     const char *process_group;
@@ -305,10 +309,17 @@ static int route_request(wsgid_request *req)
 {
     request_rec *r = req->r;
 
-    req->process_group = wsgid_configured_process_group(r, req->dconf);
-    req->application_group = wsgid_configured_application_group(r,
-                                                                req->dconf);
-    req->callable_object = wsgid_configured_callable_object(r, req->dconf);
+    const wsgid_handler_script *handler = req->handler_script;
+
+    req->process_group = handler && handler->process_group
+                         ? handler->process_group
+                         : wsgid_configured_process_group(r, req->dconf);
+    req->application_group = handler && handler->application_group
+        ? handler->application_group
+        : wsgid_configured_application_group(r, req->dconf);
+    /* a handler script's entry point is mod_wsgi's handle_request() */
+    req->callable_object = handler ? WSGID_HANDLER_CALLABLE
+                         : wsgid_configured_callable_object(r, req->dconf);
     if (req->dconf->hooks[WSGID_HOOK_DISPATCH] == NULL) {
         return OK;
     }
@@ -378,7 +389,10 @@ static int build_variables(wsgid_request *req)
     if (head_goes_as_get(r, req->dconf)) {
         apr_table_setn(env, "REQUEST_METHOD", "GET");
     }
-    if (wsgid_configured_pass_authorization(r, req->dconf)) {
+    if (req->handler_script
+        && req->handler_script->pass_authorization != WSGID_UNSET
+        ? req->handler_script->pass_authorization
+        : wsgid_configured_pass_authorization(r, req->dconf)) {
         const char *auth = apr_table_get(r->headers_in, "Authorization");
 
         if (auth) {
@@ -391,12 +405,17 @@ static int build_variables(wsgid_request *req)
     if (r->log_id == NULL) {
         ap_run_generate_log_id(r->connection, r, &r->log_id);
     }
-    req->vars = wsgid_vars_from_table(r->pool, env, 8);
+    req->vars = wsgid_vars_from_table(r->pool, env, 9);
     wsgid_vars_push(req->vars, "wsgid.process_group", req->group->name);
     wsgid_vars_push(req->vars, "wsgid.application_group",
                     req->expanded_application_group);
     wsgid_vars_push(req->vars, "wsgid.callable_object",
                     req->callable_object);
+    if (req->handler_script) {
+        /* one of the handler scripts the daemon file names */
+        wsgid_vars_push(req->vars, "wsgid.handler_script",
+                        req->handler_script->path);
+    }
     wsgid_vars_push(req->vars, "wsgid.request_id", r->log_id);
     wsgid_vars_push(req->vars, "wsgid.request_start",
                     wsgid_vars_usec(r->pool, r->request_time));
@@ -766,19 +785,32 @@ static int stream_response_body(wsgid_request *req)
     return OK;
 }
 
+static int serve(wsgid_request *req);
+
 static int wsgid_handler(request_rec *r)
 {
     wsgid_request req;
     int status;
 
-    if (r->handler == NULL || (strcmp(r->handler, WSGID_HANDLER) != 0
-                               && strcmp(r->handler, WSGID_HANDLER_TYPE) != 0)) {
+    if (r->handler == NULL) {
         return DECLINED;
     }
     memset(&req, 0, sizeof(req));
     req.r = r;
-    req.match = ap_get_module_config(r->request_config, &wsgid_module);
     req.dconf = ap_get_module_config(r->per_dir_config, &wsgid_module);
+    if (strcmp(r->handler, WSGID_HANDLER) != 0
+        && strcmp(r->handler, WSGID_HANDLER_TYPE) != 0) {
+        /* a WSGIHandlerScript's name: its script serves the file, whatever
+         * the file is (mod_wsgi checks neither ExecCGI nor the file) */
+        req.handler_script = req.dconf->handler_scripts
+            ? apr_hash_get(req.dconf->handler_scripts, r->handler,
+                           APR_HASH_KEY_STRING) : NULL;
+        if (req.handler_script == NULL) {
+            return DECLINED;
+        }
+        return serve(&req);
+    }
+    req.match = ap_get_module_config(r->request_config, &wsgid_module);
 
     /* A script mapped by AddHandler/SetHandler runs only where ExecCGI is
      * on, as in mod_wsgi; a WSGIScriptAlias says so by itself. */
@@ -805,18 +837,25 @@ static int wsgid_handler(request_rec *r)
         && (status = check_match_script(r, req.match)) != OK) {
         return status;
     }
+    return serve(&req);
+}
+
+/* The steps, from routing to the last byte of the body. */
+static int serve(wsgid_request *req)
+{
+    int status;
 
     /* each step returns OK or the status that ends the request */
-    (void)((status = route_request(&req)) != OK
-           || (status = choose_groups(&req)) != OK
-           || (status = check_request_body(&req)) != OK
-           || (status = build_variables(&req)) != OK
-           || (status = connect_to_group(&req)) != OK
-           || (status = send_request(&req)) != OK
-           || (status = read_response_head(&req)) != OK
-           || (status = stream_response_body(&req)) != OK);
+    (void)((status = route_request(req)) != OK
+           || (status = choose_groups(req)) != OK
+           || (status = check_request_body(req)) != OK
+           || (status = build_variables(req)) != OK
+           || (status = connect_to_group(req)) != OK
+           || (status = send_request(req)) != OK
+           || (status = read_response_head(req)) != OK
+           || (status = stream_response_body(req)) != OK);
 
-    wsgid_exchange_close(&req.x);
+    wsgid_exchange_close(&req->x);
     return status;
 }
 

@@ -14,6 +14,7 @@
 #include "apr_strings.h"
 #include "apr_file_info.h"
 #include "apr_fnmatch.h"
+#include "apr_hash.h"
 
 #include "httpd.h"
 #include "http_config.h"
@@ -54,6 +55,8 @@ wsgid_globals *wsgid_globals_for(apr_pool_t *pconf)
     g->settings = apr_array_make(pconf, 4, sizeof(wsgid_directive_line));
     g->notices = apr_array_make(pconf, 2, sizeof(wsgid_directive_line));
     g->group_sections = apr_array_make(pconf, 4, sizeof(wsgid_group_section));
+    g->handler_scripts = apr_array_make(pconf, 1,
+                                        sizeof(wsgid_handler_script *));
     g->restrict_embedded = WSGID_UNSET;
     g->socket_rotation = WSGID_UNSET;
     apr_pool_userdata_set(g, WSGID_GLOBALS_KEY, apr_pool_cleanup_null, pconf);
@@ -122,6 +125,10 @@ void *wsgid_merge_dir_config(apr_pool_t *p, void *base_, void *add_)
     for (i = 0; i < WSGID_HOOK_KINDS; i++) {
         conf->hooks[i] = add->hooks[i] ? add->hooks[i] : base->hooks[i];
     }
+    /* as mod_wsgi: the inner section's names win, the outer ones stay */
+    conf->handler_scripts = !add->handler_scripts ? base->handler_scripts
+        : !base->handler_scripts ? add->handler_scripts
+        : apr_hash_overlay(p, add->handler_scripts, base->handler_scripts);
     return conf;
 }
 
@@ -641,13 +648,17 @@ typedef struct {
     int pass_authorization;              /* the same; WSGID_UNSET if not given */
 } script_options;
 
-/* Read the options of a script directive into opts; with_alias_options,
- * callable-object= and pass-authorization= too (mod_wsgi's options of
- * WSGIScriptAlias).  An error message or NULL.  An empty value or an option
- * given twice is an error: nothing is guessed. */
+/* Which options a script directive takes besides process-group= and
+ * application-group= (mod_wsgi's sets). */
+#define OPT_CALLABLE 1                   /* callable-object= */
+#define OPT_PASS_AUTH 2                  /* pass-authorization= */
+#define ALIAS_OPTIONS (OPT_CALLABLE | OPT_PASS_AUTH)
+
+/* Read the options of a script directive into opts; extra is the OPT_*
+ * options it takes too.  An error message or NULL.  An empty value or an
+ * option given twice is an error: nothing is guessed. */
 static const char *parse_script_options(cmd_parms *cmd, const char *directive,
-                                        const char *args,
-                                        int with_alias_options,
+                                        const char *args, int extra,
                                         script_options *opts)
 {
     const char *name, *value;
@@ -665,20 +676,21 @@ static const char *parse_script_options(cmd_parms *cmd, const char *directive,
         else if (kind > 0 && strcmp(name, "application-group") == 0) {
             option = &opts->application_group;
         }
-        else if (kind > 0 && with_alias_options
+        else if (kind > 0 && (extra & OPT_CALLABLE)
                  && strcmp(name, "callable-object") == 0) {
             option = &opts->callable_object;
         }
-        else if (!(kind > 0 && with_alias_options
+        else if (!(kind > 0 && (extra & OPT_PASS_AUTH)
                    && strcmp(name, "pass-authorization") == 0)) {
             return apr_psprintf(cmd->pool,
                                 "%s: unknown option '%s%s%s'; the options "
-                                "are process-group=NAME%s and "
+                                "are process-group=NAME%s%s and "
                                 "application-group=NAME", directive, name,
                                 kind > 0 ? "=" : "", kind > 0 ? value : "",
-                                with_alias_options
-                                ? ", callable-object=NAME, "
-                                  "pass-authorization=On|Off" : "");
+                                (extra & OPT_CALLABLE)
+                                ? ", callable-object=NAME" : "",
+                                (extra & OPT_PASS_AUTH)
+                                ? ", pass-authorization=On|Off" : "");
         }
         if (*value == '\0') {
             return apr_psprintf(cmd->pool,
@@ -830,7 +842,7 @@ static const char *cmd_script_alias(cmd_parms *cmd, void *dconf,
             || (apr_stat(&finfo, alias->target, APR_FINFO_TYPE,
                          cmd->temp_pool) == APR_SUCCESS
                 && finfo.filetype == APR_DIR));
-    err = parse_script_options(cmd, directive, args, 1, &opts);
+    err = parse_script_options(cmd, directive, args, ALIAS_OPTIONS, &opts);
     if (err) {
         return err;
     }
@@ -1025,6 +1037,53 @@ static const char *cmd_hook_script(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+/* WSGIHandlerScript NAME SCRIPT [process-group=] [application-group=]
+ * [pass-authorization=]: a request whose handler is NAME (AddHandler NAME
+ * .ext, SetHandler NAME) is served by handle_request() of SCRIPT, with the
+ * requested file as SCRIPT_FILENAME, as in mod_wsgi.  The daemons run only
+ * the handler scripts this names (the daemon file lists them). */
+static const char *cmd_handler_script(cmd_parms *cmd, void *dconf,
+                                      const char *args)
+{
+    wsgid_dir_config *conf = dconf;
+    wsgid_handler_script *script = apr_pcalloc(cmd->pool, sizeof(*script));
+    script_options opts;
+    const char *err;
+
+    script->name = ap_getword_conf(cmd->pool, &args);
+    script->path = ap_getword_conf(cmd->pool, &args);
+    if (*script->name == '\0' || *script->path != '/') {
+        return "WSGIHandlerScript: write WSGIHandlerScript NAME /path/to/script "
+               "[process-group=NAME] [application-group=NAME] "
+               "[pass-authorization=On|Off], then map files to NAME with "
+               "AddHandler NAME .ext or SetHandler NAME";
+    }
+    err = parse_script_options(cmd, "WSGIHandlerScript", args, OPT_PASS_AUTH,
+                               &opts);
+    if (err) {
+        return err;
+    }
+    script->process_group = wsgid_names_daemon_group(opts.process_group)
+                            ? opts.process_group : NULL;
+    script->application_group = opts.application_group;
+    script->pass_authorization = opts.pass_authorization;
+    script->defined_at = wsgid_directive_place(cmd);
+    script->server = cmd->server;
+    script->section = cmd->path ? dconf : NULL;
+    if (script->process_group) {
+        record_group_use(cmd, cmd->path ? dconf : NULL, script->process_group,
+                         "WSGIHandlerScript process-group=");
+    }
+    if (conf->handler_scripts == NULL) {
+        conf->handler_scripts = apr_hash_make(cmd->pool);
+    }
+    apr_hash_set(conf->handler_scripts, script->name, APR_HASH_KEY_STRING,
+                 script);
+    APR_ARRAY_PUSH(wsgid_globals_for(cmd->pool)->handler_scripts,
+                   wsgid_handler_script *) = script;
+    return NULL;
+}
+
 static const char *cmd_socket_prefix(cmd_parms *cmd, void *dconf,
                                      const char *prefix)
 {
@@ -1179,6 +1238,11 @@ const command_rec wsgid_cmds[] = {
     AP_INIT_TAKE1("WSGIMapHEADToGET", cmd_map_head_to_get, NULL, OR_FILEINFO,
         "On, Off or Auto (default): send HEAD requests to the application "
         "as GET (Auto: when an output filter may need the body)"),
+    AP_INIT_RAW_ARGS("WSGIHandlerScript", cmd_handler_script, NULL,
+        ACCESS_CONF | RSRC_CONF,
+        "NAME SCRIPT [process-group=NAME] [application-group=NAME] "
+        "[pass-authorization=On|Off]: serve files mapped to handler NAME with "
+        "handle_request() of SCRIPT"),
     WSGID_SETTINGS_COMMANDS,
     { NULL }
 };

@@ -15,6 +15,7 @@
 #include "httpd.h"
 #include "http_config.h"
 #include "ap_regex.h"
+#include "apr_hash.h"
 
 #define WSGID_DEFAULT_CONNECT_TIMEOUT apr_time_from_sec(15)
 /* wsgid/options.py's default for shutdown-timeout */
@@ -115,6 +116,19 @@ typedef enum {
     WSGID_HOOK_KINDS
 } wsgid_hook_kind;
 
+/* One WSGIHandlerScript: the script whose handle_request() serves the files
+ * mapped to handler name. */
+typedef struct {
+    const char *name;
+    const char *path;
+    const char *process_group;           /* option, or NULL */
+    const char *application_group;       /* option, or NULL */
+    int pass_authorization;              /* option, or WSGID_UNSET */
+    const char *defined_at;
+    server_rec *server;
+    const void *section;                 /* its section's dir config, or NULL */
+} wsgid_handler_script;
+
 /* One hook script directive as written. */
 typedef struct {
     wsgid_hook_kind kind;
@@ -175,6 +189,7 @@ typedef struct {
     apr_array_header_t *notices;         /* wsgid_directive_line */
     apr_array_header_t *group_sections;  /* wsgid_group_section */
     apr_array_header_t *handler_dirs;    /* wsgid_handler_dir, check_config */
+    apr_array_header_t *handler_scripts; /* wsgid_handler_script *, file order */
     /* "FILE:LINE" of the first WSGIProcessGroup %{GLOBAL} in a section, or
      * NULL: requests there have no daemon group */
     const char *embedded_section;
@@ -207,6 +222,8 @@ typedef struct {
     int map_head_to_get;                 /* WSGID_MAP_HEAD_*, or unset */
     const wsgid_restriction *restrict_process;   /* NULL: none here */
     const wsgid_hook_script *hooks[WSGID_HOOK_KINDS];  /* NULL: none here */
+    apr_hash_t *handler_scripts;         /* name -> wsgid_handler_script *;
+                                            NULL: none here */
 } wsgid_dir_config;
 
 extern module AP_MODULE_DECLARE_DATA wsgid_module;

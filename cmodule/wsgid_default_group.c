@@ -2,7 +2,8 @@
  * wsgid_default_group.c: the daemon group for the scripts mod_wsgi would run
  * inside Apache (embedded mode).
  *
- * A WSGIScriptAlias or a hook script that no WSGIProcessGroup (and no
+ * A WSGIScriptAlias, a handler-mapped script, a WSGIHandlerScript or a hook
+ * script that no WSGIProcessGroup (and no
  * process-group= option) gives a daemon group runs, under mod_wsgi, in the
  * Apache children themselves.  wsgid never runs Python inside Apache, so it
  * defines one more daemon group for such scripts, WSGID_DEFAULT_GROUP_NAME
@@ -96,17 +97,20 @@ static int alias_has_group(const wsgid_globals *g,
                                                     : alias->target);
 }
 
-static int hook_has_group(const wsgid_hook_script *hook)
+/* A hook or handler script: its own option, else its section's
+ * WSGIProcessGroup (%{GLOBAL} there is none), else its server's. */
+static int script_has_group(const char *option, const void *section_conf,
+                            server_rec *s)
 {
-    const wsgid_dir_config *section = hook->section;
+    const wsgid_dir_config *section = section_conf;
 
-    if (hook->process_group != NULL) {
+    if (option != NULL) {
         return 1;
     }
     if (section != NULL && section->process_group != NULL) {
         return wsgid_names_daemon_group(section->process_group);
     }
-    return server_group(hook->server) != NULL;
+    return server_group(s) != NULL;
 }
 
 /* The first script without a group, as "DIRECTIVE ARG" with *place set to
@@ -147,6 +151,16 @@ static const char *scripts_without_group(const wsgid_globals *g,
             *place = dir->defined_at;
         }
     }
+    for (i = 0; i < g->handler_scripts->nelts; i++) {
+        const wsgid_handler_script *handler
+            = APR_ARRAY_IDX(g->handler_scripts, i, wsgid_handler_script *);
+
+        if (!script_has_group(handler->process_group, handler->section,
+                              handler->server) && (*count)++ == 0) {
+            first = apr_psprintf(p, "WSGIHandlerScript %s", handler->name);
+            *place = handler->defined_at;
+        }
+    }
     if (g->embedded_section != NULL && (*count)++ == 0) {
         first = "WSGIProcessGroup %{GLOBAL}";
         *place = g->embedded_section;
@@ -155,7 +169,8 @@ static const char *scripts_without_group(const wsgid_globals *g,
         const wsgid_hook_script *hook
             = APR_ARRAY_IDX(g->hook_scripts, i, wsgid_hook_script *);
 
-        if (!hook_has_group(hook)) {
+        if (!script_has_group(hook->process_group, hook->section,
+                              hook->server)) {
             if ((*count)++ == 0) {
                 first = wsgid_hook_directive(hook->kind);
                 *place = hook->defined_at;

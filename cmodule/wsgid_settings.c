@@ -197,18 +197,3 @@ const char *wsgid_cmd_pass_apache_request(cmd_parms *cmd, void *dconf, int on)
     }
     return NULL;
 }
-
-const char *wsgid_cmd_handler_script(cmd_parms *cmd, void *dconf,
-                                     const char *args)
-{
-    (void)dconf;
-    (void)args;
-    /* Refused rather than accepted without effect: files mapped to the
-     * handler would otherwise be served by Apache as they are, source code
-     * included. */
-    return apr_psprintf(cmd->pool,
-                        "%s is not supported by this version of wsgid: "
-                        "map each script with WSGIScriptAlias (or "
-                        "WSGIScriptAliasMatch) instead",
-                        cmd->cmd->name);
-}

@@ -20,8 +20,6 @@ const char *wsgid_cmd_pass_apache_request(cmd_parms *cmd, void *dconf,
                                           int on);
 const char *wsgid_cmd_restrict_embedded(cmd_parms *cmd, void *dconf,
                                         const char *value);
-const char *wsgid_cmd_handler_script(cmd_parms *cmd, void *dconf,
-                                     const char *args);
 
 /* The Python of every daemon process: written into the daemon
  * configuration file as they are (wsgid/config.py reads and checks them,
@@ -92,8 +90,6 @@ const char *wsgid_cmd_handler_script(cmd_parms *cmd, void *dconf,
         OR_FILEINFO, "ADDRESS...: the proxies whose headers are trusted"), \
     AP_INIT_FLAG("WSGIPassApacheRequest", wsgid_cmd_pass_apache_request, \
         NULL, ACCESS_CONF | RSRC_CONF, \
-        "Off (default); On needs Python inside Apache"), \
-    AP_INIT_RAW_ARGS("WSGIHandlerScript", wsgid_cmd_handler_script, NULL, \
-        ACCESS_CONF | RSRC_CONF, "NAME SCRIPT [options]: a named handler")
+        "Off (default); On needs Python inside Apache")
 
 #endif /* WSGID_SETTINGS_H */

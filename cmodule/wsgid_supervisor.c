@@ -246,6 +246,22 @@ static const char *daemon_config_text(wsgid_globals *g, apr_pool_t *p,
                  group_option(p, "application-group",
                               alias->application_group));
     }
+    /* the WSGIHandlerScript scripts: the daemons run no other */
+    for (i = 0; i < g->handler_scripts->nelts; i++) {
+        const wsgid_handler_script *handler
+            = APR_ARRAY_IDX(g->handler_scripts, i, wsgid_handler_script *);
+
+        if (wsgid_is_external_group(g, handler->process_group)) {
+            continue;
+        }
+        add_line(lines, p, "WSGIConfigOrigin %s\n",
+                 quote_arg(p, handler->defined_at));
+        add_line(lines, p, "WSGIHandlerScript %s %s%s%s\n",
+                 quote_arg(p, handler->name), quote_arg(p, handler->path),
+                 group_option(p, "process-group", handler->process_group),
+                 group_option(p, "application-group",
+                              handler->application_group));
+    }
     /* the directories handler-mapped scripts may be loaded from */
     for (i = 0; i < g->handler_dirs->nelts; i++) {
         const wsgid_handler_dir *dir = &APR_ARRAY_IDX(g->handler_dirs, i,

@@ -167,6 +167,19 @@ class ImportScript:
     application_group: str    # `%{GLOBAL}` or a literal name: no per-request expansion here
 
 
+@dataclass(frozen=True)
+class HandlerScript:
+    """One WSGIHandlerScript: a script whose handle_request() serves the files Apache maps to
+    handler `name` (mod_wsgid names it in wsgid.handler_script; the requested file is
+    SCRIPT_FILENAME). A daemon runs only the handler scripts its configuration names."""
+
+    name: str
+    path: str
+    process_group: Optional[str]      # None: any group may run it
+    application_group: Optional[str]
+    callable_object: str = "handle_request"   # mod_wsgi's entry point of a handler script
+
+
 HOOK_DIRECTIVES: Tuple[str, ...] = (
     "WSGIAccessScript", "WSGIAuthUserScript", "WSGIAuthGroupScript", "WSGIDispatchScript")
 
@@ -226,6 +239,7 @@ class Config:
     import_scripts: List[ImportScript] = field(default_factory=list)   # in file order
     hook_scripts: List[HookScript] = field(default_factory=list)       # in file order, no repeats
     server: ServerSettings = field(default_factory=ServerSettings)
+    handler_scripts: List[HandlerScript] = field(default_factory=list)   # in file order
     # WSGIDefaultGroup: the group mod_wsgid starts for what mod_wsgi would run inside Apache,
     # which may serve every script (a request there has no group of its own to keep to).
     default_group: Optional[str] = None
@@ -240,6 +254,11 @@ class Config:
     def import_scripts_for(self, name: str) -> List[ImportScript]:
         """The group's WSGIImportScript scripts, in file order."""
         return [script for script in self.import_scripts if script.process_group == name]
+
+    def handler_scripts_for(self, name: str) -> List[HandlerScript]:
+        """The WSGIHandlerScript scripts a group may run (all of them, for the default group)."""
+        return [script for script in self.handler_scripts
+                if name == self.default_group or script.process_group in (None, name)]
 
     def hook_scripts_for(self, name: str) -> List[HookScript]:
         """The hook scripts a group may run: those delegated to it and those naming no group (all
@@ -355,6 +374,7 @@ class _Builder:
         self.socket_prefix: Optional[str] = None
         self.callable_object = DEFAULT_CALLABLE
         self.default_group: Optional[Tuple[str, int]] = None   # WSGIDefaultGroup, its line
+        self.handler_scripts: List[Tuple[HandlerScript, int]] = []
         self.groups: Dict[str, DaemonGroup] = {}
         self.group_lines: Dict[str, int] = {}
         self.sockets: Dict[str, Tuple[str, int]] = {}
@@ -491,6 +511,22 @@ class _Builder:
 
     def script_alias_match(self, statement: Statement) -> None:
         self.add_alias(statement, is_match=True)
+
+    def handler_script(self, statement: Statement) -> None:
+        usage = ("WSGIHandlerScript NAME SCRIPT [process-group=NAME] "
+                 "[application-group=NAME]")
+        args = statement.words[1:]
+        if len(args) < 2 or "=" in args[0] or "=" in args[1]:
+            raise self.error(statement, "the handler name and the script path are needed",
+                             f"write {usage}")
+        name, path, *extra = args
+        self.check_script_file(statement, path)
+        options = self.group_options(statement, extra)
+        if options.get("application-group") is not None:
+            self.check_application_group(statement, options["application-group"])
+        self.handler_scripts.append((HandlerScript(
+            name=name, path=path, process_group=options.get("process-group") or None,
+            application_group=options.get("application-group")), statement.line))
 
     def script_directory(self, statement: Statement) -> None:
         """WSGIScriptDirectory DIR [process-group=NAME] (written by mod_wsgid from the
@@ -695,6 +731,11 @@ class _Builder:
             raise self.error(Statement(["WSGIDefaultGroup"], self.default_group[1]),
                              f"the group '{self.default_group[0]}' is not defined",
                              f"define it with WSGIDaemonProcess {self.default_group[0]}")
+        for handler, line in self.handler_scripts:
+            if handler.process_group is not None and handler.process_group not in self.groups:
+                raise self.error(Statement(["WSGIHandlerScript"], line),
+                                 f"process-group={handler.process_group} names no defined "
+                                 "group", self.defined_groups_fix())
         self.check_import_scripts()
         self.check_service_groups()
         hook_scripts = self.checked_hook_scripts()
@@ -716,7 +757,8 @@ class _Builder:
                       source=self.source,
                       import_scripts=[script for script, _ in self.import_scripts],
                       hook_scripts=hook_scripts, server=self.server_settings(),
-                      default_group=self.default_group[0] if self.default_group else None)
+                      default_group=self.default_group[0] if self.default_group else None,
+                      handler_scripts=[script for script, _ in self.handler_scripts])
 
     def check_import_scripts(self) -> None:
         for script, line in self.import_scripts:
@@ -894,6 +936,7 @@ _PER_GROUP = {
     "WSGIImportScript": _Builder.import_script,
     "WSGIDefaultGroup": _Builder.default_group_directive,
     "WSGIScriptDirectory": _Builder.script_directory,
+    "WSGIHandlerScript": _Builder.handler_script,
     **{directive: _Builder.hook_script for directive in HOOK_DIRECTIVES},
 }
 DIRECTIVES: Tuple[str, ...] = tuple(_FILE_WIDE) + tuple(_PER_GROUP)

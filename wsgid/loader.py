@@ -5,9 +5,12 @@ Rules:
   for this process group: a file target of a WSGIScriptAlias, a file whose real path lies
   inside a directory target, or, for a WSGIScriptAliasMatch target with $N, a file whose path
   has the target's form and whose real path (symlinks resolved) lies inside the target's
-  directory. Anything else is refused (ScriptRefused, a 404). What is loaded is the configured
-  path (file targets) or the checked real path (directory and $N targets), never a spelling
-  taken from the packet.
+  directory, or a file inside a handler directory (WSGIScriptDirectory: AddHandler/SetHandler
+  wsgi-script with ExecCGI). Anything else is refused (ScriptRefused, a 404). What is loaded is
+  the configured path (file targets) or the checked real path (directory and $N targets), never
+  a spelling taken from the packet. wsgid.handler_script selects among the group's
+  WSGIHandlerScript scripts the same way (it names one, or the request is refused); that script
+  then serves SCRIPT_FILENAME, whatever that file is, through handle_request().
 - A request without a script choice gets the group's one script. That is a request with no
   SCRIPT_FILENAME, or one that is not an absolute path: stock uwsgi front ends send none
   (nginx) or the proxy URL (Apache's mod_proxy_uwsgi sends 'proxy:uwsgi://...').
@@ -128,6 +131,9 @@ class ScriptLoader:
         self.default_callable = getattr(config, "callable_object", None) or DEFAULT_CALLABLE
         self.aliases = list(config.scripts_for_group(group_name))
         self.import_scripts = list(config.import_scripts_for(group_name))
+        handlers = getattr(config, "handler_scripts_for", None)
+        self.handler_scripts = {script.path: script
+                                for script in (handlers(group_name) if handlers else [])}
         group = config.groups.get(group_name)
         self.service_group = group is not None and group.options["threads"] == 0
         server = getattr(config, "server", None)
@@ -175,8 +181,13 @@ class ScriptLoader:
         return path, group
 
     def _resolve(self, environ):
+        handler = environ.get("wsgid.handler_script")
         requested = environ.get("SCRIPT_FILENAME", "")
-        if requested.startswith("/"):
+        if handler is not None:
+            # WSGIHandlerScript: the script serves SCRIPT_FILENAME, whatever that file is
+            path, alias = self._handler_script(handler)
+            environ["mod_wsgi.handler_script"] = path
+        elif requested.startswith("/"):
             path, alias = self._configured_script(requested)
         else:
             path, alias = self._default_script()
@@ -185,6 +196,14 @@ class ScriptLoader:
         else:
             group = application_group_name(alias.application_group, environ)
         return path, group, alias
+
+    def _handler_script(self, path):
+        script = self.handler_scripts.get(path)
+        if script is None:
+            raise ScriptRefused(
+                f"refused handler script {path!r}: no WSGIHandlerScript of process group "
+                f"'{self.group_name}' names it")
+        return script.path, script
 
     def _match_alias(self, requested):
         """(path to load, alias) if `requested` is a script configured for this group, else

@@ -1,6 +1,8 @@
 """Handler-style deployments through a real Apache: `AddHandler wsgi-script .wsgi` or
 `SetHandler wsgi-script` with `Options ExecCGI` in a <Directory> (or in .htaccess), reached
-through Alias or DocumentRoot, the group chosen by WSGIProcessGroup there (docs/porting.md).
+through Alias or DocumentRoot, the group chosen by WSGIProcessGroup there; and
+WSGIHandlerScript, whose handle_request() serves the files mapped to its handler name
+(docs/porting.md).
 
 The daemons load such a script only from a <Directory> the configuration lets run them
 (WSGIScriptDirectory in the daemon file); every script here writes a marker when imported, so
@@ -28,6 +30,17 @@ with open(os.path.join({marks!r}, {name!r} + "." + str(os.getpid())), "w"):
 def application(environ, start_response):
     body = "{name} " + environ["mod_wsgi.process_group"] + " " + environ["SCRIPT_NAME"] + " " \\
         + environ.get("PATH_INFO", "") + "\\n"
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [body.encode()]
+"""
+
+# A WSGIHandlerScript: mod_wsgi calls handle_request() with the mapped file as SCRIPT_FILENAME.
+PAGE_HANDLER = """\
+def handle_request(environ, start_response):
+    with open(environ["SCRIPT_FILENAME"]) as f:
+        page = f.read()
+    body = (environ["mod_wsgi.process_group"] + " " + environ["mod_wsgi.handler_script"]
+            + " " + page)
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [body.encode()]
 """
@@ -60,6 +73,13 @@ Alias /ht "{work}/htaccess"
     Require all granted
 </Directory>
 
+WSGIHandlerScript page-handler "{work}/page_handler.py" process-group=other
+Alias /pages "{work}/pages"
+<Directory "{work}/pages">
+    AddHandler page-handler .page
+    Require all granted
+</Directory>
+
 Alias /noexec "{work}/noexec"
 <Directory "{work}/noexec">
     AddHandler wsgi-script .wsgi
@@ -78,7 +98,7 @@ def write(path, text):
 def site():
     work = shared_tmpdir("wsgid-handler-")
     marks = os.path.join(work, "marks")
-    for sub in ("handler", "sethandler", "htaccess", "noexec", "marks"):
+    for sub in ("handler", "sethandler", "htaccess", "noexec", "pages", "marks"):
         os.mkdir(os.path.join(work, sub))
         os.chmod(os.path.join(work, sub), 0o777 if sub == "marks" else 0o755)
     for sub, name in (("handler", "app.wsgi"), ("handler", "second.wsgi"),
@@ -86,6 +106,8 @@ def site():
                       ("noexec", "hidden.wsgi")):
         write(os.path.join(work, sub, name), SCRIPT.format(marks=marks, name=name))
     write(os.path.join(work, "handler", "notes.txt"), "plain text\n")
+    write(os.path.join(work, "page_handler.py"), PAGE_HANDLER)
+    write(os.path.join(work, "pages", "index.page"), "a page of markup\n")
     write(os.path.join(work, "htaccess", ".htaccess"),
           "Options +ExecCGI\nAddHandler wsgi-script .wsgi\n")
     inst = ApacheInstance("", extra_modules=("alias", "mime"))
@@ -168,4 +190,30 @@ def test_a_forged_packet_cannot_load_a_script_outside_the_handler_directories(si
     assert status(f"{site.work}/handler/app.wsgi") == 200
     assert status(f"{site.work}/noexec/hidden.wsgi") == 404
     assert status(f"{site.work}/handler/../noexec/hidden.wsgi") == 404
+    assert not loaded(site, "hidden.wsgi")
+
+
+def test_a_handler_script_serves_the_files_mapped_to_its_name(site):
+    r = get(site, "/pages/index.page")
+    assert r.status_code == 200, site.error_log()[-2000:]
+    assert r.text == f"other {site.work}/page_handler.py a page of markup\n"
+
+
+@pytest.mark.skipif(not RUNNING_AS_ROOT, reason="needs root to act as the Apache user")
+def test_a_forged_packet_cannot_name_a_handler_script_the_configuration_does_not(site):
+    run = os.path.join(site.root, "run")
+    (path,) = [os.path.join(run, n) for n in os.listdir(run) if n.endswith(".other.sock")]
+    user = pwd.getpwnam(APACHE_USER)
+
+    def status(handler):
+        packet = uwsgi_packet({"REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "/",
+                               "SERVER_NAME": "x", "SERVER_PORT": "80",
+                               "SERVER_PROTOCOL": "HTTP/1.1",
+                               "SCRIPT_FILENAME": f"{site.work}/pages/index.page",
+                               "wsgid.handler_script": handler})
+        reply = run_as(user.pw_uid, user.pw_gid, unix_exchange, path, packet)
+        return int(reply.split(b" ", 2)[1])
+
+    assert status(f"{site.work}/page_handler.py") == 200
+    assert status(f"{site.work}/noexec/hidden.wsgi") == 404
     assert not loaded(site, "hidden.wsgi")

@@ -69,6 +69,7 @@ ErrorDocument 404 "wsgid-custom-404"
 WSGIPythonPath /srv/nothing-here
 WSGILazyInitialization On
 WSGIRestrictEmbedded On
+WSGIPy3kWarningFlag Off
 WSGIPassApacheRequest Off
 WSGIScriptReloading Off
 """
@@ -222,7 +223,7 @@ def test_each_directive_without_an_effect_says_so_once_at_startup(site):
     log = site.error_log()
     for directive, instead in [("WSGIPythonPath", "python-path= of WSGIDaemonProcess"),
                                ("WSGILazyInitialization", "never starts inside Apache"),
-                               ("WSGIRestrictEmbedded", "no embedded mode")]:
+                               ("WSGIPy3kWarningFlag", "a Python 2 setting")]:
         lines = [line for line in log.splitlines() if f"{directive} at " in line]
         assert len(lines) == 1, (directive, lines)
         assert "accepted, with no effect" in lines[0] and instead in lines[0]
@@ -251,13 +252,6 @@ def test_pass_apache_request_on_fails_configtest_naming_the_directive_and_the_fi
     assert "WSGIPassApacheRequest On" in output and "embedded mode" in output
     assert "Remove the line" in output
     assert "httpd.conf" in output
-
-
-def test_handler_script_is_refused_rather_than_serving_files_as_they_are(apache):
-    inst = apache('WSGIHandlerScript my-handler "{apps}/echo.wsgi"\n')
-    rc, output = inst.configtest()
-    assert rc != 0
-    assert "WSGIHandlerScript is not supported" in output and "WSGIScriptAlias" in output
 
 
 @pytest.mark.parametrize("line, message", [
