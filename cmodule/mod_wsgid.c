@@ -34,9 +34,9 @@
 #include "wsgid_default_group.h"
 #include "wsgid_exchange.h"
 #include "wsgid_frames.h"
-#include "wsgid_handler_dirs.h"
 #include "wsgid_hooks.h"
 #include "wsgid_route.h"
+#include "wsgid_script_dirs.h"
 #include "wsgid_supervisor.h"
 #include "wsgid_vars.h"
 #include "wsgid_wire.h"
@@ -85,7 +85,7 @@ static int wsgid_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     wsgid_globals *g = wsgid_server_conf(s)->globals;
     int rv;
 
-    wsgid_collect_handler_dirs(g, pconf);
+    wsgid_collect_script_dirs(g, pconf);
     rv = wsgid_define_default_group(g, pconf, s);
 
     (void)plog;

@@ -989,9 +989,10 @@ const char *wsgid_hook_directive(wsgid_hook_kind kind)
 
 /* WSGIAccessScript, WSGIAuthUserScript, WSGIAuthGroupScript and
  * WSGIDispatchScript: SCRIPT [process-group=NAME] [application-group=NAME].
- * Not in .htaccess (the command table says so): a hook script is code the
- * daemons run, and they run only what the main configuration names.  The
- * file itself is checked by the supervisor (check-config). */
+ * The access, user and group scripts may be named in .htaccess
+ * (AllowOverride AuthConfig), as in mod_wsgi: the daemons run such a script
+ * only from inside a <Directory> whose .htaccess may do so (wsgid_script_dirs.c).
+ * The file itself is checked by the supervisor (check-config). */
 static const char *cmd_hook_script(cmd_parms *cmd, void *dconf,
                                    const char *args)
 {
@@ -1198,15 +1199,15 @@ const command_rec wsgid_cmds[] = {
         "when the group's daemon processes start (threads=0: run it as "
         "their service)"),
     AP_INIT_RAW_ARGS("WSGIAccessScript", cmd_hook_script, NULL,
-        RSRC_CONF | ACCESS_CONF,
+        RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
         "SCRIPT [process-group=NAME] [application-group=NAME]: decide "
         "host access with allow_access(environ, host)"),
     AP_INIT_RAW_ARGS("WSGIAuthUserScript", cmd_hook_script, NULL,
-        RSRC_CONF | ACCESS_CONF,
+        RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
         "SCRIPT [process-group=NAME] [application-group=NAME]: the 'wsgi' "
         "authentication provider (check_password, get_realm_hash)"),
     AP_INIT_RAW_ARGS("WSGIAuthGroupScript", cmd_hook_script, NULL,
-        RSRC_CONF | ACCESS_CONF,
+        RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
         "SCRIPT [process-group=NAME] [application-group=NAME]: the groups "
         "of a user for 'Require wsgi-group' (groups_for_user)"),
     AP_INIT_RAW_ARGS("WSGIDispatchScript", cmd_hook_script, NULL,
@@ -1338,7 +1339,11 @@ int wsgid_check_group_uses(wsgid_globals *g, apr_pool_t *ptemp,
                          defined_group_names(g, ptemp), use->name);
             rv = HTTP_INTERNAL_SERVER_ERROR;
         }
-        else if (!group_usable_from(group, use->server)) {
+        /* a use in the main server reaches every virtual host, and those
+         * with the group's ServerName may use it, as in mod_wsgi: each
+         * request is checked (wsgid_route_group) */
+        else if (use->server->is_virtual
+                 && !group_usable_from(group, use->server)) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0,
                          main_server,
                          "mod_wsgid: %s at %s uses the process group '%s', "

@@ -140,8 +140,8 @@ typedef struct {
     const void *section;                 /* its section's dir config, or NULL */
 } wsgid_hook_script;
 
-/* A <Directory> whose scripts handler-style mapping may run there
- * (wsgid_handler_dirs.c). */
+/* A <Directory> whose scripts handler-style mapping may run there, or whose
+ * .htaccess files may name hook scripts inside it (wsgid_script_dirs.c). */
 typedef struct {
     const char *path;                    /* absolute, no trailing slash */
     const char *process_group;           /* its literal WSGIProcessGroup */
@@ -189,6 +189,7 @@ typedef struct {
     apr_array_header_t *notices;         /* wsgid_directive_line */
     apr_array_header_t *group_sections;  /* wsgid_group_section */
     apr_array_header_t *handler_dirs;    /* wsgid_handler_dir, check_config */
+    apr_array_header_t *hook_dirs;       /* wsgid_handler_dir, check_config */
     apr_array_header_t *handler_scripts; /* wsgid_handler_script *, file order */
     /* "FILE:LINE" of the first WSGIProcessGroup %{GLOBAL} in a section, or
      * NULL: requests there have no daemon group */

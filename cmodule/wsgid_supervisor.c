@@ -276,6 +276,15 @@ static const char *daemon_config_text(wsgid_globals *g, apr_pool_t *p,
                  quote_arg(p, dir->path),
                  group_option(p, "process-group", dir->process_group));
     }
+    /* the directories whose .htaccess files may name hook scripts */
+    for (i = 0; i < g->hook_dirs->nelts; i++) {
+        const wsgid_handler_dir *dir = &APR_ARRAY_IDX(g->hook_dirs, i,
+                                                      wsgid_handler_dir);
+
+        add_line(lines, p, "WSGIConfigOrigin %s\n",
+                 quote_arg(p, dir->defined_at));
+        add_line(lines, p, "WSGIHookDirectory %s\n", quote_arg(p, dir->path));
+    }
     for (i = 0; i < g->import_scripts->nelts; i++) {
         wsgid_import_script *script = &APR_ARRAY_IDX(g->import_scripts, i,
                                                      wsgid_import_script);

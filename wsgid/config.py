@@ -240,6 +240,9 @@ class Config:
     hook_scripts: List[HookScript] = field(default_factory=list)       # in file order, no repeats
     server: ServerSettings = field(default_factory=ServerSettings)
     handler_scripts: List[HandlerScript] = field(default_factory=list)   # in file order
+    # WSGIHookDirectory: <Directory> trees whose .htaccess files may name access, user and group
+    # scripts (AllowOverride AuthConfig); a script inside one may run as such a hook.
+    hook_directories: List[str] = field(default_factory=list)
     # WSGIDefaultGroup: the group mod_wsgid starts for what mod_wsgi would run inside Apache,
     # which may serve every script (a request there has no group of its own to keep to).
     default_group: Optional[str] = None
@@ -375,6 +378,7 @@ class _Builder:
         self.callable_object = DEFAULT_CALLABLE
         self.default_group: Optional[Tuple[str, int]] = None   # WSGIDefaultGroup, its line
         self.handler_scripts: List[Tuple[HandlerScript, int]] = []
+        self.hook_directories: List[str] = []
         self.groups: Dict[str, DaemonGroup] = {}
         self.group_lines: Dict[str, int] = {}
         self.sockets: Dict[str, Tuple[str, int]] = {}
@@ -527,6 +531,15 @@ class _Builder:
         self.handler_scripts.append((HandlerScript(
             name=name, path=path, process_group=options.get("process-group") or None,
             application_group=options.get("application-group")), statement.line))
+
+    def hook_directory(self, statement: Statement) -> None:
+        """WSGIHookDirectory DIR (written by mod_wsgid): .htaccess files in DIR may name
+        WSGIAccessScript, WSGIAuthUserScript and WSGIAuthGroupScript scripts inside it."""
+        (path,) = self.expect_args(statement, 1, "WSGIHookDirectory DIRECTORY")
+        if not path.startswith("/"):
+            raise self.error(statement, "the directory must be an absolute path",
+                             "write WSGIHookDirectory /absolute/directory")
+        self.hook_directories.append(path)
 
     def script_directory(self, statement: Statement) -> None:
         """WSGIScriptDirectory DIR [process-group=NAME] (written by mod_wsgid from the
@@ -758,7 +771,8 @@ class _Builder:
                       import_scripts=[script for script, _ in self.import_scripts],
                       hook_scripts=hook_scripts, server=self.server_settings(),
                       default_group=self.default_group[0] if self.default_group else None,
-                      handler_scripts=[script for script, _ in self.handler_scripts])
+                      handler_scripts=[script for script, _ in self.handler_scripts],
+                      hook_directories=list(self.hook_directories))
 
     def check_import_scripts(self) -> None:
         for script, line in self.import_scripts:
@@ -937,6 +951,7 @@ _PER_GROUP = {
     "WSGIDefaultGroup": _Builder.default_group_directive,
     "WSGIScriptDirectory": _Builder.script_directory,
     "WSGIHandlerScript": _Builder.handler_script,
+    "WSGIHookDirectory": _Builder.hook_directory,
     **{directive: _Builder.hook_script for directive in HOOK_DIRECTIVES},
 }
 DIRECTIVES: Tuple[str, ...] = tuple(_FILE_WIDE) + tuple(_PER_GROUP)

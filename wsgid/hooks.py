@@ -57,6 +57,10 @@ _ARGUMENT_NAMES = {
 }
 
 
+# The hook directives an .htaccess file may hold (AllowOverride AuthConfig, as in mod_wsgi).
+HTACCESS_DIRECTIVES = frozenset({"WSGIAccessScript", "WSGIAuthUserScript", "WSGIAuthGroupScript"})
+
+
 class HookFailed(Exception):
     """The call gives the `error` result. str(e) says why, for the log line; __cause__ is the
     exception of the script, when there is one (its traceback is logged)."""
@@ -74,6 +78,8 @@ class HookRunner:
         for script in config.hook_scripts_for(group_name):
             self.allowed.setdefault(script.directive, {}).setdefault(
                 os.path.normpath(script.path), script.path)
+        self.hook_directories = [os.path.realpath(path)
+                                 for path in getattr(config, "hook_directories", [])]
 
     def answer(self, environ):
         """The complete answer to the hook call whose packet variables are `environ`."""
@@ -128,6 +134,13 @@ class HookRunner:
         path = self.allowed.get(directive, {}).get(wanted)
         if path is not None:
             return path
+        if directive in HTACCESS_DIRECTIVES:
+            # named in an .htaccess file, which may name scripts inside its own directory tree
+            real = os.path.realpath(wanted)
+            if os.path.isfile(real) and any(
+                    os.path.commonpath([real, directory]) == directory
+                    for directory in self.hook_directories):
+                return real
         elsewhere = [s for s in self.all_scripts if os.path.normpath(s.path) == wanted]
         same_directive = [s for s in elsewhere if s.directive == directive]
         if same_directive:
@@ -139,6 +152,9 @@ class HookRunner:
                    f"{hook}() needs")
         else:
             why = f"no {directive} names it"
+        if directive in HTACCESS_DIRECTIVES:
+            why += " (in .htaccess: it must lie inside a <Directory> whose AllowOverride " \
+                   "allows AuthConfig)"
         raise HookFailed(f"refused {hook}(): {why}; a line `{directive} {requested}` without "
                          f"process-group= or with process-group={self.group_name} would allow it")
 

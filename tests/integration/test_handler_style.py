@@ -15,7 +15,7 @@ import pwd
 import pytest
 import requests
 
-from tests.support.apache import APACHE_USER, RUNNING_AS_ROOT, ApacheInstance, shared_tmpdir
+from tests.support.apache import APACHE_USER, RUNNING_AS_ROOT, ApacheInstance
 from tests.support.procs import run_as, wait_for_daemons
 from tests.support.wire import unix_exchange, uwsgi_packet
 
@@ -96,22 +96,24 @@ def write(path, text):
 
 @pytest.fixture(scope="module")
 def site():
-    work = shared_tmpdir("wsgid-handler-")
-    marks = os.path.join(work, "marks")
-    for sub in ("handler", "sethandler", "htaccess", "noexec", "pages", "marks"):
-        os.mkdir(os.path.join(work, sub))
-        os.chmod(os.path.join(work, sub), 0o777 if sub == "marks" else 0o755)
-    for sub, name in (("handler", "app.wsgi"), ("handler", "second.wsgi"),
-                      ("sethandler", "any.py"), ("htaccess", "ht.wsgi"),
-                      ("noexec", "hidden.wsgi")):
-        write(os.path.join(work, sub, name), SCRIPT.format(marks=marks, name=name))
-    write(os.path.join(work, "handler", "notes.txt"), "plain text\n")
-    write(os.path.join(work, "page_handler.py"), PAGE_HANDLER)
-    write(os.path.join(work, "pages", "index.page"), "a page of markup\n")
-    write(os.path.join(work, "htaccess", ".htaccess"),
-          "Options +ExecCGI\nAddHandler wsgi-script .wsgi\n")
     inst = ApacheInstance("", extra_modules=("alias", "mime"))
     try:
+        work = os.path.join(inst.root, "work")   # removed with the instance
+        marks = os.path.join(work, "marks")
+        os.mkdir(work)
+        os.chmod(work, 0o755)
+        for sub in ("handler", "sethandler", "htaccess", "noexec", "pages", "marks"):
+            os.mkdir(os.path.join(work, sub))
+            os.chmod(os.path.join(work, sub), 0o777 if sub == "marks" else 0o755)
+        for sub, name in (("handler", "app.wsgi"), ("handler", "second.wsgi"),
+                          ("sethandler", "any.py"), ("htaccess", "ht.wsgi"),
+                          ("noexec", "hidden.wsgi")):
+            write(os.path.join(work, sub, name), SCRIPT.format(marks=marks, name=name))
+        write(os.path.join(work, "handler", "notes.txt"), "plain text\n")
+        write(os.path.join(work, "page_handler.py"), PAGE_HANDLER)
+        write(os.path.join(work, "pages", "index.page"), "a page of markup\n")
+        write(os.path.join(work, "htaccess", ".htaccess"),
+              "Options +ExecCGI\nAddHandler wsgi-script .wsgi\n")
         inst.write_config(SITE.replace("{work}", work), extra_modules=("alias", "mime"))
         inst.start()
         wait_for_daemons(inst, 2)

@@ -12,6 +12,8 @@ tests/apps/hooks.wsgi and hooks_dispatch.wsgi do what the request asks (see thei
 tests/apps/hooks_app.wsgi answers with the user and where it ran.
 """
 
+import os
+
 import pytest
 import requests
 from requests.auth import HTTPBasicAuth, HTTPDigestAuth
@@ -347,3 +349,46 @@ def test_configtest_refuses_a_bad_hook_directive(apache, directive, problem):
     status, output = inst.configtest()
     assert status != 0
     assert directive.split()[0] in output and problem in output, output
+
+
+# -- hook scripts named in .htaccess -------------------------------------------------------------
+
+HTACCESS_SITE = """
+WSGIDaemonProcess site processes=1 threads=2
+WSGIProcessGroup site
+Alias /protected "{work}/protected"
+Alias /elsewhere "{work}/elsewhere"
+<Directory "{work}">
+    AllowOverride AuthConfig
+    Require all granted
+</Directory>
+"""
+
+
+def test_an_htaccess_access_script_inside_its_directory_runs_as_in_mod_wsgi(apache):
+    inst = apache("")
+    work = os.path.join(inst.root, "work")
+    os.mkdir(work)
+    os.chmod(work, 0o755)
+    for sub in ("protected", "elsewhere", "scripts"):
+        os.mkdir(os.path.join(work, sub))
+        os.chmod(os.path.join(work, sub), 0o755)
+    with open(os.path.join(work, "scripts", "access.py"), "w") as f:
+        f.write("def allow_access(environ, host):\n"
+                "    return environ.get('QUERY_STRING') != 'deny'\n")
+    for sub in ("protected", "elsewhere"):
+        with open(os.path.join(work, sub, "page.txt"), "w") as f:
+            f.write("page\n")
+    with open(os.path.join(work, "protected", ".htaccess"), "w") as f:
+        f.write(f"WSGIAccessScript {work}/scripts/access.py\n")
+    # a script outside every directory whose .htaccess may name hooks
+    with open(os.path.join(work, "elsewhere", ".htaccess"), "w") as f:
+        f.write(f"WSGIAccessScript {APPS}/hooks.wsgi\n")
+    inst.write_config(HTACCESS_SITE.replace("{work}", work), extra_modules=("alias",))
+    inst.start()
+    wait_for_daemons(inst, 1)
+    assert requests.get(inst.url("/protected/page.txt"), timeout=10).text == "page\n"
+    assert requests.get(inst.url("/protected/page.txt?deny"), timeout=10).status_code == 403
+    refused = requests.get(inst.url("/elsewhere/page.txt"), timeout=10)
+    assert refused.status_code == 500
+    assert "whose AllowOverride allows AuthConfig" in inst.error_log()

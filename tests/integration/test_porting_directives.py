@@ -352,3 +352,29 @@ def test_response_socket_timeout_limits_a_write_to_a_client_that_stopped_reading
                                      None), 15, message="the response-socket-timeout line")
     assert "(response-socket-timeout 1 s)" in line
     assert "group 'impatient'" in line
+
+
+def test_a_group_of_a_virtual_host_may_be_chosen_at_server_level_for_that_host(apache):
+    # mod_wsgi allows it: the server-level <Location> reaches every virtual host, and the one
+    # with the group's ServerName may use the group. Another host's request is refused.
+    inst = apache("""
+<VirtualHost *:*>
+    ServerName other.example
+</VirtualHost>
+<VirtualHost *:*>
+    ServerName owner.example
+    WSGIDaemonProcess hosted processes=1 threads=1
+</VirtualHost>
+WSGIScriptAlias /v "{apps}/echo.wsgi"
+<Location /v>
+    WSGIProcessGroup hosted
+</Location>
+""")
+    inst.start()
+    wait_for_daemons(inst, 1)
+    owner = get(inst, "/v/environ", headers={"Host": "owner.example"})
+    assert owner.status_code == 200, inst.error_log()[-2000:]
+    assert owner.json()["mod_wsgi.process_group"] == "hosted"
+    other = get(inst, "/v/environ", headers={"Host": "other.example"})
+    assert other.status_code == 500
+    assert "no WSGIDaemonProcess 'hosted' that this virtual host may use" in inst.error_log()

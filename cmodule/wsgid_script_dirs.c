@@ -1,6 +1,8 @@
 /*
- * wsgid_handler_dirs.c: the directories whose scripts a handler-style
- * deployment may run.
+ * wsgid_script_dirs.c: the directories, read from the configuration tree,
+ * whose scripts the daemons may run though no directive names them: the
+ * scripts a handler-style deployment maps, and the hook scripts .htaccess
+ * files name.
  *
  * mod_wsgi serves a file that `AddHandler wsgi-script .wsgi` or `SetHandler
  * wsgi-script` maps, in a directory where `Options ExecCGI` is on.  The
@@ -15,9 +17,14 @@
  * wsgi-script handler can apply there (AddHandler or SetHandler in it or at
  * server or virtual-host level, or AllowOverride FileInfo for .htaccess).
  * <Directory> sections given by a pattern (~, DirectoryMatch, wildcards)
- * are not read: scripts there are answered 403 by the daemon, with a line
- * that says to name the directory.  The handler itself still requires
+ * are not read: scripts there are answered 404 by the daemon, with a line
+ * that says which script it refused.  The handler itself still requires
  * ExecCGI for each request, as mod_wsgi does.
+ *
+ * mod_wsgi lets an .htaccess file name an access, authentication or group
+ * script (AllowOverride AuthConfig).  The daemons run such a script when it
+ * lies inside a <Directory> whose AllowOverride lets .htaccess set AuthConfig
+ * (WSGIHookDirectory): the directory the file's author controls anyway.
  */
 #include "apr_fnmatch.h"
 #include "apr_strings.h"
@@ -26,7 +33,7 @@
 #include "http_config.h"
 
 #include "wsgid_config.h"
-#include "wsgid_handler_dirs.h"
+#include "wsgid_script_dirs.h"
 
 /* What one <Directory> section allows, as read from the tree. */
 typedef struct {
@@ -38,6 +45,7 @@ typedef struct {
                                             Options */
     int handler;                         /* maps wsgi-script itself */
     int htaccess_handler;                /* AllowOverride FileInfo */
+    int htaccess_auth;                   /* AllowOverride AuthConfig */
 } dir_section;
 
 typedef struct {
@@ -113,6 +121,7 @@ static void read_section(const ap_directive_t *d, dir_section *section,
     static const char *const exec_cgi[] = { "ExecCGI", "All", NULL };
     static const char *const options[] = { "All", "Options", NULL };
     static const char *const fileinfo[] = { "All", "FileInfo", NULL };
+    static const char *const authconfig[] = { "All", "AuthConfig", NULL };
 
     for (; d != NULL; d = d->next) {
         if (strcasecmp(d->directive, "Options") == 0) {
@@ -121,6 +130,7 @@ static void read_section(const ap_directive_t *d, dir_section *section,
         else if (strcasecmp(d->directive, "AllowOverride") == 0) {
             section->htaccess_options = has_word(d->args, p, options);
             section->htaccess_handler = has_word(d->args, p, fileinfo);
+            section->htaccess_auth = has_word(d->args, p, authconfig);
         }
         else if (strcasecmp(d->directive, "WSGIProcessGroup") == 0) {
             const char *args = d->args;
@@ -186,17 +196,25 @@ static int exec_cgi_at(const apr_array_header_t *sections, const char *path)
     return 0;
 }
 
-void wsgid_collect_handler_dirs(wsgid_globals *g, apr_pool_t *pconf)
+void wsgid_collect_script_dirs(wsgid_globals *g, apr_pool_t *pconf)
 {
     walk_state state = { pconf, apr_array_make(pconf, 8, sizeof(dir_section)),
                          0 };
     int i;
 
     g->handler_dirs = apr_array_make(pconf, 2, sizeof(wsgid_handler_dir));
+    g->hook_dirs = apr_array_make(pconf, 2, sizeof(wsgid_handler_dir));
     walk(ap_conftree, &state);
     for (i = 0; i < state.sections->nelts; i++) {
         const dir_section *s = &APR_ARRAY_IDX(state.sections, i, dir_section);
         wsgid_handler_dir *dir;
+
+        if (s->htaccess_auth) {
+            dir = apr_array_push(g->hook_dirs);
+            dir->path = *s->path ? s->path : "/";
+            dir->process_group = NULL;
+            dir->defined_at = s->defined_at;
+        }
 
         if (!(s->handler || s->htaccess_handler || state.server_handler)
             || !exec_cgi_at(state.sections, s->path)) {
