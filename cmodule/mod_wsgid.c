@@ -405,7 +405,7 @@ static int build_variables(wsgid_request *req)
     if (r->log_id == NULL) {
         ap_run_generate_log_id(r->connection, r, &r->log_id);
     }
-    req->vars = wsgid_vars_from_table(r->pool, env, 9);
+    req->vars = wsgid_vars_from_table(r->pool, env, 10);
     wsgid_vars_push(req->vars, "wsgid.process_group", req->group->name);
     wsgid_vars_push(req->vars, "wsgid.application_group",
                     req->expanded_application_group);
@@ -423,6 +423,9 @@ static int build_variables(wsgid_request *req)
     wsgid_vars_push(req->vars, "wsgid.framed_response", "1");
     if (req->chunked) {
         wsgid_vars_push(req->vars, "wsgid.input_terminated", "1");
+    }
+    if (req->dconf->ignore_activity == 1) {
+        wsgid_vars_push(req->vars, "wsgid.ignore_activity", "1");
     }
     /* set again after connecting; the same number of digits */
     req->queue_start_index = req->vars->nelts;

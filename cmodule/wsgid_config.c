@@ -93,6 +93,7 @@ void *wsgid_create_dir_config(apr_pool_t *p, char *dir)
     conf->pass_authorization = WSGID_UNSET;
     conf->chunked_request = WSGID_UNSET;
     conf->error_override = WSGID_UNSET;
+    conf->ignore_activity = WSGID_UNSET;
     conf->map_head_to_get = WSGID_UNSET;
     return conf;
 }
@@ -117,6 +118,8 @@ void *wsgid_merge_dir_config(apr_pool_t *p, void *base_, void *add_)
                             ? add->chunked_request : base->chunked_request;
     conf->error_override = add->error_override != WSGID_UNSET
                            ? add->error_override : base->error_override;
+    conf->ignore_activity = add->ignore_activity != WSGID_UNSET
+                            ? add->ignore_activity : base->ignore_activity;
     conf->map_head_to_get = add->map_head_to_get != WSGID_UNSET
                             ? add->map_head_to_get : base->map_head_to_get;
     /* as in mod_wsgi: the innermost list replaces, it does not add */
@@ -1150,6 +1153,13 @@ static const char *cmd_error_override(cmd_parms *cmd, void *dconf, int on)
     return NULL;
 }
 
+static const char *cmd_ignore_activity(cmd_parms *cmd, void *dconf, int on)
+{
+    (void)cmd;
+    ((wsgid_dir_config *)dconf)->ignore_activity = on;
+    return NULL;
+}
+
 static const char *cmd_map_head_to_get(cmd_parms *cmd, void *dconf,
                                        const char *value)
 {
@@ -1236,6 +1246,9 @@ const command_rec wsgid_cmds[] = {
     AP_INIT_FLAG("WSGIErrorOverride", cmd_error_override, NULL, OR_FILEINFO,
         "On: an error status from the application is answered with "
         "Apache's ErrorDocument (default Off)"),
+    AP_INIT_FLAG("WSGIIgnoreActivity", cmd_ignore_activity, NULL, OR_FILEINFO,
+        "On: requests here do not count as activity for inactivity-timeout "
+        "(health checks, say; default Off)"),
     AP_INIT_TAKE1("WSGIMapHEADToGET", cmd_map_head_to_get, NULL, OR_FILEINFO,
         "On, Off or Auto (default): send HEAD requests to the application "
         "as GET (Auto: when an output filter may need the body)"),

@@ -220,6 +220,7 @@ typedef struct {
     int pass_authorization;
     int chunked_request;
     int error_override;
+    int ignore_activity;                 /* WSGIIgnoreActivity */
     int map_head_to_get;                 /* WSGID_MAP_HEAD_*, or unset */
     const wsgid_restriction *restrict_process;   /* NULL: none here */
     const wsgid_hook_script *hooks[WSGID_HOOK_KINDS];  /* NULL: none here */

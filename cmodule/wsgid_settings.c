@@ -127,8 +127,7 @@ const char *wsgid_cmd_no_effect(cmd_parms *cmd, void *dconf,
  * already behaves like (no notice for it), or NULL: any value is. */
 static const char *value_wsgid_has(const char *directive)
 {
-    if (strcasecmp(directive, "WSGIScriptReloading") == 0
-        || strcasecmp(directive, "WSGIIgnoreActivity") == 0) {
+    if (strcasecmp(directive, "WSGIScriptReloading") == 0) {
         return "Off";
     }
     return NULL;
@@ -161,10 +160,6 @@ const char *wsgid_cmd_not_applied(cmd_parms *cmd, void *dconf,
                                               "WSGIScriptReloading") == 0
                         ? "a changed script takes effect when the daemons "
                           "restart (apachectl graceful)"
-                        : strcasecmp(cmd->cmd->name, "WSGIIgnoreActivity")
-                          == 0
-                        ? "requests here count as activity for "
-                          "inactivity-timeout"
                         : "the application sees these headers as the client "
                           "sent them; do not trust them in the application"));
     return NULL;

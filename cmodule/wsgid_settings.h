@@ -78,9 +78,6 @@ const char *wsgid_cmd_restrict_embedded(cmd_parms *cmd, void *dconf,
         OR_AUTHCFG, "no effect with Apache 2.4's authorization providers"), \
     AP_INIT_TAKE1("WSGIScriptReloading", wsgid_cmd_not_applied, NULL, \
         OR_FILEINFO, "On|Off: restart the daemons when the script changes"), \
-    AP_INIT_TAKE1("WSGIIgnoreActivity", wsgid_cmd_not_applied, NULL, \
-        OR_FILEINFO, "On|Off: requests here do not count as activity for " \
-        "inactivity-timeout"), \
     AP_INIT_TAKE1("WSGIEnableSendfile", wsgid_cmd_no_effect, NULL, \
         OR_FILEINFO, "On|Off: the daemons always use sendfile() for " \
         "wsgi.file_wrapper"), \

@@ -351,9 +351,11 @@ def respond(app, environ, response):
 
 class RunningRequest:
     """A request being served, as running() shows it: its id, its URL, when it started
-    (time.monotonic()), the thread serving it (threading.get_ident()) and its Response."""
+    (time.monotonic()), the thread serving it (threading.get_ident()) and its Response;
+    counts_as_activity is False under WSGIIgnoreActivity On (inactivity-timeout ignores it)."""
 
-    __slots__ = ("request_id", "url", "started", "thread_ident", "response", "outcome")
+    __slots__ = ("request_id", "url", "started", "thread_ident", "response", "outcome",
+                 "counts_as_activity")
 
     def __init__(self, request_id, url, response):
         self.request_id = request_id
@@ -362,6 +364,7 @@ class RunningRequest:
         self.thread_ident = threading.get_ident()
         self.response = response
         self.outcome = None  # what time_out() did
+        self.counts_as_activity = True
 
     @property
     def timed_out(self):
@@ -393,7 +396,8 @@ class RequestPath:
         self.group_name = group_name
         self.response_factory = ResponseCore  # the subclass sets its Response class
         self.requests_finished = 0           # requests that ran (or tried to run) an application
-        self.last_activity = time.monotonic()  # the last start or end of a request
+        # the last start or end of a request that counts as activity (not WSGIIgnoreActivity)
+        self.last_activity = time.monotonic()
         self.running_requests = {}           # request id -> RunningRequest
         self.running_lock = threading.Lock()
         self._request_numbers = itertools.count(1)
@@ -487,7 +491,10 @@ class RequestPath:
                 environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
             request = RunningRequest(request_id, url, self.response_factory(sock, environ))
             self.running_requests[request_id] = request
-            self.last_activity = request.started
+            if "wsgid.ignore_activity" in environ:   # WSGIIgnoreActivity On
+                request.counts_as_activity = False
+            else:
+                self.last_activity = request.started
         return request
 
     def unregister(self, request, finished_request):
@@ -495,7 +502,8 @@ class RequestPath:
             self.running_requests.pop(request.request_id, None)
             if finished_request:
                 self.requests_finished += 1
-            self.last_activity = time.monotonic()
+            if request.counts_as_activity:
+                self.last_activity = time.monotonic()
 
 
 def finish_request_body(sock, body, length, environ):

@@ -367,7 +367,8 @@ cdef int run_response(app, environ, ResponseCore response) except -1:
 
 cdef class RunningRequest:
     """A request being served, as running() shows it: its id, its URL, when it started
-    (time.monotonic()), the thread serving it (threading.get_ident()) and its Response."""
+    (time.monotonic()), the thread serving it (threading.get_ident()) and its Response;
+    counts_as_activity is False under WSGIIgnoreActivity On (inactivity-timeout ignores it)."""
 
     cdef public object request_id
     cdef public object url
@@ -375,6 +376,7 @@ cdef class RunningRequest:
     cdef public object thread_ident
     cdef public object response
     cdef public object outcome
+    cdef public bint counts_as_activity
 
     def __init__(self, request_id, url, response):
         self.request_id = request_id
@@ -383,6 +385,7 @@ cdef class RunningRequest:
         self.thread_ident = PyThread_get_thread_ident()
         self.response = response
         self.outcome = None  # what time_out() did
+        self.counts_as_activity = True
 
     @property
     def timed_out(self):
@@ -525,7 +528,10 @@ cdef class RequestPath:
                 environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
             request = RunningRequest(request_id, url, self.response_factory(sock, environ))
             self.running_requests[request_id] = request
-            self.last_activity = request.started
+            if "wsgid.ignore_activity" in environ:   # WSGIIgnoreActivity On
+                request.counts_as_activity = False
+            else:
+                self.last_activity = request.started
         return request
 
     cdef int leave(self, RunningRequest request, bint finished_request) except -1:
@@ -533,7 +539,8 @@ cdef class RequestPath:
             self.running_requests.pop(request.request_id, None)
             if finished_request:
                 self.requests_finished += 1
-            self.last_activity = clock_seconds(CLOCK_MONOTONIC)
+            if request.counts_as_activity:
+                self.last_activity = clock_seconds(CLOCK_MONOTONIC)
         return 0
 
 

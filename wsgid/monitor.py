@@ -86,7 +86,9 @@ def limit_reached(limits, now, started_at, handler, read_rss):
     if limits.restart_interval and now - started_at >= limits.restart_interval:
         return (ShutdownReason.RESTART_INTERVAL,
                 f"up {now - started_at:.1f}s, restart-interval={limits.restart_interval:g}")
-    if limits.inactivity_timeout and not handler.running() and \
+    # requests under WSGIIgnoreActivity On (health checks, say) keep no process alive
+    if limits.inactivity_timeout and \
+            not any(request.counts_as_activity for request in handler.running()) and \
             now - handler.last_activity >= limits.inactivity_timeout:
         return (ShutdownReason.INACTIVITY_TIMEOUT,
                 f"no request for {now - handler.last_activity:.1f}s, inactivity-timeout="

@@ -8,6 +8,7 @@ generate their own configuration and never start a server.
 
 import os
 import shutil
+import time
 import socket
 
 import psutil
@@ -378,3 +379,26 @@ WSGIScriptAlias /v "{apps}/echo.wsgi"
     other = get(inst, "/v/environ", headers={"Host": "other.example"})
     assert other.status_code == 500
     assert "no WSGIDaemonProcess 'hosted' that this virtual host may use" in inst.error_log()
+
+
+def test_ignore_activity_requests_do_not_keep_an_idle_process_alive(apache):
+    # inactivity-timeout=1: counted requests (hello) keep the process; WSGIIgnoreActivity
+    # requests (pid, a health check's kind) do not, so the process is recycled under them.
+    inst = apache("""
+WSGIDaemonProcess idle processes=1 threads=2 inactivity-timeout=1
+WSGIScriptAlias /app "{apps}/echo.wsgi" process-group=idle
+<Location /app/pid>
+    WSGIIgnoreActivity On
+</Location>
+""")
+    inst.start()
+    wait_for_daemons(inst, 1)
+    first = get(inst, "/app/pid").text
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        assert get(inst, "/app/hello").status_code == 200
+        time.sleep(0.2)   # a steady trickle of counted requests, well inside the timeout
+    assert get(inst, "/app/pid").text == first
+    wait_for(lambda: get(inst, "/app/pid").text != first, 15, interval=0.2,
+             message="an idle process polled only by WSGIIgnoreActivity requests to recycle")
+    assert "inactivity_timeout" in inst.error_log() or "inactivity-timeout" in inst.error_log()

@@ -59,9 +59,10 @@ def make_monitor(rss=10_000_000, ready=True, **limits):
     return monitor, worker, handler, channel, memory
 
 
-def request(request_id, started, thread_ident=1):
+def request(request_id, started, thread_ident=1, counts_as_activity=True):
     return types.SimpleNamespace(request_id=request_id, url=f"/r/{request_id}", started=started,
-                                 thread_ident=thread_ident)
+                                 thread_ident=thread_ident,
+                                 counts_as_activity=counts_as_activity)
 
 
 def test_heartbeats_go_out_about_every_second_whatever_else_happens():
@@ -107,6 +108,14 @@ def test_inactivity_timeout_needs_no_running_request_and_no_recent_activity():
     monitor.check(20.0)                  # a request is running: that is activity
     assert worker.recycles == []
     handler.requests = []
+    monitor.check(20.0)
+    assert worker.recycles == [("inactivity_timeout", False)]
+
+
+def test_a_request_under_wsgi_ignore_activity_does_not_keep_the_process_alive():
+    monitor, worker, handler, _, _ = make_monitor(inactivity_timeout=2.0)
+    handler.last_activity = 5.0
+    handler.requests = [request("health", started=19.0, counts_as_activity=False)]
     monitor.check(20.0)
     assert worker.recycles == [("inactivity_timeout", False)]
 
