@@ -35,6 +35,7 @@
 #include "wsgid_exchange.h"
 #include "wsgid_frames.h"
 #include "wsgid_hooks.h"
+#include "wsgid_proxy_headers.h"
 #include "wsgid_route.h"
 #include "wsgid_script_dirs.h"
 #include "wsgid_supervisor.h"
@@ -386,6 +387,7 @@ static int build_variables(wsgid_request *req)
     wsgid_wire_size_result size_rv;
 
     wsgid_vars_add_cgi(r, env);
+    wsgid_apply_proxy_headers(r, req->dconf, env);
     if (head_goes_as_get(r, req->dconf)) {
         apr_table_setn(env, "REQUEST_METHOD", "GET");
     }

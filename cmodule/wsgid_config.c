@@ -22,6 +22,7 @@
 
 #include "wsgid_config.h"
 #include "wsgid_conn.h"
+#include "wsgid_proxy_headers.h"
 #include "wsgid_settings.h"
 
 APLOG_USE_MODULE(wsgid);
@@ -120,6 +121,12 @@ void *wsgid_merge_dir_config(apr_pool_t *p, void *base_, void *add_)
                            ? add->error_override : base->error_override;
     conf->ignore_activity = add->ignore_activity != WSGID_UNSET
                             ? add->ignore_activity : base->ignore_activity;
+    /* as in mod_wsgi: an inner list replaces the outer one */
+    conf->trusted_proxy_headers = add->trusted_proxy_headers
+                                  ? add->trusted_proxy_headers
+                                  : base->trusted_proxy_headers;
+    conf->trusted_proxies = add->trusted_proxies ? add->trusted_proxies
+                                                 : base->trusted_proxies;
     conf->map_head_to_get = add->map_head_to_get != WSGID_UNSET
                             ? add->map_head_to_get : base->map_head_to_get;
     /* as in mod_wsgi: the innermost list replaces, it does not add */
@@ -1249,6 +1256,14 @@ const command_rec wsgid_cmds[] = {
     AP_INIT_FLAG("WSGIIgnoreActivity", cmd_ignore_activity, NULL, OR_FILEINFO,
         "On: requests here do not count as activity for inactivity-timeout "
         "(health checks, say; default Off)"),
+    AP_INIT_RAW_ARGS("WSGITrustedProxyHeaders",
+        wsgid_cmd_trusted_proxy_headers, NULL, OR_FILEINFO,
+        "HEADER...: the proxy headers (X-Forwarded-For, X-Forwarded-Proto, "
+        "...) that set the request's variables; the others are removed"),
+    AP_INIT_RAW_ARGS("WSGITrustedProxies", wsgid_cmd_trusted_proxies, NULL,
+        OR_FILEINFO,
+        "ADDRESS[/BITS]...: the proxies whose WSGITrustedProxyHeaders are "
+        "believed (default: any peer)"),
     AP_INIT_TAKE1("WSGIMapHEADToGET", cmd_map_head_to_get, NULL, OR_FILEINFO,
         "On, Off or Auto (default): send HEAD requests to the application "
         "as GET (Auto: when an output filter may need the body)"),

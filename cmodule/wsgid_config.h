@@ -221,6 +221,10 @@ typedef struct {
     int chunked_request;
     int error_override;
     int ignore_activity;                 /* WSGIIgnoreActivity */
+    /* WSGITrustedProxyHeaders (indexes into wsgid_proxy_headers.c's known
+     * headers) and WSGITrustedProxies (apr_ipsubnet_t *); NULL: none here */
+    apr_array_header_t *trusted_proxy_headers;
+    apr_array_header_t *trusted_proxies;
     int map_head_to_get;                 /* WSGID_MAP_HEAD_*, or unset */
     const wsgid_restriction *restrict_process;   /* NULL: none here */
     const wsgid_hook_script *hooks[WSGID_HOOK_KINDS];  /* NULL: none here */

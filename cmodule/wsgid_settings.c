@@ -10,8 +10,9 @@
  *   only make sense with Python inside Apache: accepted, with one info line
  *   at startup saying what to use instead.  The one that cannot be honoured
  *   at all (WSGIPassApacheRequest On) is a configuration error.
- * - Directives whose effect wsgid does not have yet: accepted, with one
- *   warning line at startup saying so, so that nothing is silently ignored.
+ * - A directive whose effect wsgid does not have yet (WSGIScriptReloading
+ *   On): accepted, with one warning line at startup saying so, so that
+ *   nothing is silently ignored.
  *
  * docs/porting.md has the table of every directive and what it does here.
  */
@@ -123,46 +124,21 @@ const char *wsgid_cmd_no_effect(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
-/* Which value of a directive whose effect is still missing is the one wsgid
- * already behaves like (no notice for it), or NULL: any value is. */
-static const char *value_wsgid_has(const char *directive)
-{
-    if (strcasecmp(directive, "WSGIScriptReloading") == 0) {
-        return "Off";
-    }
-    return NULL;
-}
-
+/* WSGIScriptReloading: Off is what wsgid does; On (mod_wsgi's default) is
+ * accepted with a warning until script reloading exists. */
 const char *wsgid_cmd_not_applied(cmd_parms *cmd, void *dconf,
                                   const char *args)
 {
-    const char *already = value_wsgid_has(cmd->cmd->name);
     int on;
+    const char *err = on_off(cmd, args, &on);
 
     (void)dconf;
-    if (already != NULL) {
-        const char *err = on_off(cmd, args, &on);
-
-        if (err) {
-            return err;
-        }
-        if (strcasecmp(args, already) == 0) {
-            return NULL;
-        }
+    if (err == NULL && on) {
+        notice(cmd, APLOG_WARNING, "accepted, but wsgid does not apply it yet: "
+               "a changed script takes effect when the daemons restart "
+               "(apachectl graceful)");
     }
-    else if (*args == '\0') {
-        return apr_psprintf(cmd->pool, "%s needs at least one value (%s)",
-                            cmd->cmd->name, cmd->cmd->errmsg);
-    }
-    notice(cmd, APLOG_WARNING,
-           apr_psprintf(cmd->pool, "accepted, but wsgid does not apply it "
-                        "yet: %s", strcasecmp(cmd->cmd->name,
-                                              "WSGIScriptReloading") == 0
-                        ? "a changed script takes effect when the daemons "
-                          "restart (apachectl graceful)"
-                        : "the application sees these headers as the client "
-                          "sent them; do not trust them in the application"));
-    return NULL;
+    return err;
 }
 
 const char *wsgid_cmd_restrict_embedded(cmd_parms *cmd, void *dconf,

@@ -81,10 +81,6 @@ const char *wsgid_cmd_restrict_embedded(cmd_parms *cmd, void *dconf,
     AP_INIT_TAKE1("WSGIEnableSendfile", wsgid_cmd_no_effect, NULL, \
         OR_FILEINFO, "On|Off: the daemons always use sendfile() for " \
         "wsgi.file_wrapper"), \
-    AP_INIT_RAW_ARGS("WSGITrustedProxyHeaders", wsgid_cmd_not_applied, \
-        NULL, OR_FILEINFO, "HEADER...: the proxy headers to trust"), \
-    AP_INIT_RAW_ARGS("WSGITrustedProxies", wsgid_cmd_not_applied, NULL, \
-        OR_FILEINFO, "ADDRESS...: the proxies whose headers are trusted"), \
     AP_INIT_FLAG("WSGIPassApacheRequest", wsgid_cmd_pass_apache_request, \
         NULL, ACCESS_CONF | RSRC_CONF, \
         "Off (default); On needs Python inside Apache")

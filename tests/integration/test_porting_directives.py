@@ -236,14 +236,15 @@ def test_a_directive_set_to_what_wsgid_already_does_is_not_mentioned(site):
     assert "WSGIPassApacheRequest" not in site.error_log()
 
 
-def test_a_directive_wsgid_does_not_apply_yet_is_accepted_with_a_warning(apache):
+def test_script_reloading_on_is_accepted_with_a_warning_until_wsgid_has_it(apache):
     inst = apache('WSGIDaemonProcess one threads=1\n'
                   'WSGIScriptAlias /app "{apps}/echo.wsgi" process-group=one\n'
-                  '<Location /app>\n    WSGITrustedProxyHeaders X-Forwarded-For\n</Location>\n')
+                  '<Location /app>\n    WSGIScriptReloading On\n</Location>\n')
     inst.start()
     (line,) = [line for line in inst.error_log().splitlines()
-               if "WSGITrustedProxyHeaders at" in line]
+               if "WSGIScriptReloading at" in line]
     assert ":warn]" in line and "does not apply it yet" in line
+    assert "apachectl graceful" in line
 
 
 def test_pass_apache_request_on_fails_configtest_naming_the_directive_and_the_fix(apache):
