@@ -134,8 +134,9 @@ class HookRunner:
         path = self.allowed.get(directive, {}).get(wanted)
         if path is not None:
             return path
-        if directive in HTACCESS_DIRECTIVES:
+        if directive in HTACCESS_DIRECTIVES and "\x00" not in wanted:
             # named in an .htaccess file, which may name scripts inside its own directory tree
+            # (no file name holds a NUL: realpath() would raise)
             real = os.path.realpath(wanted)
             if os.path.isfile(real) and any(
                     os.path.commonpath([real, directory]) == directory

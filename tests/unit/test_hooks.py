@@ -634,3 +634,19 @@ def test_a_bad_hook_call_leaves_the_connection_handler_serving(tmp_path, caplog)
         thread.join(10)
         client.close()
     assert len(hook_errors(caplog)) == 1
+
+
+def test_a_script_named_in_htaccess_runs_only_from_inside_a_hook_directory(tmp_path):
+    # WSGIHookDirectory: mod_wsgid names the <Directory> trees whose .htaccess may name access,
+    # user and group scripts (AllowOverride AuthConfig); the script must lie inside one.
+    inside = write(tmp_path / "site" / "auth" / "access.py")
+    outside = write(tmp_path / "elsewhere" / "access.py")
+    runner, _ = make_runner(tmp_path, [f"WSGIHookDirectory {tmp_path}/site"])
+    # it ran: the script's RESULT (None) is a decline, not an error
+    assert result_of(runner.answer(hook_call("allow_access", inside)))[0] == "decline"
+    for refused in (outside, f"{tmp_path}/site/../elsewhere/access.py", inside + "\x00"):
+        status, headers = parse_answer(runner.answer(hook_call("allow_access", refused)))
+        assert ("Wsgid-Hook-Result", "error") in headers, refused
+    # the dispatch script is no .htaccess directive: a hook directory does not allow it
+    status, headers = parse_answer(runner.answer(hook_call("dispatch", inside)))
+    assert ("Wsgid-Hook-Result", "error") in headers
