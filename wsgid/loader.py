@@ -267,7 +267,8 @@ class ScriptLoader:
     def application_for(self, environ):
         """The WSGI callable that serves this request; raises ScriptError."""
         path, group, alias = self._resolve(environ)
-        self.check_script_owner(path)
+        if self.script_user is not None or self.script_group is not None:
+            self.check_script_owner(path)   # (not called at all without them: the hot path)
         name = (environ.get("wsgid.callable_object") or alias.callable_object
                 or self.default_callable)
         if not name.isidentifier() or keyword.iskeyword(name):
