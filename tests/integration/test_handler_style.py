@@ -50,6 +50,13 @@ TypesConfig /etc/mime.types
 WSGIDaemonProcess site processes=1 threads=2
 WSGIDaemonProcess other processes=1 threads=2
 
+DocumentRoot "{work}/docroot"
+<Directory "{work}/docroot">
+    Options +ExecCGI
+    AddHandler wsgi-script .wsgi
+    Require all granted
+</Directory>
+
 Alias /h "{work}/handler"
 <Directory "{work}/handler">
     Options ExecCGI
@@ -102,12 +109,12 @@ def site():
         marks = os.path.join(work, "marks")
         os.mkdir(work)
         os.chmod(work, 0o755)
-        for sub in ("handler", "sethandler", "htaccess", "noexec", "pages", "marks"):
+        for sub in ("handler", "sethandler", "htaccess", "noexec", "pages", "docroot", "marks"):
             os.mkdir(os.path.join(work, sub))
             os.chmod(os.path.join(work, sub), 0o777 if sub == "marks" else 0o755)
         for sub, name in (("handler", "app.wsgi"), ("handler", "second.wsgi"),
                           ("sethandler", "any.py"), ("htaccess", "ht.wsgi"),
-                          ("noexec", "hidden.wsgi")):
+                          ("noexec", "hidden.wsgi"), ("docroot", "root.wsgi")):
             write(os.path.join(work, sub, name), SCRIPT.format(marks=marks, name=name))
         write(os.path.join(work, "handler", "notes.txt"), "plain text\n")
         write(os.path.join(work, "page_handler.py"), PAGE_HANDLER)
@@ -116,7 +123,7 @@ def site():
               "Options +ExecCGI\nAddHandler wsgi-script .wsgi\n")
         inst.write_config(SITE.replace("{work}", work), extra_modules=("alias", "mime"))
         inst.start()
-        wait_for_daemons(inst, 2)
+        wait_for_daemons(inst, 3)   # site, other, and wsgid-default for the DocumentRoot
         inst.work, inst.marks = work, marks
         yield inst
     finally:
@@ -136,6 +143,12 @@ def test_addhandler_in_a_directory_with_execcgi_serves_the_script_in_its_group(s
     assert r.status_code == 200, site.error_log()[-2000:]
     assert r.text == "app.wsgi site /h/app.wsgi /more/path\n"
     assert get(site, "/h/second.wsgi").text == "second.wsgi site /h/second.wsgi \n"
+
+
+def test_a_script_under_documentroot_with_no_group_runs_in_the_default_group(site):
+    r = get(site, "/root.wsgi/x")
+    assert r.status_code == 200, site.error_log()[-2000:]
+    assert r.text == "root.wsgi wsgid-default /root.wsgi /x\n"
 
 
 def test_other_files_of_the_directory_are_served_by_apache_as_before(site):
@@ -168,6 +181,7 @@ def test_the_daemon_configuration_names_only_the_directories_that_can_run_script
         lines = [line for line in f if line.startswith("WSGIScriptDirectory")]
     work = site.work
     assert sorted(lines) == sorted([
+        f"WSGIScriptDirectory {work}/docroot\n",
         f"WSGIScriptDirectory {work}/handler process-group=site\n",
         f"WSGIScriptDirectory {work}/htaccess process-group=site\n",
         f"WSGIScriptDirectory {work}/sethandler process-group=other\n",

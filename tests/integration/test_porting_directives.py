@@ -184,7 +184,8 @@ WSGIDestroyInterpreter On
 WSGIVerboseDebugging Off
 WSGIServerMetrics On
 WSGICaseSensitivity On
-WSGIDaemonProcess probe processes=1 threads=2
+WSGIDaemonProcess probe processes=1 threads=2 stack-size=1048576 python-eggs=/tmp/eggs \
+    send-buffer-size=32768 receive-buffer-size=49152 server-metrics=Off
 WSGIScriptAlias /probe "{apps}/interpreter_probe.wsgi" process-group=probe
 """
 
@@ -204,7 +205,11 @@ def test_the_daemons_python_settings_reach_the_daemons_apache_starts(apache):
                                            ["ignore", "DeprecationWarning"]]
     assert "restricted" in seen["stdin"] and "restricted" in seen["stdout"]
     assert seen["signal_installed"] is False
-    assert seen["server_metrics"] is not None
+    # the group's own options win over the server-wide defaults (WSGIServerMetrics On)
+    assert seen["server_metrics"] is None
+    assert seen["stack_size"] == 1048576
+    assert seen["egg_cache"] == "/tmp/eggs"
+    assert seen["buffers"] == [[65536, 98304]]     # the kernel doubles what is asked
 
 
 def test_a_bad_daemon_setting_fails_configtest_naming_the_apache_file_and_line(apache):
