@@ -3,7 +3,7 @@
 A group whose processes keep failing to start (a script that cannot be imported, a preload that
 segfaults or calls os._exit, a user= that cannot be switched to) has, between two starts, no
 process that accepts on its socket (group.py, RestartBackoff). The module's connect still
-succeeds (the supervisor keeps the socket, DESIGN.md contract 4), so without this a request would
+succeeds (the supervisor keeps the socket, docs/design.md, contract 4), so without this a request would
 wait in the backlog until socket-timeout and get a 504: a hang, as the client sees it. Instead,
 while a group `backing_off()`, the supervisor accepts the waiting connections itself and answers
 each `503 Service Unavailable` with `Retry-After` (whole seconds until the group's next start).

@@ -6,7 +6,7 @@ RestartBackoff spaces the restarts out, and the log says how the process ended a
 start is.
 
 Rules:
-- The group never closes its listener: the supervisor owns it (DESIGN.md contract 4) and may
+- The group never closes its listener: the supervisor owns it (docs/design.md, contract 4) and may
   hand the same socket to the group that replaces this one on a reload.
 - Everything time-based takes `now` from the caller (a monotonic clock), and forking goes through
   the `spawn` function given to the constructor, so the logic is tested with fakes.

@@ -1,7 +1,7 @@
 """Daemon group sockets: bind and own the listener, identify and check peers.
 
 Rules:
-- This is the only module of wsgid that creates a listening socket (DESIGN.md contract 3). The
+- This is the only module of wsgid that creates a listening socket (docs/design.md, contract 3). The
   supervisor binds each group's socket once and keeps it for the group's whole life; daemon
   processes inherit it across fork() and only ever accept on it.
 - A socket is born private: it is bound under umask 0177 (mode 0600) and, when running as root,

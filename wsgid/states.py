@@ -5,7 +5,7 @@ Rules:
   (process.py) is the one place that checks it, so an impossible move is a bug that shows at once.
 - A daemon process reports why it ended with one of the ExitCode values; the supervisor turns the
   code back into words for the log with `describe_exit_code()`.
-- Shutdown reasons are mod_wsgi's words (DESIGN.md contract 6), plus memory_limit; they are what
+- Shutdown reasons are mod_wsgi's words (docs/design.md, contract 6), plus memory_limit; they are what
   the `process_stopping` event carries and what the log lines say.
 """
 
