@@ -1,6 +1,6 @@
 /*
- * mod_wsgid.c: the Apache side of wsgid.  Maps WSGIScriptAlias URLs to
- * scripts (translate_name), and the "wsgi-script" handler, which proxies
+ * mod_wsgid.c: the Apache side of wsgid: the configuration hooks, and the
+ * "wsgi-script" handler (with WSGIHandlerScript's names), which proxies
  * the request to a daemon process group over its unix socket in the uwsgi
  * packet format and streams the answer back (docs/protocol.md).  There is
  * no embedded mode: Python never runs inside Apache.
@@ -9,7 +9,8 @@
  * HTTP status that ends the request, with one exit that always closes the
  * daemon socket.  Every log line names the group and the socket path, and
  * carries the errno where there is one.  Its parts live in files of their
- * own: wsgid_route.c (which group), wsgid_vars.c (the packet's variables),
+ * own: wsgid_translate.c (from a URL to a script), wsgid_route.c (which
+ * group), wsgid_vars.c (the packet's variables),
  * wsgid_exchange.c (connect, send, read the head); the access, auth and
  * dispatch hooks, which use the same parts, in wsgid_hooks.c.
  */
@@ -39,14 +40,12 @@
 #include "wsgid_route.h"
 #include "wsgid_script_dirs.h"
 #include "wsgid_supervisor.h"
+#include "wsgid_translate.h"
 #include "wsgid_vars.h"
 #include "wsgid_wire.h"
 
 APLOG_USE_MODULE(wsgid);
 
-#define WSGID_HANDLER "wsgi-script"
-/* mod_wsgi's other name for it (AddType application/x-httpd-wsgi .wsgi) */
-#define WSGID_HANDLER_TYPE "application/x-httpd-wsgi"
 /* the function of a WSGIHandlerScript that serves a request */
 #define WSGID_HANDLER_CALLABLE "handle_request"
 /* Read size for the request body and the response body. */
@@ -117,168 +116,6 @@ static int wsgid_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         wsgid_log_notices(g, s);
     }
     return wsgid_supervisor_post_config(g, pconf, ptemp, s);
-}
-
-/* --- URL mapping ----------------------------------------------------- */
-
-/* Length of uri matched by the mount point url ("" is "/"), or 0. */
-static apr_size_t mount_matches(const char *uri, const char *url)
-{
-    apr_size_t len = strlen(url);
-
-    if (len == 0) {
-        return uri[0] == '/' ? 1 : 0;   /* the root mount takes everything */
-    }
-    if (strncmp(uri, url, len) != 0) {
-        return 0;
-    }
-    return (uri[len] == '\0' || uri[len] == '/') ? len : 0;
-}
-
-/* Does a substituted script path have a "." or ".." segment?  Apache
- * removed those from the URL (decoded %2e too), but a capture can still
- * put one together ("/a..b" with REGEX ^/a(.*)b gives ".."). */
-static int has_dot_segment(const char *path)
-{
-    const char *seg = path;
-
-    for (;;) {
-        apr_size_t len = strcspn(seg, "/");
-
-        if ((len == 1 && seg[0] == '.')
-            || (len == 2 && seg[0] == '.' && seg[1] == '.')) {
-            return 1;
-        }
-        if (seg[len] == '\0') {
-            return 0;
-        }
-        seg += len + 1;
-    }
-}
-
-/* WSGIScriptAliasMatch: r->filename is TARGET with $N from the match, plus
- * the rest of the URL after the match (mod_wsgi's rule), so SCRIPT_NAME
- * ends where the match ends.  DECLINED if the regex does not match. */
-static int translate_match(request_rec *r, const wsgid_script_alias *alias,
-                           wsgid_alias_match *match)
-{
-    ap_regmatch_t m[AP_MAX_REG_MATCH];
-    const char *target, *rest;
-
-    if (ap_regexec(alias->regex, r->uri, AP_MAX_REG_MATCH, m, 0) != 0) {
-        return DECLINED;
-    }
-    target = alias->target;
-    if (alias->target_dir != NULL) {
-        target = ap_pregsub(r->pool, alias->target, r->uri, AP_MAX_REG_MATCH,
-                            m);
-        if (target == NULL || has_dot_segment(target)) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          "mod_wsgid: WSGIScriptAliasMatch at %s: refused "
-                          "%s: the script path it makes (%s) %s; answering "
-                          "404", alias->defined_at, r->uri,
-                          target ? target : "too long",
-                          target ? "has a '.' or '..' segment"
-                                 : "cannot be built");
-            return HTTP_NOT_FOUND;
-        }
-        match->script_path = target;
-    }
-    /* a match of just "/" leaves the whole URL as the rest, like a mount
-     * at "/" (SCRIPT_NAME "") */
-    rest = m[0].rm_eo == 1 && r->uri[0] == '/' ? r->uri : r->uri + m[0].rm_eo;
-    if (*rest == '/' && *target && target[strlen(target) - 1] == '/') {
-        target = apr_pstrmemdup(r->pool, target, strlen(target) - 1);
-    }
-    r->filename = apr_pstrcat(r->pool, target, rest, NULL);
-    return OK;
-}
-
-static int wsgid_translate_name(request_rec *r)
-{
-    wsgid_server_config *sconf = wsgid_server_conf(r->server);
-    int i;
-
-    if (r->uri[0] != '/') {
-        return DECLINED;
-    }
-    for (i = 0; i < sconf->aliases->nelts; i++) {
-        wsgid_script_alias *alias = &APR_ARRAY_IDX(sconf->aliases, i,
-                                                   wsgid_script_alias);
-        wsgid_alias_match *match = apr_pcalloc(r->pool, sizeof(*match));
-        const char *rest;
-        apr_size_t target_len;
-
-        match->alias = alias;
-        if (alias->regex != NULL) {
-            int status = translate_match(r, alias, match);
-
-            if (status == DECLINED) {
-                continue;
-            }
-            if (status != OK) {
-                return status;
-            }
-        }
-        else {
-            if (!mount_matches(r->uri, alias->url)) {
-                continue;
-            }
-            rest = r->uri + strlen(alias->url);
-            target_len = strlen(alias->target);
-            if (alias->target[target_len - 1] == '/') {
-                target_len--;
-            }
-            /* As mod_alias does: the core's directory walk then finds the
-             * script file in this path and sets r->path_info to the rest. */
-            r->filename = apr_pstrcat(r->pool,
-                                      apr_pstrmemdup(r->pool, alias->target,
-                                                     target_len),
-                                      rest, NULL);
-        }
-        r->handler = WSGID_HANDLER;
-        ap_set_module_config(r->request_config, &wsgid_module, match);
-        return OK;
-    }
-    return DECLINED;
-}
-
-/* A WSGIScriptAliasMatch script made with $N must be the substituted path
- * itself (or a file in it, when that is a directory), and its real path,
- * symlinks resolved, must lie inside the target's directory: the URL never
- * reaches a file outside it.  OK, or 404 with one log line. */
-static int check_match_script(request_rec *r, const wsgid_alias_match *match)
-{
-    const char *script = match->script_path;
-    apr_size_t len = strlen(script);
-    char real[PATH_MAX], real_dir[PATH_MAX];
-    const char *problem = NULL;
-
-    while (len > 1 && script[len - 1] == '/') {
-        len--;
-    }
-    if (strncmp(r->filename, script, len) != 0
-        || (r->filename[len] != '\0' && r->filename[len] != '/')) {
-        problem = "is not the script path the match made";
-    }
-    else if (realpath(r->filename, real) == NULL
-             || realpath(match->alias->target_dir, real_dir) == NULL) {
-        problem = apr_psprintf(r->pool, "cannot be resolved (%s)",
-                               strerror(errno));
-    }
-    else if (strncmp(real, real_dir, strlen(real_dir)) != 0
-             || real[strlen(real_dir)] != '/') {
-        problem = apr_psprintf(r->pool, "resolves to %s, outside %s", real,
-                               real_dir);
-    }
-    if (problem == NULL) {
-        return OK;
-    }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                  "mod_wsgid: WSGIScriptAliasMatch at %s: refused %s: the "
-                  "script %s %s; answering 404", match->alias->defined_at,
-                  r->uri, r->filename, problem);
-    return HTTP_NOT_FOUND;
 }
 
 /* --- the handler ------------------------------------------------------ */
@@ -839,7 +676,7 @@ static int wsgid_handler(request_rec *r)
         return HTTP_NOT_FOUND;
     }
     if (req.match && req.match->script_path
-        && (status = check_match_script(r, req.match)) != OK) {
+        && (status = wsgid_check_match_script(r, req.match)) != OK) {
         return status;
     }
     return serve(&req);

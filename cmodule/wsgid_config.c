@@ -1,7 +1,7 @@
 /*
  * wsgid_config.c: the WSGI* directives, per-server and per-directory config
- * create and merge (NULL or WSGID_UNSET means "inherit"), daemon group
- * lookup, and the check_config validation of process-group names.
+ * create and merge (NULL or WSGID_UNSET means "inherit"), and daemon group
+ * lookup.  The checks across directives are in wsgid_checks.c.
  *
  * Rules: no file-scope mutable state.  Settings of one configuration load
  * (the daemon groups, WSGISocketPrefix, WSGIPythonExecutable, ...) live in
@@ -231,8 +231,8 @@ int wsgid_socket_rotation(const wsgid_globals *g)
     return g->socket_rotation != 0;   /* WSGID_UNSET means the default, On */
 }
 
-static int group_usable_from(const wsgid_daemon_group *group,
-                             const server_rec *s)
+int wsgid_group_usable_from(const wsgid_daemon_group *group,
+                            const server_rec *s)
 {
     if (group->server == s || !group->server->is_virtual) {
         return 1;
@@ -260,8 +260,8 @@ static wsgid_daemon_group *find_in(const apr_array_header_t *groups,
 }
 
 /* A managed or an external group: their names share one namespace. */
-static wsgid_daemon_group *group_named(const wsgid_globals *g,
-                                       const char *name)
+wsgid_daemon_group *wsgid_group_named(const wsgid_globals *g,
+                                      const char *name)
 {
     wsgid_daemon_group *group = find_in(g->groups, name);
 
@@ -271,14 +271,14 @@ static wsgid_daemon_group *group_named(const wsgid_globals *g,
 wsgid_daemon_group *wsgid_find_group(const wsgid_globals *g,
                                      const server_rec *s, const char *name)
 {
-    wsgid_daemon_group *group = group_named(g, name);
+    wsgid_daemon_group *group = wsgid_group_named(g, name);
 
-    return group && group_usable_from(group, s) ? group : NULL;
+    return group && wsgid_group_usable_from(group, s) ? group : NULL;
 }
 
 int wsgid_group_defined(const wsgid_globals *g, const char *name)
 {
-    return group_named(g, name) != NULL;
+    return wsgid_group_named(g, name) != NULL;
 }
 
 int wsgid_is_external_group(const wsgid_globals *g, const char *name)
@@ -459,7 +459,7 @@ static const char *cmd_daemon_process(cmd_parms *cmd, void *dconf,
     }
     /* Group names also name the sockets, so they are unique across all
      * virtual hosts, not only within one. */
-    other = group_named(g, group->name);
+    other = wsgid_group_named(g, group->name);
     if (other != NULL) {
         return apr_psprintf(cmd->pool,
                             "WSGIDaemonProcess: the group name '%s' is "
@@ -524,7 +524,7 @@ static const char *cmd_daemon_socket(cmd_parms *cmd, void *dconf,
                             strlen(group->socket_path),
                             wsgid_socket_path_limit());
     }
-    other = group_named(g, group->name);
+    other = wsgid_group_named(g, group->name);
     if (other != NULL) {
         return apr_psprintf(cmd->pool,
                             "WSGIDaemonSocket: the group name '%s' is "
@@ -1275,147 +1275,3 @@ const command_rec wsgid_cmds[] = {
     WSGID_SETTINGS_COMMANDS,
     { NULL }
 };
-
-static const char *defined_group_names(const wsgid_globals *g, apr_pool_t *p)
-{
-    const apr_array_header_t *lists[2] = { g->groups, g->external_groups };
-    const char *names = NULL;
-    int i, l;
-
-    for (l = 0; l < 2; l++) {
-        for (i = 0; i < lists[l]->nelts; i++) {
-            const wsgid_daemon_group *group
-                = APR_ARRAY_IDX(lists[l], i, wsgid_daemon_group *);
-
-            names = names ? apr_pstrcat(p, names, ", ", group->name, NULL)
-                          : group->name;
-        }
-    }
-    return names ? names : "(none)";
-}
-
-/* The WSGIRestrictProcess that applies to every request a group use can
- * serve: one in the use's own section, else the server's own, else (for a
- * virtual host) the main server's.  NULL if requests may go unrestricted. */
-static const wsgid_restriction *certain_restriction(const wsgid_globals *g,
-                                                    const wsgid_group_use *use,
-                                                    const server_rec *main)
-{
-    const wsgid_restriction *own_server = NULL, *main_level = NULL;
-    int i;
-
-    for (i = 0; i < g->restrictions->nelts; i++) {
-        const wsgid_restriction *r = APR_ARRAY_IDX(g->restrictions, i,
-                                                   wsgid_restriction *);
-
-        if (use->section != NULL && r->section == use->section) {
-            return r;
-        }
-        if (r->section == NULL && r->server == use->server) {
-            own_server = r;
-        }
-        if (r->section == NULL && r->server == main) {
-            main_level = r;
-        }
-    }
-    return own_server ? own_server : main_level;
-}
-
-/* Could any WSGIRestrictProcess that reaches the use's server allow name?
- * Sections can replace the server's list per request, so a use is only
- * certainly refused when no list that can apply there names the group. */
-static int some_restriction_allows(const wsgid_globals *g,
-                                   const wsgid_group_use *use,
-                                   const server_rec *main)
-{
-    int i;
-
-    for (i = 0; i < g->restrictions->nelts; i++) {
-        const wsgid_restriction *r = APR_ARRAY_IDX(g->restrictions, i,
-                                                   wsgid_restriction *);
-
-        if ((r->server == use->server || r->server == main)
-            && wsgid_restriction_allows(r, use->name)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-int wsgid_check_group_uses(wsgid_globals *g, apr_pool_t *ptemp,
-                           server_rec *main_server)
-{
-    int i, rv = OK;
-
-    for (i = 0; i < g->group_uses->nelts; i++) {
-        wsgid_group_use *use = &APR_ARRAY_IDX(g->group_uses, i,
-                                              wsgid_group_use);
-        wsgid_daemon_group *group = group_named(g, use->name);
-
-        if (group == NULL) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0,
-                         main_server,
-                         "mod_wsgid: %s%s%s at %s names the process group "
-                         "'%s', which no WSGIDaemonProcess defines "
-                         "(defined groups: %s); define it with "
-                         "WSGIDaemonProcess %s ... or use one of the "
-                         "defined names",
-                         use->directive,
-                         use->directive[strlen(use->directive) - 1] == '='
-                             ? "" : " ",
-                         use->name, use->defined_at, use->name,
-                         defined_group_names(g, ptemp), use->name);
-            rv = HTTP_INTERNAL_SERVER_ERROR;
-        }
-        /* a use in the main server reaches every virtual host, and those
-         * with the group's ServerName may use it, as in mod_wsgi: each
-         * request is checked (wsgid_route_group) */
-        else if (use->server->is_virtual
-                 && !group_usable_from(group, use->server)) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0,
-                         main_server,
-                         "mod_wsgid: %s at %s uses the process group '%s', "
-                         "but that group is defined inside the virtual "
-                         "host at %s, and only virtual hosts with the same "
-                         "ServerName may use it; define the group in the "
-                         "main server to share it",
-                         use->directive, use->defined_at, use->name,
-                         group->defined_at);
-            rv = HTTP_INTERNAL_SERVER_ERROR;
-        }
-        else if (strncmp(use->directive, "WSGIImportScript", 16) != 0) {
-            /* import scripts serve no request: no restriction applies */
-            const wsgid_restriction *restriction
-                = certain_restriction(g, use, main_server);
-
-            if (restriction != NULL
-                && !some_restriction_allows(g, use, main_server)) {
-                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0,
-                             main_server,
-                             "mod_wsgid: %s%s%s at %s names the process "
-                             "group '%s', which WSGIRestrictProcess at %s "
-                             "does not allow there (allowed: %s); add '%s' "
-                             "to that WSGIRestrictProcess or use one of the "
-                             "allowed groups",
-                             use->directive,
-                             use->directive[strlen(use->directive) - 1]
-                                 == '=' ? "" : " ",
-                             use->name, use->defined_at, use->name,
-                             restriction->defined_at,
-                             wsgid_restriction_names(restriction, ptemp),
-                             use->name);
-                rv = HTTP_INTERNAL_SERVER_ERROR;
-            }
-        }
-    }
-    if (g->groups->nelts > 0 && g->python_executable == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, main_server,
-                     "mod_wsgid: WSGIDaemonProcess is used but "
-                     "WSGIPythonExecutable is not set, so the daemon "
-                     "processes cannot be started; paste the output of "
-                     "`wsgid module-config` (run with the Python where "
-                     "wsgid is installed) into the Apache configuration");
-        rv = HTTP_INTERNAL_SERVER_ERROR;
-    }
-    return rv;
-}

@@ -275,6 +275,15 @@ wsgid_daemon_group *wsgid_find_group(const wsgid_globals *g,
 wsgid_daemon_group *wsgid_new_group(apr_pool_t *p, server_rec *s,
                                     const char *name, const char *defined_at);
 
+/* The managed or external group named name (one namespace), or NULL. */
+wsgid_daemon_group *wsgid_group_named(const wsgid_globals *g,
+                                      const char *name);
+
+/* May server s use group: defined in the main server, in s, or in a virtual
+ * host with the same ServerName? */
+int wsgid_group_usable_from(const wsgid_daemon_group *group,
+                            const server_rec *s);
+
 /* Is a managed or external group named name defined anywhere? */
 int wsgid_group_defined(const wsgid_globals *g, const char *name);
 
@@ -298,10 +307,11 @@ int wsgid_restriction_allows(const wsgid_restriction *restriction,
 const char *wsgid_restriction_names(const wsgid_restriction *restriction,
                                     apr_pool_t *p);
 
-/* check_config: every literal process group used exists, may be used
- * where it is used, and is not excluded by the WSGIRestrictProcess that
- * certainly applies there; a Python executable is set when groups exist.  Logs
- * each problem; returns OK or HTTP_INTERNAL_SERVER_ERROR. */
+/* check_config (wsgid_checks.c): every literal process group used exists,
+ * may be used where it is used, and is not excluded by the
+ * WSGIRestrictProcess that certainly applies there; a Python executable is
+ * set when groups exist.  Logs each problem; returns OK or
+ * HTTP_INTERNAL_SERVER_ERROR. */
 int wsgid_check_group_uses(wsgid_globals *g, apr_pool_t *ptemp,
                            server_rec *main_server);
 
