@@ -1,7 +1,10 @@
 /*
- * wsgid_config.c: the WSGI* directives, per-server and per-directory config
+ * wsgid_config.c: the WSGI* directives of daemon groups, routing and the
+ * request's options, the command table, per-server and per-directory config
  * create and merge (NULL or WSGID_UNSET means "inherit"), and daemon group
- * lookup.  The checks across directives are in wsgid_checks.c.
+ * lookup.  The directives that name scripts are in wsgid_scripts.c, those
+ * for the daemons' Python in wsgid_settings.c, the proxy headers in
+ * wsgid_proxy_headers.c, the checks across directives in wsgid_checks.c.
  *
  * Rules: no file-scope mutable state.  Settings of one configuration load
  * (the daemon groups, WSGISocketPrefix, WSGIPythonExecutable, ...) live in
@@ -23,6 +26,7 @@
 #include "wsgid_config.h"
 #include "wsgid_conn.h"
 #include "wsgid_proxy_headers.h"
+#include "wsgid_scripts.h"
 #include "wsgid_settings.h"
 
 APLOG_USE_MODULE(wsgid);
@@ -288,8 +292,8 @@ int wsgid_is_external_group(const wsgid_globals *g, const char *name)
 
 /* section: the dir config of the <Directory>/<Location> the directive is
  * in (cmd->path set), else NULL. */
-static void record_group_use(cmd_parms *cmd, const void *section,
-                             const char *name, const char *directive)
+void wsgid_record_group_use(cmd_parms *cmd, const void *section,
+                            const char *name, const char *directive)
 {
     wsgid_globals *g = wsgid_globals_for(cmd->pool);
     wsgid_group_use *use;
@@ -561,7 +565,7 @@ static const char *cmd_process_group(cmd_parms *cmd, void *dconf,
     wsgid_dir_config *conf = dconf;
 
     conf->process_group = name;
-    record_group_use(cmd, cmd->path ? dconf : NULL, name, "WSGIProcessGroup");
+    wsgid_record_group_use(cmd, cmd->path ? dconf : NULL, name, "WSGIProcessGroup");
     if (cmd->path != NULL && !wsgid_names_daemon_group(name)) {
         wsgid_globals *g = wsgid_globals_for(cmd->pool);
 
@@ -596,7 +600,7 @@ static const char *cmd_application_group(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
-static int valid_identifier(const char *s)
+int wsgid_valid_identifier(const char *s)
 {
     const char *c;
 
@@ -616,260 +620,13 @@ static const char *cmd_callable_object(cmd_parms *cmd, void *dconf,
 {
     wsgid_dir_config *conf = dconf;
 
-    if (!valid_identifier(name)) {
+    if (!wsgid_valid_identifier(name)) {
         return apr_psprintf(cmd->pool,
                             "WSGICallableObject: '%s' is not a Python "
                             "identifier; name the callable of the script, "
                             "e.g. WSGICallableObject application", name);
     }
     conf->callable_object = name;
-    return NULL;
-}
-
-/* The literal part of a WSGIScriptAliasMatch target before its first $N
- * substitution, unescaped the way ap_pregsub reads it ("\x" is "x"), and
- * whether there is a substitution at all. */
-static const char *template_literal_prefix(apr_pool_t *p, const char *target,
-                                           int *has_subst)
-{
-    char *out = apr_palloc(p, strlen(target) + 1), *o = out;
-    const char *c = target;
-
-    *has_subst = 0;
-    while (*c) {
-        if (*c == '$' && apr_isdigit(c[1])) {
-            *has_subst = 1;
-            break;
-        }
-        if (*c == '\\' && c[1]) {
-            c++;
-        }
-        *o++ = *c++;
-    }
-    *o = '\0';
-    return out;
-}
-
-/* The NAME=VALUE options that end the script directives' lines. */
-typedef struct {
-    const char *process_group;
-    const char *application_group;
-    const char *callable_object;         /* WSGIScriptAlias(Match) only */
-    int pass_authorization;              /* the same; WSGID_UNSET if not given */
-} script_options;
-
-/* Which options a script directive takes besides process-group= and
- * application-group= (mod_wsgi's sets). */
-#define OPT_CALLABLE 1                   /* callable-object= */
-#define OPT_PASS_AUTH 2                  /* pass-authorization= */
-#define ALIAS_OPTIONS (OPT_CALLABLE | OPT_PASS_AUTH)
-
-/* Read the options of a script directive into opts; extra is the OPT_*
- * options it takes too.  An error message or NULL.  An empty value or an
- * option given twice is an error: nothing is guessed. */
-static const char *parse_script_options(cmd_parms *cmd, const char *directive,
-                                        const char *args, int extra,
-                                        script_options *opts)
-{
-    const char *name, *value;
-    int kind;
-
-    memset(opts, 0, sizeof(*opts));
-    opts->pass_authorization = WSGID_UNSET;
-    while ((kind = wsgid_next_option(cmd->pool, &args, &name, &value)) != 0) {
-        const char **option = NULL;
-        int seen;
-
-        if (kind > 0 && strcmp(name, "process-group") == 0) {
-            option = &opts->process_group;
-        }
-        else if (kind > 0 && strcmp(name, "application-group") == 0) {
-            option = &opts->application_group;
-        }
-        else if (kind > 0 && (extra & OPT_CALLABLE)
-                 && strcmp(name, "callable-object") == 0) {
-            option = &opts->callable_object;
-        }
-        else if (!(kind > 0 && (extra & OPT_PASS_AUTH)
-                   && strcmp(name, "pass-authorization") == 0)) {
-            return apr_psprintf(cmd->pool,
-                                "%s: unknown option '%s%s%s'; the options "
-                                "are process-group=NAME%s%s and "
-                                "application-group=NAME", directive, name,
-                                kind > 0 ? "=" : "", kind > 0 ? value : "",
-                                (extra & OPT_CALLABLE)
-                                ? ", callable-object=NAME" : "",
-                                (extra & OPT_PASS_AUTH)
-                                ? ", pass-authorization=On|Off" : "");
-        }
-        if (*value == '\0') {
-            return apr_psprintf(cmd->pool,
-                                "%s: option '%s=' is empty; give a %s",
-                                directive, name,
-                                option ? "name" : "value (On or Off)");
-        }
-        seen = option ? *option != NULL
-                      : opts->pass_authorization != WSGID_UNSET;
-        if (seen) {
-            return apr_psprintf(cmd->pool,
-                                "%s: option '%s' is given twice; keep one",
-                                directive, name);
-        }
-        if (option) {
-            *option = value;
-        }
-        else if (strcasecmp(value, "On") == 0 || strcasecmp(value, "Off") == 0) {
-            opts->pass_authorization = strcasecmp(value, "On") == 0;
-        }
-        else {
-            return apr_psprintf(cmd->pool,
-                                "%s: option 'pass-authorization=%s' must be "
-                                "On or Off", directive, value);
-        }
-    }
-    if (opts->callable_object && !valid_identifier(opts->callable_object)) {
-        return apr_psprintf(cmd->pool,
-                            "%s: callable-object=%s is not a Python "
-                            "identifier; name the callable of the script, "
-                            "e.g. callable-object=application", directive,
-                            opts->callable_object);
-    }
-    return NULL;
-}
-
-/* A group value that names no per-request expansion; %{GLOBAL} counts as
- * plain, as in mod_wsgi, which turns it into "" before looking for "%{". */
-static int fixed_group_value(const char *value)
-{
-    return value != NULL
-           && (strcmp(value, "%{GLOBAL}") == 0 || strstr(value, "%{") == NULL);
-}
-
-/* WSGIScriptAlias, and since mod_wsgi 4.6 WSGIScriptAliasMatch, with both
- * options, neither a per-request expansion, and a target that names one
- * file (no $N): the target is preloaded like a WSGIImportScript with the
- * same options, so it becomes one, in file order.  A directory target has
- * no one script to preload. */
-static void import_preloaded_target(cmd_parms *cmd,
-                                    const wsgid_script_alias *alias)
-{
-    wsgid_import_script *script;
-    apr_finfo_t finfo;
-
-    if (!fixed_group_value(alias->process_group)
-        || !wsgid_is_literal_group(alias->process_group)
-        || !fixed_group_value(alias->application_group)
-        || alias->target_dir != NULL
-        || apr_stat(&finfo, alias->target, APR_FINFO_TYPE, cmd->temp_pool)
-           != APR_SUCCESS || finfo.filetype != APR_REG) {
-        return;
-    }
-    script = apr_array_push(wsgid_globals_for(cmd->pool)->import_scripts);
-    script->path = alias->target;
-    script->process_group = alias->process_group;
-    script->application_group = alias->application_group;
-    script->defined_at = alias->defined_at;
-}
-
-/* WSGIScriptAlias (cmd->info NULL) and WSGIScriptAliasMatch (non-NULL). */
-static const char *cmd_script_alias(cmd_parms *cmd, void *dconf,
-                                    const char *args)
-{
-    wsgid_server_config *sconf = wsgid_server_conf(cmd->server);
-    wsgid_script_alias *alias;
-    const char *url, *target;
-    const char *directive = cmd->cmd->name;
-    int is_match = cmd->info != NULL;
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
-    apr_finfo_t finfo;
-    apr_size_t len;
-    script_options opts;
-
-    (void)dconf;
-    if (err) {
-        return err;
-    }
-    url = ap_getword_conf(cmd->pool, &args);
-    target = ap_getword_conf(cmd->pool, &args);
-    if (is_match && (*url == '\0' || *target != '/')) {
-        return "WSGIScriptAliasMatch: write WSGIScriptAliasMatch REGEX "
-               "TARGET [process-group=NAME] [application-group=NAME], with "
-               "an absolute TARGET path that may use $1..$9 from REGEX";
-    }
-    if (!is_match && (*url != '/' || *target == '\0')) {
-        return "WSGIScriptAlias: write WSGIScriptAlias URL-PATH SCRIPT "
-               "[process-group=NAME] [application-group=NAME], with a "
-               "URL-PATH starting with '/'";
-    }
-    alias = apr_array_push(sconf->aliases);
-    memset(alias, 0, sizeof(*alias));
-    alias->defined_at = wsgid_directive_place(cmd);
-    alias->target = target;
-    alias->written_target = target;
-    if (is_match) {
-        int has_subst;
-        const char *literal = template_literal_prefix(cmd->pool, target,
-                                                      &has_subst);
-
-        alias->url = url;
-        alias->regex = ap_pregcomp(cmd->pool, url, AP_REG_EXTENDED);
-        if (alias->regex == NULL) {
-            return apr_psprintf(cmd->pool,
-                                "WSGIScriptAliasMatch: '%s' is not a valid "
-                                "regular expression (POSIX extended syntax, "
-                                "as in AliasMatch); correct it", url);
-        }
-        if (has_subst) {
-            const char *slash = strrchr(literal, '/');
-
-            alias->target_dir = apr_pstrmemdup(cmd->pool, literal,
-                                               slash - literal);
-            if (*alias->target_dir == '\0') {
-                return apr_psprintf(cmd->pool,
-                                    "WSGIScriptAliasMatch: the target '%s' "
-                                    "substitutes into the root directory, "
-                                    "so a URL could name any file of the "
-                                    "system; put the $N part below the "
-                                    "directory that holds the scripts, e.g. "
-                                    "/srv/wsgi/$1.wsgi", target);
-            }
-        }
-        else {
-            alias->target = literal;
-        }
-    }
-    else {
-        /* The mount point is kept without a trailing slash ("" for "/"),
-         * the form SCRIPT_NAME takes. */
-        len = strlen(url);
-        while (len > 0 && url[len - 1] == '/') {
-            len--;
-        }
-        alias->url = apr_pstrmemdup(cmd->pool, url, len);
-    }
-    alias->target_is_dir = alias->target_dir == NULL
-        && (alias->target[strlen(alias->target) - 1] == '/'
-            || (apr_stat(&finfo, alias->target, APR_FINFO_TYPE,
-                         cmd->temp_pool) == APR_SUCCESS
-                && finfo.filetype == APR_DIR));
-    err = parse_script_options(cmd, directive, args, ALIAS_OPTIONS, &opts);
-    if (err) {
-        return err;
-    }
-    alias->process_group = opts.process_group;
-    alias->application_group = opts.application_group;
-    alias->callable_object = opts.callable_object;
-    alias->pass_authorization = opts.pass_authorization;
-    if (alias->process_group) {
-        record_group_use(cmd, NULL, alias->process_group,
-                         apr_pstrcat(cmd->pool, directive, " process-group=",
-                                     NULL));
-    }
-    alias->server = cmd->server;
-    /* every alias of every server goes into the daemon configuration */
-    *(wsgid_script_alias *)apr_array_push(wsgid_globals_for(cmd->pool)->aliases)
-        = *alias;
-    import_preloaded_target(cmd, alias);
     return NULL;
 }
 
@@ -927,172 +684,6 @@ const char *wsgid_restriction_names(const wsgid_restriction *restriction,
                                           const char *), NULL);
     }
     return names;
-}
-
-#define IMPORT_SCRIPT_USAGE "write WSGIImportScript SCRIPT " \
-    "process-group=NAME application-group=%{GLOBAL}"
-
-/* The file's existence and the application group are checked by the
- * supervisor (check-config), which is where they matter; the module checks
- * the syntax and, in check_config, the process group. */
-static const char *cmd_import_script(cmd_parms *cmd, void *dconf,
-                                     const char *args)
-{
-    wsgid_import_script *script;
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
-    script_options opts;
-
-    (void)dconf;
-    if (err) {
-        return err;
-    }
-    script = apr_pcalloc(cmd->pool, sizeof(*script));
-    script->defined_at = wsgid_directive_place(cmd);
-    script->path = ap_getword_conf(cmd->pool, &args);
-    if (*script->path == '\0'
-        || strncmp(script->path, "process-group=", 14) == 0
-        || strncmp(script->path, "application-group=", 18) == 0) {
-        return "WSGIImportScript: the script path is missing; "
-               IMPORT_SCRIPT_USAGE;
-    }
-    err = parse_script_options(cmd, "WSGIImportScript", args, 0, &opts);
-    if (err) {
-        return err;
-    }
-    script->process_group = opts.process_group;
-    script->application_group = opts.application_group;
-    /* mod_wsgi requires both options too: nothing is guessed. */
-    if (script->process_group == NULL) {
-        return "WSGIImportScript: process-group= is missing: name the "
-               "daemon group whose processes load the script; "
-               IMPORT_SCRIPT_USAGE;
-    }
-    if (script->application_group == NULL) {
-        return "WSGIImportScript: application-group= is missing: name the "
-               "application group the script is loaded into; "
-               IMPORT_SCRIPT_USAGE;
-    }
-    if (!wsgid_is_literal_group(script->process_group)) {
-        return apr_psprintf(cmd->pool,
-                            "WSGIImportScript: process-group=%s is not "
-                            "supported: wsgid has no embedded mode, so an "
-                            "import script runs in a daemon group; name a "
-                            "group defined with WSGIDaemonProcess",
-                            script->process_group);
-    }
-    record_group_use(cmd, NULL, script->process_group,
-                     "WSGIImportScript process-group=");
-    *(wsgid_import_script *)apr_array_push(wsgid_globals_for(cmd->pool)
-                                           ->import_scripts) = *script;
-    return NULL;
-}
-
-static const char *const hook_directives[WSGID_HOOK_KINDS] = {
-    "WSGIAccessScript", "WSGIAuthUserScript", "WSGIAuthGroupScript",
-    "WSGIDispatchScript"
-};
-
-const char *wsgid_hook_directive(wsgid_hook_kind kind)
-{
-    return hook_directives[kind];
-}
-
-/* WSGIAccessScript, WSGIAuthUserScript, WSGIAuthGroupScript and
- * WSGIDispatchScript: SCRIPT [process-group=NAME] [application-group=NAME].
- * The access, user and group scripts may be named in .htaccess
- * (AllowOverride AuthConfig), as in mod_wsgi: the daemons run such a script
- * only from inside a <Directory> whose .htaccess may do so (wsgid_script_dirs.c).
- * The file itself is checked by the supervisor (check-config). */
-static const char *cmd_hook_script(cmd_parms *cmd, void *dconf,
-                                   const char *args)
-{
-    wsgid_dir_config *conf = dconf;
-    wsgid_hook_script *script = apr_pcalloc(cmd->pool, sizeof(*script));
-    const char *err;
-    script_options opts;
-
-    while (strcmp(hook_directives[script->kind], cmd->cmd->name) != 0) {
-        script->kind++;
-    }
-    script->defined_at = wsgid_directive_place(cmd);
-    script->server = cmd->server;
-    script->section = cmd->path ? dconf : NULL;
-    script->path = ap_getword_conf(cmd->pool, &args);
-    if (*script->path != '/') {
-        return apr_psprintf(cmd->pool,
-                            "%s: the first argument must be the absolute "
-                            "path of the script; write %s /path/to/script "
-                            "[process-group=NAME] [application-group=NAME]",
-                            cmd->cmd->name, cmd->cmd->name);
-    }
-    err = parse_script_options(cmd, cmd->cmd->name, args, 0, &opts);
-    if (err) {
-        return err;
-    }
-    script->process_group = opts.process_group;
-    script->application_group = opts.application_group;
-    if (script->process_group
-        && strcmp(script->process_group, "%{GLOBAL}") == 0) {
-        /* mod_wsgi: run it inside Apache; wsgid: in the request's group or
-         * the default group (wsgid_default_group.c) */
-        script->process_group = NULL;
-    }
-    if (script->process_group) {
-        record_group_use(cmd, cmd->path ? dconf : NULL, script->process_group,
-                         apr_pstrcat(cmd->pool, cmd->cmd->name,
-                                     " process-group=", NULL));
-    }
-    conf->hooks[script->kind] = script;
-    APR_ARRAY_PUSH(wsgid_globals_for(cmd->pool)->hook_scripts,
-                   wsgid_hook_script *) = script;
-    return NULL;
-}
-
-/* WSGIHandlerScript NAME SCRIPT [process-group=] [application-group=]
- * [pass-authorization=]: a request whose handler is NAME (AddHandler NAME
- * .ext, SetHandler NAME) is served by handle_request() of SCRIPT, with the
- * requested file as SCRIPT_FILENAME, as in mod_wsgi.  The daemons run only
- * the handler scripts this names (the daemon file lists them). */
-static const char *cmd_handler_script(cmd_parms *cmd, void *dconf,
-                                      const char *args)
-{
-    wsgid_dir_config *conf = dconf;
-    wsgid_handler_script *script = apr_pcalloc(cmd->pool, sizeof(*script));
-    script_options opts;
-    const char *err;
-
-    script->name = ap_getword_conf(cmd->pool, &args);
-    script->path = ap_getword_conf(cmd->pool, &args);
-    if (*script->name == '\0' || *script->path != '/') {
-        return "WSGIHandlerScript: write WSGIHandlerScript NAME /path/to/script "
-               "[process-group=NAME] [application-group=NAME] "
-               "[pass-authorization=On|Off], then map files to NAME with "
-               "AddHandler NAME .ext or SetHandler NAME";
-    }
-    err = parse_script_options(cmd, "WSGIHandlerScript", args, OPT_PASS_AUTH,
-                               &opts);
-    if (err) {
-        return err;
-    }
-    script->process_group = wsgid_names_daemon_group(opts.process_group)
-                            ? opts.process_group : NULL;
-    script->application_group = opts.application_group;
-    script->pass_authorization = opts.pass_authorization;
-    script->defined_at = wsgid_directive_place(cmd);
-    script->server = cmd->server;
-    script->section = cmd->path ? dconf : NULL;
-    if (script->process_group) {
-        record_group_use(cmd, cmd->path ? dconf : NULL, script->process_group,
-                         "WSGIHandlerScript process-group=");
-    }
-    if (conf->handler_scripts == NULL) {
-        conf->handler_scripts = apr_hash_make(cmd->pool);
-    }
-    apr_hash_set(conf->handler_scripts, script->name, APR_HASH_KEY_STRING,
-                 script);
-    APR_ARRAY_PUSH(wsgid_globals_for(cmd->pool)->handler_scripts,
-                   wsgid_handler_script *) = script;
-    return NULL;
 }
 
 static const char *cmd_socket_prefix(cmd_parms *cmd, void *dconf,
@@ -1201,36 +792,9 @@ const command_rec wsgid_cmds[] = {
         RSRC_CONF | ACCESS_CONF,
         "NAME, %{GLOBAL} (default), %{SERVER}, %{HOST}, %{RESOURCE} or "
         "%{ENV:VAR}: which loaded copy of the script serves requests"),
-    AP_INIT_RAW_ARGS("WSGIScriptAlias", cmd_script_alias, NULL, RSRC_CONF,
-        "URL-PATH SCRIPT-OR-DIRECTORY [process-group=NAME] "
-        "[application-group=NAME]: mount a WSGI script"),
-    AP_INIT_RAW_ARGS("WSGIScriptAliasMatch", cmd_script_alias, "match",
-        RSRC_CONF,
-        "REGEX TARGET [process-group=NAME] [application-group=NAME]: mount "
-        "WSGI scripts at the URLs REGEX matches; TARGET may use $1..$9"),
     AP_INIT_RAW_ARGS("WSGIRestrictProcess", cmd_restrict_process, NULL,
         RSRC_CONF | ACCESS_CONF,
         "NAME...: the only daemon process groups requests here may use"),
-    AP_INIT_RAW_ARGS("WSGIImportScript", cmd_import_script, NULL, RSRC_CONF,
-        "SCRIPT process-group=NAME application-group=NAME: load a script "
-        "when the group's daemon processes start (threads=0: run it as "
-        "their service)"),
-    AP_INIT_RAW_ARGS("WSGIAccessScript", cmd_hook_script, NULL,
-        RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
-        "SCRIPT [process-group=NAME] [application-group=NAME]: decide "
-        "host access with allow_access(environ, host)"),
-    AP_INIT_RAW_ARGS("WSGIAuthUserScript", cmd_hook_script, NULL,
-        RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
-        "SCRIPT [process-group=NAME] [application-group=NAME]: the 'wsgi' "
-        "authentication provider (check_password, get_realm_hash)"),
-    AP_INIT_RAW_ARGS("WSGIAuthGroupScript", cmd_hook_script, NULL,
-        RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
-        "SCRIPT [process-group=NAME] [application-group=NAME]: the groups "
-        "of a user for 'Require wsgi-group' (groups_for_user)"),
-    AP_INIT_RAW_ARGS("WSGIDispatchScript", cmd_hook_script, NULL,
-        RSRC_CONF | ACCESS_CONF,
-        "SCRIPT [process-group=NAME] [application-group=NAME]: choose the "
-        "process group, application group or callable per request"),
     AP_INIT_TAKE1("WSGICallableObject", cmd_callable_object, NULL,
         OR_FILEINFO,
         "NAME: the callable in the script (default 'application')"),
@@ -1267,11 +831,7 @@ const command_rec wsgid_cmds[] = {
     AP_INIT_TAKE1("WSGIMapHEADToGET", cmd_map_head_to_get, NULL, OR_FILEINFO,
         "On, Off or Auto (default): send HEAD requests to the application "
         "as GET (Auto: when an output filter may need the body)"),
-    AP_INIT_RAW_ARGS("WSGIHandlerScript", cmd_handler_script, NULL,
-        ACCESS_CONF | RSRC_CONF,
-        "NAME SCRIPT [process-group=NAME] [application-group=NAME] "
-        "[pass-authorization=On|Off]: serve files mapped to handler NAME with "
-        "handle_request() of SCRIPT"),
+    WSGID_SCRIPT_COMMANDS,
     WSGID_SETTINGS_COMMANDS,
     { NULL }
 };

@@ -284,6 +284,15 @@ wsgid_daemon_group *wsgid_group_named(const wsgid_globals *g,
 int wsgid_group_usable_from(const wsgid_daemon_group *group,
                             const server_rec *s);
 
+/* Record a literal process-group name a directive used, for check_config
+ * (wsgid_checks.c); section: the dir config of its <Directory>/<Location>,
+ * or NULL. */
+void wsgid_record_group_use(cmd_parms *cmd, const void *section,
+                            const char *name, const char *directive);
+
+/* Is s a Python identifier (a callable's name)? */
+int wsgid_valid_identifier(const char *s);
+
 /* Is a managed or external group named name defined anywhere? */
 int wsgid_group_defined(const wsgid_globals *g, const char *name);
 
