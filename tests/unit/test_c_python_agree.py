@@ -1,0 +1,103 @@
+"""The rules and constants that the C module and the Python side both hold agree.
+
+Each value below is declared once on each side (the C module cannot import Python, and the
+daemons do not read C headers); this test reads the C sources as text and holds the pairs
+together, so that a change to one side fails here until the other follows (docs/design.md,
+contract 1).
+"""
+
+import os
+import re
+
+import pytest
+
+from wsgid import config, control, options, supervisor
+from wsgid._core_py_request import MAX_VARS
+
+CMODULE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "cmodule")
+
+
+def c_sources():
+    text = ""
+    for name in sorted(os.listdir(CMODULE)):
+        if name.endswith((".c", ".h")):
+            with open(os.path.join(CMODULE, name)) as f:
+                text += f.read()
+    return text
+
+
+SOURCES = c_sources()
+
+
+def define(name):
+    """The text of `#define NAME VALUE` in the C sources (exactly one such line)."""
+    found = re.findall(rf"^#define {name} (.+?)\s*(?:/\*.*)?$", SOURCES, re.MULTILINE)
+    assert len(found) == 1, f"{name}: {found}"
+    return found[0]
+
+
+def seconds_define(name):
+    match = re.fullmatch(r"apr_time_from_sec\((\d+)\)", define(name))
+    assert match, define(name)
+    return float(match.group(1))
+
+
+def test_the_timeouts_the_module_uses_default_as_the_option_table_says():
+    assert seconds_define("WSGID_DEFAULT_CONNECT_TIMEOUT") == \
+        options.OPTION_BY_NAME["connect-timeout"].default
+    assert seconds_define("WSGID_DEFAULT_SHUTDOWN_TIMEOUT") == \
+        options.OPTION_BY_NAME["shutdown-timeout"].default
+
+
+def test_both_sides_clamp_seconds_at_the_same_largest_value():
+    largest = float(define("WSGID_SECONDS_MAX"))
+    convert = options.OPTION_BY_NAME["socket-timeout"].kind.convert
+    assert convert("99999999999") == largest
+    assert convert("2147483647") == largest
+
+
+def test_the_default_callable_is_the_same():
+    assert define("WSGID_DEFAULT_CALLABLE") == f'"{config.DEFAULT_CALLABLE}"'
+
+
+def test_the_packet_variable_limit_is_the_same():
+    assert define("WSGID_WIRE_MAX_VARS") == f"{MAX_VARS}u"
+
+
+def test_the_file_suffixes_next_to_the_daemon_configuration_are_the_same():
+    assert define("CHILDREN_SUFFIX") == f'"{supervisor.APACHE_CHILDREN_SUFFIX}"'
+    assert define("CONTROL_SUFFIX") == f'"{control.CONTROL_SUFFIX}"'
+
+
+def test_the_socket_path_limit_is_one_number_on_the_python_side():
+    assert config.SOCKET_PATH_MAX == control.SOCKET_PATH_MAX == 107
+
+
+def test_the_default_groups_options_are_valid_daemon_options():
+    words = define("WSGID_DEFAULT_GROUP_OPTIONS").strip('"').split()
+    name, values = options.parse_daemon_process(["wsgid-default", *words],
+                                                apache_ids=(33, 33), running_ids=(0, 0))
+    assert (values["processes"], values["threads"]) == (1, 15)
+
+
+def daemon_file_directives():
+    """Every directive name the module writes into the daemon configuration file."""
+    written = set(re.findall(r'WSGID_DAEMON_SETTING\("(WSGI\w+)"', SOURCES))
+    with open(os.path.join(CMODULE, "wsgid_daemon_file.c")) as f:
+        text = f.read()
+    written |= set(re.findall(r'"(WSGI[A-Za-z]+)[ "]', text))
+    # the hook directives go in by wsgid_hook_directive(): its table's names
+    table = re.search(r"hook_directives\[WSGID_HOOK_KINDS\] = \{(.*?)\}", SOURCES, re.DOTALL)
+    written |= set(re.findall(r'"(WSGI\w+)"', table.group(1)))
+    return written
+
+
+def test_the_daemon_file_directives_are_read_from_the_sources():
+    # guards the readers above: they must find what the module writes
+    assert {"WSGIDaemonProcess", "WSGIScriptAliasMatch", "WSGIAccessScript",
+            "WSGIPythonOptimize", "WSGIScriptDirectory"} <= daemon_file_directives()
+
+
+@pytest.mark.parametrize("directive", sorted(daemon_file_directives()))
+def test_every_directive_the_module_writes_is_one_the_daemon_file_reader_knows(directive):
+    assert directive in config.DIRECTIVES or directive == config.ORIGIN_DIRECTIVE
