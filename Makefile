@@ -30,6 +30,7 @@ build: venv
 
 # The whole suite runs twice: on the Cython core, and on its pure-Python twin.
 test: build
+	scripts/fetch-test-modules
 	$(PY) -m pytest $(PYTEST_ARGS)
 	WSGID_PUREPYTHON=1 $(PY) -m pytest $(PYTEST_ARGS)
 

@@ -15,7 +15,7 @@ import psutil
 import pytest
 import requests
 
-from tests.support.apache import APPS, ApacheInstance, module_config, wait_for
+from tests.support.apache import APPS, REPO, ApacheInstance, module_config, wait_for
 from tests.support.procs import daemons_of, wait_for_daemons
 from wsgid import paths
 
@@ -125,12 +125,13 @@ def test_loadmodule_may_still_name_wsgid_module(apache):
     assert get(inst, "/app/hello").text == "Hello, world!\n"
 
 
-MOD_WSGI = "/usr/lib/apache2/modules/mod_wsgi.so"
+# Debian's mod_wsgi, unpacked (not installed) by scripts/fetch-test-modules, which `make test`
+# runs.
+MOD_WSGI = os.path.join(REPO, "build", "test-modules", "mod_wsgi.so")
 
 
 def test_loading_mod_wsgi_beside_mod_wsgid_is_refused_with_the_reason(apache):
-    # Debian's libapache2-mod-wsgi-py3 (scripts/install-system-packages installs it for this).
-    assert os.path.exists(MOD_WSGI), "mod_wsgi.so missing: run scripts/install-system-packages"
+    assert os.path.exists(MOD_WSGI), "mod_wsgi.so missing: run scripts/fetch-test-modules"
     ours = module_config().replace("LoadModule wsgi_module", "LoadModule wsgid_module", 1)
     inst = apache(ours + f'LoadModule wsgi_module "{MOD_WSGI}"\n', load_wsgid=False)
     rc, output = inst.configtest()
