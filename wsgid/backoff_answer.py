@@ -18,36 +18,24 @@ Rules:
   still sends afterwards (its request body) is read only when poll() says it is there. It is
   read and dropped, for at most DRAIN_WAIT, because closing a unix socket with unread data
   resets the peer, which could cost the module the answer it has not read yet.
-- Peers are accepted and checked as the daemon processes do it (sockets.next_queued): a
+- Peers are accepted and checked as the daemon processes do it (core.next_queued): a
   stranger gets nothing but one log line.
 - One log line per episode, when the group has a process again (or stops): how many
   connections were answered 503.
 """
 
+import functools
 import math
 import select
 import socket
 
-from wsgid import sockets
-from wsgid.response import complete_response
+from wsgid import core, sockets
+from wsgid.answers import unavailable_answer
 
 # How long an answered connection is read from (and its data dropped) before it is closed.
 DRAIN_WAIT = 2.0
 # The most bytes read from one answered connection; past it, it is closed at once.
 DRAIN_LIMIT = 1 << 20
-
-_UNAVAILABLE_BODY = (
-    b"<!DOCTYPE html>\n<html><head><title>503 Service Unavailable</title></head>\n"
-    b"<body><h1>Service Unavailable</h1>\n<p>The application's processes fail to start. "
-    b"Details are in the server's error log.</p></body></html>\n"
-)
-
-
-def unavailable_answer(retry_after):
-    """The bytes of the 503 response (an HTTP status line and headers, docs/protocol.md)."""
-    return complete_response(b"503 Service Unavailable", _UNAVAILABLE_BODY,
-                             b"Retry-After: %d\r\n" % retry_after)
-
 
 class _Answered:
     """A connection that got its 503 and is being read until the module closes it."""
@@ -106,7 +94,9 @@ class BackoffAnswerer:
         answer = unavailable_answer(retry_after)
         while True:
             try:
-                conn = sockets.next_queued(group.listener, allowed)
+                conn = core.next_queued(group.listener, allowed,
+                                        functools.partial(sockets.refuse, group.listener,
+                                                          allowed))
             except OSError as exc:
                 group.log.error("cannot accept a connection to answer it 503: %s", exc)
                 return

@@ -45,14 +45,13 @@ from wsgid.filewrapper import FileWrapper
 from wsgid.hooks import HookRunner, describe_hook_call
 from wsgid.loader import (ScriptError, ScriptForbidden, ScriptLoader, ScriptLoadError,
                           ScriptRefused)
-from wsgid.response import (
+from wsgid.answers import (
     ERROR_RESPONSE_500,
     FORBIDDEN_RESPONSE_403,
     GATEWAY_TIMEOUT_RESPONSE_504,
     NOT_FOUND_RESPONSE_404,
-    ErrorStream,
-    Response,
 )
+from wsgid.response import ErrorStream, Response
 
 log = logging.getLogger("wsgid.request")
 

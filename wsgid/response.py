@@ -32,7 +32,7 @@ connection.py owns the socket.
 The hot path of a response (start_response, write, the body, the end frame, every send) is the
 core's ResponseCore (``_core_request.pxi``, twin ``_core_py_request.py``), which Response
 extends here with the cold paths: the 500 or the cut after an error, time_out(), the daemon's own
-responses and files sent with sendfile().
+responses (their bytes are in answers.py) and files sent with sendfile().
 """
 
 import logging
@@ -41,46 +41,10 @@ import socket
 import threading
 import time
 
+from wsgid.answers import ERROR_RESPONSE_500, GATEWAY_TIMEOUT_RESPONSE_504
 from wsgid.core import FRAME_HEADER, MAX_FRAME, ConnectionLost, ResponseCore, log_lost, respond
 
 log = logging.getLogger("wsgid.request")
-
-_ERROR_BODY = (
-    b"<!DOCTYPE html>\n<html><head><title>500 Internal Server Error</title></head>\n"
-    b"<body><h1>Internal Server Error</h1>\n"
-    b"<p>The application failed while handling this request. "
-    b"Details are in the server's error log.</p></body></html>\n"
-)
-_NOT_FOUND_BODY = (
-    b"<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>\n"
-    b"<body><h1>Not Found</h1>\n<p>No application is configured for this URL.</p></body></html>\n"
-)
-
-
-def complete_response(status_line, body, extra_headers=b""):
-    """A whole response of the daemon's own (an HTML `body`), as bytes ready to send;
-    `extra_headers` are complete header lines, each ending in CRLF."""
-    return (b"HTTP/1.1 " + status_line + b"\r\n"
-            b"Content-Type: text/html; charset=utf-8\r\n" + extra_headers +
-            b"Content-Length: " + str(len(body)).encode("ascii") + b"\r\n\r\n" + body)
-
-
-_GATEWAY_TIMEOUT_BODY = (
-    b"<!DOCTYPE html>\n<html><head><title>504 Gateway Timeout</title></head>\n"
-    b"<body><h1>Gateway Timeout</h1>\n<p>The application did not answer in time.</p>"
-    b"</body></html>\n"
-)
-
-_FORBIDDEN_BODY = (
-    b"<!DOCTYPE html>\n<html><head><title>403 Forbidden</title></head>\n"
-    b"<body><h1>Forbidden</h1>\n<p>You don't have permission to access this resource.</p>"
-    b"</body></html>\n"
-)
-
-FORBIDDEN_RESPONSE_403 = complete_response(b"403 Forbidden", _FORBIDDEN_BODY)
-ERROR_RESPONSE_500 = complete_response(b"500 Internal Server Error", _ERROR_BODY)
-NOT_FOUND_RESPONSE_404 = complete_response(b"404 Not Found", _NOT_FOUND_BODY)
-GATEWAY_TIMEOUT_RESPONSE_504 = complete_response(b"504 Gateway Timeout", _GATEWAY_TIMEOUT_BODY)
 
 # wsgi.errors logs an unfinished line once it is this long, so that it cannot grow unbounded.
 _ERRORS_LINE_LIMIT = 65536

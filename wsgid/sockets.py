@@ -20,13 +20,12 @@ Rules:
   socket).
 """
 
-import functools
 import os
 import socket
 import stat
 import time
 
-from wsgid import core, log
+from wsgid import log
 
 logger = log.get_logger("sockets")
 
@@ -123,17 +122,10 @@ def allowed_peer_uids(socket_uid):
     return frozenset({socket_uid, os.getuid(), 0})
 
 
-def next_queued(listener, allowed_uids):
-    """The next connection (a core Connection) from an allowed peer still queued on
-    `listener`; None once the queue is empty. A refused peer costs one log line and is
-    skipped; other errors (EMFILE, ...) are raised (core.next_queued)."""
-    return core.next_queued(listener, allowed_uids,
-                            functools.partial(refuse, listener, allowed_uids))
-
-
 def refuse(listener, allowed_uids, conn, uid):
     """Close a connection whose peer (uid; -1 when unknown) may not use the socket, with one
-    log line. The daemons' accept loop (core.AcceptLoop) calls it too."""
+    log line. The daemons' accept loop (core.AcceptLoop) and the supervisor's 503 answerer
+    (backoff_answer.py) call it."""
     if uid == -1:
         logger.error("closed a connection on %s: cannot read the peer's credentials",
                      _name_of(listener))

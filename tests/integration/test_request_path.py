@@ -26,7 +26,7 @@ from tests.support.wire import uwsgi_packet
 from wsgid import config as wsgid_config
 from wsgid.connection import RequestHandler
 from wsgid.core import queue_wait_exceeded
-from wsgid.response import GATEWAY_TIMEOUT_RESPONSE_504
+from wsgid.answers import GATEWAY_TIMEOUT_RESPONSE_504
 
 ECHO = str(Path(__file__).resolve().parents[1] / "apps" / "echo.wsgi")
 UNPRIVILEGED = 4242

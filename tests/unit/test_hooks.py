@@ -20,7 +20,7 @@ from wsgid import config as wsgid_config
 from wsgid.connection import RequestHandler
 from wsgid.hooks import HookRunner
 from wsgid.loader import ScriptLoader, module_name
-from wsgid.response import GATEWAY_TIMEOUT_RESPONSE_504
+from wsgid.answers import GATEWAY_TIMEOUT_RESPONSE_504
 
 UNPRIVILEGED = 4242
 LOGGER = "wsgid.hooks"

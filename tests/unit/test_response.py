@@ -15,13 +15,8 @@ import pytest
 from tests.support.apache import wait_for
 from tests.support.wire import recv_until_eof
 from wsgid.filewrapper import FileWrapper
-from wsgid.response import (
-    ERROR_RESPONSE_500,
-    GATEWAY_TIMEOUT_RESPONSE_504,
-    ErrorStream,
-    Response,
-    run_application,
-)
+from wsgid.answers import ERROR_RESPONSE_500, GATEWAY_TIMEOUT_RESPONSE_504
+from wsgid.response import ErrorStream, Response, run_application
 
 LOGGER = "wsgid.request"
 
