@@ -18,7 +18,7 @@ import pytest
 import requests
 from requests.auth import HTTPBasicAuth, HTTPDigestAuth
 
-from tests.support.apache import APPS, ApacheInstance
+from tests.support.apache import APPS, ApacheInstance, wait_for
 from tests.support.procs import wait_for_daemons
 
 pytestmark = pytest.mark.apache
@@ -96,6 +96,9 @@ def site():
         inst.write_config(SITE, extra_modules=AUTH_MODULES)
         inst.start()
         wait_for_daemons(inst, 3)   # hooks, other, and wsgid-default (/app/no-group)
+        # the tests count the log lines a request adds: the start-up lines must be in first
+        wait_for(lambda: inst.error_log().count("daemon process serving") == 3, 15,
+                 message="the three daemon processes to log that they serve")
         yield inst
     finally:
         inst.cleanup()
