@@ -14,10 +14,6 @@
  * wsgid_exchange.c (connect, send, read the head); the access, auth and
  * dispatch hooks, which use the same parts, in wsgid_hooks.c.
  */
-#include <errno.h>
-#include <limits.h>
-#include <stdlib.h>
-
 #include "apr_hash.h"
 #include "apr_strings.h"
 #include "apr_buckets.h"
@@ -146,7 +142,6 @@ typedef struct {
 static int route_request(wsgid_request *req)
 {
     request_rec *r = req->r;
-
     const wsgid_handler_script *handler = req->handler_script;
 
     req->process_group = handler && handler->process_group
@@ -520,7 +515,7 @@ static void log_bytes_after_body(wsgid_request *req, apr_size_t extra,
  * client flushed and with the end of the response, in one pass, without
  * waiting for the daemon's close; a byte past it is never passed on (it could
  * only be an injected response). */
-static int stream_response_body(wsgid_request *req)
+static int stream_body(wsgid_request *req)
 {
     request_rec *r = req->r;
     conn_rec *c = r->connection;
@@ -533,16 +528,6 @@ static int stream_response_body(wsgid_request *req)
     apr_size_t n = req->x.buf_len - req->x.head.body_offset;
     apr_status_t rv = APR_SUCCESS;
 
-    apr_socket_t *client = ap_get_conn_socket(c);
-    apr_interval_time_t client_timeout = 0;
-
-    /* response-socket-timeout: each write to the client may wait this long,
-     * instead of Timeout (the core's output filter polls with the socket's
-     * own timeout) */
-    if (req->group->response_socket_timeout > 0 && client != NULL) {
-        apr_socket_timeout_get(client, &client_timeout);
-        apr_socket_timeout_set(client, req->group->response_socket_timeout);
-    }
     wsgid_frames_init(&frames);
     for (;;) {
         if (n > 0 && framed) {
@@ -577,11 +562,7 @@ static int stream_response_body(wsgid_request *req)
             sink_to_client(&sink, data, n);
         }
         if (!APR_BRIGADE_EMPTY(sink.bb) && flush_to_client(req, sink.bb)) {
-            /* client gone: keep the status for the access log */
-            if (client_timeout > 0) {
-                apr_socket_timeout_set(client, client_timeout);
-            }
-            return OK;
+            return OK;   /* client gone: keep the status for the access log */
         }
         if (rv != APR_SUCCESS) {
             break;
@@ -621,10 +602,26 @@ static int stream_response_body(wsgid_request *req)
     }
     APR_BRIGADE_INSERT_TAIL(sink.bb, apr_bucket_eos_create(c->bucket_alloc));
     ap_pass_brigade(r->output_filters, sink.bb);
-    if (client_timeout > 0) {
-        apr_socket_timeout_set(client, client_timeout);
-    }
     return OK;
+}
+
+/* Step 8 with response-socket-timeout: each write to the client may wait
+ * that long instead of Timeout while the body streams (the core's output
+ * filter polls with the socket's own timeout). */
+static int stream_response_body(wsgid_request *req)
+{
+    apr_socket_t *client = ap_get_conn_socket(req->r->connection);
+    apr_interval_time_t timeout;
+    int status;
+
+    if (req->group->response_socket_timeout == 0 || client == NULL) {
+        return stream_body(req);
+    }
+    apr_socket_timeout_get(client, &timeout);
+    apr_socket_timeout_set(client, req->group->response_socket_timeout);
+    status = stream_body(req);
+    apr_socket_timeout_set(client, timeout);
+    return status;
 }
 
 static int serve(wsgid_request *req);

@@ -729,35 +729,6 @@ static const char *cmd_python_executable(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
-static const char *cmd_pass_authorization(cmd_parms *cmd, void *dconf,
-                                          int on)
-{
-    (void)cmd;
-    ((wsgid_dir_config *)dconf)->pass_authorization = on;
-    return NULL;
-}
-
-static const char *cmd_chunked_request(cmd_parms *cmd, void *dconf, int on)
-{
-    (void)cmd;
-    ((wsgid_dir_config *)dconf)->chunked_request = on;
-    return NULL;
-}
-
-static const char *cmd_error_override(cmd_parms *cmd, void *dconf, int on)
-{
-    (void)cmd;
-    ((wsgid_dir_config *)dconf)->error_override = on;
-    return NULL;
-}
-
-static const char *cmd_ignore_activity(cmd_parms *cmd, void *dconf, int on)
-{
-    (void)cmd;
-    ((wsgid_dir_config *)dconf)->ignore_activity = on;
-    return NULL;
-}
-
 static const char *cmd_map_head_to_get(cmd_parms *cmd, void *dconf,
                                        const char *value)
 {
@@ -778,6 +749,10 @@ static const char *cmd_map_head_to_get(cmd_parms *cmd, void *dconf,
     }
     return NULL;
 }
+
+/* The On/Off directives that only set a field of the directory config:
+ * Apache's ap_set_flag_slot writes 1 or 0 at the field's offset. */
+#define FLAG_SLOT(field) (void *)APR_OFFSETOF(wsgid_dir_config, field)
 
 const command_rec wsgid_cmds[] = {
     AP_INIT_RAW_ARGS("WSGIDaemonProcess", cmd_daemon_process, NULL, RSRC_CONF,
@@ -807,17 +782,21 @@ const command_rec wsgid_cmds[] = {
     AP_INIT_TAKE1("WSGIPythonExecutable", cmd_python_executable, NULL,
         RSRC_CONF,
         "PATH: the Python in whose environment wsgid is installed"),
-    AP_INIT_FLAG("WSGIPassAuthorization", cmd_pass_authorization, NULL,
+    AP_INIT_FLAG("WSGIPassAuthorization", ap_set_flag_slot,
+        FLAG_SLOT(pass_authorization),
         OR_FILEINFO,
         "On: pass the Authorization header as HTTP_AUTHORIZATION "
         "(default Off)"),
-    AP_INIT_FLAG("WSGIChunkedRequest", cmd_chunked_request, NULL,
+    AP_INIT_FLAG("WSGIChunkedRequest", ap_set_flag_slot,
+        FLAG_SLOT(chunked_request),
         OR_FILEINFO,
         "On: accept chunked request bodies (default Off: 411)"),
-    AP_INIT_FLAG("WSGIErrorOverride", cmd_error_override, NULL, OR_FILEINFO,
+    AP_INIT_FLAG("WSGIErrorOverride", ap_set_flag_slot,
+        FLAG_SLOT(error_override), OR_FILEINFO,
         "On: an error status from the application is answered with "
         "Apache's ErrorDocument (default Off)"),
-    AP_INIT_FLAG("WSGIIgnoreActivity", cmd_ignore_activity, NULL, OR_FILEINFO,
+    AP_INIT_FLAG("WSGIIgnoreActivity", ap_set_flag_slot,
+        FLAG_SLOT(ignore_activity), OR_FILEINFO,
         "On: requests here do not count as activity for inactivity-timeout "
         "(health checks, say; default Off)"),
     AP_INIT_RAW_ARGS("WSGITrustedProxyHeaders",

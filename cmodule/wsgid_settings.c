@@ -48,51 +48,6 @@ const char *wsgid_cmd_daemon_setting(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
-static const char *on_off(cmd_parms *cmd, const char *value, int *on)
-{
-    if (strcasecmp(value, "On") == 0 || strcasecmp(value, "Off") == 0) {
-        *on = strcasecmp(value, "On") == 0;
-        return NULL;
-    }
-    return apr_psprintf(cmd->pool, "%s must be On or Off, not '%s'",
-                        cmd->cmd->name, value);
-}
-
-/* What each directive without an effect would have done, and what a
- * wsgid configuration uses instead. */
-static const char *no_effect_text(const char *directive)
-{
-    static const char *const texts[][2] = {
-        { "WSGIPythonPath", "it sets the path of Python inside Apache, which "
-          "daemon processes do not use (as in mod_wsgi's daemon mode); give "
-          "the directories with python-path= of WSGIDaemonProcess" },
-        { "WSGIPythonEggs", "it sets the egg cache of Python inside Apache; "
-          "give daemon processes theirs with python-eggs= of "
-          "WSGIDaemonProcess" },
-        { "WSGILazyInitialization", "Python never starts inside Apache, so "
-          "there is nothing to initialise early or late" },
-        { "WSGIPy3kWarningFlag", "it is a Python 2 setting; wsgid runs "
-          "Python 3" },
-        { "WSGIUserAuthoritative", "with Apache 2.4's authentication "
-          "providers, mod_wsgi does not use it either; list the providers "
-          "in AuthBasicProvider" },
-        { "WSGIGroupAuthoritative", "with Apache 2.4's authorization "
-          "providers, mod_wsgi does not use it either; combine Require lines "
-          "with <RequireAny>/<RequireAll>" },
-        { "WSGIEnableSendfile", "the daemons always send wsgi.file_wrapper "
-          "files to Apache with sendfile() over the daemon socket; Apache's "
-          "own EnableSendfile governs the client side" },
-    };
-    apr_size_t i;
-
-    for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-        if (strcasecmp(texts[i][0], directive) == 0) {
-            return texts[i][1];
-        }
-    }
-    return "it has no effect under wsgid";
-}
-
 /* Log a notice now (.htaccess: read per request, after startup) or queue it
  * for the end of the configuration. */
 static void notice(cmd_parms *cmd, int level, const char *text)
@@ -109,51 +64,39 @@ static void notice(cmd_parms *cmd, int level, const char *text)
 const char *wsgid_cmd_no_effect(cmd_parms *cmd, void *dconf,
                                 const char *value)
 {
-    int on;
-    const char *err = strcasecmp(cmd->cmd->name, "WSGIPythonPath") == 0
-                      || strcasecmp(cmd->cmd->name, "WSGIPythonEggs") == 0
-                      ? NULL : on_off(cmd, value, &on);
-
     (void)dconf;
-    if (err) {
-        return err;
-    }
+    (void)value;
     notice(cmd, APLOG_INFO, apr_pstrcat(cmd->pool, "accepted, with no effect: ",
-                                        no_effect_text(cmd->cmd->name),
-                                        NULL));
+                                        (const char *)cmd->info, NULL));
     return NULL;
 }
 
-/* WSGIScriptReloading: Off is what wsgid does; On (mod_wsgi's default) is
- * accepted with a warning until script reloading exists. */
-const char *wsgid_cmd_not_applied(cmd_parms *cmd, void *dconf,
-                                  const char *args)
+const char *wsgid_cmd_no_effect_flag(cmd_parms *cmd, void *dconf, int on)
 {
-    int on;
-    const char *err = on_off(cmd, args, &on);
+    (void)on;
+    return wsgid_cmd_no_effect(cmd, dconf, NULL);
+}
 
+/* Off is what wsgid does; On (mod_wsgi's default) is accepted with a warning
+ * until script reloading exists. */
+const char *wsgid_cmd_script_reloading(cmd_parms *cmd, void *dconf, int on)
+{
     (void)dconf;
-    if (err == NULL && on) {
+    if (on) {
         notice(cmd, APLOG_WARNING, "accepted, but wsgid does not apply it yet: "
                "a changed script takes effect when the daemons restart "
                "(apachectl graceful)");
     }
-    return err;
+    return NULL;
 }
 
-const char *wsgid_cmd_restrict_embedded(cmd_parms *cmd, void *dconf,
-                                        const char *value)
+const char *wsgid_cmd_restrict_embedded(cmd_parms *cmd, void *dconf, int on)
 {
-    int on;
-    const char *err = on_off(cmd, value, &on);
-
     (void)dconf;
-    if (err == NULL) {
-        /* wsgid_default_group.c: On refuses what mod_wsgi would run
-         * embedded, as mod_wsgi does; Off runs it in the default group */
-        wsgid_globals_for(cmd->pool)->restrict_embedded = on;
-    }
-    return err;
+    /* wsgid_default_group.c: On refuses what mod_wsgi would run embedded, as
+     * mod_wsgi does; Off runs it in the default group */
+    wsgid_globals_for(cmd->pool)->restrict_embedded = on;
+    return NULL;
 }
 
 const char *wsgid_cmd_pass_apache_request(cmd_parms *cmd, void *dconf, int on)

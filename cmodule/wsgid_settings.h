@@ -13,19 +13,25 @@
 const char *wsgid_cmd_daemon_setting(cmd_parms *cmd, void *dconf,
                                      const char *args);
 const char *wsgid_cmd_no_effect(cmd_parms *cmd, void *dconf,
-                                const char *args);
-const char *wsgid_cmd_not_applied(cmd_parms *cmd, void *dconf,
-                                  const char *args);
+                                const char *value);
+const char *wsgid_cmd_no_effect_flag(cmd_parms *cmd, void *dconf, int on);
+const char *wsgid_cmd_script_reloading(cmd_parms *cmd, void *dconf, int on);
 const char *wsgid_cmd_pass_apache_request(cmd_parms *cmd, void *dconf,
                                           int on);
-const char *wsgid_cmd_restrict_embedded(cmd_parms *cmd, void *dconf,
-                                        const char *value);
+const char *wsgid_cmd_restrict_embedded(cmd_parms *cmd, void *dconf, int on);
 
 /* The Python of every daemon process: written into the daemon
  * configuration file as they are (wsgid/config.py reads and checks them,
  * and gives each its effect).  Server-wide, as in mod_wsgi. */
 #define WSGID_DAEMON_SETTING(name, help) \
     AP_INIT_RAW_ARGS(name, wsgid_cmd_daemon_setting, NULL, RSRC_CONF, help)
+
+/* A directive that means nothing here: `why` (the notice logged at startup)
+ * says what it would have done and what to use instead. */
+#define WSGID_NO_EFFECT(name, where, why) \
+    AP_INIT_TAKE1(name, wsgid_cmd_no_effect, why, where, why)
+#define WSGID_NO_EFFECT_FLAG(name, where, why) \
+    AP_INIT_FLAG(name, wsgid_cmd_no_effect_flag, why, where, why)
 
 #define WSGID_SETTINGS_COMMANDS \
     WSGID_DAEMON_SETTING("WSGIPythonHome", \
@@ -61,26 +67,33 @@ const char *wsgid_cmd_restrict_embedded(cmd_parms *cmd, void *dconf,
         "On|Off: whether script paths are case sensitive"), \
     WSGID_DAEMON_SETTING("WSGIAcceptMutex", \
         "NAME: accepted; the daemons use their own accept lock"), \
-    AP_INIT_TAKE1("WSGIPythonPath", wsgid_cmd_no_effect, NULL, RSRC_CONF, \
-        "no effect on daemons: use python-path= of WSGIDaemonProcess"), \
-    AP_INIT_TAKE1("WSGIPythonEggs", wsgid_cmd_no_effect, NULL, RSRC_CONF, \
-        "no effect on daemons: use python-eggs= of WSGIDaemonProcess"), \
-    AP_INIT_TAKE1("WSGILazyInitialization", wsgid_cmd_no_effect, NULL, \
-        RSRC_CONF, "no effect: Python never starts inside Apache"), \
-    AP_INIT_TAKE1("WSGIPy3kWarningFlag", wsgid_cmd_no_effect, NULL, \
-        RSRC_CONF, "no effect: a Python 2 setting"), \
-    AP_INIT_TAKE1("WSGIRestrictEmbedded", wsgid_cmd_restrict_embedded, \
+    WSGID_NO_EFFECT("WSGIPythonPath", RSRC_CONF, \
+        "it sets the path of Python inside Apache, which daemon processes do " \
+        "not use (as in mod_wsgi's daemon mode); give the directories with " \
+        "python-path= of WSGIDaemonProcess"), \
+    WSGID_NO_EFFECT("WSGIPythonEggs", RSRC_CONF, \
+        "it sets the egg cache of Python inside Apache; give daemon processes " \
+        "theirs with python-eggs= of WSGIDaemonProcess"), \
+    WSGID_NO_EFFECT_FLAG("WSGILazyInitialization", RSRC_CONF, \
+        "Python never starts inside Apache, so there is nothing to " \
+        "initialise early or late"), \
+    WSGID_NO_EFFECT_FLAG("WSGIPy3kWarningFlag", RSRC_CONF, \
+        "it is a Python 2 setting; wsgid runs Python 3"), \
+    WSGID_NO_EFFECT_FLAG("WSGIUserAuthoritative", OR_AUTHCFG, \
+        "with Apache 2.4's authentication providers, mod_wsgi does not use " \
+        "it either; list the providers in AuthBasicProvider"), \
+    WSGID_NO_EFFECT_FLAG("WSGIGroupAuthoritative", OR_AUTHCFG, \
+        "with Apache 2.4's authorization providers, mod_wsgi does not use it " \
+        "either; combine Require lines with <RequireAny>/<RequireAll>"), \
+    WSGID_NO_EFFECT_FLAG("WSGIEnableSendfile", OR_FILEINFO, \
+        "the daemons always send wsgi.file_wrapper files to Apache with " \
+        "sendfile() over the daemon socket; Apache's own EnableSendfile " \
+        "governs the client side"), \
+    AP_INIT_FLAG("WSGIRestrictEmbedded", wsgid_cmd_restrict_embedded, \
         NULL, RSRC_CONF, "On: refuse scripts without a daemon group (500); " \
         "Off (default): run them in wsgid's default daemon group"), \
-    AP_INIT_TAKE1("WSGIUserAuthoritative", wsgid_cmd_no_effect, NULL, \
-        OR_AUTHCFG, "no effect with Apache 2.4's authentication providers"), \
-    AP_INIT_TAKE1("WSGIGroupAuthoritative", wsgid_cmd_no_effect, NULL, \
-        OR_AUTHCFG, "no effect with Apache 2.4's authorization providers"), \
-    AP_INIT_TAKE1("WSGIScriptReloading", wsgid_cmd_not_applied, NULL, \
+    AP_INIT_FLAG("WSGIScriptReloading", wsgid_cmd_script_reloading, NULL, \
         OR_FILEINFO, "On|Off: restart the daemons when the script changes"), \
-    AP_INIT_TAKE1("WSGIEnableSendfile", wsgid_cmd_no_effect, NULL, \
-        OR_FILEINFO, "On|Off: the daemons always use sendfile() for " \
-        "wsgi.file_wrapper"), \
     AP_INIT_FLAG("WSGIPassApacheRequest", wsgid_cmd_pass_apache_request, \
         NULL, ACCESS_CONF | RSRC_CONF, \
         "Off (default); On needs Python inside Apache")

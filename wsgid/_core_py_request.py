@@ -52,8 +52,8 @@ MAX_FRAME = 0xFFFFFFFF
 BODYLESS_STATUSES = ("1", "204", "304")
 # The largest response head the daemon accepts from an application, in bytes: mod_wsgi's
 # default header-buffer-size. The module refuses heads over 64 KiB with a 502 anyway; refusing
-# here makes it a 500 with a log line that names the request and says why.
-# mod_wsgi's default header-buffer-size: the largest response head an application may send.
+# here makes it a 500 with a log line that names the request and says why. A group's
+# header-buffer-size= replaces it in its daemon processes (set_response_head_limit).
 MAX_RESPONSE_HEAD = 32768
 _response_head_limit = MAX_RESPONSE_HEAD
 

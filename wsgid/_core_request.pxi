@@ -53,6 +53,7 @@ _pool_log = _logging.getLogger("wsgid.pool")
 
 cdef Py_ssize_t C_COALESCE_LIMIT = COALESCE_LIMIT
 cdef Py_ssize_t C_MAX_RESPONSE_HEAD = MAX_RESPONSE_HEAD
+cdef Py_ssize_t C_MAX_VARS = MAX_VARS
 
 
 def set_response_head_limit(Py_ssize_t size):
@@ -60,7 +61,6 @@ def set_response_head_limit(Py_ssize_t size):
     default). A daemon process serves one group, so the limit is the process's."""
     global C_MAX_RESPONSE_HEAD
     C_MAX_RESPONSE_HEAD = size or MAX_RESPONSE_HEAD
-cdef Py_ssize_t C_MAX_VARS = MAX_VARS
 
 
 cdef inline double clock_seconds(int clock) noexcept:

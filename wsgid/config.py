@@ -30,7 +30,7 @@ from typing import Callable, Dict, FrozenSet, Iterator, List, Optional, Tuple
 
 from wsgid.errors import ConfigError
 from wsgid.options import (ABSOLUTE_PATH, ON_OFF, PYTHON_HOME, TEXT, InvalidValue, Kind,
-                           lookup_group, lookup_user, parse_daemon_process)
+                           lookup_group, lookup_user, parse_daemon_process, whole_number)
 
 # sizeof(sun_path) - 1 on Linux: the longest socket path bind() accepts with its NUL.
 SOCKET_PATH_MAX = 107
@@ -38,6 +38,11 @@ SOCKET_PATH_MAX = 107
 DEFAULT_CALLABLE = "application"
 GLOBAL_APPLICATION_GROUP = "%{GLOBAL}"
 REQUEST_EXPANSIONS = ("%{SERVER}", "%{HOST}", "%{RESOURCE}")
+
+
+def is_callable_name(name: str) -> bool:
+    """Can `name` name a callable of a script (WSGICallableObject, callable-object=)?"""
+    return name.isidentifier() and not keyword.iskeyword(name)
 
 
 def is_request_expansion(value: str) -> bool:
@@ -441,7 +446,7 @@ class _Builder:
     def callable_object_directive(self, statement: Statement) -> None:
         self.only_once(statement)
         (name,) = self.expect_args(statement, 1, "WSGICallableObject NAME")
-        if not name.isidentifier() or keyword.iskeyword(name):
+        if not is_callable_name(name):
             raise self.error(statement, f"'{name}' is not a Python identifier",
                              "name the callable in the script, e.g. WSGICallableObject "
                              "application")
@@ -607,8 +612,7 @@ class _Builder:
                 target, extra_path_info = script, target[len(script):]
         options = self.group_options(statement, extra, ALIAS_OPTIONS)
         callable_object = options.get("callable-object")
-        if callable_object is not None and (not callable_object.isidentifier()
-                                            or keyword.iskeyword(callable_object)):
+        if callable_object is not None and not is_callable_name(callable_object):
             raise self.error(statement, f"callable-object={callable_object} is not a Python "
                                         "identifier",
                              "name the callable in the script, e.g. callable-object=application")
@@ -870,27 +874,24 @@ class _Builder:
         return path
 
 
-def _whole_number_in(low: int, high: int, extra: Tuple[str, ...] = ()) -> Kind:
-    words = " or ".join([*(f"'{word}'" for word in extra), f"a whole number from {low} to {high}"])
+def _convert_hash_seed(raw: str) -> str:
+    # what PYTHONHASHSEED accepts (mod_wsgi's range), as the text to put there
+    if raw.lower() == "random":
+        return "random"
+    if not raw.isdigit() or int(raw) > 4294967295:
+        raise InvalidValue(f"must be {HASH_SEED.describe}, got '{raw}'")
+    return str(int(raw))
 
-    def convert(raw: str):
-        if raw.lower() in extra:
-            return raw.lower()
-        if not raw.isdigit() or not low <= int(raw) <= high:
-            raise InvalidValue(f"must be {words}, got '{raw}'")
-        return int(raw) if not extra else raw.lstrip("0") or "0"
 
-    return Kind(words, convert)
+HASH_SEED = Kind("'random' or a whole number from 0 to 4294967295", _convert_hash_seed)
 
 
 # Server-wide directives of mod_wsgi that mod_wsgid passes on as written:
 # name -> (ServerSettings field, kind of its one argument, usage).
 SERVER_DIRECTIVES: Dict[str, Tuple[str, Kind, str]] = {
     "WSGIPythonHome": ("python_home", PYTHON_HOME, "DIRECTORY"),
-    "WSGIPythonOptimize": ("python_optimize", _whole_number_in(0, 2), "0|1|2"),
-    # mod_wsgi's range: what PYTHONHASHSEED accepts.
-    "WSGIPythonHashSeed": ("python_hash_seed", _whole_number_in(0, 4294967295, ("random",)),
-                           "random|NUMBER"),
+    "WSGIPythonOptimize": ("python_optimize", whole_number(0, 2), "0|1|2"),
+    "WSGIPythonHashSeed": ("python_hash_seed", HASH_SEED, "random|NUMBER"),
     "WSGIDontWriteBytecode": ("dont_write_bytecode", ON_OFF, "On|Off"),
     "WSGIRestrictStdin": ("restrict_stdin", ON_OFF, "On|Off"),
     "WSGIRestrictStdout": ("restrict_stdout", ON_OFF, "On|Off"),

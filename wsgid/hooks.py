@@ -78,8 +78,7 @@ class HookRunner:
         for script in config.hook_scripts_for(group_name):
             self.allowed.setdefault(script.directive, {}).setdefault(
                 os.path.normpath(script.path), script.path)
-        self.hook_directories = [os.path.realpath(path)
-                                 for path in getattr(config, "hook_directories", [])]
+        self.hook_directories = [os.path.realpath(path) for path in config.hook_directories]
 
     def answer(self, environ):
         """The complete answer to the hook call whose packet variables are `environ`."""

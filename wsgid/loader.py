@@ -43,7 +43,6 @@ Rules:
 """
 
 import grp
-import keyword
 import os
 import pwd
 import stat
@@ -52,6 +51,7 @@ import threading
 import types
 
 from wsgid import api
+from wsgid.config import is_callable_name
 
 try:
     # CPython's own md5, the same digest without hashlib: hashlib loads OpenSSL's libcrypto,
@@ -131,13 +131,11 @@ class ScriptLoader:
         self.default_callable = getattr(config, "callable_object", None) or DEFAULT_CALLABLE
         self.aliases = list(config.scripts_for_group(group_name))
         self.import_scripts = list(config.import_scripts_for(group_name))
-        handlers = getattr(config, "handler_scripts_for", None)
         self.handler_scripts = {script.path: script
-                                for script in (handlers(group_name) if handlers else [])}
+                                for script in config.handler_scripts_for(group_name)}
         group = config.groups.get(group_name)
         self.service_group = group is not None and group.options["threads"] == 0
-        server = getattr(config, "server", None)
-        self.case_sensitive = server.case_sensitivity if server is not None else True
+        self.case_sensitive = config.server.case_sensitivity
         options = group.options if group is not None else {}
         self.script_user = options.get("script-user")
         self.script_group = options.get("script-group")
@@ -271,7 +269,7 @@ class ScriptLoader:
             self.check_script_owner(path)   # (not called at all without them: the hot path)
         name = (environ.get("wsgid.callable_object") or alias.callable_object
                 or self.default_callable)
-        if not name.isidentifier() or keyword.iskeyword(name):
+        if not is_callable_name(name):
             raise CallableNotFound(
                 f"WSGI callable name {name!r} for {path} is not a Python identifier "
                 f"(check WSGICallableObject)")

@@ -47,7 +47,7 @@ C_INT_MAX = 2**31 - 1
 # clamped to this. 2**31 - 1 seconds (68 years) is the largest value mod_wsgi's own parsing
 # (atoi into an int) can hold, fits the C module's microsecond counters (int64) and every
 # Python wait (threading.TIMEOUT_MAX), so both sides of wsgid read a value the same way.
-SECONDS_MAX = float(2**31 - 1)
+SECONDS_MAX = float(C_INT_MAX)
 
 
 class InvalidValue(Exception):

@@ -202,7 +202,7 @@ def run(group, config, listener, supervisor_pid, channel):
 
     setproctitle(group.display_name())
     log.set_process_group(group.name)
-    server = _server_settings(config)
+    server = config.server
     if server.verbose_debugging:
         log.get_logger().setLevel(logging.DEBUG)
         logger.debug("WSGIVerboseDebugging On: this daemon process logs at debug level")
@@ -282,11 +282,6 @@ def run(group, config, listener, supervisor_pid, channel):
     code = _stop(reason, life, pool, handler, monitor)
     interpreter.finish(server)
     return code
-
-
-def _server_settings(config):
-    from wsgid.config import ServerSettings
-    return getattr(config, "server", None) or ServerSettings()
 
 
 def _start_request_threads(pool, stack_size):
