@@ -107,8 +107,12 @@ class BuildWithApacheModule(build_ext):
 def extensions():
     from Cython.Build import cythonize
 
-    core = Extension("wsgid._core", ["wsgid/_core.pyx"])
-    return cythonize([core], language_level=3, compiler_directives={"boundscheck": False, "wraparound": False})
+    # The wire core is written in Cython; the request path is plain Python (request_path.py)
+    # that Cython compiles with the types of request_path.pxd.
+    modules = [Extension("wsgid._core", ["wsgid/_core.pyx"]),
+               Extension("wsgid.request_path", ["wsgid/request_path.py"])]
+    return cythonize(modules, language_level=3,
+                     compiler_directives={"boundscheck": False, "wraparound": False})
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": BuildWithApacheModule})

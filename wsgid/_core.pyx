@@ -77,10 +77,6 @@ __all__ = [
     "InputStream",
     "Connection",
     "accept_connection",
-    "ResponseCore",
-    "RequestPath",
-    "RunningRequest",
-    "respond",
 ]
 
 cdef Py_ssize_t C_HEADER_SIZE = HEADER_SIZE
@@ -449,15 +445,6 @@ def encode_head(status, headers):
 
 # The request body.
 
-cdef extern from "<poll.h>" nogil:
-    struct pollfd:
-        int fd
-        short events
-        short revents
-    short POLLIN, POLLOUT, POLLHUP
-    int poll(pollfd *fds, unsigned long nfds, int timeout)
-
-
 cdef bint peer_has_closed(int fd) noexcept:
     """After EOF: the peer closed the whole connection (POLLHUP), not only its sending side
     (see _core_py.peer_has_closed). Never waits."""
@@ -469,13 +456,6 @@ cdef bint peer_has_closed(int fd) noexcept:
 
 cdef class InputStream:
     """wsgi.input: the request body from the socket, never read past its end."""
-
-    cdef object _recv
-    cdef object _sock
-    cdef bytearray _buffer
-    cdef long long _unreceived  # body bytes still on the socket; -1: until EOF
-    cdef bint _eof
-    cdef readonly long long bytes_read
 
     @property
     def received_all(self):
@@ -620,4 +600,3 @@ cdef class InputStream:
 
 
 include "_core_conn.pxi"
-include "_core_request.pxi"

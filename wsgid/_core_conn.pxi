@@ -82,10 +82,6 @@ cdef class Connection:
     path uses, with the GIL held for every call that cannot block. Its descriptor is
     non-blocking (accept_connection makes it so)."""
 
-    cdef int _fd
-    cdef object _timeout  # socket-timeout in seconds, or None
-    cdef int _timeout_ms  # the same for poll(): -1 for no limit
-
     def __cinit__(self, int fd):
         self._fd = fd
         self._timeout = None
@@ -164,7 +160,7 @@ cdef class Connection:
                 raise_socket_error(False)
         return 0
 
-    def sendall(self, data):
+    cpdef sendall(self, data):
         """Send all of `data` (any bytes-like object)."""
         cdef Py_buffer view
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)

@@ -455,7 +455,7 @@ class InputStream:
         """The whole body (CONTENT_LENGTH bytes) has come off the socket: nothing more can."""
         return self._unreceived == 0
 
-    def _recv(self, size):
+    def _recv_body(self, size):
         """Up to `size` more body bytes from the socket; b'' at the end of the body."""
         if self._eof:
             return b""
@@ -487,7 +487,7 @@ class InputStream:
         if size is None or size < 0:
             parts = [self._take(len(self._buffer))]
             while True:
-                data = self._recv(BODY_RECV_SIZE)
+                data = self._recv_body(BODY_RECV_SIZE)
                 if not data:
                     break
                 self.bytes_read += len(data)
@@ -495,7 +495,7 @@ class InputStream:
             return b"".join(parts)
         buffer = self._buffer
         while len(buffer) < size:
-            data = self._recv(min(size - len(buffer), BODY_RECV_SIZE))
+            data = self._recv_body(min(size - len(buffer), BODY_RECV_SIZE))
             if not data:
                 break
             buffer += data
@@ -515,7 +515,7 @@ class InputStream:
                 end = size
                 break
             searched = len(buffer)
-            data = self._recv(LINE_RECV_SIZE)
+            data = self._recv_body(LINE_RECV_SIZE)
             if not data:
                 end = len(buffer)
                 break
@@ -553,7 +553,7 @@ class InputStream:
         del self._buffer[:]
         while True:
             try:
-                data = self._recv(BODY_RECV_SIZE)
+                data = self._recv_body(BODY_RECV_SIZE)
             except ShortBodyError:
                 return drained  # the caller compares what it got with CONTENT_LENGTH
             if not data:

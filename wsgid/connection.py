@@ -31,8 +31,8 @@ Rules:
   time_out(request_id) are safe to use from any thread.
 
 The hot path of every request (handle: packet, registration, events, the application's
-response, the close) is the core's RequestPath (``_core_request.pxi``, twin
-``_core_py_request.py``); RequestHandler extends it here with what is per process or cold: the
+response, the close) is the core's RequestPath (``request_path.py``, compiled by the build);
+RequestHandler extends it here with what is per process or cold: the
 configuration, script loading and its errors, hook calls, queue-timeout answers, running() and
 time_out().
 """

@@ -3,8 +3,8 @@
 Each of the `threads=` threads runs the core's AcceptLoop: wait until the group's listening
 socket is readable or the pool is stopping, accept, check the peer, and hand the connection to
 the request handler, which serves it completely and closes it. This module starts and stops the
-threads; the loop itself is in the core (``_core_request.pxi``, twin ``_core_py_request.py``),
-so that no Python runs between two requests of a thread.
+threads; the loop itself is in the core (``request_path.py``, compiled), so that no Python runs
+between two requests of a thread.
 
 Rules:
 - The listening socket is shared by every daemon process of the group and owned by the

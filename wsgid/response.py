@@ -30,7 +30,7 @@ This module sends on the socket it is given and never closes it (time_out() only
 connection.py owns the socket.
 
 The hot path of a response (start_response, write, the body, the end frame, every send) is the
-core's ResponseCore (``_core_request.pxi``, twin ``_core_py_request.py``), which Response
+core's ResponseCore (``request_path.py``, compiled by the build), which Response
 extends here with the cold paths: the 500 or the cut after an error, time_out(), the daemon's own
 responses (their bytes are in answers.py) and files sent with sendfile().
 """

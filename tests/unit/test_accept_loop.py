@@ -1,10 +1,9 @@
-"""The request threads' loop (AcceptLoop) on both core implementations, over a real unix
+"""The request threads' loop (AcceptLoop) of this run's request path, over a real unix
 listener: it hands each connection from an allowed peer to `handle`, passes a refused peer to
 `refuse` instead, survives a handler that raises, stops when told, and with finish_backlog serves
 what is queued on a listener that refuses new connections, then returns.
 """
 
-import importlib
 import os
 import socket
 import threading
@@ -13,12 +12,10 @@ import pytest
 
 from tests.support.apache import wait_for
 
-LOOP_MODULES = ("wsgid._core", "wsgid._core_py_request")
 
-
-@pytest.fixture(params=LOOP_MODULES, ids=["cython", "python"])
-def loop_class(request):
-    return importlib.import_module(request.param).AcceptLoop
+@pytest.fixture
+def loop_class(request_path):
+    return request_path.AcceptLoop
 
 
 class Site:

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from wsgid import config, control, options, supervisor
-from wsgid._core_py_request import MAX_VARS
+from wsgid.request_path import MAX_VARS
 
 CMODULE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "cmodule")
 

@@ -464,6 +464,11 @@ def test_core_picks_the_implementation(setting, expected):
         "m = x if c.IMPLEMENTATION == 'cython' else p;"
         "assert c.PacketParser is m.PacketParser and c.encode_head is m.encode_head;"
         "assert c.InputStream is m.InputStream and c.read_request is m.read_request;"
+        "import wsgid.request_path as r;"
+        "compiled = c.IMPLEMENTATION == 'cython';"
+        "assert (c.ResponseCore is r.ResponseCore) == compiled and r.COMPILED;"
+        "assert c.AcceptLoop.__module__ == ("
+        "    'wsgid.request_path' if compiled else 'wsgid.request_path_uncompiled');"
         "print(c.IMPLEMENTATION)"
     )
     out = subprocess.run(

@@ -1,41 +1,60 @@
-"""The request path's hot half in pure Python: the twin of ``_core_request.pxi`` (Cython).
+"""The request path's hot half: what a daemon process does for every request, between accepting
+the connection and closing it, except calling the application.
 
-What a daemon does for every request, between accepting the connection and closing it, except
-calling the application: read the packet, register the request, publish its events, run the
-application's response through PEP 3333 (start_response, the body, framing), and end the
-connection. The cold half (errors, timeouts, files, hook calls, the process monitor's view)
-stays in ordinary modules that subclass these classes:
+Read the packet, register the request, publish its events, run the application's response
+through PEP 3333 (start_response, the body, framing) and end the connection; and the loop of the
+request threads that feeds it connections (AcceptLoop, run by pool.RequestThreadPool). The cold
+half (errors, timeouts, files, hook calls, the process monitor's view) stays in ordinary modules
+that subclass the two classes here:
 
     RequestPath   <- connection.RequestHandler   (one per daemon process)
     ResponseCore  <- response.Response           (one per request)
 
-and the loop of the request threads that feeds RequestPath its connections (AcceptLoop, run by
-pool.RequestThreadPool).
+One source, two ways to run it. The build compiles this file with Cython (its types are in
+``request_path.pxd``: the per-request state lives in C fields, the internal calls are C calls,
+and the clocks, the thread id, the accept lock and the wait on the listener are the C helpers of
+``native.pxd``). Uncompiled, it runs as plain Python on the pure-Python wire core and the helpers
+of ``native.py``: that is what WSGID_PUREPYTHON=1 runs, and what a checkout that was never built
+runs. core.py chooses; nothing else imports this module directly.
 
 Rules of this file:
-- Same API and same observable behaviour as ``_core_request.pxi``, log lines included: the test
-  suite runs against both. Change one, change the other.
-- The subclasses supply what this half calls but does not define, each a cold path or a
-  lookup: RequestPath calls ``self._answer_hook``, ``self._configured_application_group``,
-  ``self._application_for`` and ``self._answer_queue_timeout``, and makes responses with
-  ``self.response_factory``; ResponseCore calls ``self.fail`` and ``self._sendfile``.
+- Plain Python that Cython compiles: no Cython syntax here; types go in the .pxd. A method the
+  .pxd declares ``cdef`` cannot be called from Python once compiled, so what the subclasses, the
+  monitor and the tests call is a ``def`` (``register``, ``sendall``, ``status_code``, ...) over
+  the internal ``cdef`` one.
+- What the subclasses must supply is declared below as methods that raise NotImplementedError:
+  RequestPath's ``_answer_hook``, ``_configured_application_group``, ``_application_for`` and
+  ``_answer_queue_timeout``; ResponseCore's ``fail`` and ``_sendfile``. Each is a cold path or a
+  lookup, called through Python even when compiled.
 - The rules of the request path and of a response are in the docstrings of connection.py and
-  response.py; they hold for both halves.
+  response.py; the protocol is docs/protocol.md.
 """
 
 import itertools
 import logging
 import os
-import select
 import socket
 import struct
 import threading
-import time
 
 from wsgid import api
-from wsgid._core_py import (HeadError, encode_head, InputStream, ProtocolError, accept_connection,
-                            read_request)
 from wsgid.filewrapper import sendable_file
+
+try:
+    import cython
+except ImportError:  # Cython builds wsgid; running it uncompiled does not need it
+    from wsgid import _no_cython as cython
+
+if cython.compiled:
+    from wsgid._core import (HeadError, ProtocolError, accept_connection, encode_head,
+                             read_request)
+else:
+    from wsgid._core_py import (Connection, HeadError, InputStream, ProtocolError,
+                                accept_connection, encode_head, read_request)
+    from wsgid.native import (acquire_lock, free_lock, monotonic, new_lock, release_lock,
+                              thread_ident, wait_readable, wall_clock)
+
+COMPILED = cython.compiled
 
 log = logging.getLogger("wsgid.request")
 pool_log = logging.getLogger("wsgid.pool")
@@ -56,6 +75,11 @@ BODYLESS_STATUSES = ("1", "204", "304")
 # header-buffer-size= replaces it in its daemon processes (set_response_head_limit).
 MAX_RESPONSE_HEAD = 32768
 _response_head_limit = MAX_RESPONSE_HEAD
+# A small first chunk rides in the same send as the head; a large one is not copied for that.
+COALESCE_LIMIT = 16384
+# After an accept() failure such as EMFILE, the listener stays readable; waiting a little before
+# the next try keeps a thread from spinning while the process is out of descriptors.
+ACCEPT_ERROR_PAUSE = 0.5
 
 
 def set_response_head_limit(size):
@@ -63,8 +87,6 @@ def set_response_head_limit(size):
     default). A daemon process serves one group, so the limit is the process's."""
     global _response_head_limit
     _response_head_limit = size or MAX_RESPONSE_HEAD
-# A small first chunk rides in the same send as the head; a large one is not copied for that.
-COALESCE_LIMIT = 16384
 
 
 class ApplicationError(Exception):
@@ -142,6 +164,8 @@ class ResponseCore:
 
     def __init__(self, sock, environ, events=None):
         self.sock = sock
+        # The same socket when it is the core's Connection: compiled, its sendall is a C call.
+        self._connection = sock if type(sock) is Connection else None
         self.events = events        # the request's api.RequestScope, or None
         self.environ = environ
         self._label = None          # describe_request(environ), made when a log line needs it
@@ -165,6 +189,16 @@ class ResponseCore:
         self.output_writes = 0      # sends to the socket, and the seconds they took
         self.output_time = 0.0
         self.send_lock = threading.Lock()
+
+    # -- what the subclass (response.Response) supplies: the cold paths -------------------------
+
+    def fail(self, exc):
+        """The application raised `exc`: answer 500, or cut the response off."""
+        raise NotImplementedError
+
+    def _sendfile(self, file):
+        """Send the body from `file` (a wsgi.file_wrapper of a real file) with sendfile()."""
+        raise NotImplementedError
 
     @property
     def label(self):
@@ -198,7 +232,9 @@ class ResponseCore:
             self.rejected_head = exc
             log.error("invalid response head from the application for %s: %s", self.label, exc)
             raise
-        self.status, self.head, self.content_length = status, head, content_length
+        self.status = status
+        self.head = head
+        self.content_length = content_length
         self.framed = self.frames_wanted and content_length is None
         if self.events is not None:
             self.events.response_started(status, headers, reported_exc_info)
@@ -213,6 +249,7 @@ class ResponseCore:
     # -- sending ------------------------------------------------------------------------------
 
     def send_body(self, data):
+        """Send one chunk of the application's body (the head first, with it when it is small)."""
         if not isinstance(data, (bytes, bytearray)):
             raise ApplicationError(
                 f"response body chunks must be bytes, got {type(data).__name__}: {data!r:.60}")
@@ -233,18 +270,18 @@ class ResponseCore:
         if self.framed:
             data = framed(data)
         if self.head_sent:
-            self.sendall(data)
+            self._send(data, False)
         elif size <= COALESCE_LIMIT:
-            self.sendall(self.head + data, True)
+            self._send(self.head + data, True)
         else:
-            self.send_head_now()
-            self.sendall(data)
+            self._send(self.head, True)
+            self._send(data, False)
         if not self.timed_out:
             self.body_bytes += size
 
     def send_head_now(self):
         if not self.head_sent:
-            self.sendall(self.head, True)
+            self._send(self.head, True)
 
     def send_iterable(self, result):
         """Send every chunk of what the application returned."""
@@ -253,6 +290,12 @@ class ResponseCore:
             raise ApplicationError(
                 f"the application returned {kind}; it must return an iterable of bytes "
                 f"(for one body, a list with one bytes object)")
+        if type(result) is list:  # the usual body: no iterator object, no file to look for
+            for chunk in result:
+                self.send_body(chunk)
+                if self.truncated or self.timed_out:
+                    break
+            return
         try:
             iterator = iter(result)
         except TypeError:
@@ -276,10 +319,11 @@ class ResponseCore:
             raise ApplicationError("the application returned without calling start_response()")
         if self.framed and not self.cut_off:
             if self.head_sent:
-                self.sendall(END_FRAME)
+                self._send(END_FRAME, False)
             else:
-                self.sendall(self.head + END_FRAME, True)
-        self.send_head_now()
+                self._send(self.head + END_FRAME, True)
+        if not self.head_sent:
+            self._send(self.head, True)
         if (self.content_length is not None and self.body_bytes < self.content_length
                 and self.method != "HEAD" and not self.status.startswith(BODYLESS_STATUSES)):
             log.warning("application sent %d body bytes but declared Content-Length %d for %s",
@@ -294,6 +338,9 @@ class ResponseCore:
     @property
     def status_code(self):
         """The status the module was answered with (0: no head went out, nor was chosen)."""
+        return self._status_code()
+
+    def _status_code(self):
         if self.timeout_answered:
             return 504
         if self.own_status:
@@ -305,14 +352,20 @@ class ResponseCore:
     def sendall(self, data, starts_head=False):
         """Send `data` under the send lock, counted in output_writes/output_time; dropped once
         the response was timed out. Raises ConnectionLost when the send fails."""
+        self._send(data, starts_head)
+
+    def _send(self, data, starts_head):
         with self.send_lock:
             if self.timed_out:
                 return  # time_out() answered or cut this response: drop what follows
             if starts_head:
                 self.head_sent = True  # even a failed send may have put part of it on the wire
-            started = time.perf_counter()
+            started = monotonic()
             try:
-                self.sock.sendall(data)
+                if self._connection is not None:
+                    self._connection.sendall(data)
+                else:
+                    self.sock.sendall(data)
             except OSError as exc:
                 if self.timed_out:
                     return  # time_out() shut the socket down under this send
@@ -320,13 +373,19 @@ class ResponseCore:
                                      f"body bytes: {exc}") from exc
             finally:
                 self.output_writes += 1
-                self.output_time += time.perf_counter() - started
+                self.output_time += monotonic() - started
 
 
 def respond(app, environ, response):
     """Call `app` for `environ` and send its response through `response` (a ResponseCore);
     close() of the returned iterable is always called. Never raises for anything the
     application does; the socket stays open for the caller."""
+    if not isinstance(response, ResponseCore):
+        raise TypeError(f"respond() needs a ResponseCore, got {type(response).__name__}")
+    _respond(app, environ, response)
+
+
+def _respond(app, environ, response):
     result = None
     try:
         result = app(environ, response.start_response)
@@ -354,14 +413,11 @@ class RunningRequest:
     (time.monotonic()), the thread serving it (threading.get_ident()) and its Response;
     counts_as_activity is False under WSGIIgnoreActivity On (inactivity-timeout ignores it)."""
 
-    __slots__ = ("request_id", "url", "started", "thread_ident", "response", "outcome",
-                 "counts_as_activity")
-
     def __init__(self, request_id, url, response):
         self.request_id = request_id
         self.url = url
-        self.started = time.monotonic()
-        self.thread_ident = threading.get_ident()
+        self.started = monotonic()
+        self.thread_ident = thread_ident()
         self.response = response
         self.outcome = None  # what time_out() did
         self.counts_as_activity = True
@@ -397,10 +453,31 @@ class RequestPath:
         self.response_factory = ResponseCore  # the subclass sets its Response class
         self.requests_finished = 0           # requests that ran (or tried to run) an application
         # the last start or end of a request that counts as activity (not WSGIIgnoreActivity)
-        self.last_activity = time.monotonic()
+        self.last_activity = monotonic()
         self.running_requests = {}           # request id -> RunningRequest
         self.running_lock = threading.Lock()
         self._request_numbers = itertools.count(1)
+
+    # -- what the subclass (connection.RequestHandler) supplies: lookups and cold paths ---------
+
+    def _answer_hook(self, environ, sock):
+        """Answer a hook call (a packet with wsgid.hook) on `sock`."""
+        raise NotImplementedError
+
+    def _configured_application_group(self, environ):
+        """The application group of a request whose front end did not send one."""
+        raise NotImplementedError
+
+    def _application_for(self, environ, response):
+        """The application for this request, or None once `response` has answered the error
+        that kept it from loading."""
+        raise NotImplementedError
+
+    def _answer_queue_timeout(self, environ, sock, waited):
+        """Answer a request that waited `waited` seconds, longer than queue-timeout."""
+        raise NotImplementedError
+
+    # -- the hot path ---------------------------------------------------------------------------
 
     def handle(self, sock):
         """Serve one accepted connection completely and close it. Never raises."""
@@ -431,7 +508,7 @@ class RequestPath:
         if "wsgid.hook" in environ:
             self._answer_hook(environ, sock)
             return False
-        daemon_start = time.time()
+        daemon_start = wall_clock()
         length = None if environ["wsgi.input_terminated"] else (content_length or 0)
         body = InputStream(sock, rest, length)
         environ["wsgi.input"] = body
@@ -446,46 +523,56 @@ class RequestPath:
             application_group = self._configured_application_group(environ)
         environ["mod_wsgi.application_group"] = application_group
         environ["mod_wsgi.daemon_start"] = str(int(daemon_start * 1_000_000))
-        if "wsgid.request_start" in environ:
-            environ["mod_wsgi.request_start"] = environ["wsgid.request_start"]
-        if "wsgid.queue_start" in environ:
-            environ["mod_wsgi.queue_start"] = environ["wsgid.queue_start"]
-        request = self.register(environ, sock)
+        request_start = environ.get("wsgid.request_start")
+        if request_start is not None:
+            environ["mod_wsgi.request_start"] = request_start
+        queue_start = environ.get("wsgid.queue_start")
+        if queue_start is not None:
+            environ["mod_wsgi.queue_start"] = queue_start
+        request = self._register(environ, sock)
         scope = api.begin_request(request.request_id, application_group, environ, daemon_start)
         response = request.response
         response.events = scope
         try:
-            self._respond(environ, body, response, scope)
+            self._run(environ, body, response, scope)
         finally:
             api.end_request(scope)
-            self.unregister(request, True)
+            self._unregister(request, True)
         if response.lost or response.timed_out:
             return False
         return finish_request_body(sock, body, length, environ)
 
-    def _respond(self, environ, body, response, scope):
+    def _run(self, environ, body, response, scope):
         """Load the application, run it, publish the events of the request."""
         application = self._application_for(environ, response)
         if application is None or response.timed_out:
             return  # answered already: an error, or time_out() while its script loaded
         application = scope.request_started(application)
         try:
-            respond(application, environ, response)
+            _respond(application, environ, response)
         finally:
             if self.errors.threads_with_pending:  # an unfinished wsgi.errors line, maybe ours
                 self.errors.flush()
-        scope.request_finished(response.status_code, body.bytes_read, response.body_bytes,
+        scope.request_finished(response._status_code(), body.bytes_read, response.body_bytes,
                                response.output_writes, response.output_time)
+
+    # -- the requests running now ---------------------------------------------------------------
 
     def register(self, environ, sock):
         """Give the request its id (in the environ too) and make it visible to running()."""
+        return self._register(environ, sock)
+
+    def unregister(self, request, finished_request):
+        self._unregister(request, finished_request)
+
+    def _register(self, environ, sock):
+        given_id = environ.get("wsgid.request_id")
         with self.running_lock:
-            request_id = environ.get("wsgid.request_id") or \
-                f"{os.getpid()}-{next(self._request_numbers)}"
+            request_id = given_id or f"{os.getpid()}-{next(self._request_numbers)}"
             if request_id in self.running_requests:  # a front end reused an id: keep keys unique
                 request_id = f"{request_id}-{next(self._request_numbers)}"
             environ["mod_wsgi.request_id"] = request_id
-            if not environ.get("wsgid.request_id"):
+            if not given_id:
                 environ["wsgid.request_id"] = request_id
             url = environ.get("REQUEST_URI") or (
                 environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
@@ -497,13 +584,13 @@ class RequestPath:
                 self.last_activity = request.started
         return request
 
-    def unregister(self, request, finished_request):
+    def _unregister(self, request, finished_request):
         with self.running_lock:
             self.running_requests.pop(request.request_id, None)
             if finished_request:
                 self.requests_finished += 1
             if request.counts_as_activity:
-                self.last_activity = time.monotonic()
+                self.last_activity = monotonic()
 
 
 def finish_request_body(sock, body, length, environ):
@@ -536,6 +623,8 @@ def close_connection(sock):
     sock.close()
 
 
+# -- the request threads' loop ------------------------------------------------------------------
+
 def next_queued(listener, allowed_uids, refuse):
     """The next connection from an allowed peer queued on the non-blocking `listener`; None once
     accept() finds the queue empty (or another process took what was there). A peer that may
@@ -559,8 +648,7 @@ def next_queued(listener, allowed_uids, refuse):
 
 def set_buffer_sizes(fd, send_size, receive_size):
     """SO_SNDBUF / SO_RCVBUF of the accepted connection `fd` (0: leave it). A refusal is logged
-    and the connection served anyway, as mod_wsgi does with its own socket. Both cores call
-    this (only when a size is configured)."""
+    and the connection served anyway, as mod_wsgi does with its own socket."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fileno=fd)
     try:
         for option, size, name in ((socket.SO_SNDBUF, send_size, "send-buffer-size"),
@@ -574,15 +662,14 @@ def set_buffer_sizes(fd, send_size, receive_size):
         sock.detach()   # the descriptor stays the connection's
 
 
-# After an accept() failure such as EMFILE, the listener stays readable; waiting a little before
-# the next try keeps a thread from spinning while the process is out of descriptors.
-ACCEPT_ERROR_PAUSE = 0.5
-
-
 class AcceptLoop:
     """What each request thread of a daemon process runs (run()): wait until the group's
     listening socket is readable or the loop is stopped, accept, check the peer, and hand the
     connection to `handle`, which serves it completely and closes it. The rules are in pool.py.
+
+    One thread at a time holds the accept lock and waits on the listener; the others wait for
+    the lock. Compiled, both waits release the GIL (native.pxd), so a thread waiting for a
+    connection costs the others nothing.
 
     `refuse(conn, uid)` closes a connection from a peer that may not use the socket (and logs
     it). Set `finish_backlog` and then `stopping`, and write to `wake_fd`'s pipe, to stop it.
@@ -591,19 +678,21 @@ class AcceptLoop:
     """
 
     def __init__(self, listener, wake_fd, handle, allowed_uids, refuse):
+        self._accept_lock = new_lock()
         self.listener = listener
+        self._listener_fd = listener.fileno()
+        self.wake_fd = wake_fd
         self.handle = handle
         self.allowed_uids = allowed_uids
         self.refuse = refuse
-        self.wake_fd = wake_fd
         self.stopping = False
         self.finish_backlog = False
         self.send_buffer_size = 0
         self.receive_buffer_size = 0
-        self._lock = threading.Lock()     # the accept lock: one idle thread waits on the socket
-        self._poller = select.poll()      # made once: only the holder of the lock uses it
-        self._poller.register(listener.fileno(), select.POLLIN)
-        self._poller.register(wake_fd, select.POLLIN)
+
+    def __dealloc__(self):
+        # Compiled only (a C lock is freed by hand); uncompiled, Python never calls this.
+        free_lock(self._accept_lock)
 
     def run(self):
         """Serve connections until stopped (and, with finish_backlog, the queue is empty)."""
@@ -624,14 +713,19 @@ class AcceptLoop:
 
     def close_listener(self):
         """Close this process's copy of the listener, once no thread waits on it."""
-        with self._lock:
+        acquire_lock(self._accept_lock)
+        try:
             self.listener.close()
+            self._listener_fd = -1  # its number may be reused: never poll on it again
+        finally:
+            release_lock(self._accept_lock)
 
     def _next_connection(self):
         """Wait for a connection or for the stop; an accepted, allowed connection or None."""
-        with self._lock:
+        acquire_lock(self._accept_lock)
+        try:
             if not self.stopping:
-                self._poller.poll()
+                wait_readable(self._listener_fd, self.wake_fd, -1)
             if self.stopping and not self.finish_backlog:
                 return None
             try:
@@ -644,5 +738,7 @@ class AcceptLoop:
                     return None
                 pool_log.error("accept() on the daemon socket failed: %s; retrying in %.1fs",
                                exc, ACCEPT_ERROR_PAUSE)
-                select.select([self.wake_fd], [], [], ACCEPT_ERROR_PAUSE)
+                wait_readable(-1, self.wake_fd, int(ACCEPT_ERROR_PAUSE * 1000))
                 return None
+        finally:
+            release_lock(self._accept_lock)
