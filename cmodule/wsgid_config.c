@@ -28,6 +28,7 @@
 #include "wsgid_proxy_headers.h"
 #include "wsgid_scripts.h"
 #include "wsgid_settings.h"
+#include "wsgid_values.h"
 
 APLOG_USE_MODULE(wsgid);
 
@@ -309,64 +310,39 @@ void wsgid_record_group_use(cmd_parms *cmd, const void *section,
     use->section = section;
 }
 
-/* The largest number of seconds an option gives; more is clamped to it.
- * mod_wsgi reads them with atoi(), so real configurations write INT_MAX for
- * "never" (socket-timeout=2147483647); in microseconds it fits apr_time_t. */
-#define WSGID_SECONDS_MAX 2147483647.0
-
 /* A number of seconds for option; an error message or NULL. */
 static const char *parse_seconds(cmd_parms *cmd, const char *option,
                                  const char *value, int allow_zero,
                                  apr_interval_time_t *out)
 {
-    /* The same syntax as wsgid/options.py's seconds: digits with an
-     * optional decimal part, greater than zero (or zero where allowed). */
-    const char *c;
-    char *end;
     double n;
-    int dots = 0, digits = 0;
 
-    for (c = value; *c; c++) {
-        if (*c == '.') {
-            dots++;
-        }
-        else if (apr_isdigit(*c)) {
-            digits++;
-        }
-        else {
-            break;
-        }
-    }
-    n = (*c == '\0' && dots <= 1 && digits > 0) ? strtod(value, &end) : -1;
-    if (n < 0 || (n == 0 && !allow_zero)) {
+    if (!wsgid_parse_seconds(value, allow_zero, &n)) {
         return apr_psprintf(cmd->pool,
                             "WSGIDaemonProcess: option %s=%s is not a "
                             "number of seconds %s; write e.g. %s=15", option,
                             value, allow_zero ? "of 0 or more" : "greater than 0",
                             option);
     }
-    /* as wsgid/options.py's seconds: a longer time is "never" too */
-    if (n > WSGID_SECONDS_MAX) {
-        n = WSGID_SECONDS_MAX;
-    }
     *out = (apr_interval_time_t)(n * APR_USEC_PER_SEC);
     return NULL;
 }
 
-/* Group names become part of a socket file name. */
-static int valid_group_name(const char *name)
+/* The group name of a WSGIDaemonProcess or WSGIDaemonSocket line; an error
+ * message or NULL. */
+static const char *check_group_name(cmd_parms *cmd, const char *name)
 {
-    const char *c;
+    const char *problem = wsgid_group_name_problem(name);
 
-    if (*name == '\0' || strncmp(name, "%{", 2) == 0) {
-        return 0;
+    if (problem == NULL) {
+        return NULL;
     }
-    for (c = name; *c; c++) {
-        if (*c == '/' || apr_isspace(*c) || apr_iscntrl(*c)) {
-            return 0;
-        }
-    }
-    return 1;
+    return apr_psprintf(cmd->pool,
+                        "%s: the group name '%s' %s; write %s NAME followed "
+                        "by its options, with a NAME of letters, digits and "
+                        "characters such as '-', '_', '.', ':' (it is part of "
+                        "a socket file name)", cmd->cmd->name, name, problem,
+                        cmd->cmd->name);
 }
 
 wsgid_daemon_group *wsgid_new_group(apr_pool_t *p, server_rec *s,
@@ -440,35 +416,47 @@ static const char *proxy_option(cmd_parms *cmd, wsgid_daemon_group *group,
     return NULL;
 }
 
-static const char *cmd_daemon_process(cmd_parms *cmd, void *dconf,
-                                      const char *args)
+/* What a WSGIDaemonProcess or WSGIDaemonSocket line begins with: the context
+ * check, then a group NAME that may name a socket and is not taken yet.
+ * `taken_fix` ends the message for a name defined before. */
+static const char *begin_group_line(cmd_parms *cmd, const char **args,
+                                    const char *taken_fix,
+                                    wsgid_daemon_group **group)
 {
-    wsgid_globals *g = wsgid_globals_for(cmd->pool);
-    wsgid_daemon_group *group, *other;
+    wsgid_daemon_group *other;
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
-    const char *name, *value;
-    int kind;
 
-    (void)dconf;
     if (err) {
         return err;
     }
-    group = new_group(cmd, ap_getword_conf(cmd->pool, &args));
-    if (!valid_group_name(group->name)) {
-        return apr_psprintf(cmd->pool,
-                            "WSGIDaemonProcess: '%s' is not a usable group "
-                            "name; write WSGIDaemonProcess NAME key=value... "
-                            "with a NAME without '/', spaces or '%%{'",
-                            group->name);
+    *group = new_group(cmd, ap_getword_conf(cmd->pool, args));
+    if ((err = check_group_name(cmd, (*group)->name)) != NULL) {
+        return err;
     }
     /* Group names also name the sockets, so they are unique across all
      * virtual hosts, not only within one. */
-    other = wsgid_group_named(g, group->name);
+    other = wsgid_group_named(wsgid_globals_for(cmd->pool), (*group)->name);
     if (other != NULL) {
-        return apr_psprintf(cmd->pool,
-                            "WSGIDaemonProcess: the group name '%s' is "
-                            "already defined at %s; give each daemon group "
-                            "its own name", group->name, other->defined_at);
+        return apr_psprintf(cmd->pool, "%s: the group name '%s' is already "
+                            "defined at %s; %s", cmd->cmd->name,
+                            (*group)->name, other->defined_at, taken_fix);
+    }
+    return NULL;
+}
+
+static const char *cmd_daemon_process(cmd_parms *cmd, void *dconf,
+                                      const char *args)
+{
+    wsgid_daemon_group *group;
+    const char *name, *value;
+    const char *err;
+    int kind;
+
+    (void)dconf;
+    err = begin_group_line(cmd, &args, "give each daemon group its own name",
+                           &group);
+    if (err) {
+        return err;
     }
     while ((kind = wsgid_next_option(cmd->pool, &args, &name, &value)) != 0) {
         int used;
@@ -488,7 +476,8 @@ static const char *cmd_daemon_process(cmd_parms *cmd, void *dconf,
             return err;
         }
     }
-    APR_ARRAY_PUSH(g->groups, wsgid_daemon_group *) = group;
+    APR_ARRAY_PUSH(wsgid_globals_for(cmd->pool)->groups, wsgid_daemon_group *)
+        = group;
     return NULL;
 }
 
@@ -500,19 +489,20 @@ static const char *cmd_daemon_process(cmd_parms *cmd, void *dconf,
 static const char *cmd_daemon_socket(cmd_parms *cmd, void *dconf,
                                      const char *args)
 {
-    wsgid_globals *g = wsgid_globals_for(cmd->pool);
-    wsgid_daemon_group *group, *other;
+    wsgid_daemon_group *group;
     const char *name, *value;
-    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+    const char *err;
     int kind;
 
     (void)dconf;
+    err = begin_group_line(cmd, &args, "a group is either run by Apache's "
+                           "supervisor (WSGIDaemonProcess) or by another one "
+                           "(WSGIDaemonSocket), once", &group);
     if (err) {
         return err;
     }
-    group = new_group(cmd, ap_getword_conf(cmd->pool, &args));
     group->socket_path = ap_getword_conf(cmd->pool, &args);
-    if (!valid_group_name(group->name) || *group->socket_path != '/') {
+    if (*group->socket_path != '/') {
         return "WSGIDaemonSocket: write WSGIDaemonSocket NAME /absolute/"
                "socket/path [connect-timeout=N] [socket-timeout=N], with the "
                "group and socket of a `wsgid supervise --config FILE` "
@@ -527,15 +517,6 @@ static const char *cmd_daemon_socket(cmd_parms *cmd, void *dconf,
                             "configuration too)", group->socket_path,
                             strlen(group->socket_path),
                             wsgid_socket_path_limit());
-    }
-    other = wsgid_group_named(g, group->name);
-    if (other != NULL) {
-        return apr_psprintf(cmd->pool,
-                            "WSGIDaemonSocket: the group name '%s' is "
-                            "already defined at %s; a group is either run "
-                            "by Apache's supervisor (WSGIDaemonProcess) or "
-                            "by another one (WSGIDaemonSocket), once",
-                            group->name, other->defined_at);
     }
     while ((kind = wsgid_next_option(cmd->pool, &args, &name, &value))
            != 0) {
@@ -555,7 +536,8 @@ static const char *cmd_daemon_socket(cmd_parms *cmd, void *dconf,
             return err;
         }
     }
-    APR_ARRAY_PUSH(g->external_groups, wsgid_daemon_group *) = group;
+    APR_ARRAY_PUSH(wsgid_globals_for(cmd->pool)->external_groups,
+                   wsgid_daemon_group *) = group;
     return NULL;
 }
 

@@ -299,11 +299,16 @@ int wsgid_group_defined(const wsgid_globals *g, const char *name);
 /* Is name a WSGIDaemonSocket group (run by an external supervisor)? */
 int wsgid_is_external_group(const wsgid_globals *g, const char *name);
 
-/* Does a process-group value name a daemon group (a name or an expansion),
- * rather than nothing or %{GLOBAL} (mod_wsgi: inside Apache)? */
+/* Two questions about a process-group value (WSGIProcessGroup,
+ * process-group=); what a group may be named when it is defined is a third,
+ * wsgid_group_name_problem() in wsgid_values.h, shared with the supervisor.
+ *
+ * Does the value select a daemon group (a name or an expansion), rather than
+ * nothing or %{GLOBAL} (mod_wsgi: inside Apache)? */
 int wsgid_names_daemon_group(const char *value);
 
-/* Is this process-group value a literal name (not %{GLOBAL}, %{ENV:..})? */
+/* Is the value a literal name, known at configuration time, rather than an
+ * expansion (%{GLOBAL}, %{ENV:..}) resolved per request? */
 int wsgid_is_literal_group(const char *name);
 
 int wsgid_socket_rotation(const wsgid_globals *g);

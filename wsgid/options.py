@@ -105,7 +105,8 @@ def whole_number(minimum: int, maximum: Optional[int] = None, or_zero: bool = Fa
 
 def seconds(allow_zero: bool) -> Kind:
     """A duration in seconds, as float; whole or decimal (`2`, `0.5`), never negative; values
-    above SECONDS_MAX mean SECONDS_MAX ("as good as never")."""
+    above SECONDS_MAX mean SECONDS_MAX ("as good as never"). The module reads seconds with the
+    same grammar (cmodule/wsgid_values.c; a test holds the two together)."""
     describe = "a number of seconds >= 0" if allow_zero else "a number of seconds > 0"
 
     def convert(raw: str) -> float:
@@ -470,16 +471,20 @@ def cli_options() -> Tuple[Option, ...]:
 
 def check_group_name(name: str, source: Optional[str] = None,
                      line: Optional[int] = None) -> None:
-    """Refuse a group name that could not be part of a socket file name or would be ambiguous."""
+    """Refuse a group name that could not be part of a socket file name or would be ambiguous.
+    The module refuses the same names (cmodule/wsgid_values.c; a test holds the two together)."""
     problem = None
     if name == "":
         problem, fix = "the group name is empty", "write WSGIDaemonProcess NAME [option=value ...]"
     elif "=" in name and name.split("=", 1)[0] in OPTION_BY_NAME:
         problem = f"the group name is missing ('{name}' is an option)"
         fix = f"write the name first: WSGIDaemonProcess NAME {name}"
-    elif any(ch.isspace() for ch in name) or _has_control_chars(name):
+    elif " " in name or _has_control_chars(name):
         problem = f"the group name '{name}' contains whitespace or control characters"
         fix = "use letters, digits and characters such as '-', '_', '.', ':'"
+    elif "=" in name:
+        problem = f"the group name '{name}' contains '='"
+        fix = "leave '=' out: NAME=VALUE is how an option is written"
     elif "/" in name:
         problem = f"the group name '{name}' contains '/'"
         fix = "leave '/' out: the name is part of a socket file name"

@@ -81,8 +81,17 @@ def test_duplicate_group_name_fails_configtest(apache):
     assert "'site' is already defined at" in output
 
 
+@pytest.mark.parametrize("name, problem", [(".hidden", "starts with '.'"),
+                                           ("a=b", "contains '='"),
+                                           ("x" * 65, "is longer than 64 bytes")])
+def test_a_group_name_the_supervisor_would_refuse_fails_configtest(apache, name, problem):
+    inst = apache(f"WSGIDaemonProcess {name} processes=1\n")
+    output = failed_configtest(inst)
+    assert f"WSGIDaemonProcess: the group name '{name}' {problem}" in output
+
+
 @pytest.mark.parametrize("option", ["connect-timeout=soon", "socket-timeout=0", "socket-timeout=1.2.3",
-                                    "connect-timeout=-1",
+                                    "connect-timeout=-1", "connect-timeout=5.",
                                     "shutdown-timeout=-1", "shutdown-timeout=later"])
 def test_bad_timeout_option_fails_configtest(apache, option):
     inst = apache(f"WSGIDaemonProcess site {option}\n")

@@ -7,11 +7,15 @@ contract 1).
 """
 
 import os
+import random
 import re
+import subprocess
 
 import pytest
 
+from tests.support.cprogram import compile_c_program
 from wsgid import config, control, options, supervisor
+from wsgid.errors import ConfigError
 from wsgid.request_path import MAX_VARS
 
 CMODULE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "cmodule")
@@ -101,3 +105,67 @@ def test_the_daemon_file_directives_are_read_from_the_sources():
 @pytest.mark.parametrize("directive", sorted(daemon_file_directives()))
 def test_every_directive_the_module_writes_is_one_the_daemon_file_reader_knows(directive):
     assert directive in config.DIRECTIVES or directive == config.ORIGIN_DIRECTIVE
+
+
+# -- the grammars: the same inputs through cmodule/wsgid_values.c and wsgid/options.py ---------
+
+SECONDS_INPUTS = [
+    "0", "00", "1", "15", "0.5", ".5", "5.", ".", "", "1.2.3", "1e3", "-1", "+1", " 1", "1 ",
+    "0x10", "inf", "nan", "٣", "2147483647", "2147483648", "99999999999999999999",
+    "0.000001", "0.0", "000.000", "1_000",
+]
+GROUP_INPUTS = [
+    "site", "site-1.example.com:8000", "wsgi_app", "%{GLOBAL}", "%site", ".hidden", "a/b",
+    "a b", "a\tb", "a\x7fb", "processes=2", "a=b", "é-café", "a\u00a0b", "x" * 64, "x" * 65,
+    "é" * 32, "é" * 33, "127.0.0.1", "",
+]
+
+
+def random_inputs(alphabet, count, seed):
+    chooser = random.Random(seed)
+    return ["".join(chooser.choice(alphabet) for _ in range(chooser.randint(0, 8)))
+            for _ in range(count)]
+
+
+def c_verdicts(tmp_path, lines):
+    probe = compile_c_program(tmp_path, "values_probe", "wsgid_values.c")
+    out = subprocess.run([str(probe)], input="".join(f"{line}\n" for line in lines).encode(),
+                         capture_output=True, check=True, timeout=60).stdout.decode()
+    return out.splitlines()
+
+
+def python_seconds(text, allow_zero):
+    try:
+        return f"ok {options.seconds(allow_zero).convert(text)!r}"
+    except options.InvalidValue:
+        return "bad"
+
+
+def python_group(name):
+    try:
+        options.check_group_name(name)
+    except ConfigError:
+        return "bad"
+    return "ok"
+
+
+def test_the_module_and_the_supervisor_read_seconds_with_one_grammar(tmp_path):
+    inputs = SECONDS_INPUTS + random_inputs("0123456789.e+- ", 400, seed=1)
+    lines = [f"{kind} {text}" for text in inputs for kind in ("seconds", "seconds0")]
+    expected = [python_seconds(text, allow_zero) for text in inputs
+                for allow_zero in (False, True)]
+    # %.17g and repr() print the same double the same way for the values these inputs give.
+    got = [v if not v.startswith("ok ") else f"ok {float(v[3:])!r}" for v in
+           c_verdicts(tmp_path, lines)]
+    assert list(zip(lines, got)) == list(zip(lines, expected))
+    assert got.count("bad") not in (0, len(got))   # the inputs test both verdicts
+
+
+def test_the_module_and_the_supervisor_accept_the_same_group_names(tmp_path):
+    inputs = GROUP_INPUTS + random_inputs("ab.%/= \t{}-_:é", 400, seed=2)
+    # The probe reads one line per input: a name with a newline cannot reach it (nor can it
+    # appear in an Apache configuration line).
+    got = [v.split(" ", 1)[0] for v in c_verdicts(tmp_path, [f"group {n}" for n in inputs])]
+    expected = [python_group(name) for name in inputs]
+    assert list(zip(inputs, got)) == list(zip(inputs, expected))
+    assert "ok" in got and "bad" in got

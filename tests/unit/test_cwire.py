@@ -8,27 +8,11 @@ source it tests (no Apache, no APR) and runs it.
   bytes after it, the largest frame length).
 """
 
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-CMODULE = REPO / "cmodule"
-C_TESTS = REPO / "tests" / "c"
-
-
-def compiled(tmp_path, test_name, source_under_test):
-    cc = shutil.which("cc")
-    if cc is None:
-        pytest.fail("no C compiler (cc) on PATH: install build-essential")
-    binary = tmp_path / test_name
-    cmd = [cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I", str(CMODULE),
-           str(C_TESTS / f"{test_name}.c"), str(CMODULE / source_under_test), "-o", str(binary)]
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    assert result.returncode == 0, f"compiling {test_name}.c failed:\n{result.stderr}"
-    return binary
+from tests.support.cprogram import compile_c_program
 
 
 @pytest.mark.parametrize("test_name, source_under_test", [
@@ -36,7 +20,7 @@ def compiled(tmp_path, test_name, source_under_test):
     ("test_frames", "wsgid_frames.c"),
 ])
 def test_c_unit_tests_pass(tmp_path, test_name, source_under_test):
-    binary = compiled(tmp_path, test_name, source_under_test)
+    binary = compile_c_program(tmp_path, test_name, source_under_test)
     result = subprocess.run([str(binary)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, f"{test_name} failed:\n{result.stdout}{result.stderr}"
     assert " 0 failed" in result.stdout
