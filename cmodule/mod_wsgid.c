@@ -236,13 +236,8 @@ static int build_variables(wsgid_request *req)
     if (req->chunked) {
         apr_table_unset(env, "CONTENT_LENGTH");
     }
-    if (r->log_id == NULL) {
-        ap_run_generate_log_id(r->connection, r, &r->log_id);
-    }
-    req->vars = wsgid_vars_from_table(r->pool, env, 10);
-    wsgid_vars_push(req->vars, "wsgid.process_group", req->group->name);
-    wsgid_vars_push(req->vars, "wsgid.application_group",
-                    req->expanded_application_group);
+    req->vars = wsgid_vars_for_daemon(r, env, req->group->name,
+                                      req->expanded_application_group, 6);
     wsgid_vars_push(req->vars, "wsgid.callable_object",
                     req->callable_object);
     if (req->handler_script) {
@@ -250,9 +245,6 @@ static int build_variables(wsgid_request *req)
         wsgid_vars_push(req->vars, "wsgid.handler_script",
                         req->handler_script->path);
     }
-    wsgid_vars_push(req->vars, "wsgid.request_id", r->log_id);
-    wsgid_vars_push(req->vars, "wsgid.request_start",
-                    wsgid_vars_usec(r->pool, r->request_time));
     /* so that a cut-off body without Content-Length is told from an end */
     wsgid_vars_push(req->vars, "wsgid.framed_response", "1");
     if (req->chunked) {

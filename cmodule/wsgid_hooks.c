@@ -89,10 +89,7 @@ static apr_array_header_t *hook_variables(request_rec *r,
     int i;
 
     wsgid_vars_add_cgi(r, env);
-    if (r->log_id == NULL) {
-        ap_run_generate_log_id(r->connection, r, &r->log_id);
-    }
-    vars = wsgid_vars_from_table(r->pool, env, 12);
+    vars = wsgid_vars_for_daemon(r, env, group->name, application_group, 6);
     /* no body follows a hook packet, whatever the request has */
     for (i = 0; i < vars->nelts; i++) {
         wsgid_wire_var *v = &APR_ARRAY_IDX(vars, i, wsgid_wire_var);
@@ -105,11 +102,6 @@ static apr_array_header_t *hook_variables(request_rec *r,
     }
     wsgid_vars_push(vars, "wsgid.hook", call->function);
     wsgid_vars_push(vars, "wsgid.hook_script", script->path);
-    wsgid_vars_push(vars, "wsgid.process_group", group->name);
-    wsgid_vars_push(vars, "wsgid.application_group", application_group);
-    wsgid_vars_push(vars, "wsgid.request_id", r->log_id);
-    wsgid_vars_push(vars, "wsgid.request_start",
-                    wsgid_vars_usec(r->pool, r->request_time));
     for (i = 0; i < 4 && call->args[i] != NULL; i += 2) {
         wsgid_vars_push(vars, call->args[i], call->args[i + 1]);
     }

@@ -4,6 +4,7 @@
 #include "apr_strings.h"
 
 #include "httpd.h"
+#include "http_core.h"
 #include "util_script.h"
 
 #include "wsgid_route.h"
@@ -60,6 +61,26 @@ void wsgid_vars_push(apr_array_header_t *vars, const char *key,
     v->key_len = strlen(key);
     v->value = value ? value : "";
     v->value_len = strlen(v->value);
+}
+
+apr_array_header_t *wsgid_vars_for_daemon(request_rec *r,
+                                          const apr_table_t *env,
+                                          const char *process_group,
+                                          const char *application_group,
+                                          int extra)
+{
+    apr_array_header_t *vars;
+
+    if (r->log_id == NULL) {
+        ap_run_generate_log_id(r->connection, r, &r->log_id);
+    }
+    vars = wsgid_vars_from_table(r->pool, env, extra + 4);
+    wsgid_vars_push(vars, "wsgid.process_group", process_group);
+    wsgid_vars_push(vars, "wsgid.application_group", application_group);
+    wsgid_vars_push(vars, "wsgid.request_id", r->log_id);
+    wsgid_vars_push(vars, "wsgid.request_start",
+                    wsgid_vars_usec(r->pool, r->request_time));
+    return vars;
 }
 
 const char *wsgid_vars_usec(apr_pool_t *p, apr_time_t t)

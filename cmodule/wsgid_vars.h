@@ -25,6 +25,17 @@ apr_array_header_t *wsgid_vars_from_table(apr_pool_t *p,
 void wsgid_vars_push(apr_array_header_t *vars, const char *key,
                      const char *value);
 
+/* What every packet to a daemon starts with, a request's or a hook call's:
+ * the variables of env (see wsgid_vars_from_table), then the control keys
+ * that name the request and where it runs: wsgid.process_group,
+ * wsgid.application_group, wsgid.request_id (Apache's log id, made here if
+ * no module made it yet) and wsgid.request_start.  Room for extra more. */
+apr_array_header_t *wsgid_vars_for_daemon(request_rec *r,
+                                          const apr_table_t *env,
+                                          const char *process_group,
+                                          const char *application_group,
+                                          int extra);
+
 /* Integer microseconds since the epoch, as wsgid.request_start and
  * wsgid.queue_start carry time. */
 const char *wsgid_vars_usec(apr_pool_t *p, apr_time_t t);
