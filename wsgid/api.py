@@ -135,7 +135,7 @@ def server_metrics():
     return _metrics.server_snapshot(maximum_processes, threads_per_process)
 
 
-# -- hooks for the worker (process lifecycle) ---------------------------------------------------
+# -- hooks for the daemon process (its lifecycle) ----------------------------------------------
 
 def init_process(group_name, maximum_processes, threads_per_process, server_metrics=False):
     """In a new daemon process, before any script loads: start from a clean API state, set the

@@ -31,9 +31,7 @@ from typing import Callable, Dict, FrozenSet, Iterator, List, Optional, Tuple
 from wsgid.errors import ConfigError
 from wsgid.options import (ABSOLUTE_PATH, ON_OFF, PYTHON_HOME, TEXT, InvalidValue, Kind,
                            lookup_group, lookup_user, parse_daemon_process, whole_number)
-
-# sizeof(sun_path) - 1 on Linux: the longest socket path bind() accepts with its NUL.
-SOCKET_PATH_MAX = 107
+from wsgid.sockets import SOCKET_PATH_MAX
 
 DEFAULT_CALLABLE = "application"
 GLOBAL_APPLICATION_GROUP = "%{GLOBAL}"

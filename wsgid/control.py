@@ -36,14 +36,12 @@ import stat
 import struct
 
 from wsgid import log
+from wsgid.sockets import SOCKET_PATH_MAX, someone_listens
 
 logger = log.get_logger("control")
 
 CONTROL_SUFFIX = ".control"
 STATUS_REQUEST = "status"
-
-# sizeof(sun_path) - 1 on Linux, as for the daemon sockets (config.SOCKET_PATH_MAX).
-SOCKET_PATH_MAX = 107
 
 MAX_REQUEST = 64         # bytes, newline included: `status` is 7
 CLIENT_DEADLINE = 2.0    # seconds from accept to the last byte of the answer
@@ -239,7 +237,7 @@ class ControlServer:
         except FileNotFoundError:
             return
         if stat.S_ISSOCK(st.st_mode):
-            if _someone_listens(self.path):
+            if someone_listens(self.path):
                 raise ControlError(f"another process listens on {self.path}: is another "
                                    "wsgid supervisor running with the same configuration file?")
         elif not stat.S_ISLNK(st.st_mode):
@@ -404,16 +402,3 @@ def _encode(document):
     return json.dumps(document, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
-def _someone_listens(path):
-    # Non-blocking: a connect to a listener whose queue is full would otherwise wait for it.
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.setblocking(False)
-    try:
-        probe.connect(path)
-    except BlockingIOError:
-        return True     # its listen queue is full: someone listens
-    except OSError:
-        return False
-    finally:
-        probe.close()
-    return True

@@ -2,7 +2,7 @@
 done to the forked daemon process: the server-wide WSGI* Python directives
 (config.ServerSettings) and the New Relic options.
 
-worker.run() calls `prepare()` after the privilege drop and python-home=/python-path=, and
+daemon.run() calls `prepare()` after the privilege drop and python-home=/python-path=, and
 `finish()` when the process ends. The rules:
 - WSGIDontWriteBytecode: sys.dont_write_bytecode.
 - WSGIPythonWarnings: each filter as `python -W` would add it, in file order (so the last one

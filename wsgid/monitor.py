@@ -9,7 +9,7 @@ One daemon thread per daemon process wakes about every CHECK_INTERVAL seconds an
 - before the process is ready: ends it when startup-timeout has passed (the main thread may be
   stuck in a preload; this thread is not);
 - once ready, asks to be recycled (never more than once) when a limit is reached:
-  cpu-time-limit (the kernel's SIGXCPU, which the worker's handler records), memory-limit
+  cpu-time-limit (the kernel's SIGXCPU, which the daemon's handler records), memory-limit
   (resident memory, from /proc/self/statm), maximum-requests (requests finished),
   restart-interval (time since the process started), inactivity-timeout (no request running and
   none started or ended for that long);
@@ -20,7 +20,7 @@ One daemon thread per daemon process wakes about every CHECK_INTERVAL seconds an
 Rules:
 - Decisions are made by `Monitor.check(now)` with the clock, the handler, the memory reader and
   the actions injected, so they are tested with fakes; the thread only calls it in a loop.
-- The monitor decides and `actions` (worker.py, which owns the process's life) acts: the monitor
+- The monitor decides and `actions` (daemon.py, which owns the process's life) acts: the monitor
   never stops the process or the request threads itself.
 - A value of 0 turns a limit off; every limit that is on is checked whatever the others are.
 - Stack dumps show the line each frame is executing (frame.f_lineno, not the `def` line) and
@@ -156,9 +156,9 @@ def describe_request(request):
 
 
 class Monitor:
-    """See the module docstring. `actions` is the worker: ask_recycle(reason, words,
-    stop_accepting), startup_timed_out(words), and cpu_time_exceeded (a flag its SIGXCPU
-    handler sets)."""
+    """See the module docstring. `actions` is the daemon process (daemon.py):
+    ask_recycle(reason, words, stop_accepting), startup_timed_out(words), and cpu_time_exceeded
+    (a flag its SIGXCPU handler sets)."""
 
     def __init__(self, limits, started_at, channel, actions, clock=time.monotonic,
                  read_rss=resident_memory):

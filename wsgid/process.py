@@ -2,7 +2,7 @@
 
 Rules:
 - `spawn()` is the one function in wsgid that calls os.fork(). Its child branch closes every
-  inherited descriptor except stdio and the group's listener, runs worker.run(), and always ends
+  inherited descriptor except stdio and the group's listener, runs daemon.run(), and always ends
   with os._exit(): the child never returns into the supervisor's loop, whatever happens.
 - The supervisor's signals are blocked across fork(), so a signal that arrives meanwhile is
   neither lost by the parent nor handled by the supervisor's handlers in the child.
@@ -22,7 +22,7 @@ import os
 import signal
 import sys
 
-from wsgid import channel, interpreter, log, worker
+from wsgid import channel, daemon, interpreter, log
 from wsgid.states import (ALLOWED_TRANSITIONS, ExitCode, InvalidTransition, ProcessState,
                           ShutdownReason, describe_exit_code)
 
@@ -160,7 +160,7 @@ def spawn(group, config, listener, slot, now):
     sys.stderr.flush()
     supervisor_pid = os.getpid()
     read_fd, write_fd = channel.open_pipe()
-    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, worker.FORK_BLOCKED_SIGNALS)
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, daemon.FORK_BLOCKED_SIGNALS)
     try:
         pid = os.fork()
     except OSError:
@@ -181,11 +181,11 @@ def _become_daemon_process(group, config, listener, supervisor_pid, channel_fd):
     code = ExitCode.ERROR
     try:
         # The supervisor's wake-up descriptor is about to be closed; a signal must not write to
-        # it (or to whatever reuses its number) before the worker installs its own.
+        # it (or to whatever reuses its number) before the daemon installs its own.
         signal.set_wakeup_fd(-1)
         set_parent_death_signal(signal.SIGTERM)
         _close_inherited_descriptors(keep={listener.fileno(), channel_fd})
-        code = worker.run(group, config, listener, supervisor_pid,
+        code = daemon.run(group, config, listener, supervisor_pid,
                           channel.DaemonEnd(channel_fd))
     except BaseException:
         try:

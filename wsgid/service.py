@@ -5,7 +5,7 @@ group's import scripts in its main thread, in the main interpreter (`application
 which config.py enforces), and exits when they are done. The supervisor then starts a new
 process, with back-off when it keeps exiting quickly (group.py).
 
-`run()` is called by the worker in the daemon's main thread, after the privilege drop, instead of
+`run()` is called by daemon.py in the daemon's main thread, after the privilege drop, instead of
 starting request threads. Its rules:
 - SIGTERM (a stop or recycle from the supervisor, or the supervisor's death through
   PR_SET_PDEATHSIG) raises SystemExit(0) in the main thread, once: the script can catch it to
@@ -55,14 +55,14 @@ def run(config, group, loader, on_stop=None):
     """Run the service scripts of `group` (threads=0) in this thread; return the exit status.
 
     `on_stop`, if given, is called (in this thread, once) when the first SIGTERM arrives, just
-    before SystemExit is raised in the script: the worker's hook for its process_stopping event.
+    before SystemExit is raised in the script: the daemon's hook for its process_stopping event.
     """
     if threading.current_thread() is not threading.main_thread():
         raise RuntimeError("service.run() must run in the main thread: only it gets signals")
     scripts = config.import_scripts_for(group.name)
     on_sigterm = _SigtermRaisesSystemExit(on_stop)
     signal.signal(signal.SIGTERM, on_sigterm)
-    # Nobody reads the worker's wake-up pipe while a script runs; a long-lived service must not
+    # Nobody reads the daemon's wake-up pipe while a script runs; a long-lived service must not
     # fill it with one byte per signal.
     signal.set_wakeup_fd(-1)
     script = None

@@ -29,6 +29,9 @@ from wsgid import log
 
 logger = log.get_logger("sockets")
 
+# sizeof(sun_path) - 1 on Linux: the longest socket path bind() accepts with its NUL. The daemon
+# sockets (config.py) and the control socket (control.py) are held to it.
+SOCKET_PATH_MAX = 107
 SOCKET_MODE = 0o600
 STALE_SOCKET_WAIT = 5.0   # seconds a live socket at our path may take to go away
 
@@ -92,7 +95,7 @@ def _remove_stale_socket(path):
     # Daemon processes of a supervisor that was killed may hold the socket open for a moment
     # while they exit; a listener that stays alive belongs to another supervisor.
     deadline = time.monotonic() + STALE_SOCKET_WAIT
-    while _someone_listens(path):
+    while someone_listens(path):
         if time.monotonic() >= deadline:
             raise ListenerError(f"cannot listen on {path}: another process is serving on it; "
                                 "is another wsgid supervisor running with the same "
@@ -101,9 +104,11 @@ def _remove_stale_socket(path):
     os.unlink(path)   # nobody listens: left behind by a supervisor that was killed
 
 
-def _someone_listens(path):
-    # Non-blocking: a listener that does not accept fills its backlog, and a blocking connect()
-    # would then wait for it forever. A full backlog (EAGAIN) still means someone listens.
+def someone_listens(path):
+    """Whether a process listens on the unix socket at `path` (a socket file left behind by a
+    killed process has no listener). Never waits: a listener that does not accept fills its
+    backlog, and a blocking connect() would then wait for it forever; a full backlog (EAGAIN)
+    still means someone listens."""
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     probe.setblocking(False)
     try:

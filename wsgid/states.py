@@ -1,4 +1,4 @@
-"""The vocabulary of the process lifecycle: daemon process states and worker exit codes.
+"""The vocabulary of the process lifecycle: daemon process states and their exit codes.
 
 Rules:
 - A daemon process handle moves only along ALLOWED_TRANSITIONS; `ProcessHandle.change_state()`

@@ -1,7 +1,7 @@
 """`wsgid supervise`: own the daemon groups' sockets, run their processes, obey signals.
 
 The lifecycle reads top-down: supervisor (this file: sockets, signals, reload) → group.py (one
-group's processes, replacement, back-off) → process.py (one pid; the one fork()) → worker.py (the
+group's processes, replacement, back-off) → process.py (one pid; the one fork()) → daemon.py (the
 child) → pool.py (its request threads).
 
 Rules:
@@ -16,7 +16,8 @@ Rules:
   the configuration on a reload (removed, or moved to a new socket path, as every group is at
   each Apache generation with WSGISocketRotation On) is *held*: it keeps serving, unchanged, as
   long as an Apache child that was running at the reload (mod_wsgid lists them in FILE.children)
-  may still connect to its socket, at most OLD_CHILDREN_WAIT; then it retires like any other.
+  may still connect to its socket, at most OLD_CHILDREN_WAIT; then it retires like any other
+  (held_groups.py decides who is held and for how long).
 
 - The loop also waits on every daemon process's channel (channel.py) and hands what they say
   (ready, heartbeat, recycle REASON) to their group, which does the staggering and the watchdog
@@ -51,6 +52,7 @@ from wsgid import control, log, notify, process, sockets
 from wsgid.backoff_answer import BackoffAnswerer
 from wsgid.errors import ConfigError
 from wsgid.group import Group
+from wsgid.held_groups import ApacheChildren, HeldGroups
 from wsgid.states import ShutdownReason
 
 logger = log.get_logger("supervisor")
@@ -64,18 +66,6 @@ TICK = 1.0
 # After the last SIGKILL, how long to wait for the kernel to hand back the bodies before exiting
 # anyway (a process stuck in uninterruptible sleep cannot be waited for).
 REAP_GRACE = 2.0
-
-# The longest a group that left the configuration keeps serving the Apache children that were
-# running at the reload: one that never goes away (a stuck connection, an endless download) must
-# not keep the old generation's daemon processes forever.
-OLD_CHILDREN_WAIT = 300.0
-
-# How often the supervisor looks whether those Apache children have exited.
-OLD_CHILDREN_CHECK = 0.5
-
-# mod_wsgid writes the pids of the running Apache children to FILE + this, then sends SIGHUP.
-APACHE_CHILDREN_SUFFIX = ".children"
-
 
 def main(config_path, managed_by=None):
     """Run the supervisor for the configuration file; return the exit status.
@@ -206,80 +196,10 @@ def plan_reload(running, new_config):
     return ReloadPlan(tuple(keep), tuple(start), tuple(restart), tuple(stop))
 
 
-class ApacheChildren:
-    """The Apache children that may still connect to the sockets of groups leaving the
-    configuration: those mod_wsgid listed (FILE.children) when it asked for the reload.
-
-    A child is known by its pid and its start time, and counts as running only while it is
-    still a live child of the Apache parent with that start time: a reused pid is not waited for.
-    """
-
-    def __init__(self, config_path, apache_pid):
-        self.path = config_path + APACHE_CHILDREN_SUFFIX
-        self.apache_pid = apache_pid
-
-    def listed(self):
-        """{pid: start time} of the listed children that are running; {} without the file."""
-        try:
-            with open(self.path) as f:
-                lines = f.read().splitlines()
-        except FileNotFoundError:
-            return {}
-        except OSError as exc:
-            logger.warning("cannot read %s (%s): groups leaving the configuration stop at once",
-                           self.path, exc.strerror or exc)
-            return {}
-        started = {}
-        for line in lines:
-            word = line.strip()
-            if word.isdigit():
-                start_time = self._start_time(int(word))
-                if start_time is not None:
-                    started[int(word)] = start_time
-        return started
-
-    def running(self, known):
-        """Those of `known` ({pid: start time}) that are still running."""
-        return {pid: start for pid, start in known.items() if self._start_time(pid) == start}
-
-    def _start_time(self, pid):
-        import psutil   # here, not at the top: daemon processes are forked without it (memory)
-        try:
-            child = psutil.Process(pid)
-            with child.oneshot():
-                if child.ppid() != self.apache_pid or child.status() == psutil.STATUS_ZOMBIE:
-                    return None
-                return child.create_time()
-        except psutil.Error:
-            return None
-
-
-@dataclasses.dataclass
-class HeldGroup:
-    """A group that left the configuration and keeps serving older Apache children."""
-
-    group: Group
-    children: dict        # {pid: start time} of the Apache children that may still use it
-    deadline: float       # when it retires even if some of them are still running
-
-
 def all_processes_ready(group):
     """Every one of the group's `processes=` has said `ready` (so it accepts requests)."""
     ready = sum(1 for handle in group.processes() if handle.ready)
     return ready >= group.spec.options["processes"]
-
-
-def release_reason(held, served_paths, now):
-    """Why a held group may retire now (words for the log), or None while it must serve on."""
-    if held.group.socket_path in served_paths:
-        return "a group of the current configuration serves its socket now"
-    if not held.children:
-        return "the Apache children that could still connect to it have exited"
-    if now >= held.deadline:
-        return (f"Apache children {', '.join(map(str, sorted(held.children)))} are still "
-                f"running, but it has served them for {OLD_CHILDREN_WAIT:.0f}s "
-                "(OLD_CHILDREN_WAIT)")
-    return None
 
 
 class Supervisor:
@@ -289,12 +209,10 @@ class Supervisor:
         self.config = config
         self.managed_by = managed_by
         self.groups = {}           # name -> Group, the groups serving the current configuration
-        self.held = []             # HeldGroup: left the configuration, serving older children
+        self.held = HeldGroups(apache_children)   # left the configuration, serving older children
         self.retiring = []         # groups of an earlier configuration, waiting for their exits
         self.listeners = {}        # socket path -> listening socket, shared by groups of a path
-        self._apache_children = apache_children   # ApacheChildren, or None: nothing is held
         self._spawn = spawn
-        self._next_held_check = 0.0
         self._clock = clock
         self._pending_signals = []
         self._stopping = False
@@ -374,8 +292,8 @@ class Supervisor:
         due = [t for t in (g.next_due(now) for g in self._all_groups()) if t is not None]
         if self._hard_deadline is not None:
             due.append(self._hard_deadline)
-        if self.held:
-            due.append(self._next_held_check)
+        if self.held.next_due() is not None:
+            due.append(self.held.next_due())
         for server in (self.control, self.backoff_answerer):
             if server.next_due() is not None:
                 due.append(server.next_due())
@@ -386,7 +304,7 @@ class Supervisor:
 
     def _serving_groups(self):
         """The groups of the current configuration, then the held ones."""
-        return list(self.groups.values()) + [held.group for held in self.held]
+        return list(self.groups.values()) + self.held.groups()
 
     def _all_pids(self):
         return [pid for group in self._all_groups() for pid in group.pids()]
@@ -432,7 +350,7 @@ class Supervisor:
     def status(self, now):
         """What `wsgid status` shows of this supervisor (keys: control.py, docs/operations.md)."""
         groups = [("current", group) for group in self.groups.values()] + \
-            [("held", held.group) for held in self.held] + \
+            [("held", group) for group in self.held.groups()] + \
             [("retiring", group) for group in self.retiring]
         return control.snapshot({"pid": os.getpid(), "config": os.path.abspath(self.config_path),
                                  "managed_by": self.managed_by,
@@ -501,8 +419,7 @@ class Supervisor:
         self._stopping = True
         self._awaiting_ready = None
         self.notifier.stopping(f"stopping ({reason})")
-        self.retiring += [held.group for held in self.held]
-        self.held = []
+        self.retiring += self.held.release_all()
         for group in self._all_groups():
             group.stop(now, reason)
         # Processes retiring from a reload may have been given longer (eviction-timeout).
@@ -647,36 +564,17 @@ class Supervisor:
 
     def _leave(self, leaving, now):
         """Hold each group that left the configuration while Apache children running at this
-        reload may still connect to its socket (no group of the new configuration serves that
-        socket); retire the others at once."""
-        served = {group.socket_path for group in self.groups.values()}
-        may_hold = any(group.socket_path not in served for group, _ in leaving)
-        children = self._apache_children.listed() if may_hold and self._apache_children else {}
-        for group, why in leaving:
-            if children and group.socket_path not in served:
-                self.held.append(HeldGroup(group, dict(children), now + OLD_CHILDREN_WAIT))
-                group.log.info("%s; it keeps serving %s until Apache children %s, running at "
-                               "the reload, have exited (at most %.0fs)", why, group.socket_path,
-                               ", ".join(map(str, sorted(children))), OLD_CHILDREN_WAIT)
-            else:
-                self._retire(group, now, why)
-        self._next_held_check = now + OLD_CHILDREN_CHECK
+        reload may still connect to its socket; retire the others at once."""
+        for group, why in self.held.hold(leaving, self._served_paths(), now):
+            self._retire(group, now, why)
 
     def _release_held_groups(self, now):
         """Retire the held groups whose Apache children have exited (or overstayed)."""
-        if not self.held or now < self._next_held_check:
-            return
-        self._next_held_check = now + OLD_CHILDREN_CHECK
-        served = {group.socket_path for group in self.groups.values()}
-        still_held = []
-        for held in self.held:
-            held.children = self._apache_children.running(held.children)
-            why = release_reason(held, served, now)
-            if why is None:
-                still_held.append(held)
-            else:
-                self._retire(held.group, now, f"held after a reload: {why}")
-        self.held = still_held
+        for group, why in self.held.release(self._served_paths(), now):
+            self._retire(group, now, why)
+
+    def _served_paths(self):
+        return {group.socket_path for group in self.groups.values()}
 
     def _retire(self, group, now, why):
         # As on Apache's graceful restart under mod_wsgi: graceful_signal, eviction-timeout.

@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from tests.support.cprogram import compile_c_program
-from wsgid import config, control, options, supervisor
+from wsgid import config, control, held_groups, options
 from wsgid.errors import ConfigError
 from wsgid.request_path import MAX_VARS
 
@@ -69,7 +69,7 @@ def test_the_packet_variable_limit_is_the_same():
 
 
 def test_the_file_suffixes_next_to_the_daemon_configuration_are_the_same():
-    assert define("CHILDREN_SUFFIX") == f'"{supervisor.APACHE_CHILDREN_SUFFIX}"'
+    assert define("CHILDREN_SUFFIX") == f'"{held_groups.APACHE_CHILDREN_SUFFIX}"'
     assert define("CONTROL_SUFFIX") == f'"{control.CONTROL_SUFFIX}"'
 
 

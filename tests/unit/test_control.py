@@ -15,7 +15,7 @@ import types
 
 import pytest
 
-from tests.unit.test_lifecycle_backoff import make_group
+from tests.support.lifecycle import make_group
 from wsgid import control, status
 from wsgid.channel import READY, Message
 from wsgid.control import (CLIENT_DEADLINE, MAX_CLIENTS, MAX_REQUEST, SOCKET_PATH_MAX,

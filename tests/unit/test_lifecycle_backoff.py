@@ -5,14 +5,12 @@ is whatever the test passes as `now`.
 """
 
 import signal
-import types
 
 import pytest
 
+from tests.support.lifecycle import make_group
 from wsgid import process
-from wsgid.group import Group, RestartBackoff
-from wsgid.options import parse_daemon_process
-from wsgid.process import ProcessHandle
+from wsgid.group import RestartBackoff
 from wsgid.states import ProcessState
 
 WINDOW = process.STARTUP_WINDOW
@@ -63,38 +61,6 @@ def test_at_most_ten_starts_a_minute():
 
 
 # -- Group ---------------------------------------------------------------------------------------
-
-class FakeFork:
-    """Stands in for process.spawn: hands out pids and records the signals the group sends."""
-
-    def __init__(self):
-        self.next_pid = 1000
-        self.signals = []
-        self.spawned = []
-        self.fail_next = 0
-
-    def __call__(self, spec, config, listener, slot, now):
-        if self.fail_next:
-            self.fail_next -= 1
-            raise BlockingIOError(11, "Resource temporarily unavailable")
-        self.next_pid += 1
-        handle = ProcessHandle(self.next_pid, spec.name, slot, now,
-                               kill=lambda pid, sig: self.signals.append((pid, sig)))
-        self.spawned.append(handle)
-        return handle
-
-
-def make_group(processes=2, *options):
-    """A group with the options a directive `processes=N OPTIONS...` gives (deadlock-timeout=0
-    unless given, so that these tests only see the back-off's deadlines)."""
-    if not any(o.startswith("deadlock-timeout=") for o in options):
-        options += ("deadlock-timeout=0",)
-    _, values = parse_daemon_process(["example", f"processes={processes}", *options],
-                                     running_ids=(1000, 1000))
-    spec = types.SimpleNamespace(name="example", socket_path="/run/example.sock", options=values)
-    fork = FakeFork()
-    return Group(spec, config=None, listener=None, spawn=fork), fork
-
 
 def test_a_group_starts_its_processes_at_the_first_tick():
     group, fork = make_group(processes=3)

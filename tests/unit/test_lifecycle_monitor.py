@@ -6,7 +6,7 @@ import sys
 import threading
 import types
 
-from wsgid import worker
+from wsgid import daemon
 from wsgid.channel import HEARTBEAT
 from wsgid.monitor import Limits, Monitor, capture_thread_stacks, format_thread_stacks
 
@@ -227,10 +227,10 @@ OPTIONS = {"maximum-requests": 7, "restart-interval": 1.5, "inactivity-timeout":
 
 def test_limits_are_read_from_the_group_options():
     assert Limits.from_options(OPTIONS) == Limits(7, 1.5, 2.5, 3.5, 4.5, 99)
-    assert worker._limits_for(dict(OPTIONS, threads=4)) == Limits(7, 1.5, 2.5, 3.5, 4.5, 99)
+    assert daemon._limits_for(dict(OPTIONS, threads=4)) == Limits(7, 1.5, 2.5, 3.5, 4.5, 99)
 
 
 def test_service_mode_keeps_only_the_limits_on_the_process_itself():
     # threads=0 serves no requests: request counts, idleness and request times mean nothing.
-    assert worker._limits_for(dict(OPTIONS, threads=0)) == Limits(
+    assert daemon._limits_for(dict(OPTIONS, threads=0)) == Limits(
         restart_interval=1.5, startup_timeout=4.5, memory_limit=99)

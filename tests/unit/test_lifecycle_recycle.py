@@ -10,7 +10,7 @@ import signal
 
 import pytest
 
-from tests.unit.test_lifecycle_backoff import make_group
+from tests.support.lifecycle import make_group
 from wsgid.channel import HEARTBEAT, READY, RECYCLE, Message
 from wsgid.group import REPLACEMENT_READY_WAIT
 from wsgid.states import KILL_MARGIN

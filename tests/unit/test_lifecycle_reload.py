@@ -13,12 +13,12 @@ import sys
 
 import pytest
 
-from tests.unit.test_lifecycle_backoff import FakeFork
+from tests.support.lifecycle import FakeFork
 from wsgid import config as config_file
 from wsgid.channel import READY, Message
 from wsgid.config import parse
-from wsgid.supervisor import (OLD_CHILDREN_CHECK, OLD_CHILDREN_WAIT, ApacheChildren, ReloadPlan,
-                              Supervisor, group_fingerprint, plan_reload)
+from wsgid.held_groups import OLD_CHILDREN_CHECK, OLD_CHILDREN_WAIT, ApacheChildren
+from wsgid.supervisor import ReloadPlan, Supervisor, group_fingerprint, plan_reload
 
 
 @pytest.fixture
@@ -173,19 +173,19 @@ def test_a_rotated_group_keeps_serving_the_old_children_until_they_exit(managed)
     write(2)
     sup.reload()
     assert sup.groups["site"] is not old
-    assert [held.group for held in sup.held] == [old]
+    assert sup.held.groups() == [old]
     assert sup.retiring == [] and told_to_stop(fork) == []
     assert sorted(sup.listeners) == sorted([old.socket_path, sup.groups["site"].socket_path])
 
     children.running_pids = {502}       # one old child is still there: still held
     clock.now += OLD_CHILDREN_CHECK
     sup._release_held_groups(clock.now)
-    assert [held.group for held in sup.held] == [old]
+    assert sup.held.groups() == [old]
 
     children.running_pids = set()
     clock.now += OLD_CHILDREN_CHECK
     sup._release_held_groups(clock.now)
-    assert sup.held == [] and sup.retiring == [old]
+    assert sup.held.groups() == [] and sup.retiring == [old]
     assert told_to_stop(fork) == old.pids()     # graceful_signal, as any retired group
 
 
@@ -196,10 +196,10 @@ def test_a_held_group_retires_after_old_children_wait_even_if_a_child_stays(mana
     sup.reload()
     clock.now += OLD_CHILDREN_WAIT - 1
     sup._release_held_groups(clock.now)
-    assert [held.group for held in sup.held] == [old]
+    assert sup.held.groups() == [old]
     clock.now += 1
     sup._release_held_groups(clock.now)
-    assert sup.held == [] and sup.retiring == [old]
+    assert sup.held.groups() == [] and sup.retiring == [old]
 
 
 def test_without_old_children_a_leaving_group_retires_at_once(managed):
@@ -208,7 +208,7 @@ def test_without_old_children_a_leaving_group_retires_at_once(managed):
     old = sup.groups["site"]
     write(2)
     sup.reload()
-    assert sup.held == [] and sup.retiring == [old]
+    assert sup.held.groups() == [] and sup.retiring == [old]
 
 
 def test_a_changed_group_on_the_same_socket_retires_at_once(managed):
@@ -217,7 +217,7 @@ def test_a_changed_group_on_the_same_socket_retires_at_once(managed):
     old = sup.groups["site"]
     write(1, ROTATED.replace("processes=1", "processes=2"))
     sup.reload()
-    assert sup.held == [] and sup.retiring == [old]
+    assert sup.held.groups() == [] and sup.retiring == [old]
     assert list(sup.listeners) == [old.socket_path]
 
 
@@ -227,7 +227,7 @@ def test_a_removed_group_is_held_too(managed):
     write(1, ROTATED.replace("site", "other"))
     sup.reload()
     assert list(sup.groups) == ["other"]
-    assert [held.group for held in sup.held] == [old]
+    assert sup.held.groups() == [old]
 
 
 def test_each_generation_is_held_for_its_own_children(managed):
@@ -239,11 +239,11 @@ def test_each_generation_is_held_for_its_own_children(managed):
     children.running_pids = {502, 601}    # 501 exited; 601 is a child of generation 2
     write(3)
     sup.reload()
-    assert [held.group for held in sup.held] == [first, second]
+    assert sup.held.groups() == [first, second]
     children.running_pids = {601}
     clock.now += OLD_CHILDREN_CHECK
     sup._release_held_groups(clock.now)
-    assert [held.group for held in sup.held] == [second] and sup.retiring == [first]
+    assert sup.held.groups() == [second] and sup.retiring == [first]
 
 
 def test_a_held_group_is_restarted_by_sigusr1_and_stopped_by_sigterm(managed):
@@ -255,7 +255,7 @@ def test_a_held_group_is_restarted_by_sigusr1_and_stopped_by_sigterm(managed):
     sup.handle_sigusr1()
     assert len(old.processes()) == 2            # its replacement runs beside it
     sup.handle_sigterm()
-    assert sup.held == [] and old in sup.retiring and old.stopping
+    assert sup.held.groups() == [] and old in sup.retiring and old.stopping
 
 
 # -- ApacheChildren: the list mod_wsgid writes, and real processes ------------------------------

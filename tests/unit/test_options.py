@@ -363,7 +363,7 @@ def test_python_path_refuses_empty_and_relative(apache_user, raw):
 
 
 def test_python_path_keeps_entries_that_do_not_exist_or_are_files(apache_user, tmp_path):
-    # As mod_wsgi: added anyway; the daemon warns when it starts (worker.py).
+    # As mod_wsgi: added anyway; the daemon warns when it starts (daemon.py).
     a_file = tmp_path / "lib.zip"
     a_file.write_text("")
     raw = f"python-path={tmp_path}:{tmp_path}/gone:{a_file}"

@@ -66,7 +66,7 @@ from wsgid.monitor import Limits, Monitor, format_thread_stacks
 from wsgid.pool import RequestThreadPool
 from wsgid.states import ExitCode, ShutdownReason, Timeouts
 
-logger = log.get_logger("worker")
+logger = log.get_logger("daemon")
 
 # How often the daemon checks that its supervisor is still there (besides PR_SET_PDEATHSIG).
 PARENT_CHECK_INTERVAL = 1.0
@@ -424,21 +424,21 @@ def _apply_python_home(python_home):
     """Put the virtualenv's site-packages (and its .pth files) first on sys.path."""
     if not python_home:
         return
-    from wsgid.options import is_own_prefix
+    from wsgid.options import is_own_prefix, site_packages_dir
     if is_own_prefix(python_home):
         # mod_wsgi's python-home=/usr on a system Python: its packages are on sys.path already.
         logger.debug("python-home=%s is this interpreter's own prefix: nothing to add",
                      python_home)
         return
-    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
-    site_packages = os.path.join(python_home, "lib", version, "site-packages")
+    site_packages = site_packages_dir(python_home)
     if not os.path.isdir(site_packages):
         found = sorted(glob.glob(os.path.join(python_home, "lib", "python*", "site-packages")))
         made_for = ", ".join(p.split(os.sep)[-2] for p in found) or "no Python version"
         logger.warning("python-home=%s is not a virtual environment of this interpreter: it "
                        "has site-packages for %s, but wsgid runs %s (%s); its packages are not "
                        "used. Fix: create the virtualenv with `%s -m venv %s`, or point "
-                       "python-home= at one", python_home, made_for, version, sys.executable,
+                       "python-home= at one", python_home, made_for,
+                       site_packages.split(os.sep)[-2], sys.executable,
                        sys.executable, python_home)
         return
     _prepend_site_dir(site_packages)
