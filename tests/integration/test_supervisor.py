@@ -147,17 +147,18 @@ def test_daemon_processes_carry_the_group_title_and_the_supervisor_its_own(super
 
 # -- dying and replacing --------------------------------------------------------------------
 
-def test_a_killed_daemon_process_is_replaced_by_one_that_serves_within_a_second(supervisor):
+def test_a_killed_daemon_process_is_replaced_at_once_by_one_that_serves(supervisor):
     sup = supervisor()
     sup.write_config({"example": "processes=1 threads=2"})
     sup.start(wait_groups={"example": 1})
     victim = pid_of_answer(sup.socket_path("example"))
     killed_at = time.monotonic()
     os.kill(victim, signal.SIGKILL)
-    replacement = sup.wait_for_daemons(1, timeout=1.0, excluding={victim})[0]
+    replacement = sup.wait_for_daemons(1, timeout=5.0, excluding={victim})[0]
     # The connection waits in the supervisor's socket queue meanwhile; the new process takes it.
     assert pid_of_answer(sup.socket_path("example")) == replacement.pid
-    assert time.monotonic() - killed_at < 1.0
+    # At once (no back-off: it had run), not after a delay; the bound leaves a busy machine room.
+    assert time.monotonic() - killed_at < 5.0
     wait_for(lambda: f"daemon process {victim} was killed by SIGKILL" in sup.log(), 5,
              message="the log line that says why the process ended")
 

