@@ -7,6 +7,7 @@ WSGIRestrictEmbedded On refuses them with 500, as mod_wsgi does (docs/porting.md
 import pytest
 import requests
 
+from tests.support.apache import wait_for
 from tests.support.procs import daemons_of, wait_for_daemons
 
 pytestmark = pytest.mark.apache
@@ -54,7 +55,8 @@ WSGIScriptAlias /c "{apps}/echo.wsgi"
 """)
     inst.start()
     wait_for_daemons(inst, 1)
-    assert titles(inst) == ["(wsgi:site)"]
+    # A daemon sets its title right after the fork: wait for it, the test is about the group.
+    wait_for(lambda: titles(inst) == ["(wsgi:site)"], 10, message="the daemon's title")
     assert "default daemon group" not in inst.error_log()
     for url in ("/a/hello", "/b/hello", "/c/hello"):
         assert requests.get(inst.url(url), timeout=10).text == "Hello, world!\n"

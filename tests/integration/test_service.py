@@ -226,7 +226,7 @@ def markers_of(inst, prefix):
     """{pid: content} of the marker files named prefix.<pid>."""
     found = {}
     for name in os.listdir(inst.markers):
-        if name.startswith(prefix + "."):
+        if name.startswith(prefix + ".") and not name.endswith(".part"):
             with open(os.path.join(inst.markers, name)) as f:
                 found[int(name.split(".")[1])] = f.read()
     return found
@@ -237,11 +237,14 @@ WSGIDaemonProcess svc processes=1 threads=0
 WSGIImportScript "{root}/scripts/service.py" process-group=svc application-group=%{GLOBAL}
 """
 
+# A marker appears whole (written aside, then renamed): a test that sees the file reads all of it.
 MARK = """
 import os
 def mark(kind, text=""):
-    with open("{markers}/%s.%d" % (kind, os.getpid()), "w") as f:
+    path = "{markers}/%s.%d" % (kind, os.getpid())
+    with open(path + ".part", "w") as f:
         f.write(text)
+    os.rename(path + ".part", path)
 """
 
 apache_test = pytest.mark.apache
