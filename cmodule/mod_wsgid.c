@@ -11,7 +11,8 @@
  * carries the errno where there is one.  Its parts live in files of their
  * own: wsgid_translate.c (from a URL to a script), wsgid_route.c (which
  * group), wsgid_vars.c (the packet's variables),
- * wsgid_exchange.c (connect, send, read the head); the access, auth and
+ * wsgid_exchange.c (connect, send, read the head), wsgid_replay.c (a
+ * request sent again after its script changed); the access, auth and
  * dispatch hooks, which use the same parts, in wsgid_hooks.c.
  */
 #include "apr_hash.h"
@@ -26,6 +27,7 @@
 #include "http_request.h"
 #include "util_script.h"
 
+#include "wsgid_body.h"
 #include "wsgid_config.h"
 #include "wsgid_conn.h"
 #include "wsgid_default_group.h"
@@ -33,6 +35,7 @@
 #include "wsgid_frames.h"
 #include "wsgid_hooks.h"
 #include "wsgid_proxy_headers.h"
+#include "wsgid_replay.h"
 #include "wsgid_route.h"
 #include "wsgid_script_dirs.h"
 #include "wsgid_supervisor.h"
@@ -131,6 +134,8 @@ typedef struct {
     apr_array_header_t *vars;            /* wsgid_wire_var */
     int queue_start_index;               /* in vars */
     apr_size_t vars_size;
+    wsgid_replay replay;                 /* WSGIScriptReloading */
+    int send_again;                      /* the daemon asked for it */
     wsgid_exchange x;
 } wsgid_request;
 
@@ -210,6 +215,14 @@ static int head_goes_as_get(request_rec *r, const wsgid_dir_config *dconf)
            || r->output_filters->frec->ftype < AP_FTYPE_PROTOCOL;
 }
 
+/* WSGIScriptReloading (On unless Off): for a script file Apache found, and
+ * not for a WSGIHandlerScript (what Apache found is the file it serves). */
+static int script_reloading(const wsgid_request *req)
+{
+    return req->dconf->script_reloading != 0 && req->handler_script == NULL
+           && req->r->finfo.filetype == APR_REG;
+}
+
 /* Step 4: the CGI variables and wsgid.* control keys; 431 if they do
  * not fit in one packet (checked before anything is encoded). */
 static int build_variables(wsgid_request *req)
@@ -217,6 +230,7 @@ static int build_variables(wsgid_request *req)
     request_rec *r = req->r;
     apr_table_t *env = r->subprocess_env;
     wsgid_wire_size_result size_rv;
+    int reloading = script_reloading(req);
 
     wsgid_vars_add_cgi(r, env);
     wsgid_apply_proxy_headers(r, req->dconf, env);
@@ -236,8 +250,9 @@ static int build_variables(wsgid_request *req)
     if (req->chunked) {
         apr_table_unset(env, "CONTENT_LENGTH");
     }
+    apr_table_setn(env, "mod_wsgi.script_reloading", reloading ? "1" : "0");
     req->vars = wsgid_vars_for_daemon(r, env, req->group->name,
-                                      req->expanded_application_group, 6);
+                                      req->expanded_application_group, 8);
     wsgid_vars_push(req->vars, "wsgid.callable_object",
                     req->callable_object);
     if (req->handler_script) {
@@ -253,6 +268,7 @@ static int build_variables(wsgid_request *req)
     if (req->dconf->ignore_activity == 1) {
         wsgid_vars_push(req->vars, "wsgid.ignore_activity", "1");
     }
+    wsgid_replay_setup(&req->replay, r, req->vars, reloading, req->chunked);
     /* set again after connecting; the same number of digits */
     req->queue_start_index = req->vars->nelts;
     wsgid_vars_push(req->vars, "wsgid.queue_start",
@@ -280,6 +296,55 @@ static int connect_to_group(wsgid_request *req)
     return wsgid_exchange_connect(&req->x, req->r, req->group);
 }
 
+/* Step 6 of a request sent again (wsgid_replay.h): the body kept the first
+ * time. */
+static int send_kept_body(wsgid_request *req)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    if (req->replay.body_len) {
+        rv = wsgid_exchange_send(&req->x, req->replay.body,
+                                 req->replay.body_len);
+    }
+    if (rv != APR_SUCCESS && !wsgid_exchange_daemon_answered(rv)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, req->r,
+                      "mod_wsgid: group '%s' socket %s: cannot send the "
+                      "request body", req->group->name,
+                      req->group->socket_path);
+        return APR_STATUS_IS_TIMEUP(rv) ? HTTP_GATEWAY_TIME_OUT
+                                        : HTTP_BAD_GATEWAY;
+    }
+    wsgid_exchange_end_request(&req->x);
+    return OK;
+}
+
+/* A piece of the client's body for step 6: kept (script reloading), then
+ * sent to the daemon. */
+static int send_body_piece(void *ctx, const char *data, apr_size_t len)
+{
+    wsgid_request *req = ctx;
+    apr_status_t rv;
+
+    wsgid_replay_keep(&req->replay, data, len);
+    rv = wsgid_exchange_send(&req->x, data, len);
+    if (rv == APR_SUCCESS) {
+        return OK;
+    }
+    if (wsgid_exchange_daemon_answered(rv)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG,
+                      rv == WSGID_EXCHANGE_ANSWERED ? 0 : rv, req->r,
+                      "mod_wsgid: group '%s' socket %s: the daemon answered or "
+                      "stopped reading before the whole request body was "
+                      "sent; reading its response", req->group->name,
+                      req->group->socket_path);
+        return DONE;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, req->r,
+                  "mod_wsgid: group '%s' socket %s: cannot send the request "
+                  "body", req->group->name, req->group->socket_path);
+    return APR_STATUS_IS_TIMEUP(rv) ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY;
+}
+
 /* Step 6: packet header and variables in one send, then the body as the
  * input filters give it (de-chunked), then the half-close.  If the daemon
  * stops reading, its answer is already waiting: go and read it. */
@@ -288,9 +353,7 @@ static int send_request(wsgid_request *req)
     request_rec *r = req->r;
     wsgid_wire_var *vars = (wsgid_wire_var *)req->vars->elts;
     wsgid_wire_var *queue_start = &vars[req->queue_start_index];
-    apr_bucket_brigade *bb;
-    apr_status_t rv;
-    int status, seen_eos = 0;
+    int status;
 
     queue_start->value = wsgid_vars_usec(r->pool, apr_time_now());
     queue_start->value_len = strlen(queue_start->value);
@@ -303,67 +366,19 @@ static int send_request(wsgid_request *req)
     if (status != OK) {
         return status;
     }
+    if (req->replay.attempts++ > 0) {
+        return send_kept_body(req);
+    }
 
     /* A chunked body ends at the half-close, so a daemon could not tell a
      * body the module stopped sending from a whole one: it is sent whole. */
     req->x.may_stop_when_answered = !req->chunked;
-    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    while (!seen_eos) {
-        apr_bucket *b;
-
-        rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
-                            APR_BLOCK_READ, WSGID_IO_CHUNK);
-        if (rv != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r,
-                          "mod_wsgid: group '%s' socket %s: reading the "
-                          "request body from the client failed",
-                          req->group->name, req->group->socket_path);
-            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
-        }
-        for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
-             b = APR_BUCKET_NEXT(b)) {
-            const char *data;
-            apr_size_t len;
-
-            if (APR_BUCKET_IS_EOS(b)) {
-                seen_eos = 1;
-                break;
-            }
-            if (APR_BUCKET_IS_METADATA(b)) {
-                continue;
-            }
-            rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
-            if (rv != APR_SUCCESS) {
-                ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r,
-                              "mod_wsgid: group '%s' socket %s: reading "
-                              "the request body from the client failed",
-                              req->group->name, req->group->socket_path);
-                return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
-            }
-            rv = wsgid_exchange_send(&req->x, data, len);
-            if (rv != APR_SUCCESS) {
-                apr_brigade_cleanup(bb);
-                if (wsgid_exchange_daemon_answered(rv)) {
-                    ap_log_rerror(APLOG_MARK, APLOG_DEBUG,
-                                  rv == WSGID_EXCHANGE_ANSWERED ? 0 : rv, r,
-                                  "mod_wsgid: group '%s' socket %s: the "
-                                  "daemon answered or stopped reading "
-                                  "before the whole request body was sent; "
-                                  "reading its response",
-                                  req->group->name,
-                                  req->group->socket_path);
-                    seen_eos = 1;
-                    break;
-                }
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                              "mod_wsgid: group '%s' socket %s: cannot send "
-                              "the request body", req->group->name,
-                              req->group->socket_path);
-                return APR_STATUS_IS_TIMEUP(rv) ? HTTP_GATEWAY_TIME_OUT
-                                                : HTTP_BAD_GATEWAY;
-            }
-        }
-        apr_brigade_cleanup(bb);
+    status = wsgid_body_each(r, apr_psprintf(r->pool, "group '%s' socket %s: ",
+                                             req->group->name,
+                                             req->group->socket_path),
+                             WSGID_IO_CHUNK, send_body_piece, req);
+    if (status != OK && status != DONE) {
+        return status;
     }
     wsgid_exchange_end_request(&req->x);
     return OK;
@@ -401,6 +416,12 @@ static int read_response_head(wsgid_request *req)
 
     if (status != OK) {
         return status;
+    }
+    if (head->status == 0) {
+        /* "send it again": the process had an older version of the script
+         * (wsgid_replay.h) */
+        req->send_again = 1;
+        return wsgid_replay_prepare(&req->replay, &req->x);
     }
     if (req->dconf->error_override == 1 && ap_is_HTTP_ERROR(head->status)) {
         /* WSGIErrorOverride On: Apache answers with its own error page (an
@@ -616,6 +637,31 @@ static int stream_response_body(wsgid_request *req)
     return status;
 }
 
+/* Step 8 of a CGI local redirect (the CGI specification's, as mod_cgi and
+ * mod_wsgi do it): a 200 whose Location is a path on this server.  Apache
+ * serves that path instead, as a GET, and the application's body, if any,
+ * is dropped; this is how an application hands a file to Apache to send
+ * (django-sendfile's mod_wsgi backend, for one).  NULL: no such answer. */
+static const char *local_redirect(const wsgid_request *req)
+{
+    const char *location = apr_table_get(req->r->headers_out, "Location");
+
+    return req->r->status == HTTP_OK && location && location[0] == '/'
+           ? location : NULL;
+}
+
+static int redirect_inside(wsgid_request *req, const char *location)
+{
+    request_rec *r = req->r;
+
+    wsgid_exchange_close(&req->x);   /* the body is not read: nobody wants it */
+    r->method = "GET";
+    r->method_number = M_GET;
+    apr_table_unset(r->headers_in, "Content-Length");   /* its body was read */
+    ap_internal_redirect_handler(location, r);
+    return OK;
+}
+
 static int serve(wsgid_request *req);
 
 static int wsgid_handler(request_rec *r)
@@ -680,12 +726,24 @@ static int serve(wsgid_request *req)
     (void)((status = route_request(req)) != OK
            || (status = choose_groups(req)) != OK
            || (status = check_request_body(req)) != OK
-           || (status = build_variables(req)) != OK
-           || (status = connect_to_group(req)) != OK
-           || (status = send_request(req)) != OK
-           || (status = read_response_head(req)) != OK
-           || (status = stream_response_body(req)) != OK);
+           || (status = build_variables(req)) != OK);
+    /* steps 5-7 again for as long as daemons ask for it (wsgid_replay.h) */
+    do {
+        req->send_again = 0;
+        (void)(status != OK
+               || (status = connect_to_group(req)) != OK
+               || (status = send_request(req)) != OK
+               || (status = read_response_head(req)) != OK);
+        if (req->send_again) {
+            wsgid_exchange_close(&req->x);
+        }
+    } while (status == OK && req->send_again);
+    if (status == OK) {
+        const char *location = local_redirect(req);
 
+        status = location ? redirect_inside(req, location)
+                          : stream_response_body(req);
+    }
     wsgid_exchange_close(&req->x);
     return status;
 }

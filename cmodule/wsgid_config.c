@@ -100,6 +100,7 @@ void *wsgid_create_dir_config(apr_pool_t *p, char *dir)
     conf->chunked_request = WSGID_UNSET;
     conf->error_override = WSGID_UNSET;
     conf->ignore_activity = WSGID_UNSET;
+    conf->script_reloading = WSGID_UNSET;
     conf->map_head_to_get = WSGID_UNSET;
     return conf;
 }
@@ -126,6 +127,8 @@ void *wsgid_merge_dir_config(apr_pool_t *p, void *base_, void *add_)
                            ? add->error_override : base->error_override;
     conf->ignore_activity = add->ignore_activity != WSGID_UNSET
                             ? add->ignore_activity : base->ignore_activity;
+    conf->script_reloading = add->script_reloading != WSGID_UNSET
+                             ? add->script_reloading : base->script_reloading;
     /* as in mod_wsgi: an inner list replaces the outer one */
     conf->trusted_proxy_headers = add->trusted_proxy_headers
                                   ? add->trusted_proxy_headers

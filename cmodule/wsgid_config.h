@@ -221,6 +221,7 @@ typedef struct {
     int chunked_request;
     int error_override;
     int ignore_activity;                 /* WSGIIgnoreActivity */
+    int script_reloading;                /* WSGIScriptReloading; unset: On */
     /* WSGITrustedProxyHeaders (indexes into wsgid_proxy_headers.c's known
      * headers) and WSGITrustedProxies (apr_ipsubnet_t *); NULL: none here */
     apr_array_header_t *trusted_proxy_headers;

@@ -10,9 +10,8 @@
  *   only make sense with Python inside Apache: accepted, with one info line
  *   at startup saying what to use instead.  The one that cannot be honoured
  *   at all (WSGIPassApacheRequest On) is a configuration error.
- * - A directive whose effect wsgid does not have yet (WSGIScriptReloading
- *   On): accepted, with one warning line at startup saying so, so that
- *   nothing is silently ignored.
+ * - WSGIScriptReloading, recorded per directory for the handler
+ *   (mod_wsgid.c sends the script's mtime when it is On).
  *
  * docs/porting.md has the table of every directive and what it does here.
  */
@@ -77,16 +76,11 @@ const char *wsgid_cmd_no_effect_flag(cmd_parms *cmd, void *dconf, int on)
     return wsgid_cmd_no_effect(cmd, dconf, NULL);
 }
 
-/* Off is what wsgid does; On (mod_wsgi's default) is accepted with a warning
- * until script reloading exists. */
+/* On (mod_wsgi's default) or Off: see mod_wsgid.c, "script reloading". */
 const char *wsgid_cmd_script_reloading(cmd_parms *cmd, void *dconf, int on)
 {
-    (void)dconf;
-    if (on) {
-        notice(cmd, APLOG_WARNING, "accepted, but wsgid does not apply it yet: "
-               "a changed script takes effect when the daemons restart "
-               "(apachectl graceful)");
-    }
+    (void)cmd;
+    ((wsgid_dir_config *)dconf)->script_reloading = on;
     return NULL;
 }
 

@@ -195,7 +195,11 @@ static wsgid_head_result parse_status_line(const char *s, size_t len,
         || !is_digit(s[11])) {
         return WSGID_HEAD_BAD_STATUS_LINE;
     }
-    if (s[9] < '1' || s[9] > '5') {
+    /* 000 is no HTTP status: the daemon's "send the request again"
+     * (wsgid_replay.h), which no application can send (the daemon refuses
+     * codes below 100) */
+    if ((s[9] < '1' || s[9] > '5')
+        && !(s[9] == '0' && s[10] == '0' && s[11] == '0')) {
         return WSGID_HEAD_BAD_STATUS_LINE;
     }
     if (len > 12 && s[12] != ' ') {

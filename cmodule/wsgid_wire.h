@@ -83,7 +83,8 @@ typedef struct {
     size_t max_size;
     /* in/out: where the search for the blank line continues; start at 0 */
     size_t scanned;
-    /* out, with WSGID_HEAD_OK */
+    /* out, with WSGID_HEAD_OK; 0 for the status line "000", the daemon's
+     * "send the request again" (wsgid_replay.h) */
     int status;
     int http_minor;
     const char *reason;     /* points into the buffer */

@@ -13,7 +13,8 @@
  * - a header the callback sees has a token name and a value of field
  *   characters without CR, LF or NUL, no surrounding blanks, and lies
  *   inside the head; nothing is reported for a malformed head;
- * - a complete head has a status of 100-599, ends with its blank line
+ * - a complete head has a status of 100-599, or 0 for the status line
+ *   "000" (the daemon's "send it again", wsgid_replay.h), ends with its blank line
  *   within the input and within 64 KiB, has only CRLF line ends, and
  *   reported one header per line;
  *   it has at most one Content-Length, of digits only, and no Status;
@@ -154,7 +155,8 @@ static wsgid_head_result parse_once(const char *buf, size_t len,
 static void check_complete(const uint8_t *data, size_t size,
                            const wsgid_head *head, const seen_headers *seen)
 {
-    REQUIRE(head->status >= 100 && head->status <= 599);
+    REQUIRE((head->status >= 100 && head->status <= 599)
+            || (head->status == 0 && memcmp(data + 9, "000", 3) == 0));
     REQUIRE(head->http_minor >= 0 && head->http_minor <= 9);
     REQUIRE(head->body_offset >= 2 && head->body_offset <= size);
     REQUIRE(head->body_offset <= WSGID_WIRE_MAX_HEAD_SIZE);

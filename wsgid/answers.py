@@ -51,3 +51,13 @@ def unavailable_answer(retry_after):
     """The bytes of the 503 response (an HTTP status line and headers, docs/protocol.md)."""
     return complete_response(b"503 Service Unavailable", _UNAVAILABLE_BODY,
                              b"Retry-After: %d\r\n" % retry_after)
+
+
+def send_again_answer(processes, threads):
+    """The answer of a process whose loaded script is older than the file (script reloading,
+    docs/protocol.md): not an HTTP response but mod_wsgid's "send this request again", with
+    how many times in all it may send it: processes x threads + 1 (each process stops taking
+    connections at its first such answer, but each of its threads may hold one already), and
+    never fewer than mod_wsgi's 2 x processes + 1."""
+    attempts = max(processes * threads, 2 * processes) + 1
+    return b"HTTP/1.1 000 Script Changed\r\nWsgid-Attempts: %d\r\n\r\n" % attempts

@@ -7,7 +7,8 @@ A daemon process tells its supervisor three things, each as one newline-terminat
                              SERVED is the number of requests it has finished, ACTIVE the
                              number its application is running now (decimal; `wsgid status`
                              shows them). A bare `heartbeat` (no counts) is accepted too.
-    recycle REASON           it reached a limit (REASON: maximum_requests, memory_limit, ...)
+    recycle REASON           it reached a limit, or its script changed (REASON: maximum_requests,
+                             memory_limit, script_changed, ...)
                              and asks to be replaced; it goes when the supervisor grants it
                              (SIGUSR2)
 

@@ -27,6 +27,13 @@ Rules:
   says), queue-timeout is not checked, no event is published and it does not count in
   requests_finished (maximum-requests); it does update last_activity and is in running(), so
   request-timeout ends a hung hook with a 504 as it ends a request.
+- Script reloading (docs/protocol.md, "Script reloading"): when the script a request needs has
+  changed since this process loaded it, the process asks to be replaced (on_script_changed,
+  which daemon.py sets: a recycle that stops accepting at once) and does not run the old code
+  when the packet allows the module to send the request again (wsgid.retry_ok): it answers
+  "send it again" and another process, or the replacement, serves the request with the new
+  code. Without wsgid.retry_ok (a body too large for the module to keep) the old code answers,
+  this once, with a warning.
 - For the process monitor (lifecycle code): requests_finished, last_activity, running() and
   time_out(request_id) are safe to use from any thread.
 
@@ -43,13 +50,14 @@ import time
 from wsgid.core import RequestPath, describe_request
 from wsgid.filewrapper import FileWrapper
 from wsgid.hooks import HookRunner, describe_hook_call
-from wsgid.loader import (ScriptError, ScriptForbidden, ScriptLoader, ScriptLoadError,
-                          ScriptRefused)
+from wsgid.loader import (ScriptChanged, ScriptError, ScriptForbidden, ScriptLoader,
+                          ScriptLoadError, ScriptRefused)
 from wsgid.answers import (
     ERROR_RESPONSE_500,
     FORBIDDEN_RESPONSE_403,
     GATEWAY_TIMEOUT_RESPONSE_504,
     NOT_FOUND_RESPONSE_404,
+    send_again_answer,
 )
 from wsgid.response import ErrorStream, Response
 
@@ -78,6 +86,9 @@ class RequestHandler(RequestPath):
         super().__init__(base_environ, options.get("socket-timeout"),
                          options.get("queue-timeout"), errors, group.name)
         self.response_factory = Response
+        # Called (from a request thread) with the path of a script that changed since this
+        # process loaded it; daemon.py makes it ask for this process's replacement.
+        self.on_script_changed = None
         self.loader = ScriptLoader(config, group.name)
         self.hooks = HookRunner(config, group.name, self.loader)
 
@@ -119,6 +130,8 @@ class RequestHandler(RequestPath):
         that kept it from loading (404 refused, 500 failed)."""
         try:
             return self.loader.application_for(environ)
+        except ScriptChanged as changed:
+            return self._script_changed(changed, environ, response)
         except ScriptRefused as exc:
             log.warning("%s; answered 404 to %s", exc, response.label)
             response.send_own_response(NOT_FOUND_RESPONSE_404, 404)
@@ -132,6 +145,21 @@ class RequestHandler(RequestPath):
             log.error("%s; answered 500 to %s", exc, response.label)
             response.send_own_response(ERROR_RESPONSE_500, 500)
         return None
+
+    def _script_changed(self, changed, environ, response):
+        """What _application_for gives for a script that changed since it was loaded."""
+        if self.on_script_changed is not None:
+            self.on_script_changed(changed.path)
+        if "wsgid.retry_ok" in environ:
+            log.debug("%s; mod_wsgid sends %s again", changed, response.label)
+            options = self.group.options
+            response.send_own_response(
+                send_again_answer(options["processes"], options["threads"]), 0)
+            return None
+        log.warning("%s; %s has a request body too large for mod_wsgid to send again, so the "
+                    "code loaded before the change answers it (the process is being replaced)",
+                    changed, response.label)
+        return changed.application
 
     def _answer_queue_timeout(self, environ, sock, waited):
         log.warning("queue-timeout: %s waited %.1fs for a daemon thread, longer than "

@@ -5,9 +5,10 @@ returns into the supervisor's code (process.py ends the child with os._exit). Th
 
 1. signal handling (docs/signals.md): SIGTERM, SIGUSR1 and SIGUSR2 mean "stop" (for
    shutdown_signal, graceful_signal, and "the recycle you asked for is granted"); SIGXCPU
-   (cpu-time-limit reached) asks for a recycle and never kills; SIGINT and SIGHUP belong to the
-   supervisor (Ctrl-C reaches the whole process group; the supervisor then stops us); SIGPIPE
-   is ignored. Then the signals the supervisor held across fork() are unblocked;
+   (cpu-time-limit reached) asks for a recycle and never kills; SIGINT asks for a recycle too
+   (restart_signal: mod_wsgi's way for an application to restart its process; a Ctrl-C at a
+   terminal does not reach us, process.py gives each daemon its own process group); SIGHUP
+   belongs to the supervisor and SIGPIPE is ignored. Then the signals the supervisor held across fork() are unblocked;
 2. set the process title (display-name=, default '(wsgi:GROUP)');
 3. the environment: lang=/locale=, home= (chdir; options.py fills it in as mod_wsgi does: the
    daemon user's home when that user is not the Apache user; otherwise the supervisor's
@@ -94,6 +95,8 @@ class DaemonLife:
         self.recycle_reason = None    # what we asked the supervisor for
         self.cpu_time_exceeded = False
         self.pool = None
+        self._stopped_accepting = False
+        self._restart_signalled = False
         self.service_mode = False
         self._lock = threading.Lock()
         self._wake_r, self._wake_w = os.pipe()
@@ -106,7 +109,7 @@ class DaemonLife:
         install(signal.SIGUSR1, self._on_stop_signal)
         install(signal.SIGUSR2, self._on_stop_signal)
         install(signal.SIGXCPU, self._on_cpu_time_limit)
-        install(signal.SIGINT, signal.SIG_IGN)
+        install(signal.SIGINT, self._on_restart_signal)
         install(signal.SIGHUP, signal.SIG_IGN)
         install(signal.SIGPIPE, signal.SIG_IGN)
         install(signal.SIGCHLD, signal.SIG_DFL)
@@ -130,6 +133,12 @@ class DaemonLife:
             _emit_process_stopping(reason)
             os.kill(os.getpid(), signal.SIGTERM)
 
+    def _on_restart_signal(self, signum, frame):
+        # os.kill(os.getpid(), signal.SIGINT): mod_wsgi's documented way for an application (a
+        # restart URL, a monitor of its code) to restart its own daemon process; wait() asks
+        # for the recycle, since a handler must not take the lock a request thread may hold.
+        self._restart_signalled = True
+
     def _on_cpu_time_limit(self, signum, frame):
         # The kernel repeats SIGXCPU every CPU second past the soft limit; one recycle is enough.
         self.cpu_time_exceeded = True
@@ -137,18 +146,24 @@ class DaemonLife:
     # -- the monitor's requests (monitor thread) ------------------------------------------------
 
     def ask_recycle(self, reason, words, stop_accepting):
+        """Ask once (later calls, from any thread, add nothing but a stop not made yet)."""
         with self._lock:
             first = self.recycle_reason is None
             if first:
                 self.recycle_reason = reason
+            stop_now = stop_accepting and self.pool is not None and not self._stopped_accepting
+            if stop_now:
+                self._stopped_accepting = True
+                # Before any I/O (a log line, the channel): while this thread writes, the others
+                # would go on taking connections this process no longer wants.
+                self.pool.stop()
         if first:
             logger.info("asking the supervisor to recycle this daemon process (%s: %s)",
                         reason, words)
             self.channel.send(RECYCLE, reason)
-        if stop_accepting and self.pool is not None:
+        if stop_now:
             logger.warning("stopped accepting requests (%s); waiting for the supervisor's "
                            "go-ahead", reason)
-            self.pool.stop()
 
     def startup_timed_out(self, words):
         lines = [f"startup-timeout: this daemon process is {words}; ending it. Stack of every "
@@ -175,6 +190,11 @@ class DaemonLife:
             if self.stop_reason is None and self.supervisor_gone():
                 logger.warning("the supervisor exited; stopping")
                 self.stop_reason = ShutdownReason.SHUTDOWN_SIGNAL
+            if self._restart_signalled:
+                self._restart_signalled = False
+                self.ask_recycle(ShutdownReason.RESTART_SIGNAL,
+                                 "it received SIGINT, a restart its application asked for",
+                                 stop_accepting=False)
         return self.stop_reason
 
     def drain_timeout(self, reason):
@@ -239,6 +259,10 @@ def run(group, config, listener, supervisor_pid, channel):
                          server_metrics=options.get("server-metrics", False))
         from wsgid.connection import RequestHandler
         handler = RequestHandler(config, group)
+        # Script reloading: this process is replaced, and takes no new connection meanwhile.
+        handler.on_script_changed = lambda path: life.ask_recycle(
+            ShutdownReason.SCRIPT_CHANGED, f"{path} changed since it was loaded",
+            stop_accepting=True)
     except BaseException:
         logger.exception("cannot load the application for this daemon process")
         return ExitCode.CANNOT_LOAD

@@ -37,6 +37,14 @@ Rules:
 - With WSGICaseSensitivity Off the file system is taken to ignore case, as mod_wsgi documents
   it: the path is lowercased where it names a loaded copy (the module name and the cache key),
   so two spellings of one file share one module.
+- Script reloading (WSGIScriptReloading On, mod_wsgi's default): a loaded script keeps the
+  mtime its file had (`__mtime__`, microseconds, as mod_wsgi keeps it). A request whose packet
+  reports another one (wsgid.script_mtime, from Apache's stat of the file) makes the loader
+  look at the file itself (the packet may be older than the process: a request Apache read
+  before the change, reaching a process started after it); if the file's mtime is not the
+  loaded one either, ScriptChanged is raised instead of running the old code, and
+  connection.py decides what happens then. A file that cannot be stat()ed counts as changed,
+  as in mod_wsgi.
 - script-user= / script-group= (check_script_owner): a WSGI or hook script whose file, or
   whose directory, has another owner (group), or that someone besides them may write, is
   refused with ScriptForbidden (403), as mod_wsgi's check of the handler script does.
@@ -90,6 +98,16 @@ class NoDefaultScript(ScriptError):
 
 class ScriptLoadError(ScriptError):
     """The script could not be read, compiled or executed; __cause__ is the original error."""
+
+
+class ScriptChanged(Exception):
+    """The script file has changed since this process loaded it. `application` is the callable
+    of the version that is loaded."""
+
+    def __init__(self, path, application):
+        super().__init__(f"{path} changed since this process loaded it")
+        self.path = path
+        self.application = application
 
 
 class CallableNotFound(ScriptError):
@@ -150,6 +168,7 @@ class ScriptLoader:
         self.substituted_aliases = [a for a in self.aliases if a.target_paths is not None]
         self._file_alias_spellings = {}  # SCRIPT_FILENAME -> (alias.target, alias)
         self._modules = {}
+        self._mtime_texts = {}   # module name -> its __mtime__ as the packet writes it
         self._locks = {}
         self._locks_guard = threading.Lock()
 
@@ -283,6 +302,10 @@ class ScriptLoader:
             raise CallableNotFound(
                 f"'{name}' in WSGI script {path} is a {type(application).__name__}, "
                 f"not a callable")
+        reported = environ.get("wsgid.script_mtime")
+        if (reported is not None and reported != self._mtime_texts.get(module.__name__)
+                and _changed_on_disk(path, module)):
+            raise ScriptChanged(path, application)
         return application
 
     def check_script_owner(self, path):
@@ -327,6 +350,7 @@ class ScriptLoader:
                 with api.application_group_context(application_group):
                     module = execute_script(path, module_name(path, application_group,
                                                               self.case_sensitive))
+                self._mtime_texts[module.__name__] = str(module.__mtime__)
                 self._modules[key] = module
         return module
 
@@ -353,6 +377,14 @@ def _group(gid):
         return f"#{gid}"
 
 
+def _changed_on_disk(path, module):
+    """Is the file at `path` not the version `module` was loaded from (by its mtime)?"""
+    try:
+        return os.stat(path).st_mtime_ns // 1000 != module.__mtime__
+    except OSError:
+        return True
+
+
 def _inside(real, directory):
     """Is the real path `real` strictly inside `directory` (whose symlinks are resolved too)?"""
     directory = os.path.realpath(directory)
@@ -363,6 +395,7 @@ def execute_script(path, name):
     """Run the script file at `path` as a new module called `name`; raises ScriptLoadError."""
     try:
         with open(path, "rb") as script:
+            mtime = os.fstat(script.fileno()).st_mtime_ns // 1000   # as Apache's finfo.mtime
             source = script.read()
         code = compile(source, path, "exec", dont_inherit=True)
     except OSError as exc:
@@ -371,6 +404,7 @@ def execute_script(path, name):
         raise ScriptLoadError(f"cannot compile WSGI script {path}: {exc}") from exc
     module = types.ModuleType(name)
     module.__file__ = path
+    module.__mtime__ = mtime
     sys.modules[name] = module
     try:
         exec(code, module.__dict__)

@@ -170,6 +170,10 @@ def spawn(group, config, listener, slot, now):
         raise
     if pid == 0:
         _become_daemon_process(group, config, listener, supervisor_pid, write_fd)
+    try:
+        os.setpgid(pid, pid)   # as the child does: whichever runs first, no moment without it
+    except OSError:
+        pass                   # it did already, or it is gone
     signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
     os.close(write_fd)
     return ProcessHandle(pid, group.name, slot, now,
@@ -184,6 +188,10 @@ def _become_daemon_process(group, config, listener, supervisor_pid, channel_fd):
         # it (or to whatever reuses its number) before the daemon installs its own.
         signal.set_wakeup_fd(-1)
         set_parent_death_signal(signal.SIGTERM)
+        # A process group of its own: a Ctrl-C at a terminal (SIGINT to the foreground group) is
+        # for the supervisor, which stops its daemons itself, while a SIGINT to a daemon is its
+        # application asking for a restart (daemon.py).
+        os.setpgid(0, 0)
         _close_inherited_descriptors(keep={listener.fileno(), channel_fd})
         code = daemon.run(group, config, listener, supervisor_pid,
                           channel.DaemonEnd(channel_fd))

@@ -84,10 +84,12 @@ class ShutdownReason:
     DEADLOCK_TIMEOUT = "deadlock_timeout"      # never delivered: the process is killed
     CPU_TIME_LIMIT = "cpu_time_limit"
     MEMORY_LIMIT = "memory_limit"
+    SCRIPT_CHANGED = "script_changed"          # WSGIScriptReloading: a loaded script changed
+    RESTART_SIGNAL = "restart_signal"          # the process sent itself SIGINT
 
     # The ones a daemon process may ask for on its supervisor channel ("recycle REASON").
     RECYCLES = frozenset({MAXIMUM_REQUESTS, RESTART_INTERVAL, INACTIVITY_TIMEOUT, REQUEST_TIMEOUT,
-                          CPU_TIME_LIMIT, MEMORY_LIMIT})
+                          CPU_TIME_LIMIT, MEMORY_LIMIT, SCRIPT_CHANGED, RESTART_SIGNAL})
 
 
 # Added to the time a stopping daemon may take by its own account (drain + shutdown-timeout),

@@ -27,6 +27,10 @@ integration tests (through mod_wsgid and through mod_proxy_uwsgi). Routes:
   /raise-after-start     calls start_response, then raises the same before any body: 500
   /raise-midstream       sends 64 KiB of body, then raises the same: the response is cut off
   /pid                   200, the daemon process id as text
+  /restart               sends this process SIGINT (mod_wsgi's restart recipe); 200 with its pid
+  /location?to=URL[&status=S][&body=B]
+                         status S (default 200) with `Location: URL` and body B (default none):
+                         a 200 with a local path is a CGI local redirect
   /method                200 "method\n" with the REQUEST_METHOD the application saw in the
                          X-Request-Method header (which a HEAD response carries too)
 anything else            404 text/plain "no route\\n"
@@ -35,6 +39,7 @@ anything else            404 text/plain "no route\\n"
 import hashlib
 import json
 import os
+import signal
 import wsgiref.validate
 from urllib.parse import parse_qs
 
@@ -187,10 +192,24 @@ def pid(environ, start_response):
     return text(start_response, f"{os.getpid()}\n")
 
 
+def restart(environ, start_response):
+    os.kill(os.getpid(), signal.SIGINT)
+    return text(start_response, f"{os.getpid()}\n")
+
+
 def method(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain"),
                               ("X-Request-Method", environ["REQUEST_METHOD"])])
     return [b"method\n"]
+
+
+def location(environ, start_response):
+    status = query(environ, "status", "200")
+    status += " OK" if status == "200" else " Found"
+    body = query(environ, "body", "").encode()
+    start_response(status, [("Location", query(environ, "to", "/")),
+                            ("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def other_callable(environ, start_response):
@@ -218,6 +237,8 @@ ROUTES = {
     "/core": core,
     "/pid": pid,
     "/method": method,
+    "/location": location,
+    "/restart": restart,
 }
 
 

@@ -244,6 +244,18 @@ static void test_head_status_without_reason(void)
     CHECK(parse_all(text2, strlen(text2), &head, &log) == WSGID_HEAD_OK);
 }
 
+/* The daemon's "send the request again" (wsgid_replay.h): status 0. */
+static void test_head_send_again(void)
+{
+    static const char text[] = "HTTP/1.1 000 Script Changed\r\n"
+                               "Wsgid-Attempts: 9\r\n\r\n";
+    wsgid_head head;
+    header_log log;
+
+    CHECK(parse_all(text, strlen(text), &head, &log) == WSGID_HEAD_OK);
+    CHECK(head.status == 0);
+}
+
 static void expect_head_error(const char *text, size_t len,
                               wsgid_head_result expected, int line)
 {
@@ -273,6 +285,8 @@ static void test_head_bad_status_line(void)
     EXPECT_HEAD_ERROR("HTTP/1.1 2x0 OK\r\n\r\n", WSGID_HEAD_BAD_STATUS_LINE);
     EXPECT_HEAD_ERROR("HTTP/1.1 600 Nope\r\n\r\n", WSGID_HEAD_BAD_STATUS_LINE);
     EXPECT_HEAD_ERROR("HTTP/1.1 099 Nope\r\n\r\n", WSGID_HEAD_BAD_STATUS_LINE);
+    EXPECT_HEAD_ERROR("HTTP/1.1 001 Nope\r\n\r\n", WSGID_HEAD_BAD_STATUS_LINE);
+    EXPECT_HEAD_ERROR("HTTP/1.1 010 Nope\r\n\r\n", WSGID_HEAD_BAD_STATUS_LINE);
     EXPECT_HEAD_ERROR("http/1.1 200 OK\r\n\r\n", WSGID_HEAD_BAD_STATUS_LINE);
     EXPECT_HEAD_ERROR("GET / HTTP/1.1\r\n\r\n", WSGID_HEAD_BAD_STATUS_LINE);
     EXPECT_HEAD_ERROR("HTTP/1.1 200 O\rK\r\n\r\n", WSGID_HEAD_BAD_STATUS_LINE);
@@ -457,6 +471,7 @@ int main(void)
     test_head_split_in_pieces();
     test_head_bare_lf_is_refused();
     test_head_status_without_reason();
+    test_head_send_again();
     test_head_bad_status_line();
     test_head_bad_header_name();
     test_head_control_chars_in_value();

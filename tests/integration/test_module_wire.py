@@ -439,3 +439,63 @@ def test_bytes_after_the_content_length_are_dropped_with_one_log_line(site):
              message="the log line about bytes after the Content-Length")
     [line] = [l for l in new_log_lines(inst, before).splitlines() if "after the Content" in l]
     assert f"group 'site' socket {daemon.path}" in line
+
+
+# -- script reloading: the daemon's "send it again" (docs/protocol.md, "Script reloading") ------
+
+SEND_AGAIN = b"HTTP/1.1 000 Script Changed\r\nWsgid-Attempts: 3\r\n\r\n"
+
+
+def answer_send_again_first(daemon, times):
+    """Answer "send it again" to the first `times` connections, then GOOD_RESPONSE."""
+    def answer(conn, record):
+        read_body(conn, record)
+        return SEND_AGAIN if len(daemon.seen) <= times else GOOD_RESPONSE   # seen: this one too
+    return answer
+
+
+def test_the_packet_reports_the_script_mtime_and_whether_it_may_be_sent_again(site):
+    inst, daemon = site
+    daemon.answer = answer_with(GOOD_RESPONSE)
+    requests.post(inst.url("/app/x"), data=b"a" * 65536, timeout=10)
+    requests.post(inst.url("/app/x"), data=b"a" * 65537, timeout=10)
+    small, large = (record["vars"] for record in daemon.seen)
+    script = small["SCRIPT_FILENAME"]
+    assert int(small["wsgid.script_mtime"]) == os.stat(script).st_mtime_ns // 1000
+    assert small["mod_wsgi.script_reloading"] == "1"
+    assert small["wsgid.retry_ok"] == "1"                # 64 KiB: kept
+    assert "wsgid.retry_ok" not in large and "wsgid.script_mtime" in large
+
+
+def test_send_again_resends_the_same_packet_and_body_until_a_process_answers(site):
+    inst, daemon = site
+    daemon.answer = answer_send_again_first(daemon, 2)
+    body = os.urandom(50_000)
+    r = requests.post(inst.url("/app/x"), data=body, timeout=10)
+    assert (r.status_code, r.text) == (200, "body")
+    first, second, third = daemon.seen
+    for again in (second, third):
+        assert again["body"] == body
+        assert {k: v for k, v in again["vars"].items() if k != "wsgid.queue_start"} == \
+            {k: v for k, v in first["vars"].items() if k != "wsgid.queue_start"}
+    assert inst.error_log().count("sending the request again") >= 2
+
+
+def test_send_again_more_often_than_the_daemon_allows_is_a_503(site):
+    inst, daemon = site
+    before = inst.error_log()
+    daemon.answer = answer_with(SEND_AGAIN)
+    r = requests.get(inst.url("/app/x"), timeout=10)
+    assert r.status_code == 503
+    assert len(daemon.seen) == 3                          # Wsgid-Attempts: 3
+    assert "sent 3 times" in new_log_lines(inst, before)
+
+
+def test_send_again_to_a_packet_that_did_not_allow_it_is_a_502(site):
+    inst, daemon = site
+    before = inst.error_log()
+    daemon.answer = answer_with(SEND_AGAIN)
+    r = requests.post(inst.url("/app/x"), data=b"b" * 100_000, timeout=10)
+    assert r.status_code == 502
+    assert len(daemon.seen) == 1
+    assert "which its packet did not allow; answering 502" in new_log_lines(inst, before)

@@ -6,6 +6,7 @@ One Apache serves the request tests (module scope, started once); the configtest
 generate their own configuration and never start a server.
 """
 
+import concurrent.futures
 import os
 import shutil
 import time
@@ -25,12 +26,14 @@ pytestmark = pytest.mark.apache
 SITE = """
 LoadModule deflate_module "{moddir}/mod_deflate.so"
 LoadModule filter_module "{moddir}/mod_filter.so"
+LoadModule alias_module "{moddir}/mod_alias.so"
 <IfModule mod_wsgi.c>
 <IfModule wsgi_module>
 WSGIDaemonProcess site processes=1 threads=4 header-buffer-size=131072 \\
     display-name='(wsgi:quoted site)' home="{root}" socket-timeout=2147483647
 WSGIDaemonProcess small processes=1 threads=2
 WSGIDaemonProcess impatient processes=1 threads=1 response-socket-timeout=1
+WSGIDaemonProcess restartable processes=1 threads=2
 WSGIScriptAlias /app "{apps}/echo.wsgi" process-group=site
 WSGIScriptAlias /other "{apps}/echo.wsgi" process-group=site callable-object=other_callable
 WSGIScriptAlias /auth "{apps}/echo.wsgi" process-group=site pass-authorization=On
@@ -42,6 +45,7 @@ WSGIScriptAlias /big "{apps}/misbehave.wsgi" process-group=site
 WSGIScriptAlias /small "{apps}/misbehave.wsgi" process-group=small
 WSGIScriptAlias /ht "{root}/ht/echo.wsgi" process-group=site
 WSGIScriptAlias /impatient "{apps}/echo.wsgi" process-group=impatient
+WSGIScriptAlias /restartable "{apps}/echo.wsgi" process-group=restartable
 </IfModule>
 </IfModule>
 <IfModule !mod_wsgi.c>
@@ -66,6 +70,10 @@ ErrorDocument 404 "wsgid-custom-404"
     AllowOverride FileInfo
     Require all granted
 </Directory>
+Alias /files "{root}/files"
+<Directory "{root}/files">
+    Require all granted
+</Directory>
 
 WSGIPythonPath /srv/nothing-here
 WSGILazyInitialization On
@@ -86,9 +94,14 @@ def site():
         shutil.copy(os.path.join(APPS, "echo.wsgi"), os.path.join(ht, "echo.wsgi"))
         with open(os.path.join(ht, ".htaccess"), "w") as f:
             f.write("WSGICallableObject other_callable\nWSGIPassAuthorization On\n")
+        files = os.path.join(inst.root, "files")
+        os.mkdir(files)
+        os.chmod(files, 0o755)
+        with open(os.path.join(files, "served.txt"), "w") as f:
+            f.write(SERVED_BY_APACHE)
         inst.write_config(SITE.replace("{moddir}", paths.apache_modules_dir()))
         inst.start()
-        wait_for_daemons(inst, 3)
+        wait_for_daemons(inst, 4)
         yield inst
     finally:
         inst.cleanup()
@@ -96,6 +109,27 @@ def site():
 
 def get(site, path, **kw):
     return requests.get(site.url(path), timeout=10, **kw)
+
+
+SERVED_BY_APACHE = "a file Apache serves after a CGI local redirect\n"
+
+
+@pytest.mark.parametrize("method, body", [("GET", ""), ("POST", "application body")])
+def test_a_200_with_a_local_location_is_served_by_apache_as_a_get_of_that_path(site, method,
+                                                                                body):
+    r = requests.request(method, site.url("/app/location"), timeout=10, data=b"x" * 1000,
+                         params={"to": "/files/served.txt", "body": body},
+                         allow_redirects=False)
+    assert (r.status_code, r.text) == (200, SERVED_BY_APACHE), site.error_log()[-2000:]
+    assert "Location" not in r.headers
+
+
+@pytest.mark.parametrize("to, status", [("http://elsewhere.example/files/served.txt", "200"),
+                                        ("/files/served.txt", "302")])
+def test_other_locations_reach_the_client_as_the_application_sent_them(site, to, status):
+    r = get(site, "/app/location", params={"to": to, "status": status, "body": "app"},
+            allow_redirects=False)
+    assert (r.status_code, r.headers["Location"], r.text) == (int(status), to, "app")
 
 
 # --- identity -----------------------------------------------------------------------------
@@ -242,15 +276,15 @@ def test_a_directive_set_to_what_wsgid_already_does_is_not_mentioned(site):
     assert "WSGIPassApacheRequest" not in site.error_log()
 
 
-def test_script_reloading_on_is_accepted_with_a_warning_until_wsgid_has_it(apache):
+def test_script_reloading_written_out_is_applied_without_a_notice(apache):
+    # Its behaviour is in test_script_reloading.py; written out, it is simply in effect.
     inst = apache('WSGIDaemonProcess one threads=1\n'
                   'WSGIScriptAlias /app "{apps}/echo.wsgi" process-group=one\n'
                   '<Location /app>\n    WSGIScriptReloading On\n</Location>\n')
     inst.start()
-    (line,) = [line for line in inst.error_log().splitlines()
-               if "WSGIScriptReloading at" in line]
-    assert ":warn]" in line and "does not apply it yet" in line
-    assert "apachectl graceful" in line
+    assert "WSGIScriptReloading" not in inst.error_log()
+    r = requests.get(inst.url("/app/environ"), timeout=10)
+    assert r.json()["mod_wsgi.script_reloading"] == "1", inst.error_log()[-2000:]
 
 
 def test_pass_apache_request_on_fails_configtest_naming_the_directive_and_the_fix(apache):
@@ -409,3 +443,19 @@ WSGIScriptAlias /app "{apps}/echo.wsgi" process-group=idle
     wait_for(lambda: get(inst, "/app/pid").text != first, 15, interval=0.2,
              message="an idle process polled only by WSGIIgnoreActivity requests to recycle")
     assert "inactivity_timeout" in inst.error_log() or "inactivity-timeout" in inst.error_log()
+
+
+def test_a_process_that_sends_itself_sigint_is_replaced_gracefully(site):
+    # mod_wsgi's documented recipe for an application that restarts its own process.
+    old = int(get(site, "/restartable/pid").text)
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        busy = [pool.submit(get, site, "/restartable/hello") for _ in range(40)]
+        assert int(get(site, "/restartable/restart").text) == old
+        new = wait_for(lambda: (lambda pid: pid if pid != old else None)(
+            int(get(site, "/restartable/pid").text)), 20, message="a new process to answer")
+        assert all(f.result().status_code == 200 for f in busy)   # nothing lost meanwhile
+    assert f"daemon process {old} asks to be recycled (restart_signal)" in site.error_log()
+    wait_for(lambda: f"daemon process {old} exited with status 0 (stopped normally) "
+                     f"(recycled: restart_signal)" in site.error_log(), 20,
+             message="the old process to finish and exit")
+    assert {p.pid for p in daemons_of(site)} >= {new}

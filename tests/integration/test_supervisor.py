@@ -69,8 +69,9 @@ class RunningSupervisor(SupervisorProcess):
         with open(self.config_path, "w") as f:
             f.write("\n".join(lines) + "\n" + textwrap.dedent(extra))
 
-    def start(self, managed_by=None, wait_groups=None):
-        self.launch(() if managed_by is None else ("--managed-by", str(managed_by)))
+    def start(self, managed_by=None, wait_groups=None, own_session=False):
+        self.launch(() if managed_by is None else ("--managed-by", str(managed_by)),
+                    own_session=own_session)
         if wait_groups:
             self.wait_for_daemons(sum(wait_groups.values()))
         for name in wait_groups or ():
@@ -252,6 +253,22 @@ def test_sigterm_stops_every_daemon_process_and_removes_the_socket(supervisor):
     assert not os.path.exists(sup.socket_path("one"))
     assert not os.path.exists(sup.socket_path("two"))
     assert "exited with status 0 (stopped normally)" in sup.log()
+
+
+def test_ctrl_c_at_a_terminal_stops_the_supervisor_and_no_daemon_takes_it_for_a_restart(
+        supervisor):
+    sup = supervisor()
+    sup.write_config({"one": "processes=2"})
+    sup.start(wait_groups={"one": 2}, own_session=True)
+    # Each daemon leads its own process group: SIGINT to a daemon means "restart me" (docs/
+    # signals.md), and a Ctrl-C, sent to the terminal's foreground group, must not reach it.
+    wait_for(lambda: all(os.getpgid(p.pid) == p.pid for p in sup.daemons()), 10,
+             message="each daemon process to lead its own process group")
+    os.killpg(sup.proc.pid, signal.SIGINT)          # what a Ctrl-C does
+    assert sup.proc.wait(10) == 0
+    log = sup.log()
+    assert "restart_signal" not in log
+    assert log.count("exited with status 0 (stopped normally)") == 2
 
 
 SLOW_APP = """\

@@ -45,14 +45,17 @@ class SupervisorProcess:
     def socket_path(self, name):
         return os.path.join(self.directory, f"{name}.sock")
 
-    def launch(self, options=(), command_prefix=(), env=None):
+    def launch(self, options=(), command_prefix=(), env=None, own_session=False):
         """Start the supervisor on the configuration file, with `options` after it, optionally
-        under `command_prefix` (e.g. setpriv ...) and with `env` added to its environment."""
+        under `command_prefix` (e.g. setpriv ...) and with `env` added to its environment. With
+        `own_session`, it leads a session and process group of its own, as a command started
+        at a terminal leads the foreground group that a Ctrl-C signals."""
         cmd = [*command_prefix, sys.executable, "-m", "wsgid", "supervise",
                "--config", self.config_path, *options]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                         env={**os.environ, **(env or {})})
+                                         env={**os.environ, **(env or {})},
+                                         start_new_session=own_session)
         return self
 
     def log(self):

@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from tests.support.cprogram import compile_c_program
-from wsgid import config, control, held_groups, options
+from wsgid import answers, config, control, held_groups, options
 from wsgid.errors import ConfigError
 from wsgid.request_path import MAX_VARS
 
@@ -169,3 +169,10 @@ def test_the_module_and_the_supervisor_accept_the_same_group_names(tmp_path):
     expected = [python_group(name) for name in inputs]
     assert list(zip(inputs, got)) == list(zip(inputs, expected))
     assert "ok" in got and "bad" in got
+
+
+def test_the_send_again_answer_is_the_one_the_module_reads():
+    answer = answers.send_again_answer(processes=2, threads=4)
+    assert answer.startswith(b"HTTP/1.1 000 ")      # the status only this answer has
+    header = define("WSGID_REPLAY_ATTEMPTS_HEADER").strip('"')
+    assert f"\r\n{header}: 9\r\n".encode() in answer

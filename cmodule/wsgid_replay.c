@@ -1,0 +1,135 @@
+/*
+ * wsgid_replay.c: script reloading on the module's side (see wsgid_replay.h).
+ */
+#include "apr_lib.h"
+#include "apr_strings.h"
+
+#include "httpd.h"
+#include "http_log.h"
+
+#include "wsgid_body.h"
+#include "wsgid_replay.h"
+#include "wsgid_vars.h"
+
+APLOG_USE_MODULE(wsgid);
+
+/* More than any group could ask for (processes= x threads= + 1). */
+#define ATTEMPTS_MAX 1000000
+
+void wsgid_replay_setup(wsgid_replay *replay, request_rec *r,
+                        apr_array_header_t *vars, int reloading,
+                        int chunked)
+{
+    const char *length = apr_table_get(r->headers_in, "Content-Length");
+    apr_off_t size = 0;
+    char *end;
+
+    memset(replay, 0, sizeof(*replay));
+    if (!reloading) {
+        return;
+    }
+    wsgid_vars_push(vars, "wsgid.script_mtime",
+                    wsgid_vars_usec(r->pool, r->finfo.mtime));
+    if (chunked || (length != NULL
+                    && (apr_strtoff(&size, length, &end, 10) != APR_SUCCESS
+                        || *end != '\0' || size < 0
+                        || size > WSGID_REPLAY_LIMIT))) {
+        return;     /* a body that cannot be kept: sent once, whatever happens */
+    }
+    replay->retry_ok = 1;
+    replay->body_size = (apr_size_t)size;
+    replay->body = size ? apr_palloc(r->pool, (apr_size_t)size) : NULL;
+    wsgid_vars_push(vars, "wsgid.retry_ok", "1");
+}
+
+void wsgid_replay_keep(wsgid_replay *replay, const char *data,
+                       apr_size_t len)
+{
+    /* never more than Content-Length: Apache's HTTP input filter ends the
+     * body there */
+    if (replay->retry_ok && len <= replay->body_size - replay->body_len) {
+        memcpy(replay->body + replay->body_len, data, len);
+        replay->body_len += len;
+    }
+}
+
+/* Header callback: how many attempts the daemon's answer allows. */
+static int find_attempts(void *ctx, const char *name, apr_size_t name_len,
+                         const char *value, apr_size_t value_len)
+{
+    int *attempts = ctx;
+    apr_size_t i;
+    int n = 0;
+
+    if (name_len != sizeof(WSGID_REPLAY_ATTEMPTS_HEADER) - 1
+        || strncasecmp(name, WSGID_REPLAY_ATTEMPTS_HEADER, name_len) != 0) {
+        return 0;
+    }
+    for (i = 0; i < value_len && apr_isdigit(value[i]) && n <= ATTEMPTS_MAX;
+         i++) {
+        n = n * 10 + (value[i] - '0');
+    }
+    if (i == value_len && n >= 2 && n <= ATTEMPTS_MAX) {
+        *attempts = n;
+    }
+    return 1;
+}
+
+static int keep_piece(void *ctx, const char *data, apr_size_t len)
+{
+    wsgid_replay_keep(ctx, data, len);
+    return OK;
+}
+
+/* Read what the client has not sent yet of the body into the copy. */
+static int read_rest_of_body(wsgid_replay *replay, request_rec *r)
+{
+    int status = OK;
+
+    if (replay->body_len < replay->body_size) {
+        status = wsgid_body_each(r, "", (apr_off_t)(replay->body_size
+                                                    - replay->body_len),
+                                 keep_piece, replay);
+    }
+    if (status == OK && replay->body_len < replay->body_size) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "mod_wsgid: the request body ended after %"
+                      APR_SIZE_T_FMT " of %" APR_SIZE_T_FMT " bytes",
+                      replay->body_len, replay->body_size);
+        return HTTP_BAD_REQUEST;
+    }
+    return status;
+}
+
+int wsgid_replay_prepare(wsgid_replay *replay, wsgid_exchange *x)
+{
+    request_rec *r = x->r;
+    int attempts = 3;     /* what mod_wsgi allows one process */
+
+    if (!replay->retry_ok) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "mod_wsgid: group '%s' socket %s: the daemon asked for "
+                      "the request again, which its packet did not allow; "
+                      "answering 502", x->group->name, x->group->socket_path);
+        return HTTP_BAD_GATEWAY;
+    }
+    if (replay->limit == 0) {
+        wsgid_exchange_headers(x, find_attempts, &attempts);
+        replay->limit = attempts;
+    }
+    if (replay->attempts >= replay->limit) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "mod_wsgid: group '%s' socket %s: sent %d times, and "
+                      "each time the daemon process had an older version of "
+                      "%s loaded (did it change again meanwhile?); answering "
+                      "503", x->group->name,
+                      x->group->socket_path, replay->attempts, r->filename);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  "mod_wsgid: group '%s' socket %s: %s changed since the "
+                  "daemon process loaded it; sending the request again "
+                  "(attempt %d)", x->group->name, x->group->socket_path,
+                  r->filename, replay->attempts + 1);
+    return read_rest_of_body(replay, r);
+}

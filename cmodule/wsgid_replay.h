@@ -1,0 +1,71 @@
+/*
+ * wsgid_replay.h: script reloading on the module's side (WSGIScriptReloading
+ * On, mod_wsgi's default; docs/protocol.md, "Script reloading").
+ *
+ * The packet carries the script file's mtime, which Apache's directory walk
+ * has already read (r->finfo): no system call per request.  A daemon process
+ * that loaded an older version of the script does not answer with it; it
+ * answers the status line "HTTP/1.1 000 ..." (a code no application can
+ * send, and that the head parser accepts for this alone) and is replaced,
+ * and the module sends the request again: to another process, or to the
+ * replacement, which loads the script as it is now.  mod_wsgi's daemon mode
+ * does the same with a round trip before every request body; here nothing
+ * is added to a request until a script changes.
+ *
+ * The module can send a request again only while it has the whole body:
+ * none, or a Content-Length of at most WSGID_REPLAY_LIMIT bytes, which it
+ * keeps as it sends them.  The packet says so (wsgid.retry_ok); for any
+ * other request the stale process answers with the code it has, once, and
+ * is replaced after.
+ */
+#ifndef WSGID_REPLAY_H
+#define WSGID_REPLAY_H
+
+#include "apr_tables.h"
+#include "httpd.h"
+
+#include "wsgid_exchange.h"
+
+/* The largest request body the module keeps to send again (64 KiB: forms,
+ * JSON; not uploads). */
+#define WSGID_REPLAY_LIMIT 65536
+
+/* What the daemon's "send it again" answer says in a header: how many times
+ * in all the module may send the request.  A process that had the old
+ * script loaded stops taking connections at its first "send it again", but
+ * each of its threads may hold one it took just before; so the daemon says
+ * processes x threads + 1, which no request can exhaust unless the script
+ * changes again meanwhile (mod_wsgi, with one connection per request in
+ * flight per process, tries 2 x processes + 1 times). */
+#define WSGID_REPLAY_ATTEMPTS_HEADER "Wsgid-Attempts"
+
+typedef struct {
+    int retry_ok;          /* the packet says the request may be sent again */
+    char *body;            /* the body as read from the client (retry_ok) */
+    apr_size_t body_size;  /* its Content-Length */
+    apr_size_t body_len;   /* how much of it has been read */
+    int attempts;          /* requests sent so far */
+    int limit;             /* the most that may be sent (once known) */
+} wsgid_replay;
+
+/* Push the packet's variables for script reloading, and get ready to keep
+ * the body when the request may be sent again: mod_wsgi.script_reloading
+ * always ("1" or "0"); wsgid.script_mtime and (when the body can be kept)
+ * wsgid.retry_ok when `reloading` (On, and a script file that Apache
+ * stat()ed). */
+void wsgid_replay_setup(wsgid_replay *replay, request_rec *r,
+                        apr_array_header_t *vars, int reloading,
+                        int chunked);
+
+/* Keep len bytes of the body just read from the client (retry_ok only). */
+void wsgid_replay_keep(wsgid_replay *replay, const char *data,
+                       apr_size_t len);
+
+/* The daemon answered "send it again" (x's head has status 0).  OK when the
+ * request may be sent again: the rest of the body has been read from the
+ * client and kept, and the limit of attempts is not reached.  Else the
+ * status to answer, after one log line: 502 for an answer the packet did
+ * not allow, 503 after the last attempt, 400 for a body that ends early. */
+int wsgid_replay_prepare(wsgid_replay *replay, wsgid_exchange *x);
+
+#endif /* WSGID_REPLAY_H */
