@@ -162,8 +162,10 @@ class DaemonLife:
                         reason, words)
             self.channel.send(RECYCLE, reason)
         if stop_now:
-            logger.warning("stopped accepting requests (%s); waiting for the supervisor's "
-                           "go-ahead", reason)
+            # A limit reached is routine; a request that ran past request-timeout is not.
+            (logger.warning if reason == ShutdownReason.REQUEST_TIMEOUT else logger.info)(
+                "stopped accepting requests (%s); waiting for the supervisor's go-ahead",
+                reason)
 
     def startup_timed_out(self, words):
         lines = [f"startup-timeout: this daemon process is {words}; ending it. Stack of every "
@@ -292,6 +294,7 @@ def run(group, config, listener, supervisor_pid, channel):
                              send_buffer_size=options.get("send-buffer-size", 0),
                              receive_buffer_size=options.get("receive-buffer-size", 0))
     life.pool = pool
+    _limit_accepts(pool, life, options["maximum-requests"], threads)
     _start_request_threads(pool, options.get("stack-size", 0))
     monitor.mark_ready()
     channel.send(READY)
@@ -306,6 +309,22 @@ def run(group, config, listener, supervisor_pid, channel):
     code = _stop(reason, life, pool, handler, monitor)
     interpreter.finish(server)
     return code
+
+
+def _limit_accepts(pool, life, limit, threads):
+    """maximum-requests=N: the process accepts N requests and no more, as mod_wsgi counts them.
+    Its replacement is asked for a little before (a tenth of N, at least `threads` requests
+    before), so that it is ready when this process stops taking requests at the Nth."""
+    if not limit:
+        return
+    near = max(1, limit - max(threads, limit // 10))
+    pool.limit_accepts(
+        limit, near,
+        lambda: life.ask_recycle(ShutdownReason.MAXIMUM_REQUESTS,
+                                 f"{near} of maximum-requests={limit} accepted: its replacement "
+                                 "starts now", stop_accepting=False),
+        lambda: life.ask_recycle(ShutdownReason.MAXIMUM_REQUESTS,
+                                 f"maximum-requests={limit} accepted", stop_accepting=True))
 
 
 def _start_request_threads(pool, stack_size):

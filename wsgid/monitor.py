@@ -10,9 +10,9 @@ One daemon thread per daemon process wakes about every CHECK_INTERVAL seconds an
   stuck in a preload; this thread is not);
 - once ready, asks to be recycled (never more than once) when a limit is reached:
   cpu-time-limit (the kernel's SIGXCPU, which the daemon's handler records), memory-limit
-  (resident memory, from /proc/self/statm), maximum-requests (requests finished),
-  restart-interval (time since the process started), inactivity-timeout (no request running and
-  none started or ended for that long);
+  (resident memory, from /proc/self/statm), restart-interval (time since the process started), inactivity-timeout (no request running and
+  none started or ended for that long). maximum-requests is not the monitor's: the accept
+  loop counts it exactly (the core's AcceptLoop, daemon.py);
 - once ready, at every check: a request that has run request-timeout or longer gets a stack dump of every
   thread in the log, a 504 (handler.time_out) and the process asks to be recycled at once,
   without accepting anything more.
@@ -48,7 +48,6 @@ HEARTBEAT_INTERVAL = 1.0
 class Limits:
     """The group options the monitor enforces (0 = off)."""
 
-    maximum_requests: int = 0
     restart_interval: float = 0.0
     inactivity_timeout: float = 0.0
     request_timeout: float = 0.0
@@ -57,8 +56,7 @@ class Limits:
 
     @classmethod
     def from_options(cls, options):
-        return cls(maximum_requests=options["maximum-requests"],
-                   restart_interval=options["restart-interval"],
+        return cls(restart_interval=options["restart-interval"],
                    inactivity_timeout=options["inactivity-timeout"],
                    request_timeout=options["request-timeout"],
                    startup_timeout=options["startup-timeout"],
@@ -79,10 +77,6 @@ def limit_reached(limits, now, started_at, handler, read_rss):
         if rss >= limits.memory_limit:
             return (ShutdownReason.MEMORY_LIMIT,
                     f"resident memory {rss} bytes >= memory-limit={limits.memory_limit}")
-    if limits.maximum_requests and handler.requests_finished >= limits.maximum_requests:
-        return (ShutdownReason.MAXIMUM_REQUESTS,
-                f"{handler.requests_finished} requests served, maximum-requests="
-                f"{limits.maximum_requests}")
     if limits.restart_interval and now - started_at >= limits.restart_interval:
         return (ShutdownReason.RESTART_INTERVAL,
                 f"up {now - started_at:.1f}s, restart-interval={limits.restart_interval:g}")

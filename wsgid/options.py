@@ -395,7 +395,8 @@ OPTIONS: Tuple[Option, ...] = (
     Option("stack-size", whole_number(1, C_INT_MAX, or_zero=True), 0,
            "The stack size in bytes of each request thread; 0 keeps the system's.", "524288"),
     Option("maximum-requests", _COUNT, 0,
-           "Recycle a daemon process after it has served this many requests; 0 never.", "1000"),
+           "Recycle a daemon process once it has accepted this many requests, and accept no "
+           "more (its replacement starts a little before); 0 never.", "1000"),
     Option("restart-interval", seconds(allow_zero=True), 0.0,
            "Recycle a daemon process after it has run this long; 0 never.", "3600"),
     Option("inactivity-timeout", seconds(allow_zero=True), 0.0,

@@ -54,6 +54,10 @@ class RequestThreadPool:
         for thread in self._threads:
             thread.start()
 
+    def limit_accepts(self, limit, near, limit_near, limit_reached):
+        """maximum-requests: accept `limit` connections at most (see the core's AcceptLoop)."""
+        self._loop.limit_accepts(limit, near, limit_near, limit_reached)
+
     def stop(self, finish_backlog=False):
         """Stop accepting: every thread finishes its current connection and leaves its loop.
 

@@ -97,5 +97,11 @@ cdef class AcceptLoop:
     cdef public bint finish_backlog
     cdef public int send_buffer_size
     cdef public int receive_buffer_size
+    cdef public long long accepted
+    cdef public long long accept_limit
+    cdef public long long near_limit
+    cdef public object limit_near
+    cdef public object limit_reached
 
     cdef _next_connection(self)
+    cdef _count_accept(self)

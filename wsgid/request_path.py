@@ -675,6 +675,11 @@ class AcceptLoop:
     it). Set `finish_backlog` and then `stopping`, and write to `wake_fd`'s pipe, to stop it.
     `send_buffer_size` / `receive_buffer_size`, when not 0, are set (SO_SNDBUF / SO_RCVBUF) on
     each accepted connection before `handle` gets it.
+
+    maximum-requests (limit_accepts()): the loop accepts that many connections and no more.
+    They are counted under the accept lock, so that the count is exact whatever the number of
+    threads; at the last one the loop stops by itself. Somewhat before, it calls `limit_near`
+    so that the replacement process can start while this one serves its last requests.
     """
 
     def __init__(self, listener, wake_fd, handle, allowed_uids, refuse):
@@ -689,6 +694,19 @@ class AcceptLoop:
         self.finish_backlog = False
         self.send_buffer_size = 0
         self.receive_buffer_size = 0
+        self.accepted = 0
+        self.accept_limit = 0     # maximum-requests; 0: no limit
+        self.near_limit = 0       # the accept after which limit_near() is called
+        self.limit_near = None
+        self.limit_reached = None
+
+    def limit_accepts(self, limit, near, limit_near, limit_reached):
+        """Accept `limit` connections at most; call limit_near() after the `near`th and
+        limit_reached() after the last (both with the accept lock held: be quick)."""
+        self.accept_limit = limit
+        self.near_limit = near
+        self.limit_near = limit_near
+        self.limit_reached = limit_reached
 
     def __dealloc__(self):
         # Compiled only (a C lock is freed by hand); uncompiled, Python never calls this.
@@ -720,6 +738,14 @@ class AcceptLoop:
         finally:
             release_lock(self._accept_lock)
 
+    def _count_accept(self):
+        self.accepted += 1
+        if self.accepted == self.near_limit:
+            self.limit_near()
+        if self.accepted >= self.accept_limit:
+            self.stopping = True    # this connection is the last: no thread accepts another
+            self.limit_reached()
+
     def _next_connection(self):
         """Wait for a connection or for the stop; an accepted, allowed connection or None."""
         acquire_lock(self._accept_lock)
@@ -729,7 +755,10 @@ class AcceptLoop:
             if self.stopping and not self.finish_backlog:
                 return None
             try:
-                return next_queued(self.listener, self.allowed_uids, self.refuse)
+                conn = next_queued(self.listener, self.allowed_uids, self.refuse)
+                if conn is not None and self.accept_limit:
+                    self._count_accept()
+                return conn
             except OSError as exc:
                 if self.stopping:
                     # Nobody would retry later: what is still queued is reset at the exit.

@@ -189,7 +189,7 @@ def background_get(url, results):
 
 # -- limits that recycle a process gracefully ------------------------------------------------------
 
-def test_maximum_requests_recycles_the_process_after_that_many_requests(apache):
+def test_maximum_requests_lets_a_process_accept_exactly_that_many_requests(apache):
     site = LimitsSite(apache, processes=1, threads=2, options="maximum-requests=5")
     first = site.pid_serving()
     with Clients(site) as clients:
@@ -198,8 +198,10 @@ def test_maximum_requests_recycles_the_process_after_that_many_requests(apache):
         wait_for(lambda: pids(clients) - {first}, 15, message="a new process to answer")
     assert site.stopping_reasons()[first] == "maximum_requests"
     assert clients.failures() == [], site.inst.error_log()[-3000:]
+    # Counted as the process accepts them (mod_wsgi's meaning), not checked now and then
+    # after the fact: the first process served the request that found it, and 4 more.
     served_by_first = sum(1 for status, text in clients.answers if text == str(first)) + 1
-    assert served_by_first >= 5
+    assert served_by_first == 5, served_by_first
     assert f"daemon process {first} asks to be recycled (maximum_requests)" in \
         site.inst.error_log()
 

@@ -99,6 +99,27 @@ def test_each_connection_of_an_allowed_peer_is_handled_once_until_stopped(make_s
         client.close()
 
 
+def test_an_accept_limit_is_exact_whatever_the_threads_and_warns_before_it_is_reached(
+        make_site):
+    site = make_site()
+    calls = []
+    site.loop.limit_accepts(5, 2, lambda: calls.append(("near", len(site.handled))),
+                            lambda: calls.append(("reached", site.loop.accepted)))
+    clients = [site.connect(b"r%d" % n) for n in range(8)]   # queued before any thread runs
+    site.start(threads=3)
+    wait_for(lambda: all(not t.is_alive() for t in site.threads), 5,
+             message="every thread to leave the loop at the limit")
+    assert len(site.handled) == 5 and site.loop.accepted == 5
+    assert [name for name, _ in calls] == ["near", "reached"]
+    assert calls[1] == ("reached", 5)
+    for client in clients[5:]:
+        client.settimeout(0.2)
+        with pytest.raises(TimeoutError):      # still queued: nobody accepted it
+            client.recv(1)
+    for client in clients:
+        client.close()
+
+
 def test_a_peer_that_may_not_connect_goes_to_refuse_and_never_to_handle(make_site):
     site = make_site(allowed_uids=frozenset({os.getuid() + 1}))
     site.start(threads=1)

@@ -80,17 +80,6 @@ def test_no_limit_set_means_no_recycle_ever():
     assert worker.recycles == []
 
 
-def test_maximum_requests_asks_for_a_recycle_once_the_count_is_reached():
-    monitor, worker, handler, _, _ = make_monitor(maximum_requests=5)
-    handler.requests_finished = 4
-    monitor.check(1.0)
-    assert worker.recycles == []
-    handler.requests_finished = 5
-    monitor.check(1.5)
-    monitor.check(2.0)
-    assert worker.recycles == [("maximum_requests", False)]     # asked once only
-
-
 def test_restart_interval_counts_from_the_process_start():
     monitor, worker, _, _, _ = make_monitor(restart_interval=3.0)
     monitor.check(2.9)
@@ -138,14 +127,12 @@ def test_sigxcpu_recorded_by_the_worker_becomes_a_cpu_time_limit_recycle():
 
 
 def test_limits_wait_until_the_process_is_ready():
-    monitor, worker, handler, _, _ = make_monitor(ready=False, maximum_requests=1,
-                                                  restart_interval=1.0)
-    handler.requests_finished = 3
+    monitor, worker, handler, _, _ = make_monitor(ready=False, restart_interval=1.0)
     monitor.check(5.0)
     assert worker.recycles == []
     monitor.mark_ready()
     monitor.check(5.5)
-    assert worker.recycles == [("maximum_requests", False)]
+    assert worker.recycles == [("restart_interval", False)]
 
 
 def test_startup_timeout_ends_a_process_that_is_not_ready_in_time():
@@ -177,12 +164,11 @@ def test_request_timeout_answers_the_overdue_requests_and_recycles_without_accep
 
 
 def test_a_request_timeout_after_another_recycle_was_asked_still_stops_accepting():
-    monitor, worker, handler, _, _ = make_monitor(maximum_requests=1, request_timeout=2.0)
-    handler.requests_finished = 1
+    monitor, worker, handler, _, _ = make_monitor(restart_interval=1.0, request_timeout=2.0)
     monitor.check(1.0)
     handler.requests = [request("stuck", started=1.0)]
     monitor.check(3.0)
-    assert worker.recycles == [("maximum_requests", False), ("request_timeout", True)]
+    assert worker.recycles == [("restart_interval", False), ("request_timeout", True)]
 
 
 def test_stack_dump_shows_each_threads_executing_line_and_full_id():
@@ -226,8 +212,8 @@ OPTIONS = {"maximum-requests": 7, "restart-interval": 1.5, "inactivity-timeout":
 
 
 def test_limits_are_read_from_the_group_options():
-    assert Limits.from_options(OPTIONS) == Limits(7, 1.5, 2.5, 3.5, 4.5, 99)
-    assert daemon._limits_for(dict(OPTIONS, threads=4)) == Limits(7, 1.5, 2.5, 3.5, 4.5, 99)
+    assert Limits.from_options(OPTIONS) == Limits(1.5, 2.5, 3.5, 4.5, 99)
+    assert daemon._limits_for(dict(OPTIONS, threads=4)) == Limits(1.5, 2.5, 3.5, 4.5, 99)
 
 
 def test_service_mode_keeps_only_the_limits_on_the_process_itself():
