@@ -163,6 +163,25 @@ def test_request_timeout_answers_the_overdue_requests_and_recycles_without_accep
     assert monitor.timed_out_requests == {"old", "new"}
 
 
+def test_request_timeout_with_several_threads_averages_over_them_as_mod_wsgi_4_6():
+    # A lone slow request in a process of 4 threads runs 4 x request-timeout before it is ended.
+    monitor, worker, handler, _, _ = make_monitor(request_timeout=2.0, threads=4)
+    handler.requests = [request("slow", started=0.0)]
+    monitor.check(7.9)
+    assert handler.timed_out == [] and worker.recycles == []
+    monitor.check(8.1)
+    assert handler.timed_out == ["slow"]
+    assert worker.recycles == [("request_timeout", True)]
+
+
+def test_request_timeout_ends_each_request_at_the_limit_when_every_thread_is_that_busy():
+    monitor, worker, handler, _, _ = make_monitor(request_timeout=2.0, threads=4)
+    handler.requests = [request(f"r{n}", started=0.0, thread_ident=n) for n in range(4)]
+    handler.requests.append(request("young", started=2.0, thread_ident=9))
+    monitor.check(2.1)
+    assert handler.timed_out == ["r0", "r1", "r2", "r3"]   # "young" has not run that long
+
+
 def test_a_request_timeout_after_another_recycle_was_asked_still_stops_accepting():
     monitor, worker, handler, _, _ = make_monitor(restart_interval=1.0, request_timeout=2.0)
     monitor.check(1.0)
@@ -208,12 +227,13 @@ def test_captured_stacks_cover_every_thread_outermost_first():
 
 
 OPTIONS = {"maximum-requests": 7, "restart-interval": 1.5, "inactivity-timeout": 2.5,
-           "request-timeout": 3.5, "startup-timeout": 4.5, "memory-limit": 99}
+           "request-timeout": 3.5, "startup-timeout": 4.5, "memory-limit": 99, "threads": 1}
 
 
 def test_limits_are_read_from_the_group_options():
-    assert Limits.from_options(OPTIONS) == Limits(1.5, 2.5, 3.5, 4.5, 99)
-    assert daemon._limits_for(dict(OPTIONS, threads=4)) == Limits(1.5, 2.5, 3.5, 4.5, 99)
+    assert Limits.from_options(OPTIONS) == Limits(1.5, 2.5, 3.5, 4.5, 99, threads=1)
+    assert daemon._limits_for(dict(OPTIONS, threads=4)) == Limits(1.5, 2.5, 3.5, 4.5, 99,
+                                                                   threads=4)
 
 
 def test_service_mode_keeps_only_the_limits_on_the_process_itself():
