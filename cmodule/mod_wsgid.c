@@ -132,7 +132,7 @@ typedef struct {
     const char *expanded_application_group;
     int chunked;
     apr_array_header_t *vars;            /* wsgid_wire_var */
-    int queue_start_index;               /* in vars */
+    int queue_start_index;               /* in vars, and the two after it */
     apr_size_t vars_size;
     wsgid_replay replay;                 /* WSGIScriptReloading */
     int send_again;                      /* the daemon asked for it */
@@ -250,9 +250,31 @@ static int build_variables(wsgid_request *req)
     if (req->chunked) {
         apr_table_unset(env, "CONTENT_LENGTH");
     }
+    /* mod_wsgi's own keys, as its daemon mode puts them in the environ */
     apr_table_setn(env, "mod_wsgi.script_reloading", reloading ? "1" : "0");
+    apr_table_setn(env, "mod_wsgi.callable_object", req->callable_object);
+    apr_table_setn(env, "mod_wsgi.request_handler", r->handler);
+    apr_table_setn(env, "mod_wsgi.handler_script",
+                   req->handler_script ? req->handler_script->path : "");
+    apr_table_setn(env, "mod_wsgi.listener_host",
+                   r->connection->local_addr->hostname
+                   ? r->connection->local_addr->hostname : "");
+    apr_table_setn(env, "mod_wsgi.listener_port",
+                   apr_itoa(r->pool, r->connection->local_addr->port));
+    apr_table_setn(env, "mod_wsgi.ignore_activity",
+                   req->dconf->ignore_activity == 1 ? "1" : "0");
+    if (r->connection->log_id == NULL) {
+        ap_run_generate_log_id(r->connection, NULL, &r->connection->log_id);
+    }
+    if (r->connection->log_id) {
+        apr_table_setn(env, "mod_wsgi.connection_id", r->connection->log_id);
+    }
+    /* pushed after the table (they change at each connect): a SetEnv of the
+     * same name must not make a second key, which the daemon would refuse */
+    apr_table_unset(env, "mod_wsgi.daemon_connects");
+    apr_table_unset(env, "mod_wsgi.daemon_restarts");
     req->vars = wsgid_vars_for_daemon(r, env, req->group->name,
-                                      req->expanded_application_group, 8);
+                                      req->expanded_application_group, 10);
     wsgid_vars_push(req->vars, "wsgid.callable_object",
                     req->callable_object);
     if (req->handler_script) {
@@ -269,10 +291,12 @@ static int build_variables(wsgid_request *req)
         wsgid_vars_push(req->vars, "wsgid.ignore_activity", "1");
     }
     wsgid_replay_setup(&req->replay, r, req->vars, reloading, req->chunked);
-    /* set again after connecting; the same number of digits */
+    /* these three are set again at each connect (send_request) */
     req->queue_start_index = req->vars->nelts;
     wsgid_vars_push(req->vars, "wsgid.queue_start",
                     wsgid_vars_usec(r->pool, apr_time_now()));
+    wsgid_vars_push(req->vars, "mod_wsgi.daemon_connects", "1");
+    wsgid_vars_push(req->vars, "mod_wsgi.daemon_restarts", "0");
 
     size_rv = wsgid_wire_vars_size((wsgid_wire_var *)req->vars->elts,
                                    req->vars->nelts, &req->vars_size);
@@ -357,6 +381,12 @@ static int send_request(wsgid_request *req)
 
     queue_start->value = wsgid_vars_usec(r->pool, apr_time_now());
     queue_start->value_len = strlen(queue_start->value);
+    /* mod_wsgi's counts: connect() calls for this connection, and how often the
+     * request was sent again because a process was restarting (wsgid_replay.h) */
+    queue_start[1].value = apr_itoa(r->pool, req->x.connect_attempts);
+    queue_start[1].value_len = strlen(queue_start[1].value);
+    queue_start[2].value = apr_itoa(r->pool, req->replay.attempts);
+    queue_start[2].value_len = strlen(queue_start[2].value);
     if (wsgid_wire_vars_size(vars, req->vars->nelts, &req->vars_size)
         != WSGID_WIRE_OK) {
         return HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;   /* checked in step 4 */

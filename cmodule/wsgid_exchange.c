@@ -27,6 +27,7 @@ int wsgid_exchange_connect(wsgid_exchange *x, request_rec *r,
     x->group = group;
     rv = wsgid_connect_with_retry(r->pool, group->socket_path,
                                   group->connect_timeout, &x->sock, &info);
+    x->connect_attempts = info.attempts;
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       "mod_wsgid: group '%s' socket %s: cannot connect "

@@ -36,6 +36,7 @@ typedef struct {
     /* A body send may stop when the daemon answers: only when the daemon
      * can tell the stop from the end (the body has a CONTENT_LENGTH). */
     int may_stop_when_answered;
+    int connect_attempts;                /* connect() calls it took */
 } wsgid_exchange;
 
 /* wsgid_exchange_send's "stop sending: the daemon has begun to answer". */

@@ -270,6 +270,12 @@ class RequestScope:
         """Just before the application is called: publish request_started and return the
         application to call (a subscriber may have replaced it)."""
         self.application_start = time.time()
+        # mod_wsgi's keys of a running request, set as its daemon mode sets them when the
+        # script is about to run (the ones the module knows come in the packet)
+        environ = self.environ
+        environ["mod_wsgi.script_start"] = str(int(self.application_start * 1_000_000))
+        environ["mod_wsgi.thread_id"] = self.thread_id
+        environ["mod_wsgi.thread_requests"] = self.counts.state[0]   # finished before this one
         if not self.group.event_callbacks:
             return application
         self.cpu_start = _thread_cpu_times()

@@ -47,6 +47,7 @@ time_out().
 import logging
 import time
 
+from wsgid.api import version as api_version
 from wsgid.core import RequestPath, describe_request
 from wsgid.filewrapper import FileWrapper
 from wsgid.hooks import HookRunner, describe_hook_call
@@ -82,6 +83,10 @@ class RequestHandler(RequestPath):
             "wsgi.file_wrapper": FileWrapper,
             "wsgid.process_group": group.name,
             "mod_wsgi.process_group": group.name,
+            # the same for every request (docs/api.md, "Environ keys")
+            "mod_wsgi.version": api_version,
+            # WSGIEnableSendfile has no effect: files always go to Apache with sendfile()
+            "mod_wsgi.enable_sendfile": "0",
         }
         super().__init__(base_environ, options.get("socket-timeout"),
                          options.get("queue-timeout"), errors, group.name)

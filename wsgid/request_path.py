@@ -523,6 +523,7 @@ class RequestPath:
             application_group = self._configured_application_group(environ)
         environ["mod_wsgi.application_group"] = application_group
         environ["mod_wsgi.daemon_start"] = str(int(daemon_start * 1_000_000))
+        environ["mod_wsgi.total_requests"] = self.requests_finished   # as mod_wsgi: before this one
         request_start = environ.get("wsgid.request_start")
         if request_start is not None:
             environ["mod_wsgi.request_start"] = request_start

@@ -10,7 +10,7 @@ integration tests (through mod_wsgid and through mod_proxy_uwsgi). Routes:
   /stream?mb=N           200, N MiB (default 1) from `stream_bytes`, 64 KiB per chunk, with a
                          Content-Length; memory stays flat whatever N is
   /environ               200 application/json: every environ value that is a str, bool or int,
-                         plus "wsgi.version" and "wsgi.input_terminated"
+                         plus "wsgi.version", "mod_wsgi.version" and "wsgi.input_terminated"
   /write                 200, the body sent through the write() callable, then one iterable chunk
   /file                  200, this script's own bytes through wsgi.file_wrapper
   /cookies               200 with two Set-Cookie headers ("a=1; Path=/", "b=2; Path=/")
@@ -104,6 +104,8 @@ def show_environ(environ, start_response):
     shown = {key: value for key, value in environ.items()
              if isinstance(value, (str, bool, int))}
     shown["wsgi.version"] = list(environ["wsgi.version"])
+    if "mod_wsgi.version" in environ:
+        shown["mod_wsgi.version"] = list(environ["mod_wsgi.version"])
     return text(start_response, json.dumps(shown, sort_keys=True),
                 content_type="application/json")
 

@@ -474,10 +474,12 @@ def test_send_again_resends_the_same_packet_and_body_until_a_process_answers(sit
     r = requests.post(inst.url("/app/x"), data=body, timeout=10)
     assert (r.status_code, r.text) == (200, "body")
     first, second, third = daemon.seen
+    per_connect = ("wsgid.queue_start", "mod_wsgi.daemon_connects", "mod_wsgi.daemon_restarts")
     for again in (second, third):
         assert again["body"] == body
-        assert {k: v for k, v in again["vars"].items() if k != "wsgid.queue_start"} == \
-            {k: v for k, v in first["vars"].items() if k != "wsgid.queue_start"}
+        assert {k: v for k, v in again["vars"].items() if k not in per_connect} == \
+            {k: v for k, v in first["vars"].items() if k not in per_connect}
+    assert [r["vars"]["mod_wsgi.daemon_restarts"] for r in daemon.seen] == ["0", "1", "2"]
     assert inst.error_log().count("sending the request again") >= 2
 
 

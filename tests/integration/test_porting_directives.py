@@ -459,3 +459,37 @@ def test_a_process_that_sends_itself_sigint_is_replaced_gracefully(site):
                      f"(recycled: restart_signal)" in site.error_log(), 20,
              message="the old process to finish and exit")
     assert {p.pid for p in daemons_of(site)} >= {new}
+
+
+MOD_WSGI_4_6_KEYS = {
+    # what mod_wsgi 4.6's daemon mode gives an application, whoever sets it (module or daemon)
+    "mod_wsgi.version", "mod_wsgi.process_group", "mod_wsgi.application_group",
+    "mod_wsgi.callable_object", "mod_wsgi.script_reloading", "mod_wsgi.listener_host",
+    "mod_wsgi.listener_port", "mod_wsgi.enable_sendfile", "mod_wsgi.ignore_activity",
+    "mod_wsgi.handler_script", "mod_wsgi.request_handler", "mod_wsgi.connection_id",
+    "mod_wsgi.request_id", "mod_wsgi.request_start", "mod_wsgi.queue_start",
+    "mod_wsgi.daemon_start", "mod_wsgi.script_start", "mod_wsgi.thread_id",
+    "mod_wsgi.thread_requests", "mod_wsgi.total_requests", "mod_wsgi.daemon_connects",
+    "mod_wsgi.daemon_restarts",
+}
+
+
+def test_the_environ_has_every_key_of_mod_wsgi_4_6_daemon_mode(site):
+    seen = get(site, "/app/environ").json()
+    assert MOD_WSGI_4_6_KEYS <= set(seen), sorted(MOD_WSGI_4_6_KEYS - set(seen))
+    assert seen["mod_wsgi.version"] == [4, 6, 0]         # the API level wsgid implements
+    assert (seen["mod_wsgi.process_group"], seen["mod_wsgi.callable_object"],
+            seen["mod_wsgi.request_handler"], seen["mod_wsgi.handler_script"]) == \
+        ("site", "application", "wsgi-script", "")
+    assert (seen["mod_wsgi.listener_host"], seen["mod_wsgi.listener_port"]) == \
+        ("127.0.0.1", str(site.port))
+    # this site says WSGIScriptReloading Off; nothing else here is on
+    assert (seen["mod_wsgi.script_reloading"], seen["mod_wsgi.enable_sendfile"],
+            seen["mod_wsgi.ignore_activity"]) == ("0", "0", "0")
+    assert (seen["mod_wsgi.daemon_connects"], seen["mod_wsgi.daemon_restarts"]) == ("1", "0")
+    assert seen["mod_wsgi.connection_id"]
+    assert int(seen["mod_wsgi.daemon_start"]) <= int(seen["mod_wsgi.script_start"])
+    assert seen["mod_wsgi.thread_id"] >= 1
+    assert seen["mod_wsgi.thread_requests"] >= 0 and seen["mod_wsgi.total_requests"] >= 0
+    again = get(site, "/app/environ").json()
+    assert again["mod_wsgi.total_requests"] > seen["mod_wsgi.total_requests"]
