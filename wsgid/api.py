@@ -1,9 +1,9 @@
 """The in-process API of a daemon process: mod_wsgi 4.6's `mod_wsgi` module, served by wsgid.
 
 Applications reach it as `import wsgid` (the names are attributes of the package, forwarded
-here) and, when the real mod_wsgi package is not installed, as `import mod_wsgi`: init_process()
-puts this very module into sys.modules under that name, so code written for mod_wsgi's API runs
-unchanged. docs/api.md lists every name and every event payload and how they map to mod_wsgi's.
+here) and as `import mod_wsgi`: init_process() puts this very module into sys.modules under that
+name, as mod_wsgi does with its own, so code written for mod_wsgi's API runs unchanged (also
+where the PyPI mod_wsgi package is installed). docs/api.md lists every name and every event payload and how they map to mod_wsgi's.
 
 Rules:
 - API state (subscribers, active_requests) is per application group, as mod_wsgi's is per
@@ -22,7 +22,6 @@ Rules:
 """
 
 import contextlib
-import importlib.util
 import itertools
 import logging
 import os
@@ -139,8 +138,10 @@ def server_metrics():
 
 def init_process(group_name, maximum_processes, threads_per_process, server_metrics=False):
     """In a new daemon process, before any script loads: start from a clean API state, set the
-    process values, and make `import mod_wsgi` find this module unless a real mod_wsgi package
-    is installed (the real one wins)."""
+    process values, and make `import mod_wsgi` find this module. As mod_wsgi puts its own
+    module in sys.modules before a script loads, this one wins over a `mod_wsgi` package
+    installed in the same environment (the PyPI package, which mod_wsgi-express comes in):
+    that package is not the API a script asks for."""
     global _stopping_emitted
     globals().update(process_group=group_name, maximum_processes=maximum_processes,
                      threads_per_process=threads_per_process,
@@ -150,15 +151,7 @@ def init_process(group_name, maximum_processes, threads_per_process, server_metr
     with _stopping_lock:
         _stopping_emitted = False
     _metrics.restart(threads_per_process)
-    module = sys.modules[__name__]
-    if sys.modules.get("mod_wsgi") is module:
-        return
-    try:
-        real = importlib.util.find_spec("mod_wsgi")
-    except (ImportError, ValueError):
-        real = None
-    if real is None:
-        sys.modules["mod_wsgi"] = module
+    sys.modules["mod_wsgi"] = sys.modules[__name__]
 
 
 def emit_process_stopping(shutdown_reason):

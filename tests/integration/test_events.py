@@ -8,13 +8,14 @@ and the tests read that file.
 
 import json
 import os
+import shutil
 import threading
 import time
 
 import pytest
 import requests
 
-from tests.support.apache import APPS, wait_for
+from tests.support.apache import APPS, shared_tmpdir, wait_for
 
 SITE = """
 WSGIDaemonProcess events processes={processes} threads={threads} {options}
@@ -153,8 +154,17 @@ def test_the_request_id_is_apaches_log_id_in_the_environ_and_both_logs(site):
     assert line == f"{request_id} /app/active 200"
 
 
-def test_import_mod_wsgi_is_the_wsgid_api_with_the_process_values(apache):
-    site = start_site(apache, processes=2, threads=3)
+def test_import_mod_wsgi_is_the_wsgid_api_with_the_process_values(apache, request):
+    # A mod_wsgi package on the daemons' path (the PyPI one, as mod_wsgi-express installs it)
+    # does not win: as under mod_wsgi, `import mod_wsgi` is the server's own module.
+    packages = shared_tmpdir()
+    os.makedirs(os.path.join(packages, "mod_wsgi"))
+    with open(os.path.join(packages, "mod_wsgi", "__init__.py"), "w") as f:
+        f.write("raise ImportError('the PyPI mod_wsgi package was imported')\n")
+    os.chmod(os.path.join(packages, "mod_wsgi"), 0o755)
+    os.chmod(os.path.join(packages, "mod_wsgi", "__init__.py"), 0o644)
+    request.addfinalizer(lambda: shutil.rmtree(packages, ignore_errors=True))
+    site = start_site(apache, processes=2, threads=3, options=f"python-path={packages}")
     answer = requests.get(site.url("/api"), timeout=10)
     assert answer.status_code == 200, site.inst.error_log()[-3000:]
     api = answer.json()

@@ -8,6 +8,7 @@ is answered once by the old code; WSGIScriptReloading Off keeps the old code unt
 import concurrent.futures
 import os
 import re
+import shutil
 import threading
 import time
 
@@ -107,6 +108,7 @@ def site():
         yield made
     finally:
         made.inst.cleanup()
+        shutil.rmtree(made.dir, ignore_errors=True)
 
 
 def test_the_request_after_a_change_is_answered_by_the_new_code(site):

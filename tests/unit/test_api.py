@@ -1,8 +1,6 @@
 """wsgid.api in the test process: event dispatch, request scopes, process values, the mod_wsgi
 alias and process_metrics(). The request path's use of it is in tests/integration/."""
 
-import importlib.machinery
-import importlib.util
 import logging
 import os
 import sys
@@ -259,13 +257,16 @@ def test_init_process_installs_the_mod_wsgi_alias(monkeypatch):
     assert mod_wsgi.process_group == "grp" and mod_wsgi.version == (4, 6, 0)
 
 
-def test_a_real_mod_wsgi_package_wins_over_the_alias(monkeypatch):
+def test_the_alias_wins_over_a_mod_wsgi_package_on_the_path(tmp_path, monkeypatch):
+    # The PyPI mod_wsgi package installed beside the application, as mod_wsgi-express is.
+    package = tmp_path / "mod_wsgi"
+    package.mkdir()
+    (package / "__init__.py").write_text("FROM_PYPI = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop("mod_wsgi", None)
-    real_spec = importlib.machinery.ModuleSpec("mod_wsgi", loader=None)
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: real_spec if name == "mod_wsgi" else None)
     api.init_process("grp", 1, 1)
-    assert "mod_wsgi" not in sys.modules
+    import mod_wsgi
+    assert mod_wsgi is api and not hasattr(mod_wsgi, "FROM_PYPI")
 
 
 def test_process_stopping_goes_to_event_then_shutdown_subscribers_once(caplog):
