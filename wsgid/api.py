@@ -35,6 +35,9 @@ log = logging.getLogger("wsgid.api")
 # The mod_wsgi API level this module provides (mod_wsgi.version is read by code that adapts).
 version = (4, 6, 0)
 
+# mod_wsgi.FileWrapper: the type of environ['wsgi.file_wrapper'], as in mod_wsgi.
+from wsgid.filewrapper import FileWrapper  # noqa: E402
+
 # Set by init_process() in a daemon process; None elsewhere (no daemon, no API values).
 process_group = None
 maximum_processes = None

@@ -101,8 +101,10 @@ def api(environ, start_response):
         import mod_wsgi
         mod_wsgi_is_wsgid = mod_wsgi is sys.modules["wsgid.api"]
         mod_wsgi_process_group = mod_wsgi.process_group
+        file_wrapper = mod_wsgi.FileWrapper is environ["wsgi.file_wrapper"]
     except ImportError as exc:
         mod_wsgi_is_wsgid, mod_wsgi_process_group = f"ImportError: {exc}", None
+        file_wrapper = None
     answer = {
         "process_group": wsgid.process_group,
         "application_group": wsgid.application_group,
@@ -110,6 +112,7 @@ def api(environ, start_response):
         "threads_per_process": wsgid.threads_per_process,
         "mod_wsgi_is_wsgid": mod_wsgi_is_wsgid,
         "mod_wsgi_process_group": mod_wsgi_process_group,
+        "mod_wsgi_file_wrapper_is_the_environs": file_wrapper,
         "environ": {key: value for key, value in environ.items()
                     if key.startswith(("mod_wsgi.", "wsgid.")) and isinstance(value, str)},
         "process_metrics": wsgid.process_metrics(),

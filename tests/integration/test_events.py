@@ -169,6 +169,7 @@ def test_import_mod_wsgi_is_the_wsgid_api_with_the_process_values(apache, reques
     assert answer.status_code == 200, site.inst.error_log()[-3000:]
     api = answer.json()
     assert api["mod_wsgi_is_wsgid"] is True
+    assert api["mod_wsgi_file_wrapper_is_the_environs"] is True
     assert api["process_group"] == "events" == api["mod_wsgi_process_group"]
     assert api["application_group"] == ""
     assert api["maximum_processes"] == 2 and api["threads_per_process"] == 3
