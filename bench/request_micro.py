@@ -91,10 +91,8 @@ def measure(requests, repeat):
         variables["wsgid.retry_ok"] = "1"
         # mod_wsgi's keys that the module sends (docs/api.md, "Environ keys").
         variables.update({
-            "mod_wsgi.callable_object": "application", "mod_wsgi.request_handler": "wsgi-script",
-            "mod_wsgi.handler_script": "", "mod_wsgi.listener_host": "127.0.0.1",
-            "mod_wsgi.listener_port": "8000",
-            "mod_wsgi.ignore_activity": "0", "mod_wsgi.connection_id": "ZxYwVuTsRqPoNmLk",
+            "mod_wsgi.request_handler": "wsgi-script", "mod_wsgi.listener_host": "127.0.0.1",
+            "mod_wsgi.listener_port": "8000", "mod_wsgi.connection_id": "ZxYwVuTsRqPoNmLk",
             "mod_wsgi.daemon_connects": "1", "mod_wsgi.daemon_restarts": "0"})
         packet = encode_packet(variables)
         one_round(handler, packet, 50)   # loads the script, warms the caches

@@ -250,19 +250,16 @@ static int build_variables(wsgid_request *req)
     if (req->chunked) {
         apr_table_unset(env, "CONTENT_LENGTH");
     }
-    /* mod_wsgi's own keys, as its daemon mode puts them in the environ */
+    /* mod_wsgi's own keys, as its daemon mode puts them in the environ;
+     * those the daemon knows from a wsgid.* key (callable_object,
+     * handler_script, ignore_activity) it sets itself */
     apr_table_setn(env, "mod_wsgi.script_reloading", reloading ? "1" : "0");
-    apr_table_setn(env, "mod_wsgi.callable_object", req->callable_object);
     apr_table_setn(env, "mod_wsgi.request_handler", r->handler);
-    apr_table_setn(env, "mod_wsgi.handler_script",
-                   req->handler_script ? req->handler_script->path : "");
     apr_table_setn(env, "mod_wsgi.listener_host",
                    r->connection->local_addr->hostname
                    ? r->connection->local_addr->hostname : "");
     apr_table_setn(env, "mod_wsgi.listener_port",
                    apr_itoa(r->pool, r->connection->local_addr->port));
-    apr_table_setn(env, "mod_wsgi.ignore_activity",
-                   req->dconf->ignore_activity == 1 ? "1" : "0");
     if (r->connection->log_id == NULL) {
         ap_run_generate_log_id(r->connection, NULL, &r->connection->log_id);
     }
@@ -274,7 +271,7 @@ static int build_variables(wsgid_request *req)
     apr_table_unset(env, "mod_wsgi.daemon_connects");
     apr_table_unset(env, "mod_wsgi.daemon_restarts");
     req->vars = wsgid_vars_for_daemon(r, env, req->group->name,
-                                      req->expanded_application_group, 10);
+                                      req->expanded_application_group, 9);
     wsgid_vars_push(req->vars, "wsgid.callable_object",
                     req->callable_object);
     if (req->handler_script) {
@@ -320,37 +317,13 @@ static int connect_to_group(wsgid_request *req)
     return wsgid_exchange_connect(&req->x, req->r, req->group);
 }
 
-/* Step 6 of a request sent again (wsgid_replay.h): the body kept the first
- * time. */
-static int send_kept_body(wsgid_request *req)
+/* Send a piece of the request body to the daemon: OK; DONE when the daemon
+ * has answered already (its answer is read next); else the status to end
+ * with, after one log line. */
+static int send_piece(wsgid_request *req, const char *data, apr_size_t len)
 {
-    apr_status_t rv = APR_SUCCESS;
+    apr_status_t rv = wsgid_exchange_send(&req->x, data, len);
 
-    if (req->replay.body_len) {
-        rv = wsgid_exchange_send(&req->x, req->replay.body,
-                                 req->replay.body_len);
-    }
-    if (rv != APR_SUCCESS && !wsgid_exchange_daemon_answered(rv)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, req->r,
-                      "mod_wsgid: group '%s' socket %s: cannot send the "
-                      "request body", req->group->name,
-                      req->group->socket_path);
-        return APR_STATUS_IS_TIMEUP(rv) ? HTTP_GATEWAY_TIME_OUT
-                                        : HTTP_BAD_GATEWAY;
-    }
-    wsgid_exchange_end_request(&req->x);
-    return OK;
-}
-
-/* A piece of the client's body for step 6: kept (script reloading), then
- * sent to the daemon. */
-static int send_body_piece(void *ctx, const char *data, apr_size_t len)
-{
-    wsgid_request *req = ctx;
-    apr_status_t rv;
-
-    wsgid_replay_keep(&req->replay, data, len);
-    rv = wsgid_exchange_send(&req->x, data, len);
     if (rv == APR_SUCCESS) {
         return OK;
     }
@@ -367,6 +340,31 @@ static int send_body_piece(void *ctx, const char *data, apr_size_t len)
                   "mod_wsgid: group '%s' socket %s: cannot send the request "
                   "body", req->group->name, req->group->socket_path);
     return APR_STATUS_IS_TIMEUP(rv) ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY;
+}
+
+/* A piece of the client's body for step 6: kept (script reloading), then
+ * sent. */
+static int send_body_piece(void *ctx, const char *data, apr_size_t len)
+{
+    wsgid_request *req = ctx;
+
+    wsgid_replay_keep(&req->replay, data, len);
+    return send_piece(req, data, len);
+}
+
+/* Step 6 of a request sent again (wsgid_replay.h): the body kept the first
+ * time. */
+static int send_kept_body(wsgid_request *req)
+{
+    int status = req->replay.body_len
+                 ? send_piece(req, req->replay.body, req->replay.body_len)
+                 : OK;
+
+    if (status != OK && status != DONE) {
+        return status;
+    }
+    wsgid_exchange_end_request(&req->x);
+    return OK;
 }
 
 /* Step 6: packet header and variables in one send, then the body as the

@@ -61,6 +61,13 @@ static void add_line(apr_array_header_t *lines, apr_pool_t *p,
     va_end(ap);
 }
 
+/* The WSGIConfigOrigin line before a directive: where it was written. */
+static void add_origin(apr_array_header_t *lines, apr_pool_t *p,
+                       const char *defined_at)
+{
+    add_line(lines, p, "WSGIConfigOrigin %s\n", quote_arg(p, defined_at));
+}
+
 /* The process group an alias serves when its request has no other say:
  * its own option, else the WSGIProcessGroup of its server. */
 static const char *alias_group(const wsgid_script_alias *alias)
@@ -118,8 +125,7 @@ const char *wsgid_daemon_file_text(wsgid_globals *g, apr_pool_t *p,
         const char *words = "";
         const char *word;
 
-        add_line(lines, p, "WSGIConfigOrigin %s\n",
-                 quote_arg(p, setting->defined_at));
+        add_origin(lines, p, setting->defined_at);
         while (*(word = ap_getword_conf(p, &args)) != '\0') {
             words = apr_pstrcat(p, words, " ", quote_arg(p, word), NULL);
         }
@@ -142,8 +148,7 @@ const char *wsgid_daemon_file_text(wsgid_globals *g, apr_pool_t *p,
                                 (double)group->server->timeout
                                 / APR_USEC_PER_SEC);
         }
-        add_line(lines, p, "WSGIConfigOrigin %s\n",
-                 quote_arg(p, group->defined_at));
+        add_origin(lines, p, group->defined_at);
         add_line(lines, p, "WSGIDaemonProcess %s%s\n",
                  quote_arg(p, group->name), args);
         add_line(lines, p, "WSGIDaemonSocket %s %s\n",
@@ -162,8 +167,7 @@ const char *wsgid_daemon_file_text(wsgid_globals *g, apr_pool_t *p,
         if (wsgid_is_external_group(g, group)) {
             continue;   /* that group's supervisor has its own configuration */
         }
-        add_line(lines, p, "WSGIConfigOrigin %s\n",
-                 quote_arg(p, alias->defined_at));
+        add_origin(lines, p, alias->defined_at);
         /* a Match line keeps REGEX and TARGET as written: the daemons
          * derive from TARGET which files its $N can name */
         add_line(lines, p, "%s %s %s%s%s\n",
@@ -183,8 +187,7 @@ const char *wsgid_daemon_file_text(wsgid_globals *g, apr_pool_t *p,
         if (wsgid_is_external_group(g, handler->process_group)) {
             continue;
         }
-        add_line(lines, p, "WSGIConfigOrigin %s\n",
-                 quote_arg(p, handler->defined_at));
+        add_origin(lines, p, handler->defined_at);
         add_line(lines, p, "WSGIHandlerScript %s %s%s%s\n",
                  quote_arg(p, handler->name), quote_arg(p, handler->path),
                  group_option(p, "process-group", handler->process_group),
@@ -199,8 +202,7 @@ const char *wsgid_daemon_file_text(wsgid_globals *g, apr_pool_t *p,
         if (wsgid_is_external_group(g, dir->process_group)) {
             continue;
         }
-        add_line(lines, p, "WSGIConfigOrigin %s\n",
-                 quote_arg(p, dir->defined_at));
+        add_origin(lines, p, dir->defined_at);
         add_line(lines, p, "WSGIScriptDirectory %s%s\n",
                  quote_arg(p, dir->path),
                  group_option(p, "process-group", dir->process_group));
@@ -210,8 +212,7 @@ const char *wsgid_daemon_file_text(wsgid_globals *g, apr_pool_t *p,
         const wsgid_handler_dir *dir = &APR_ARRAY_IDX(g->hook_dirs, i,
                                                       wsgid_handler_dir);
 
-        add_line(lines, p, "WSGIConfigOrigin %s\n",
-                 quote_arg(p, dir->defined_at));
+        add_origin(lines, p, dir->defined_at);
         add_line(lines, p, "WSGIHookDirectory %s\n", quote_arg(p, dir->path));
     }
     for (i = 0; i < g->import_scripts->nelts; i++) {
@@ -221,8 +222,7 @@ const char *wsgid_daemon_file_text(wsgid_globals *g, apr_pool_t *p,
         if (wsgid_is_external_group(g, script->process_group)) {
             continue;
         }
-        add_line(lines, p, "WSGIConfigOrigin %s\n",
-                 quote_arg(p, script->defined_at));
+        add_origin(lines, p, script->defined_at);
         add_line(lines, p, "WSGIImportScript %s%s%s\n",
                  quote_arg(p, script->path),
                  group_option(p, "process-group", script->process_group),
@@ -237,8 +237,7 @@ const char *wsgid_daemon_file_text(wsgid_globals *g, apr_pool_t *p,
         if (wsgid_is_external_group(g, hook->process_group)) {
             continue;
         }
-        add_line(lines, p, "WSGIConfigOrigin %s\n",
-                 quote_arg(p, hook->defined_at));
+        add_origin(lines, p, hook->defined_at);
         add_line(lines, p, "%s %s%s%s\n", wsgid_hook_directive(hook->kind),
                  quote_arg(p, hook->path),
                  group_option(p, "process-group", hook->process_group),

@@ -87,6 +87,10 @@ class RequestHandler(RequestPath):
             "mod_wsgi.version": api_version,
             # WSGIEnableSendfile has no effect: files always go to Apache with sendfile()
             "mod_wsgi.enable_sendfile": "0",
+            # unless the request is a WSGIHandlerScript's (loader.py) or under
+            # WSGIIgnoreActivity On (the core's RequestPath)
+            "mod_wsgi.handler_script": "",
+            "mod_wsgi.ignore_activity": "0",
         }
         super().__init__(base_environ, options.get("socket-timeout"),
                          options.get("queue-timeout"), errors, group.name)

@@ -288,6 +288,7 @@ class ScriptLoader:
             self.check_script_owner(path)   # (not called at all without them: the hot path)
         name = (environ.get("wsgid.callable_object") or alias.callable_object
                 or self.default_callable)
+        environ["mod_wsgi.callable_object"] = name
         if not is_callable_name(name):
             raise CallableNotFound(
                 f"WSGI callable name {name!r} for {path} is not a Python identifier "

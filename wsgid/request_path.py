@@ -581,6 +581,7 @@ class RequestPath:
             self.running_requests[request_id] = request
             if "wsgid.ignore_activity" in environ:   # WSGIIgnoreActivity On
                 request.counts_as_activity = False
+                environ["mod_wsgi.ignore_activity"] = "1"
             else:
                 self.last_activity = request.started
         return request
@@ -757,9 +758,6 @@ class AcceptLoop:
                 return None
             try:
                 conn = next_queued(self.listener, self.allowed_uids, self.refuse)
-                if conn is not None and self.accept_limit:
-                    self._count_accept()
-                return conn
             except OSError as exc:
                 if self.stopping:
                     # Nobody would retry later: what is still queued is reset at the exit.
@@ -770,5 +768,10 @@ class AcceptLoop:
                                exc, ACCEPT_ERROR_PAUSE)
                 wait_readable(-1, self.wake_fd, int(ACCEPT_ERROR_PAUSE * 1000))
                 return None
+            # Outside the accept() error handling: what the limit's callbacks raise is not an
+            # accept() failure, and the connection is accepted already.
+            if conn is not None and self.accept_limit:
+                self._count_accept()
+            return conn
         finally:
             release_lock(self._accept_lock)
