@@ -215,12 +215,29 @@ static int head_goes_as_get(request_rec *r, const wsgid_dir_config *dconf)
            || r->output_filters->frec->ftype < AP_FTYPE_PROTOCOL;
 }
 
-/* WSGIScriptReloading (On unless Off): for a script file Apache found, and
- * not for a WSGIHandlerScript (what Apache found is the file it serves). */
-static int script_reloading(const wsgid_request *req)
+/* WSGIScriptReloading (On unless Off): the modification time of the script
+ * that serves the request, in *mtime; 0 when it is not reloaded.  That is
+ * the file Apache found, or a WSGIHandlerScript's script, which mod_wsgi
+ * stat()s for each request too (what Apache found is then the file the
+ * script serves).  A handler script that cannot be stat()ed is left to the
+ * daemon, whose load of it fails with the reason. */
+static int script_reloading(const wsgid_request *req, apr_time_t *mtime)
 {
-    return req->dconf->script_reloading != 0 && req->handler_script == NULL
-           && req->r->finfo.filetype == APR_REG;
+    apr_finfo_t finfo;
+
+    if (req->dconf->script_reloading == 0) {
+        return 0;
+    }
+    if (req->handler_script != NULL) {
+        if (apr_stat(&finfo, req->handler_script->path, APR_FINFO_MTIME,
+                     req->r->pool) != APR_SUCCESS) {
+            return 0;
+        }
+        *mtime = finfo.mtime;
+        return 1;
+    }
+    *mtime = req->r->finfo.mtime;
+    return req->r->finfo.filetype == APR_REG;
 }
 
 /* Step 4: the CGI variables and wsgid.* control keys; 431 if they do
@@ -230,7 +247,8 @@ static int build_variables(wsgid_request *req)
     request_rec *r = req->r;
     apr_table_t *env = r->subprocess_env;
     wsgid_wire_size_result size_rv;
-    int reloading = script_reloading(req);
+    apr_time_t mtime = 0;
+    int reloading = script_reloading(req, &mtime);
 
     wsgid_vars_add_cgi(r, env);
     wsgid_apply_proxy_headers(r, req->dconf, env);
@@ -287,7 +305,8 @@ static int build_variables(wsgid_request *req)
     if (req->dconf->ignore_activity == 1) {
         wsgid_vars_push(req->vars, "wsgid.ignore_activity", "1");
     }
-    wsgid_replay_setup(&req->replay, r, req->vars, reloading, req->chunked);
+    wsgid_replay_setup(&req->replay, r, req->vars, reloading ? &mtime : NULL,
+                       req->chunked);
     /* these three are set again at each connect (send_request) */
     req->queue_start_index = req->vars->nelts;
     wsgid_vars_push(req->vars, "wsgid.queue_start",

@@ -102,6 +102,18 @@ static apr_array_header_t *hook_variables(request_rec *r,
     }
     wsgid_vars_push(vars, "wsgid.hook", call->function);
     wsgid_vars_push(vars, "wsgid.hook_script", script->path);
+    if (dir_config(r)->script_reloading != 0) {
+        /* WSGIScriptReloading: the daemon loads the script again when this
+         * is not the version it has (mod_wsgi reloads a hook script in
+         * place); one that cannot be stat()ed is left to the daemon's load */
+        apr_finfo_t finfo;
+
+        if (apr_stat(&finfo, script->path, APR_FINFO_MTIME, r->pool)
+            == APR_SUCCESS) {
+            wsgid_vars_push(vars, "wsgid.script_mtime",
+                            wsgid_vars_usec(r->pool, finfo.mtime));
+        }
+    }
     for (i = 0; i < 4 && call->args[i] != NULL; i += 2) {
         wsgid_vars_push(vars, call->args[i], call->args[i + 1]);
     }

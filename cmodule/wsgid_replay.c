@@ -17,19 +17,19 @@ APLOG_USE_MODULE(wsgid);
 #define ATTEMPTS_MAX 1000000
 
 void wsgid_replay_setup(wsgid_replay *replay, request_rec *r,
-                        apr_array_header_t *vars, int reloading,
-                        int chunked)
+                        apr_array_header_t *vars,
+                        const apr_time_t *script_mtime, int chunked)
 {
     const char *length = apr_table_get(r->headers_in, "Content-Length");
     apr_off_t size = 0;
     char *end;
 
     memset(replay, 0, sizeof(*replay));
-    if (!reloading) {
+    if (script_mtime == NULL) {
         return;
     }
     wsgid_vars_push(vars, "wsgid.script_mtime",
-                    wsgid_vars_usec(r->pool, r->finfo.mtime));
+                    wsgid_vars_usec(r->pool, *script_mtime));
     if (chunked || (length != NULL
                     && (apr_strtoff(&size, length, &end, 10) != APR_SUCCESS
                         || *end != '\0' || size < 0

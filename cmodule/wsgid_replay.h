@@ -49,13 +49,13 @@ typedef struct {
 } wsgid_replay;
 
 /* Push the packet's variables for script reloading, and get ready to keep
- * the body when the request may be sent again: mod_wsgi.script_reloading
- * always ("1" or "0"); wsgid.script_mtime and (when the body can be kept)
- * wsgid.retry_ok when `reloading` (On, and a script file that Apache
- * stat()ed). */
+ * the body when the request may be sent again: wsgid.script_mtime and (when
+ * the body can be kept) wsgid.retry_ok when `script_mtime` is given (the
+ * script is reloaded: WSGIScriptReloading On, and a script that was
+ * stat()ed, mod_wsgid.c). */
 void wsgid_replay_setup(wsgid_replay *replay, request_rec *r,
-                        apr_array_header_t *vars, int reloading,
-                        int chunked);
+                        apr_array_header_t *vars,
+                        const apr_time_t *script_mtime, int chunked);
 
 /* Keep len bytes of the body just read from the client (retry_ok only). */
 void wsgid_replay_keep(wsgid_replay *replay, const char *data,

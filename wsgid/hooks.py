@@ -14,6 +14,9 @@ Rules:
 - Every `error` result is one log line (with the traceback, for an exception) naming the
   directive, the script, the function and the request. The password is in no log line and not
   in the environ the script gets.
+- WSGIScriptReloading: a script whose file changed since it was loaded (the packet's
+  wsgid.script_mtime) is loaded again in place before the call (ScriptLoader.load_current), as
+  mod_wsgi reloads a hook script; the process is not replaced for it.
 - The user, password, realm and host arguments are the packet's bytes decoded as UTF-8, and a
   user name that check_password returns goes back UTF-8 encoded: mod_wsgi passes and takes them
   so. The environ and the other returned values are latin-1, as packet variables and header
@@ -107,7 +110,8 @@ class HookRunner:
         application_group = environ.get("wsgid.application_group", "")
         try:
             self.loader.check_script_owner(path)
-            module = self.loader.load(path, application_group)
+            module = self.loader.load_current(path, application_group,
+                                              environ.get("wsgid.script_mtime"))
         except ScriptError as exc:
             raise HookFailed(f"cannot run {hook}(): {exc}") from exc.__cause__
         hook_environ = self.hook_environ(environ, application_group)

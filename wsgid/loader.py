@@ -51,6 +51,7 @@ Rules:
 """
 
 import grp
+import logging
 import os
 import pwd
 import stat
@@ -67,6 +68,8 @@ try:
     from _md5 import md5 as _md5
 except ImportError:     # a Python built without it
     from hashlib import md5 as _md5
+
+log = logging.getLogger("wsgid.loader")
 
 DEFAULT_CALLABLE = "application"
 # How many SCRIPT_FILENAME spellings of file targets are remembered; past it, new ones are not.
@@ -346,13 +349,34 @@ class ScriptLoader:
         with self._lock_for(key):
             module = self._modules.get(key)
             if module is None:
-                # What the script subscribes or looks up at import belongs to its application
-                # group's API state, also when it is preloaded outside any request.
-                with api.application_group_context(application_group):
-                    module = execute_script(path, module_name(path, application_group,
-                                                              self.case_sensitive))
-                self._mtime_texts[module.__name__] = str(module.__mtime__)
-                self._modules[key] = module
+                module = self._execute(key, path, application_group)
+        return module
+
+    def load_current(self, path, application_group, reported_mtime):
+        """load(), for a hook script: one whose file changed since it was loaded (the packet's
+        wsgid.script_mtime says so, and the file agrees) is loaded again in place, as mod_wsgi
+        reloads a hook script under WSGIScriptReloading."""
+        module = self.load(path, application_group)
+        if (reported_mtime is None or reported_mtime == self._mtime_texts.get(module.__name__)
+                or not _changed_on_disk(path, module)):
+            return module
+        key = (path if self.case_sensitive else path.lower(), application_group)
+        with self._lock_for(key):
+            if self._modules.get(key) is not module:
+                return self._modules[key]     # another thread has loaded it again already
+            fresh = self._execute(key, path, application_group)
+        log.info("%s changed since it was loaded: loaded it again", path)
+        return fresh
+
+    def _execute(self, key, path, application_group):
+        """Run the script for `key` and remember it (under the key's lock)."""
+        # What the script subscribes or looks up at import belongs to its application group's
+        # API state, also when it is preloaded outside any request.
+        with api.application_group_context(application_group):
+            module = execute_script(path, module_name(path, application_group,
+                                                      self.case_sensitive))
+        self._mtime_texts[module.__name__] = str(module.__mtime__)
+        self._modules[key] = module
         return module
 
     def loaded(self):

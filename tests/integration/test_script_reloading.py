@@ -34,6 +34,16 @@ def application(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain"),
                               ("Content-Length", str(len(data)))])
     return [data]
+
+handle_request = application    # as a WSGIHandlerScript, mod_wsgi calls this one
+"""
+
+# A WSGIAccessScript: version v1 lets everyone in, any other version no one.
+ACCESS_SCRIPT = """\
+VERSION = {version!r}
+
+def allow_access(environ, host):
+    return VERSION == "v1"
 """
 
 # process-group= with application-group= preloads the script (as in mod_wsgi): every process
@@ -51,8 +61,18 @@ WSGIScriptAlias /off "{dir}/off.wsgi" process-group=reload application-group=%{G
 <Location /off>
     WSGIScriptReloading Off
 </Location>
+WSGIHandlerScript reload-handler "{dir}/handler.wsgi" process-group=reload
+WSGIScriptAlias /guarded "{dir}/guarded.wsgi" process-group=reload application-group=%{GLOBAL}
+<Location /guarded>
+    WSGIAccessScript "{dir}/access.wsgi" process-group=reload
+</Location>
+Alias /pages "{dir}/pages"
+<Directory "{dir}/pages">
+    SetHandler reload-handler
+    Require all granted
+</Directory>
 """
-NAMES = ("get", "post", "big", "load", "off")
+NAMES = ("get", "post", "big", "load", "off", "handler", "guarded", "access")
 
 
 class Site:
@@ -61,7 +81,12 @@ class Site:
         self.generation = 0
         for name in NAMES:
             self.write(name, "v1")
-        self.inst = ApacheInstance(SITE.replace("{dir}", self.dir))
+        os.mkdir(os.path.join(self.dir, "pages"))
+        os.chmod(os.path.join(self.dir, "pages"), 0o755)
+        with open(os.path.join(self.dir, "pages", "index.page"), "w") as page:
+            page.write("a page the handler script serves\n")
+        os.chmod(os.path.join(self.dir, "pages", "index.page"), 0o644)
+        self.inst = ApacheInstance(SITE.replace("{dir}", self.dir), extra_modules=("alias",))
 
     def write(self, name, version):
         """Replace the script with `version`, as a deploy tool does (a new file renamed over
@@ -69,7 +94,8 @@ class Site:
         hides inside the file system's timestamp granularity."""
         path = os.path.join(self.dir, f"{name}.wsgi")
         with open(path + ".new", "w") as f:
-            f.write(SCRIPT.format(version=version))
+            template = ACCESS_SCRIPT if name == "access" else SCRIPT
+            f.write(template.format(version=version))
         os.chmod(path + ".new", 0o644)
         self.generation += 1
         stamp = time.time_ns() + self.generation * 1_000_000_000
@@ -77,7 +103,8 @@ class Site:
         os.rename(path + ".new", path)
 
     def get(self, name, **kwargs):
-        r = requests.request(kwargs.pop("method", "GET"), self.inst.url(f"/{name}/"),
+        url = "/pages/index.page" if name == "handler" else f"/{name}/"
+        r = requests.request(kwargs.pop("method", "GET"), self.inst.url(url),
                              timeout=30, **kwargs)
         assert r.status_code == 200, (r.status_code, self.inst.error_log()[-3000:])
         version, pid, reloading, *rest = r.text.split()
@@ -123,6 +150,30 @@ def test_the_request_after_a_change_is_answered_by_the_new_code(site):
              message=f"the daemon processes with the old script ({old_pids}) to go")
     log = site.inst.error_log()
     assert "changed since it was loaded" in log and "script_changed" in log
+
+
+def test_a_changed_handler_script_answers_the_next_request_with_new_code(site):
+    # mod_wsgi checks a WSGIHandlerScript's script for changes at each request too
+    site.wait_for_two_daemons()
+    assert site.get("handler")[:1] == ("v1",)
+    site.write("handler", "v2")
+    version, _, reloading, _ = site.get("handler")
+    assert (version, reloading) == ("v2", "1")
+    assert all(site.get("handler")[0] == "v2" for _ in range(10))
+
+
+def test_a_changed_hook_script_decides_the_next_request(site):
+    # mod_wsgi loads a changed hook script again; the daemon processes are not replaced for it
+    site.wait_for_two_daemons()
+    pids = site.daemon_pids()
+    assert site.get("guarded")[0] == "v1"
+    site.write("access", "v2")
+    answer = requests.get(site.inst.url("/guarded/"), timeout=30)
+    assert answer.status_code == 403, answer.status_code
+    site.write("access", "v1")
+    assert site.get("guarded")[0] == "v1"
+    assert site.daemon_pids() == pids
+    assert "access.wsgi changed since it was loaded: loaded it again" in site.inst.error_log()
 
 
 def test_a_post_with_a_small_body_is_sent_again_whole_to_the_new_code(site):
