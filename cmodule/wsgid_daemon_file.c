@@ -6,6 +6,8 @@
  * name the user's file; and FILE.children, the Apache children alive when a
  * new generation is configured.  wsgid_supervisor.c writes them.
  */
+#include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "apr_lib.h"
@@ -15,6 +17,9 @@
 #include "http_config.h"
 #include "http_core.h"
 #include "ap_mpm.h"
+#include "ap_release.h"
+#include "util_cfgtree.h"
+#include "http_log.h"
 #include "scoreboard.h"
 #include "unixd.h"
 
@@ -95,9 +100,81 @@ static const char *group_option(apr_pool_t *p, const char *key,
                                                         NULL)), NULL);
 }
 
+APLOG_USE_MODULE(wsgid);
+
+/* Apache's LogLevel words, by level number (http_log.h: APLOG_EMERG 0 to
+ * APLOG_TRACE8 15); wsgid/log.py knows the same words. */
+static const char *const log_level_words[] = {
+    "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug",
+    "trace1", "trace2", "trace3", "trace4", "trace5", "trace6", "trace7",
+    "trace8"
+};
+
+/* What mod_wsgi's `apache` module tells an application about the server:
+ * the MPM's process and thread limits (at least 1).  mod_wsgi reports the
+ * most child processes used so far where the MPM knows it; here it is the
+ * limit, which does not change from one graceful restart to the next (a
+ * change restarts the daemons, wsgid/supervisor.py). */
+static void add_apache_server(apr_array_header_t *lines, apr_pool_t *p)
+{
+    int threaded = AP_MPMQ_NOT_SUPPORTED, forked = AP_MPMQ_NOT_SUPPORTED;
+    int threads = 0, processes = 0;
+
+    if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) == APR_SUCCESS
+        && threaded != AP_MPMQ_NOT_SUPPORTED) {
+        ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
+    }
+    if (ap_mpm_query(AP_MPMQ_IS_FORKED, &forked) == APR_SUCCESS
+        && forked != AP_MPMQ_NOT_SUPPORTED) {
+        ap_mpm_query(AP_MPMQ_MAX_DAEMONS, &processes);
+    }
+    add_line(lines, p, "WSGIApacheServer %s %d.%d.%d %s %s %d %d\n",
+             quote_arg(p, ap_get_server_description()),
+             AP_SERVER_MAJORVERSION_NUMBER, AP_SERVER_MINORVERSION_NUMBER,
+             AP_SERVER_PATCHLEVEL_NUMBER, quote_arg(p, ap_show_mpm()),
+             quote_arg(p, ap_get_server_built()),
+             processes > 0 ? processes : 1, threads > 0 ? threads : 1);
+}
+
+/* The main server's ErrorLogFormat as written, or NULL for Apache's default:
+ * the daemons format their lines with it (wsgid/log_format.py).  The core
+ * keeps only its parsed form, so the directive is looked up in the
+ * configuration tree, as mod_info reads it: outside <VirtualHost>, in the
+ * sections Apache kept (an <IfModule> whose condition failed left nothing in
+ * the tree), the last one that is not a connection or request format. */
+static const char *main_error_log_format(apr_pool_t *p,
+                                         const ap_directive_t *node,
+                                         const char *found)
+{
+    for (; node != NULL; node = node->next) {
+        const char *args, *first;
+
+        if (strcasecmp(node->directive, "<VirtualHost") == 0) {
+            continue;
+        }
+        if (node->first_child != NULL) {
+            found = main_error_log_format(p, node->first_child, found);
+            continue;
+        }
+        if (strcasecmp(node->directive, "ErrorLogFormat") != 0) {
+            continue;
+        }
+        args = node->args;
+        first = ap_getword_conf(p, &args);
+        if (strcasecmp(first, "connection") != 0
+            && strcasecmp(first, "request") != 0) {
+            found = first;
+        }
+    }
+    return found;
+}
+
 const char *wsgid_daemon_file_text(wsgid_globals *g, apr_pool_t *p,
                                    server_rec *s)
 {
+    const char *error_log_format = main_error_log_format(p, ap_conftree,
+                                                         NULL);
+    int level = ap_get_server_module_loglevel(s, APLOG_MODULE_INDEX);
     apr_array_header_t *lines = apr_array_make(p, 16, sizeof(const char *));
     wsgid_dir_config *main_dir = ap_get_module_config(s->lookup_defaults,
                                                       &wsgid_module);
@@ -116,6 +193,14 @@ const char *wsgid_daemon_file_text(wsgid_globals *g, apr_pool_t *p,
     else {
         add_line(lines, p, "WSGIApacheUser %ld %ld\n", (long)geteuid(),
                  (long)getegid());
+    }
+    add_apache_server(lines, p);
+    /* the main server's level for this module: LogLevel, or LogLevel wsgi:X */
+    add_line(lines, p, "LogLevel %s\n", log_level_words[
+        level < 0 ? APLOG_WARNING : level > APLOG_TRACE8 ? APLOG_TRACE8 : level]);
+    if (error_log_format != NULL && *error_log_format != '\0') {
+        add_line(lines, p, "ErrorLogFormat %s\n",
+                 quote_arg(p, error_log_format));
     }
     /* settings of the daemons' Python, as written (wsgid_settings.c) */
     for (i = 0; i < g->settings->nelts; i++) {

@@ -14,7 +14,8 @@ __version__ = "0.1.0"
 _API_NAMES = frozenset({
     "subscribe_events", "subscribe_shutdown", "active_requests", "request_data",
     "process_group", "application_group", "maximum_processes", "threads_per_process",
-    "process_metrics", "server_metrics", "event_callbacks", "shutdown_callbacks",
+    "process_metrics", "server_metrics", "request_metrics", "event_callbacks",
+    "shutdown_callbacks",
     "FileWrapper",
 })
 

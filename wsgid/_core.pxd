@@ -3,7 +3,7 @@
 # _core.pyx and _core_conn.pxi.
 
 cimport cython
-from wsgid.native cimport POLLHUP, POLLIN, POLLOUT, poll, pollfd
+from wsgid.native cimport POLLHUP, POLLIN, POLLOUT, monotonic, poll, pollfd
 
 
 cdef class InputStream:
@@ -13,6 +13,8 @@ cdef class InputStream:
     cdef long long _unreceived  # body bytes still on the socket; -1: until EOF
     cdef bint _eof
     cdef readonly long long bytes_read
+    cdef readonly long long reads   # recv() calls for the body (mod_wsgi's input_reads)
+    cdef readonly double read_time  # seconds spent in them (input_time)
 
     cdef bytes _recv_body(self, Py_ssize_t size)
     cdef bytes _take(self, Py_ssize_t size)

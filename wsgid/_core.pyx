@@ -477,15 +477,23 @@ cdef class InputStream:
             self._unreceived = -1
         self._eof = self._unreceived == 0
         self.bytes_read = 0
+        self.reads = 0
+        self.read_time = 0.0
 
     cdef bytes _recv_body(self, Py_ssize_t size):
         """Up to `size` more body bytes from the socket; b'' at the end of the body."""
         cdef bytes data
+        cdef double started
         if self._eof:
             return b""
         if self._unreceived >= 0 and size > self._unreceived:
             size = self._unreceived
-        data = self._recv(size)
+        started = monotonic()
+        self.reads += 1
+        try:
+            data = self._recv(size)
+        finally:
+            self.read_time += monotonic() - started
         if len(data) == 0:
             self._eof = True
             if self._unreceived > 0:

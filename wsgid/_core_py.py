@@ -20,6 +20,7 @@ import re
 import select
 import socket
 import struct
+import time
 
 __all__ = [
     "ProtocolError",
@@ -449,6 +450,8 @@ class InputStream:
         self._buffer = bytearray(prebuffered)
         self._eof = length is not None and self._unreceived == 0
         self.bytes_read = 0
+        self.reads = 0          # recv() calls for the body (mod_wsgi's input_reads)
+        self.read_time = 0.0    # seconds spent in them (input_time)
 
     @property
     def received_all(self):
@@ -461,7 +464,12 @@ class InputStream:
             return b""
         if self._unreceived is not None:
             size = min(size, self._unreceived)
-        data = self._sock.recv(size)
+        started = time.monotonic()
+        self.reads += 1
+        try:
+            data = self._sock.recv(size)
+        finally:
+            self.read_time += time.monotonic() - started
         if not data:
             self._eof = True
             if self._unreceived:

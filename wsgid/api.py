@@ -29,11 +29,13 @@ import resource
 import sys
 import threading
 import time
+import types
 
 log = logging.getLogger("wsgid.api")
 
-# The mod_wsgi API level this module provides (mod_wsgi.version is read by code that adapts).
-version = (4, 6, 0)
+# The mod_wsgi API level this module provides (mod_wsgi.version is read by code that adapts):
+# every name of mod_wsgi 4.8's module (4.9's is the same), request_metrics() the last to come.
+version = (4, 8, 0)
 
 # mod_wsgi.FileWrapper: the type of environ['wsgi.file_wrapper'], as in mod_wsgi.
 from wsgid.filewrapper import FileWrapper  # noqa: E402
@@ -131,20 +133,37 @@ def server_metrics():
     """None unless the group has server-metrics=On (mod_wsgi's answer when it is off). With it
     on: mod_wsgi's keys for what a wsgid daemon can see. Apache's scoreboard is not visible to
     it, so the one process listed is this daemon process and its workers are its request
-    threads (docs/api.md)."""
+    threads, each with the scoreboard's keys for its last request (docs/api.md)."""
     if not _server_metrics_enabled:
         return None
     return _metrics.server_snapshot(maximum_processes, threads_per_process)
 
 
+def request_metrics():
+    """mod_wsgi 4.8's request metrics of this process over a sample period: the first call
+    starts recording and returns {}; each later call returns what happened since the call
+    before it (the period's request count, throughput, capacity utilisation, average and
+    bucketed server, queue, daemon and application times, CPU and memory) and starts the next
+    period (docs/api.md)."""
+    return _sampler.report()
+
+
+def current_environ():
+    """The environ of the request this thread is serving, or None (log.py's `[client ...]`)."""
+    scope = getattr(_local, "scope", None)
+    return scope.environ if scope is not None else None
+
+
 # -- hooks for the daemon process (its lifecycle) ----------------------------------------------
 
-def init_process(group_name, maximum_processes, threads_per_process, server_metrics=False):
+def init_process(group_name, maximum_processes, threads_per_process, server_metrics=False,
+                 apache=None):
     """In a new daemon process, before any script loads: start from a clean API state, set the
-    process values, and make `import mod_wsgi` find this module. As mod_wsgi puts its own
-    module in sys.modules before a script loads, this one wins over a `mod_wsgi` package
-    installed in the same environment (the PyPI package, which mod_wsgi-express comes in):
-    that package is not the API a script asks for."""
+    process values, and make `import mod_wsgi` find this module and `import apache` mod_wsgi's
+    module about the server (from `apache`, a config.ApacheServer; None in external mode). As
+    mod_wsgi puts its own module in sys.modules before a script loads, this one wins over a
+    `mod_wsgi` package installed in the same environment (the PyPI package, which
+    mod_wsgi-express comes in): that package is not the API a script asks for."""
     global _stopping_emitted
     globals().update(process_group=group_name, maximum_processes=maximum_processes,
                      threads_per_process=threads_per_process,
@@ -154,7 +173,21 @@ def init_process(group_name, maximum_processes, threads_per_process, server_metr
     with _stopping_lock:
         _stopping_emitted = False
     _metrics.restart(threads_per_process)
+    _sampler.restart(threads_per_process)
     sys.modules["mod_wsgi"] = sys.modules[__name__]
+    sys.modules["apache"] = apache_module(apache)
+
+
+def apache_module(server):
+    """mod_wsgi's `apache` module: what an application may know of the Apache in front of it.
+    The MPM's limits follow mod_wsgi's rules (mod_wsgid computes them); in external mode no one
+    Apache is known, and every value is None."""
+    module = types.ModuleType("apache", "The Apache httpd that runs this daemon process "
+                                        "(mod_wsgi's apache module, served by wsgid).")
+    for name in ("version", "description", "mpm_name", "build_date", "maximum_processes",
+                 "threads_per_process"):
+        setattr(module, name, getattr(server, name) if server is not None else None)
+    return module
 
 
 def emit_process_stopping(shutdown_reason):
@@ -272,12 +305,16 @@ class RequestScope:
         environ["mod_wsgi.script_start"] = str(int(self.application_start * 1_000_000))
         environ["mod_wsgi.thread_id"] = self.thread_id
         environ["mod_wsgi.thread_requests"] = self.counts.state[0]   # finished before this one
+        if _server_metrics_enabled:
+            self.counts.board_request_started(environ, self.application_start)
         if not self.group.event_callbacks:
             return application
         self.cpu_start = _thread_cpu_times()
         payload = {
             "request_id": self.request_id,
             "thread_id": self.thread_id,
+            "daemon_connects": _whole_number(environ.get("mod_wsgi.daemon_connects")),
+            "daemon_restarts": _whole_number(environ.get("mod_wsgi.daemon_restarts")),
             "request_start": self.request_start,
             "queue_start": self.queue_start,
             "daemon_start": self.daemon_start,
@@ -314,12 +351,19 @@ class RequestScope:
                 "request_data": self.data,
             }, self.group.event_callbacks)
 
-    def request_finished(self, status, input_length, output_length, output_writes, output_time):
+    def request_finished(self, status, input_length, input_reads, input_time, output_length,
+                         output_writes, output_time):
         """After the response is complete and the iterable closed."""
-        if not self.group.event_callbacks:
+        if not (self.group.event_callbacks or _sampler.recording or _server_metrics_enabled):
             return
         finish = time.time()
         start = self.application_start if self.application_start is not None else finish
+        if _sampler.recording:
+            _sampler.record(self, start, finish)
+        if _server_metrics_enabled:
+            self.counts.board_request_finished(output_length, finish)
+        if not self.group.event_callbacks:
+            return
         payload = {
             "request_id": self.request_id,
             "thread_id": self.thread_id,
@@ -331,6 +375,8 @@ class RequestScope:
             "application_time": max(0.0, finish - start),
             "status": status,
             "input_length": input_length,
+            "input_reads": input_reads,
+            "input_time": input_time,
             "output_length": output_length,
             "output_writes": output_writes,
             "output_time": output_time,
@@ -341,6 +387,11 @@ class RequestScope:
             payload["cpu_user_time"] = max(0.0, user - self.cpu_start[0])
             payload["cpu_system_time"] = max(0.0, system - self.cpu_start[1])
         _deliver("request_finished", payload, self.group.event_callbacks)
+
+
+def _whole_number(text):
+    """A count mod_wsgid sends as text (mod_wsgi.daemon_connects): an int, 0 when absent."""
+    return int(text) if text and text.isascii() and text.isdigit() else 0
 
 
 def _deliver(name, payload, callbacks):
@@ -368,12 +419,29 @@ class _ThreadCounts:
     attribute store per change, so a request costs no lock and a reader (snapshot) always sees
     a consistent (requests, busy seconds, start of the running request or None)."""
 
-    __slots__ = ("thread_id", "generation", "state")
+    __slots__ = ("thread_id", "generation", "state", "board")
 
     def __init__(self, thread_id, generation):
         self.thread_id = thread_id
         self.generation = generation
         self.state = (0, 0.0, None)
+        # With server-metrics on, Apache's scoreboard keys for the thread's last request:
+        # (bytes_served, start_time, stop_time, client, request, vhost).
+        self.board = (0, 0.0, 0.0, "", "", "")
+
+    def board_request_started(self, environ, now):
+        served, _, stop, _, _, _ = self.board
+        # the request line as Apache's scoreboard keeps it: at most 63 characters
+        uri = environ.get("REQUEST_URI") or \
+            environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        line = " ".join(filter(None, (environ.get("REQUEST_METHOD"), uri,
+                                      environ.get("SERVER_PROTOCOL"))))[:63]
+        self.board = (served, now, stop, environ.get("REMOTE_ADDR", ""), line,
+                      environ.get("SERVER_NAME", ""))
+
+    def board_request_finished(self, output_length, now):
+        served, start, _, client, line, vhost = self.board
+        self.board = (served + output_length, start, now, client, line, vhost)
 
     def request_began(self):
         requests, busy, _ = self.state
@@ -400,6 +468,11 @@ class _Metrics:
             self.restart_time = time.time()
             self.request_threads = request_threads
             self._threads = []
+
+    def thread_numbers(self):
+        """The numbers of the request threads that have served a request."""
+        with self._lock:
+            return [counts.thread_id for counts in self._threads]
 
     def counts_for(self, thread_id):
         counts = _ThreadCounts(thread_id, self.generation)
@@ -442,17 +515,28 @@ class _Metrics:
         return values
 
     def server_snapshot(self, process_limit, thread_limit):
-        """server_metrics() with it on: mod_wsgi's scoreboard keys, this process only."""
+        """server_metrics() with it on: mod_wsgi's scoreboard keys, this process only, one
+        worker for each request thread (those that have not served yet are waiting, '_')."""
         now = time.time()
         with self._lock:
-            threads = list(self._threads)
+            threads = sorted(self._threads, key=lambda counts: counts.thread_id)
         workers = []
-        for counts in sorted(threads, key=lambda counts: counts.thread_id):
+        for counts in threads:
             requests, _, started = counts.state
+            served, start, stop, client, line, vhost = counts.board
             workers.append({"thread_num": counts.thread_id, "generation": self.generation,
                             # Apache's scoreboard letters: '_' waiting, 'W' serving a request.
                             "status": "W" if started is not None else "_",
-                            "access_count": requests})
+                            "access_count": requests, "bytes_served": served,
+                            "start_time": start, "stop_time": stop,
+                            "last_used": max(start, stop), "client": client, "request": line,
+                            "vhost": vhost})
+        next_number = threads[-1].thread_id + 1 if threads else 1
+        for number in range(next_number, next_number + (thread_limit or 0) - len(workers)):
+            workers.append({"thread_num": number, "generation": self.generation, "status": "_",
+                            "access_count": 0, "bytes_served": 0, "start_time": 0.0,
+                            "stop_time": 0.0, "last_used": 0.0, "client": "", "request": "",
+                            "vhost": ""})
         return {
             "server_limit": process_limit,
             "thread_limit": thread_limit,
@@ -466,6 +550,110 @@ class _Metrics:
         }
 
 
+# request_metrics(): a duration lands in the first bucket whose bound it does not exceed:
+# 5 ms, 10 ms, 20 ms, ... 40.96 s (14 bounds, each twice the one before), then one bucket for
+# longer ones. mod_wsgi's lists have 16 entries, the last always 0; so do these, so that code
+# written against mod_wsgi's lists indexes them the same way.
+BUCKET_BOUNDS = tuple(0.005 * 2 ** index for index in range(14))
+BUCKET_COUNT = 16
+
+
+def bucket_index(duration):
+    for index, bound in enumerate(BUCKET_BOUNDS):
+        if duration <= bound:
+            return index
+    return len(BUCKET_BOUNDS)
+
+
+class _RequestSampler:
+    """mod_wsgi 4.8's request_metrics(): the requests of each sample period, recorded as they
+    finish once the first call has started recording (until then a request pays one attribute
+    check)."""
+
+    _TIMES = ("server_time", "queue_time", "daemon_time", "application_time")
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.restart(None)
+
+    def restart(self, request_threads):
+        with self._lock:
+            self.recording = False
+            self.request_threads = request_threads
+            self._period = None   # (wall time, cpu user, cpu system, busy time, request count)
+            self._clear()
+
+    def _clear(self):
+        self._requests = 0
+        self._totals = dict.fromkeys(self._TIMES, 0.0)
+        self._buckets = {name: [0] * BUCKET_COUNT for name in self._TIMES}
+        self._per_thread = {}
+
+    def record(self, scope, application_start, application_finish):
+        """One finished request: its server, queue, daemon and application times."""
+        request_start, queue_start = scope.request_start, scope.queue_start
+        if queue_start:
+            times = (queue_start - request_start, scope.daemon_start - queue_start,
+                     application_start - scope.daemon_start)
+        elif request_start:       # a front end that sent no queue start
+            times = (application_start - request_start, 0.0, 0.0)
+        else:                     # nor a request start: nothing before the daemon is known
+            times = (0.0, 0.0, 0.0)
+        times += (application_finish - application_start,)
+        with self._lock:
+            if not self.recording:
+                return
+            self._requests += 1
+            for name, value in zip(self._TIMES, times):
+                value = max(0.0, value)
+                self._totals[name] += value
+                self._buckets[name][bucket_index(value)] += 1
+            self._per_thread[scope.thread_id] = self._per_thread.get(scope.thread_id, 0) + 1
+
+    def report(self):
+        now = time.time()
+        cpu = os.times()
+        process = _metrics.snapshot()
+        period = (now, cpu.user, cpu.system, process["request_busy_time"],
+                  process["request_count"])
+        with self._lock:
+            previous, self._period = self._period, period
+            requests, totals, buckets = self._requests, self._totals, self._buckets
+            per_thread = self._per_thread
+            self._clear()
+            self.recording = True
+        if previous is None:
+            return {}
+        sample_period = now - previous[0]
+        maximum = self.request_threads or 1
+        thread_buckets = [per_thread.get(number, 0)
+                          for number in range(1, max([maximum, *per_thread]) + 1)]
+        request_count = process["request_count"] - previous[4]
+        result = {
+            "pid": os.getpid(),
+            "start_time": previous[0],
+            "stop_time": now,
+            "sample_period": sample_period,
+            "cpu_user_time": (cpu.user - previous[1]) / sample_period if sample_period else 0.0,
+            "cpu_system_time": (cpu.system - previous[2]) / sample_period
+            if sample_period else 0.0,
+            "memory_max_rss": process["memory_max_rss"],
+            "memory_rss": process["memory_rss"],
+            "request_threads_maximum": maximum,
+            "request_threads_started": len(_metrics.thread_numbers()),
+            "request_threads_active": sum(1 for count in thread_buckets if count),
+            "request_threads_buckets": thread_buckets,
+            "capacity_utilization": (process["request_busy_time"] - previous[3])
+            / sample_period / maximum if sample_period else 0.0,
+            "request_count": request_count,
+            "request_throughput": request_count / sample_period if sample_period else 0.0,
+        }
+        for name in self._TIMES:
+            result[name] = totals[name] / requests if requests else 0.0
+            result[f"{name}_buckets"] = buckets[name]
+        return result
+
+
 def _current_rss():
     """Resident set size in bytes, from /proc/self/statm (0 where there is no /proc)."""
     try:
@@ -476,3 +664,4 @@ def _current_rss():
 
 
 _metrics = _Metrics()
+_sampler = _RequestSampler()

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, FrozenSet, Iterator, List, Optional, Tuple
 
 from wsgid.errors import ConfigError
+from wsgid.log import DEFAULT_LOG_LEVEL, parse_log_level
+from wsgid.log_format import parse as parse_log_format
 from wsgid.options import (ABSOLUTE_PATH, ON_OFF, PYTHON_HOME, TEXT, InvalidValue, Kind,
                            lookup_group, lookup_user, parse_daemon_process, whole_number)
 from wsgid.sockets import SOCKET_PATH_MAX
@@ -220,12 +222,27 @@ class ServerSettings:
     newrelic_environment: Optional[str] = None  # WSGINewRelicEnvironment
     case_sensitivity: bool = True               # WSGICaseSensitivity (Off: fold script paths)
     accept_mutex: Optional[str] = None          # WSGIAcceptMutex: accepted, no effect
+    log_level: str = DEFAULT_LOG_LEVEL          # LogLevel, for the wsgi module (log.py)
+    error_log_format: Optional[str] = None      # ErrorLogFormat; None: Apache's default
 
     def group_defaults(self) -> Dict[str, object]:
         """The WSGIDaemonProcess option defaults these directives set."""
         return {"python-home": self.python_home, "server-metrics": self.server_metrics,
                 "newrelic-config-file": self.newrelic_config_file,
                 "newrelic-environment": self.newrelic_environment}
+
+
+@dataclass(frozen=True)
+class ApacheServer:
+    """What mod_wsgid tells the daemons of the Apache that runs them (WSGIApacheServer, managed
+    mode only): the values of mod_wsgi's `apache` module (api.py)."""
+
+    description: str          # ap_get_server_description(): 'Apache/2.4.57 (Debian)'
+    version: Tuple[int, int, int]
+    mpm_name: str
+    build_date: str
+    maximum_processes: int
+    threads_per_process: int
 
 
 @dataclass
@@ -249,6 +266,8 @@ class Config:
     # WSGIDefaultGroup: the group mod_wsgid starts for what mod_wsgi would run inside Apache,
     # which may serve every script (a request there has no group of its own to keep to).
     default_group: Optional[str] = None
+    # WSGIApacheServer: the Apache that runs the daemons (None in external mode: any may).
+    apache: Optional[ApacheServer] = None
 
     def scripts_for_group(self, name: str) -> List[ScriptAlias]:
         """The aliases a group may serve: those delegated to it and those naming no group (all
@@ -377,6 +396,7 @@ class _Builder:
         self.source = source
         self.running_ids = running_ids
         self.apache_ids: Optional[Tuple[int, int]] = None
+        self.apache: Optional[ApacheServer] = None
         self.socket_prefix: Optional[str] = None
         self.callable_object = DEFAULT_CALLABLE
         self.default_group: Optional[Tuple[str, int]] = None   # WSGIDefaultGroup, its line
@@ -463,6 +483,53 @@ class _Builder:
                              bad.fix or f"write {statement.name} {usage}, e.g. "
                                         f"{statement.name} {SERVER_EXAMPLES[statement.name]}"
                              ) from None
+
+    def log_level_directive(self, statement: Statement) -> None:
+        """LogLevel LEVEL [MODULE:LEVEL ...], as in Apache: the level of the wsgi module's
+        lines (mod_wsgid writes the one Apache gives it; a later line wins)."""
+        usage = "LogLevel LEVEL [wsgi:LEVEL], e.g. LogLevel info or LogLevel warn wsgi:debug"
+        if len(statement.words) < 2:
+            raise self.error(statement, "takes a level", f"write {usage}")
+        try:
+            self.server["log_level"] = parse_log_level(" ".join(statement.words[1:]))
+        except ValueError as bad:
+            raise self.error(statement, f"the value {bad}",
+                             f"write {usage}; the levels are emerg, alert, crit, error, warn, "
+                             "notice, info, debug and trace1 to trace8") from None
+
+    def error_log_format_directive(self, statement: Statement) -> None:
+        """ErrorLogFormat FORMAT, as in Apache: the shape of wsgid's lines (log_format.py). The
+        once-per-connection and once-per-request formats (`ErrorLogFormat connection|request
+        FORMAT`) are about Apache's own connections: accepted, not used."""
+        usage = 'ErrorLogFormat "[%{u}t] [%-m:%l] [pid %P] [R:%L] %M"'
+        args = statement.words[1:]
+        if len(args) == 2 and args[0].lower() in ("connection", "request"):
+            return
+        if len(args) != 1:
+            raise self.error(statement, f"takes one format, got {len(args)} arguments",
+                             f"quote the format: {usage}")
+        try:
+            parse_log_format(args[0])
+        except ValueError as bad:
+            raise self.error(statement, f"the format '{args[0]}' is wrong: {bad}",
+                             f"write it as for Apache, e.g. {usage}") from None
+        self.server["error_log_format"] = args[0]
+
+    def apache_server(self, statement: Statement) -> None:
+        """WSGIApacheServer DESCRIPTION VERSION MPM BUILD-DATE PROCESSES THREADS, written by
+        mod_wsgid."""
+        self.only_once(statement)
+        usage = ('WSGIApacheServer "Apache/2.4.57 (Debian)" 2.4.57 event '
+                 '"2023-10-21T13:41:49" 16 25')
+        description, version, mpm, built, processes, threads = self.expect_args(
+            statement, 6, usage)
+        parts = version.split(".")
+        if len(parts) != 3 or not all(part.isdigit() for part in parts) \
+                or not processes.isdigit() or not threads.isdigit():
+            raise self.error(statement, f"'{version} {processes} {threads}' is not a version "
+                                        "and two counts", f"write {usage}")
+        self.apache = ApacheServer(description, tuple(int(part) for part in parts), mpm, built,
+                                   int(processes), int(threads))
 
     def python_warnings_directive(self, statement: Statement) -> None:
         # May repeat, as -W may: the filters apply in file order, the last one winning.
@@ -774,7 +841,7 @@ class _Builder:
                       hook_scripts=hook_scripts, server=self.server_settings(),
                       default_group=self.default_group[0] if self.default_group else None,
                       handler_scripts=[script for script, _ in self.handler_scripts],
-                      hook_directories=list(self.hook_directories))
+                      hook_directories=list(self.hook_directories), apache=self.apache)
 
     def check_import_scripts(self) -> None:
         for script, line in self.import_scripts:
@@ -936,6 +1003,9 @@ def warning_option_problem(spec: str) -> Optional[str]:
 # Canonical spelling, in the order the builder reads them (file-wide ones first).
 _FILE_WIDE = {
     "WSGIApacheUser": _Builder.apache_user,
+    "WSGIApacheServer": _Builder.apache_server,
+    "LogLevel": _Builder.log_level_directive,
+    "ErrorLogFormat": _Builder.error_log_format_directive,
     "WSGISocketPrefix": _Builder.socket_prefix_directive,
     "WSGICallableObject": _Builder.callable_object_directive,
     "WSGIPythonWarnings": _Builder.python_warnings_directive,

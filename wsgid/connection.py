@@ -60,7 +60,8 @@ from wsgid.answers import (
     NOT_FOUND_RESPONSE_404,
     send_again_answer,
 )
-from wsgid.response import ErrorStream, Response
+from wsgid.log import application_stream
+from wsgid.response import Response
 
 log = logging.getLogger("wsgid.request")
 
@@ -73,7 +74,7 @@ class RequestHandler(RequestPath):
             group = config.groups[group]
         self.group = group
         options = group.options
-        errors = ErrorStream()
+        errors = application_stream()
         base_environ = {
             "wsgi.version": (1, 0),
             "wsgi.multithread": options.get("threads", 1) > 1,

@@ -225,8 +225,9 @@ def run(group, config, listener, supervisor_pid, channel):
     setproctitle(group.display_name())
     log.set_process_group(group.name)
     server = config.server
+    log.apply_settings("debug" if server.verbose_debugging else server.log_level,
+                       server.error_log_format)
     if server.verbose_debugging:
-        log.get_logger().setLevel(logging.DEBUG)
         logger.debug("WSGIVerboseDebugging On: this daemon process logs at debug level")
 
     try:
@@ -258,7 +259,9 @@ def run(group, config, listener, supervisor_pid, channel):
         logger.debug("interpreter prepared: sys.path=%s", sys.path)
         from wsgid import api
         api.init_process(group.name, options["processes"], threads,
-                         server_metrics=options.get("server-metrics", False))
+                         server_metrics=options.get("server-metrics", False),
+                         apache=config.apache)
+        log.set_request_lookup(api.current_environ)
         from wsgid.connection import RequestHandler
         handler = RequestHandler(config, group)
         # Script reloading: this process is replaced, and takes no new connection meanwhile.

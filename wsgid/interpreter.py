@@ -9,10 +9,12 @@ daemon.run() calls `prepare()` after the privilege drop and python-home=/python-
   wins, as with several -W). A filter Python refuses is one warning line, not a failed start.
 - WSGIRestrictStdin (default On) / WSGIRestrictStdout (default Off): a restricted stream is an
   object every attribute of which raises OSError ("sys.stdin access restricted by wsgid"), as
-  mod_wsgi's Restricted object does. An unrestricted sys.stdout stays the process's stdout,
-  which is the error log in managed mode (mod_wsgid starts the supervisor so); it is made line
-  buffered, so that each printed line reaches the log when it is printed, as with mod_wsgi's
-  log object. An unrestricted sys.stdin stays what the supervisor inherited.
+  mod_wsgi's Restricted object does. sys.stderr, and an unrestricted sys.stdout, become the
+  application stream of log.py, as both are mod_wsgi's log object: each printed line is one
+  line of the error log, in Apache's format at `error`, with the request's client when a
+  request thread prints it. An unrestricted sys.stdin stays what the supervisor inherited.
+- Python logging: a record of the application's that none of its own handlers takes is written
+  at its own level (log.route_application_logging), and the root logger starts at the LogLevel.
 - WSGIRestrictSignal (default On): signal.signal() is replaced by an intercept that ignores
   the registration, logs one warning line naming the signal and the caller, and returns the
   handler it was given (mod_wsgi's intercept does the same). wsgid's own handlers are installed
@@ -29,7 +31,6 @@ daemon.run() calls `prepare()` after the privilege drop and python-home=/python-
 """
 
 import atexit
-import io
 import os
 import signal
 import sys
@@ -99,6 +100,7 @@ def prepare(server, options, service_mode):
     sys.dont_write_bytecode = server.dont_write_bytecode
     apply_warning_filters(server.python_warnings)
     restrict_streams(server.restrict_stdin, server.restrict_stdout)
+    log.route_application_logging("debug" if server.verbose_debugging else server.log_level)
     if server.restrict_signal and not service_mode:
         signal.signal = SignalIntercept(original_signal, os.getpid())
     initialize_newrelic(options.get("newrelic-config-file"),
@@ -122,8 +124,7 @@ def restrict_streams(restrict_stdin, restrict_stdout):
         sys.stdin = Restricted("sys.stdin", "WSGIRestrictStdin")
     if restrict_stdout:
         sys.stdout = Restricted("sys.stdout", "WSGIRestrictStdout")
-    elif isinstance(sys.stdout, io.TextIOWrapper):
-        sys.stdout.reconfigure(line_buffering=True)
+    log.capture_standard_streams(restrict_stdout)
 
 
 def initialize_newrelic(config_file, environment):

@@ -554,8 +554,9 @@ class RequestPath:
         finally:
             if self.errors.threads_with_pending:  # an unfinished wsgi.errors line, maybe ours
                 self.errors.flush()
-        scope.request_finished(response._status_code(), body.bytes_read, response.body_bytes,
-                               response.output_writes, response.output_time)
+        scope.request_finished(response._status_code(), body.bytes_read, body.reads,
+                               body.read_time, response.body_bytes, response.output_writes,
+                               response.output_time)
 
     # -- the requests running now ---------------------------------------------------------------
 

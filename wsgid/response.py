@@ -38,7 +38,6 @@ responses (their bytes are in answers.py) and files sent with sendfile().
 import logging
 import os
 import socket
-import threading
 import time
 
 from wsgid.answers import ERROR_RESPONSE_500, GATEWAY_TIMEOUT_RESPONSE_504
@@ -46,8 +45,6 @@ from wsgid.core import FRAME_HEADER, MAX_FRAME, ConnectionLost, ResponseCore, lo
 
 log = logging.getLogger("wsgid.request")
 
-# wsgi.errors logs an unfinished line once it is this long, so that it cannot grow unbounded.
-_ERRORS_LINE_LIMIT = 65536
 # How long time_out() waits for a send in progress before it cuts the connection under it.
 _TIME_OUT_LOCK_WAIT = 0.1
 
@@ -186,59 +183,3 @@ def run_application(app, environ, sock, events=None, response=None):
         response = Response(sock, environ, events)
     respond(app, environ, response)
     return response
-
-
-class ErrorStream:
-    """wsgi.errors: a text stream whose lines go to the log at error level.
-
-    One instance serves every thread of the process (it sits in the base environ), so each
-    thread keeps its own unfinished line; flush() logs that line, and so does a line that grows
-    past _ERRORS_LINE_LIMIT characters. `threads_with_pending` counts the threads that have an
-    unfinished line, so that the request path calls flush() only when one may have (a thread's
-    own write is always counted before its own check).
-    """
-
-    encoding = "utf-8"
-    errors = "backslashreplace"
-
-    def __init__(self, logger=log):
-        self._logger = logger
-        self._local = threading.local()
-        self._count_lock = threading.Lock()
-        self.threads_with_pending = 0
-
-    def write(self, text):
-        if not isinstance(text, str):
-            raise TypeError(f"wsgi.errors takes str, not {type(text).__name__}")
-        pending = getattr(self._local, "pending", "") + text
-        *lines, rest = pending.split("\n")
-        if len(rest) >= _ERRORS_LINE_LIMIT:
-            lines.append(rest)
-            rest = ""
-        for line in lines:
-            self._logger.error("%s", line)
-        self._set_pending(rest)
-        return len(text)
-
-    def writelines(self, lines):
-        for line in lines:
-            self.write(line)
-
-    def flush(self):
-        pending = getattr(self._local, "pending", "")
-        if pending:
-            self._set_pending("")
-            self._logger.error("%s", pending)
-
-    def _set_pending(self, rest):
-        had = bool(getattr(self._local, "pending", ""))
-        self._local.pending = rest
-        if had != bool(rest):
-            with self._count_lock:
-                self.threads_with_pending += 1 if rest else -1
-
-    def writable(self):
-        return True
-
-    def isatty(self):
-        return False

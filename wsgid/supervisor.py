@@ -84,6 +84,7 @@ def main(config_path, managed_by=None):
         print(f"{config_path}: cannot read the daemon configuration: {exc.strerror or exc}",
               file=sys.stderr)
         return 2
+    log.apply_settings(config.server.log_level, config.server.error_log_format)
     # Before anything is bound or taken from the environment: the new program starts over.
     reexec_for_interpreter_flags(config.server)
     apache_children = ApacheChildren(config_path, managed_by) if managed_by is not None else None
@@ -179,7 +180,7 @@ def group_fingerprint(config, name):
     """Everything about a group that its daemon processes were started with."""
     return (config.groups[name], tuple(config.scripts_for_group(name)),
             tuple(config.import_scripts_for(name)), tuple(config.hook_scripts_for(name)),
-            config.callable_object, config.server)
+            config.callable_object, config.server, config.apache)
 
 
 def plan_reload(running, new_config):
@@ -530,6 +531,7 @@ class Supervisor:
             logger.error("reload failed, keeping the running configuration: cannot read %s: %s",
                          self.config_path, exc.strerror or exc)
             return
+        log.apply_settings(new_config.server.log_level, new_config.server.error_log_format)
         changes = interpreter_flag_changes(new_config.server)
         if changes:
             logger.warning("reload: %s of WSGIPythonOptimize/WSGIPythonHashSeed take effect only "

@@ -12,7 +12,8 @@ values, the sorted payload keys, the pid). Routes, by PATH_INFO:
   /active         200 JSON: this request's id, whether active_requests holds it (through
                   wsgid and through mod_wsgi), and whether its value is request_data()
   /api            200 JSON: the process values, the environ's mod_wsgi.* keys, process_metrics()
-                  and whether `import mod_wsgi` gives the wsgid API
+                  and whether `import mod_wsgi` gives the wsgid API; mod_wsgi's `apache` module
+  /request-metrics  200 JSON: mod_wsgi.request_metrics()
   /slow?s=N       sleeps N seconds (default 1), then 200 "slept\\n"
 anything else     404 "no route\\n"
 """
@@ -117,7 +118,17 @@ def api(environ, start_response):
                     if key.startswith(("mod_wsgi.", "wsgid.")) and isinstance(value, str)},
         "process_metrics": wsgid.process_metrics(),
     }
+    import apache
+    answer["apache"] = {name: getattr(apache, name) for name in (
+        "version", "description", "mpm_name", "build_date", "maximum_processes",
+        "threads_per_process")}
     return text(start_response, json.dumps(answer), content_type="application/json")
+
+
+def request_metrics(environ, start_response):
+    import mod_wsgi
+    return text(start_response, json.dumps(mod_wsgi.request_metrics()),
+                content_type="application/json")
 
 
 def slow(environ, start_response):
@@ -144,6 +155,7 @@ ROUTES = {
     "/wrapped": lambda environ, start_response: text(start_response, "original\n"),
     "/active": active,
     "/api": api,
+    "/request-metrics": request_metrics,
     "/slow": slow,
 }
 

@@ -86,7 +86,7 @@ def application(environ, start_response):
         "egg_cache": os.environ.get("PYTHON_EGG_CACHE"),
         "stack_size": _thread_stack_size(),
         "buffers": _connection_buffers(),
-        "server_metrics": None if metrics is None else sorted(metrics),
+        "server_metrics": metrics,
         "module_name": __name__,
         "path_info": environ.get("PATH_INFO"),
     }).encode()

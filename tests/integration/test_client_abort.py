@@ -61,7 +61,7 @@ def open_download(inst, receive_buffer=None):
 
 
 def wsgid_lines(log):
-    return [line for line in log.splitlines() if "mod_wsgid" in line or "[wsgid:" in line]
+    return [line for line in log.splitlines() if "[wsgi:" in line]
 
 
 def access_line_of_stream(inst):

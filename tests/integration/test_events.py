@@ -8,7 +8,9 @@ and the tests read that file.
 
 import json
 import os
+import re
 import shutil
+import subprocess
 import threading
 import time
 
@@ -82,7 +84,7 @@ def request_id_of(site, path="/active"):
 
 
 def test_a_request_publishes_started_response_started_and_finished_in_order(site):
-    body = os.urandom(5000)
+    body = os.urandom(300_000)    # more than the first packet: the daemon reads the rest
     answer = requests.post(site.url("/echo"), data=body, timeout=10)
     assert answer.status_code == 200 and answer.content == body
     [app_call] = [e for e in site.entries("app") if e["path"] == "/echo"]
@@ -94,7 +96,9 @@ def test_a_request_publishes_started_response_started_and_finished_in_order(site
     started = site.for_request(request_id)[0]
     assert {"request_id", "thread_id", "request_environ", "application_object",
             "request_data", "request_start", "queue_start", "daemon_start",
-            "application_start"} <= set(started["keys"])
+            "application_start", "daemon_connects", "daemon_restarts"} <= set(started["keys"])
+    # connect() attempts: more than one while the daemon was still starting
+    assert started["daemon_connects"] >= 1 and started["daemon_restarts"] == 0
     assert started["path"] == "/echo" and started["thread_id"] >= 1
     # Apache stamped the request, then queued it, then the daemon picked it up.
     assert 0 < started["request_start"] <= started["queue_start"] <= started["daemon_start"] \
@@ -106,7 +110,8 @@ def test_a_request_publishes_started_response_started_and_finished_in_order(site
     assert response_started["exception_info"] is None
 
     assert finished["status"] == 200
-    assert finished["input_length"] == 5000 and finished["output_length"] == 5000
+    assert finished["input_length"] == 300_000 and finished["output_length"] == 300_000
+    assert finished["input_reads"] >= 1 and 0 < finished["input_time"] < 10
     assert 0 <= finished["application_time"] < 10
     assert finished["cpu_user_time"] >= 0 and finished["cpu_system_time"] >= 0
     assert finished["cpu_user_time"] + finished["cpu_system_time"] <= \
@@ -190,6 +195,47 @@ def test_import_mod_wsgi_is_the_wsgid_api_with_the_process_values(apache, reques
     # used one yet.
     assert metrics["running_time"] >= 0
     assert isinstance(metrics["cpu_user_time"], float) and metrics["cpu_user_time"] >= 0
+    # mod_wsgi's apache module: the Apache in front, as `httpd -V` describes it
+    about = apache_about(site.inst)
+    module = api["apache"]
+    assert module["version"] == list(about["version"])
+    assert module["description"].startswith(f"Apache/{about['version_text']}")
+    assert module["mpm_name"] == about["mpm"] and module["build_date"] == about["built"]
+    # the test configuration: MaxRequestWorkers 100, ThreadsPerChild 25, ServerLimit 4
+    # (tests/support/apache.py)
+    assert module["threads_per_process"] == 25 and module["maximum_processes"] == 4
+
+
+def apache_about(inst):
+    """Version, MPM and build date, as the httpd binary itself reports them."""
+    text = subprocess.run(inst.httpd_cmd("-V"), capture_output=True, text=True,
+                          check=True).stdout
+    version_text = re.search(r"Server version: Apache/(\d+\.\d+\.\d+)", text).group(1)
+    return {"version": tuple(int(part) for part in version_text.split(".")),
+            "version_text": version_text,
+            "mpm": re.search(r"Server MPM:\s+(\w+)", text).group(1),
+            "built": re.search(r"Server built:\s+(.+)", text).group(1).strip()}
+
+
+def test_request_metrics_reports_each_sample_period(apache):
+    site = start_site(apache, processes=1, threads=3)
+    first = requests.get(site.url("/request-metrics"), timeout=10)
+    assert first.status_code == 200 and first.json() == {}      # recording starts now
+    for _ in range(5):
+        assert requests.get(site.url("/hello"), timeout=10).status_code == 200
+    report = requests.get(site.url("/request-metrics"), timeout=10).json()
+    # the first call's own request finished after recording began; this one has not finished
+    assert report["request_count"] == 6
+    assert report["request_threads_maximum"] == 3
+    assert 1 <= report["request_threads_active"] <= 3
+    assert sum(report["request_threads_buckets"]) == 6
+    for name in ("server_time", "queue_time", "daemon_time", "application_time"):
+        buckets = report[f"{name}_buckets"]
+        assert len(buckets) == 16 and sum(buckets) == 6, name
+        assert 0 <= report[name] < 5, name
+    assert report["request_throughput"] > 0 and 0 < report["capacity_utilization"] <= 1
+    again = requests.get(site.url("/request-metrics"), timeout=10).json()
+    assert again["request_count"] == 1 and again["start_time"] == report["stop_time"]
 
 
 def test_process_stopping_reaches_event_and_shutdown_subscribers_on_stop(site):

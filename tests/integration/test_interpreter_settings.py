@@ -141,16 +141,25 @@ def test_restrict_signal(changed, defaults):
 
 def test_verbose_debugging_and_accept_mutex(changed, defaults):
     probe(changed)
-    assert "[wsgid:debug]" in changed.log()
+    assert "[wsgi:debug]" in changed.log()
     assert "WSGIAcceptMutex flock has no effect" in changed.log()
     probe(defaults)
-    assert "[wsgid:debug]" not in defaults.log()
+    assert "[wsgi:debug]" not in defaults.log()
 
 
 def test_server_metrics(changed, defaults):
     assert probe(defaults)["server_metrics"] is None
-    assert {"server_limit", "thread_limit", "processes", "current_time"} <= set(
-        probe(changed)["server_metrics"])
+    metrics = probe(changed)["server_metrics"]
+    assert {"server_limit", "thread_limit", "processes", "current_time"} <= set(metrics)
+    [process] = metrics["processes"]
+    workers = process["workers"]
+    assert len(workers) == metrics["thread_limit"]
+    # the probe's own request, on Apache's scoreboard keys
+    [busy] = [worker for worker in workers if worker["status"] == "W"]
+    assert busy["client"] == "127.0.0.1" and busy["request"] == "GET /p/ HTTP/1.1"
+    assert busy["vhost"] == "localhost" and busy["start_time"] > 0
+    assert set(busy) == {"thread_num", "generation", "status", "access_count", "bytes_served",
+                         "start_time", "stop_time", "last_used", "client", "request", "vhost"}
 
 
 def test_case_sensitivity_off_names_the_module_by_the_lowercased_path(changed, defaults):

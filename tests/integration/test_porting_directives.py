@@ -477,7 +477,7 @@ MOD_WSGI_4_6_KEYS = {
 def test_the_environ_has_every_key_of_mod_wsgi_4_6_daemon_mode(site):
     seen = get(site, "/app/environ").json()
     assert MOD_WSGI_4_6_KEYS <= set(seen), sorted(MOD_WSGI_4_6_KEYS - set(seen))
-    assert seen["mod_wsgi.version"] == [4, 6, 0]         # the API level wsgid implements
+    assert seen["mod_wsgi.version"] == [4, 8, 0]         # the API level wsgid implements
     assert (seen["mod_wsgi.process_group"], seen["mod_wsgi.callable_object"],
             seen["mod_wsgi.request_handler"], seen["mod_wsgi.handler_script"]) == \
         ("site", "application", "wsgi-script", "")

@@ -90,7 +90,7 @@ def queued_connections(path):
 
 def reloads(inst):
     """How many reloads the supervisor has finished."""
-    return inst.error_log().count("] reloaded ")
+    return inst.error_log().count("wsgid: reloaded ")
 
 
 def graceful_and_reload(inst):

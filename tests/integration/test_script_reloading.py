@@ -116,7 +116,7 @@ class Site:
     def ready_pids(self):
         """The live daemon processes that have said they serve (their scripts are preloaded)."""
         serving = {int(pid) for pid in re.findall(
-            r"\[pid (\d+)\] \[group reload\] daemon process serving", self.inst.error_log())}
+            r"\[pid (\d+):tid \d+\] wsgid \(group reload\): daemon process serving", self.inst.error_log())}
         live = self.daemon_pids()
         return live if live <= serving else set()
 

@@ -59,7 +59,7 @@ class RunningSupervisor(SupervisorProcess):
 
     def write_config(self, groups, extra="", script=ECHO_APP):
         """groups: {name: 'option=value ...'}; each group serves `script` at /NAME."""
-        lines = []
+        lines = ["LogLevel info"]     # the lifecycle lines these tests read (default: warn)
         if ROOT:
             lines.append(f"WSGIApacheUser {APACHE_USER.pw_uid} {APACHE_USER.pw_gid}")
         for name, options in groups.items():

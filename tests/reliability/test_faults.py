@@ -35,6 +35,7 @@ import psutil
 import pytest
 
 from tests.support.apache import APPS, ApacheInstance, shared_tmpdir, wait_for
+from tests.support.error_log import group_mark
 from tests.support.faults import (FaultsDir, daemon_process_status, raw_get, read_response)
 from tests.support.procs import daemons_of, queued_on, supervisor_of
 
@@ -444,7 +445,7 @@ class BrokenSite:
 
     def starts(self, group):
         """The start times the log shows for the group, as the lines' pids in order."""
-        return re.findall(rf"\[group {re.escape(group)}\] started daemon process (\d+)",
+        return re.findall(re.escape(group_mark(group)) + r"started daemon process (\d+)",
                           self.inst.error_log())
 
     def cleanup(self):

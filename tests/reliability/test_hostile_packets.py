@@ -24,6 +24,7 @@ import struct
 import pytest
 
 from tests.support.apache import APPS, wait_for
+from tests.support.error_log import group_of, pid_mark
 from tests.support.procfs import footprint
 from tests.support.procs import run_as
 from tests.support.rawclient import exchange, flood
@@ -158,7 +159,7 @@ def daemon_pid(sup, group):
 def _group_of(sup, pid):
     for line in sup.log().splitlines():
         if f"started daemon process {pid}" in line:
-            return line.split("[group ", 1)[1].split("]", 1)[0]
+            return group_of(line)
     return None
 
 
@@ -196,7 +197,7 @@ def test_a_malformed_packet_is_closed_unanswered_with_one_log_line(served, name)
     assert reply in (b"", "reset"), reply[:200]
     assert len(lines) == 1, lines
     assert "bad request packet" in lines[0] and words in lines[0], lines[0]
-    assert f"[pid {pid}]" in lines[0]
+    assert pid_mark(pid) in lines[0]
     assert daemon_pid(served, "site") == pid      # no process died
 
 
@@ -422,11 +423,11 @@ def test_ten_thousand_bad_packets_leave_descriptors_threads_and_memory_flat(serv
     print(f"bad packets: {result}, footprint before {before}, after {after}")
     assert result == {"closed": FLOOD_PACKETS, "answered": 0, "failures": []}
     assert daemon_pid(served, "flood") == pid
-    flood_lines = [line for line in served.log().splitlines() if "[group flood]" in line
-                   and f"[pid {pid}]" in line and "bad request packet" in line]
+    flood_lines = [line for line in served.log().splitlines() if group_of(line) == "flood"
+                   and pid_mark(pid) in line and "bad request packet" in line]
     assert len(flood_lines) == FLOOD_WARM_UP + FLOOD_PACKETS
     assert not [line for line in served.log().splitlines()
-                if "[group flood]" in line and "Traceback" in line]
+                if group_of(line) == "flood" and "Traceback" in line]
     assert after.fds == before.fds
     assert after.threads == before.threads
     assert after.rss_kib - before.rss_kib <= RSS_TOLERANCE_KIB

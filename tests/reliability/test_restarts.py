@@ -88,7 +88,7 @@ class Client(threading.Thread):
 
 
 def reloads(inst):
-    return inst.error_log().count("] reloaded ")
+    return inst.error_log().count("wsgid: reloaded ")
 
 
 @pytest.mark.fault

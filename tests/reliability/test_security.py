@@ -30,6 +30,7 @@ import subprocess
 import pytest
 
 from tests.support.apache import APPS, wait_for
+from tests.support.error_log import group_mark
 from tests.support.procfs import identity
 from tests.support.procs import run_as
 from tests.support.rawclient import exchange
@@ -109,7 +110,7 @@ def daemons_of_group(sup, group):
     """The live daemon processes of one group (the supervisor logs which group each is)."""
     log = sup.log()
     started = {line.rsplit(" ", 1)[1] for line in log.splitlines()
-               if f"[group {group}] started daemon process " in line}
+               if group_mark(group) + "started daemon process " in line}
     return [p for p in sup.daemons() if str(p.pid) in started]
 
 
@@ -272,7 +273,7 @@ def test_a_live_foreign_socket_at_the_path_is_left_alone_and_a_dead_one_is_repla
         sup.daemons_serving(1)
         st = os.lstat(path)      # (the file system may give the new one the same inode number)
         assert (stat.S_IMODE(st.st_mode), st.st_uid) == (0o600, apache_user().pw_uid)
-        assert f"[group site] listening on {path}" in sup.log()
+        assert group_mark("site") + f"listening on {path}" in sup.log()
     finally:
         sup.cleanup()
 

@@ -22,6 +22,7 @@ import sys
 import psutil
 
 from tests.support.apache import APACHE_USER, RUNNING_AS_ROOT, shared_tmpdir, wait_for
+from tests.support.error_log import pid_mark
 
 
 def apache_user():
@@ -116,7 +117,8 @@ class SupervisedGroups(SupervisorProcess):
 
     def write_config(self):
         owner = apache_user()
-        lines = [f"WSGIApacheUser {owner.pw_uid} {owner.pw_gid}"]
+        # info: the lifecycle lines the tests wait for (the default is Apache's, warn)
+        lines = [f"WSGIApacheUser {owner.pw_uid} {owner.pw_gid}", "LogLevel info"]
         for name, (options, script, url) in self.groups.items():
             lines += [f"WSGIDaemonProcess {name} {options}",
                       f"WSGIDaemonSocket {name} {self.socket_path(name)}",
@@ -148,11 +150,11 @@ class SupervisedGroups(SupervisorProcess):
         def ready():
             found = self.daemons()
             log = self.log()
-            serving = all(f"[pid {p.pid}]" in log and _has_served(log, p.pid) for p in found)
+            serving = all(pid_mark(p.pid) in log and _has_served(log, p.pid) for p in found)
             return found if len(found) == count and serving else None
         return wait_for(ready, timeout, message=f"{count} serving daemon processes")
 
 
 def _has_served(log, pid):
-    return any(f"[pid {pid}]" in line and "daemon process serving" in line
+    return any(pid_mark(pid) in line and "daemon process serving" in line
                for line in log.splitlines())

@@ -21,14 +21,15 @@ def fresh_api(monkeypatch, caplog):
     monkeypatch.setattr(api, "process_group", None)
     monkeypatch.setattr(api, "maximum_processes", None)
     monkeypatch.setattr(api, "threads_per_process", None)
-    previous = sys.modules.get("mod_wsgi")
+    previous = {name: sys.modules.get(name) for name in ("mod_wsgi", "apache")}
     api.init_process("unit", 2, 4)
     yield
     api.init_process(None, None, None)
-    if previous is None:
-        sys.modules.pop("mod_wsgi", None)
-    else:
-        sys.modules["mod_wsgi"] = previous
+    for name, module in previous.items():
+        if module is None:
+            sys.modules.pop(name, None)
+        else:
+            sys.modules[name] = module
 
 
 def environ_for(path="/x", **extra):
@@ -44,7 +45,7 @@ def run_request(request_id, application_group="", application=None, environ=None
     try:
         chosen = scope.request_started(application or (lambda e, s: []))
         scope.response_started("200 OK", [("Content-Type", "text/plain")], None)
-        scope.request_finished(200, 3, 5, 1, 0.001)
+        scope.request_finished(200, 3, 2, 0.0005, 5, 1, 0.001)
     finally:
         api.end_request(scope)
     return chosen, scope
@@ -142,17 +143,20 @@ def test_without_subscribers_the_application_is_returned_unchanged():
 def test_request_payloads_have_mod_wsgis_keys_and_values():
     received, recorder = subscriber_log()
     api.subscribe_events(recorder)
-    environ = environ_for("/p")
+    environ = environ_for("/p", **{"mod_wsgi.daemon_connects": "2",
+                                   "mod_wsgi.daemon_restarts": "1"})
     run_request("r9", environ=environ)
     (_, started), (_, response), (_, finished) = received
     assert started["request_id"] == "r9" and started["request_environ"] is environ
     assert started["request_start"] == 1700000000.0 and started["queue_start"] == 1700000000.25
     assert started["daemon_start"] == 1700000000.5 and started["thread_id"] >= 1
     assert started["request_data"] is finished["request_data"]
+    assert started["daemon_connects"] == 2 and started["daemon_restarts"] == 1
     assert response == {"request_id": "r9", "response_status": "200 OK",
                         "response_headers": [("Content-Type", "text/plain")],
                         "exception_info": None, "request_data": started["request_data"]}
     assert finished["status"] == 200 and finished["input_length"] == 3
+    assert finished["input_reads"] == 2 and finished["input_time"] == 0.0005
     assert finished["output_length"] == 5 and finished["output_writes"] == 1
     assert finished["application_finish"] >= finished["application_start"]
     assert finished["application_time"] == pytest.approx(
@@ -183,6 +187,7 @@ def test_missing_times_are_zero_as_in_mod_wsgi():
     run_request("r1", environ={"PATH_INFO": "/", "wsgid.queue_start": "12x"})
     started = received[0][1]
     assert started["request_start"] == 0.0 and started["queue_start"] == 0.0
+    assert started["daemon_connects"] == 0 and started["daemon_restarts"] == 0
 
 
 # -- request_data and active_requests ------------------------------------------------------------
@@ -254,7 +259,7 @@ def test_init_process_installs_the_mod_wsgi_alias(monkeypatch):
     api.init_process("grp", 1, 1)
     import mod_wsgi
     assert mod_wsgi is api
-    assert mod_wsgi.process_group == "grp" and mod_wsgi.version == (4, 6, 0)
+    assert mod_wsgi.process_group == "grp" and mod_wsgi.version == (4, 8, 0)
 
 
 def test_the_alias_wins_over_a_mod_wsgi_package_on_the_path(tmp_path, monkeypatch):
@@ -332,3 +337,76 @@ def test_process_metrics_counts_requests_and_reports_the_process():
     assert after["current_time"] >= after["restart_time"]
     assert set(after) >= {"cpu_user_time", "cpu_system_time", "running_time"}
     assert api.server_metrics() is None
+
+
+# -- request_metrics(), server_metrics(), the apache module ---------------------------------------
+
+def test_buckets_double_from_5ms_and_keep_mod_wsgis_length():
+    assert [api.bucket_index(d) for d in (0.0, 0.005, 0.0051, 0.01, 0.02, 40.96, 41.0, 1e9)] == \
+        [0, 0, 1, 1, 2, 13, 14, 14]
+    assert api.BUCKET_COUNT == 16
+
+
+def test_request_metrics_starts_recording_at_its_first_call_then_reports_each_period():
+    run_request("before")                       # not recorded: nobody asked yet
+    assert api.request_metrics() == {}
+    # request start, queue start (250 ms later) and daemon start (250 ms after that)
+    environ = environ_for()
+    run_request("r1", environ=environ)
+    _, scope = run_request("r2", environ=environ)
+    report = api.request_metrics()
+    assert report["request_count"] == 2 and report["pid"] == os.getpid()
+    assert report["stop_time"] - report["start_time"] == pytest.approx(report["sample_period"])
+    assert report["request_throughput"] == pytest.approx(2 / report["sample_period"])
+    assert report["server_time"] == pytest.approx(0.25)
+    assert report["queue_time"] == pytest.approx(0.25)
+    assert report["server_time_buckets"][api.bucket_index(0.25)] == 2
+    assert report["queue_time_buckets"][api.bucket_index(0.25)] == 2
+    # the daemon start was long before the application started: the last bucket
+    assert report["daemon_time_buckets"][14] == 2
+    assert sum(report["application_time_buckets"]) == 2
+    assert report["request_threads_maximum"] == 4 and report["request_threads_started"] == 1
+    assert report["request_threads_active"] == 1
+    # by thread number (this test thread's, which earlier tests may have numbered already)
+    expected = [0] * max(4, scope.thread_id)
+    expected[scope.thread_id - 1] = 2
+    assert report["request_threads_buckets"] == expected
+    assert 0 <= report["capacity_utilization"] <= 1
+    assert report["cpu_user_time"] >= 0 and report["memory_rss"] > 0
+    # the next period starts empty
+    quiet = api.request_metrics()
+    assert quiet["request_count"] == 0 and quiet["server_time"] == 0.0
+    assert sum(quiet["application_time_buckets"]) == 0
+
+
+def test_server_metrics_gives_every_request_thread_the_scoreboard_keys(monkeypatch):
+    api.init_process("unit", 2, 3, server_metrics=True)
+    environ = environ_for("/page?x=1", REQUEST_URI="/page?x=1", SERVER_PROTOCOL="HTTP/1.1",
+                          REMOTE_ADDR="192.0.2.7", SERVER_NAME="shop.example")
+    _, scope = run_request("r1", environ=environ)
+    metrics = api.server_metrics()
+    assert (metrics["server_limit"], metrics["thread_limit"]) == (2, 3)
+    [process] = metrics["processes"]
+    assert process["pid"] == os.getpid()
+    first, *idle = process["workers"]
+    assert first["thread_num"] == scope.thread_id and first["status"] == "_"
+    assert first["access_count"] == 1 and first["bytes_served"] == 5
+    assert first["client"] == "192.0.2.7" and first["vhost"] == "shop.example"
+    assert first["request"] == "GET /page?x=1 HTTP/1.1"
+    assert first["stop_time"] >= first["start_time"] > 0 and first["last_used"] == first["stop_time"]
+    assert [worker["status"] for worker in idle] == ["_", "_"]
+    assert [worker["thread_num"] for worker in idle] == [scope.thread_id + 1, scope.thread_id + 2]
+
+
+def test_the_apache_module_has_mod_wsgis_names():
+    from wsgid.config import ApacheServer
+    server = ApacheServer("Apache/2.4.57 (Debian)", (2, 4, 57), "event", "2023-10-21T13:41:49",
+                          16, 25)
+    api.init_process("grp", 1, 1, apache=server)
+    import apache
+    assert (apache.version, apache.description, apache.mpm_name, apache.build_date,
+            apache.maximum_processes, apache.threads_per_process) == \
+        ((2, 4, 57), "Apache/2.4.57 (Debian)", "event", "2023-10-21T13:41:49", 16, 25)
+    api.init_process("grp", 1, 1)      # external mode: no Apache is known
+    import apache
+    assert apache.version is None and apache.mpm_name is None

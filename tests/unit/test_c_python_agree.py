@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from tests.support.cprogram import compile_c_program
-from wsgid import answers, config, control, held_groups, options
+from wsgid import answers, config, control, held_groups, log, log_format, options
 from wsgid.errors import ConfigError
 from wsgid.request_path import MAX_VARS
 
@@ -90,6 +90,7 @@ def daemon_file_directives():
     with open(os.path.join(CMODULE, "wsgid_daemon_file.c")) as f:
         text = f.read()
     written |= set(re.findall(r'"(WSGI[A-Za-z]+)[ "]', text))
+    written |= set(re.findall(r'add_line\(lines, p, "([A-Za-z]+) ', text))
     # the hook directives go in by wsgid_hook_directive(): its table's names
     table = re.search(r"hook_directives\[WSGID_HOOK_KINDS\] = \{(.*?)\}", SOURCES, re.DOTALL)
     written |= set(re.findall(r'"(WSGI\w+)"', table.group(1)))
@@ -99,7 +100,16 @@ def daemon_file_directives():
 def test_the_daemon_file_directives_are_read_from_the_sources():
     # guards the readers above: they must find what the module writes
     assert {"WSGIDaemonProcess", "WSGIScriptAliasMatch", "WSGIAccessScript",
-            "WSGIPythonOptimize", "WSGIScriptDirectory"} <= daemon_file_directives()
+            "WSGIPythonOptimize", "WSGIScriptDirectory", "WSGIApacheServer", "LogLevel",
+            "ErrorLogFormat"} <= daemon_file_directives()
+
+
+def test_the_log_level_words_are_the_same_in_apaches_order():
+    # cmodule writes LogLevel by Apache's level number; log.py and log_format.py read the word
+    table = re.search(r"log_level_words\[\] = \{(.*?)\};", SOURCES, re.DOTALL)
+    words = re.findall(r'"(\w+)"', table.group(1))
+    assert words == sorted(log_format.LEVEL_NUMBERS, key=log_format.LEVEL_NUMBERS.get)
+    assert set(words) == set(log.APACHE_LEVELS)
 
 
 @pytest.mark.parametrize("directive", sorted(daemon_file_directives()))

@@ -16,7 +16,8 @@ from tests.support.apache import wait_for
 from tests.support.wire import recv_until_eof
 from wsgid.filewrapper import FileWrapper
 from wsgid.answers import ERROR_RESPONSE_500, GATEWAY_TIMEOUT_RESPONSE_504
-from wsgid.response import ErrorStream, Response, run_application
+from wsgid.log import ApplicationStream
+from wsgid.response import Response, run_application
 
 LOGGER = "wsgid.request"
 
@@ -432,7 +433,7 @@ def test_file_wrapper_inside_middleware_still_streams(tmp_path):
 # -- wsgi.errors -------------------------------------------------------------------------------
 
 def test_wsgi_errors_logs_one_record_per_line(caplog):
-    errors = ErrorStream(logging.getLogger(LOGGER))
+    errors = ApplicationStream(logging.getLogger(LOGGER))
     errors.write("first line\nsecond ")
     errors.writelines(["line\n", "unfinished"])
     assert [r.getMessage() for r in caplog.records] == ["first line", "second line"]
@@ -445,7 +446,7 @@ def test_wsgi_errors_logs_one_record_per_line(caplog):
 
 
 def test_wsgi_errors_keeps_each_threads_unfinished_line_apart(caplog):
-    errors = ErrorStream(logging.getLogger(LOGGER))
+    errors = ApplicationStream(logging.getLogger(LOGGER))
     errors.write("main ")
 
     def other():
@@ -460,7 +461,7 @@ def test_wsgi_errors_keeps_each_threads_unfinished_line_apart(caplog):
 
 
 def test_wsgi_errors_logs_an_endless_line_in_bounded_pieces(caplog):
-    errors = ErrorStream(logging.getLogger(LOGGER))
+    errors = ApplicationStream(logging.getLogger(LOGGER))
     for _ in range(70):
         errors.write("x" * 1024)
     assert [len(r.getMessage()) for r in caplog.records] == [65536]
