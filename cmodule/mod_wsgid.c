@@ -136,6 +136,7 @@ typedef struct {
     apr_size_t vars_size;
     wsgid_replay replay;                 /* WSGIScriptReloading */
     int send_again;                      /* the daemon asked for it */
+    int head_read;                       /* answered before the body gate */
     wsgid_exchange x;
 } wsgid_request;
 
@@ -388,7 +389,8 @@ static int send_kept_body(wsgid_request *req)
 
 /* Step 6: packet header and variables in one send, then the body as the
  * input filters give it (de-chunked), then the half-close.  If the daemon
- * stops reading, its answer is already waiting: go and read it. */
+ * stops reading, its answer is already waiting: go and read it.  A body
+ * behind the gate (wsgid_replay.h) goes only after the daemon's 100. */
 static int send_request(wsgid_request *req)
 {
     request_rec *r = req->r;
@@ -413,7 +415,22 @@ static int send_request(wsgid_request *req)
     if (status != OK) {
         return status;
     }
-    if (req->replay.attempts++ > 0) {
+    if (req->replay.gate) {
+        /* the body waits for the daemon's go (wsgid_replay.h); what else it
+         * answers (send it again, an error) is read as the response */
+        req->replay.attempts++;
+        status = wsgid_exchange_read_head(&req->x);
+        if (status != OK) {
+            return status;
+        }
+        if (req->x.head.status != WSGID_REPLAY_GATE_OPEN) {
+            req->head_read = 1;
+            wsgid_exchange_end_request(&req->x);
+            return OK;
+        }
+        wsgid_exchange_after_interim_head(&req->x);
+    }
+    else if (req->replay.attempts++ > 0) {
         return send_kept_body(req);
     }
 
@@ -459,7 +476,7 @@ static int read_response_head(wsgid_request *req)
 {
     request_rec *r = req->r;
     const wsgid_head *head = &req->x.head;
-    int status = wsgid_exchange_read_head(&req->x);
+    int status = req->head_read ? OK : wsgid_exchange_read_head(&req->x);
 
     if (status != OK) {
         return status;
@@ -777,6 +794,7 @@ static int serve(wsgid_request *req)
     /* steps 5-7 again for as long as daemons ask for it (wsgid_replay.h) */
     do {
         req->send_again = 0;
+        req->head_read = 0;
         (void)(status != OK
                || (status = connect_to_group(req)) != OK
                || (status = send_request(req)) != OK

@@ -146,6 +146,14 @@ int wsgid_exchange_read_head(wsgid_exchange *x)
     x->buf_len = 0;
     memset(&x->head, 0, sizeof(x->head));
     x->head.max_size = head_limit;
+    if (x->carry_len > 0) {
+        /* what came after an interim head (never more than a buffer) */
+        memcpy(x->buf, x->carry, x->carry_len);
+        x->buf_len = x->carry_len;
+        x->carry_len = 0;
+        head_rv = wsgid_wire_parse_head(x->buf, x->buf_len, &x->head, NULL,
+                                        NULL);
+    }
     while (head_rv == WSGID_HEAD_NEED_MORE) {
         apr_size_t n = x->buf_size - x->buf_len;
 
@@ -198,6 +206,12 @@ int wsgid_exchange_read_head(wsgid_exchange *x)
         return HTTP_BAD_GATEWAY;
     }
     return OK;
+}
+
+void wsgid_exchange_after_interim_head(wsgid_exchange *x)
+{
+    x->carry = x->buf + x->head.body_offset;
+    x->carry_len = x->buf_len - x->head.body_offset;
 }
 
 void wsgid_exchange_headers(wsgid_exchange *x, wsgid_head_header_fn fn,

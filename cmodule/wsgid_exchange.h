@@ -37,6 +37,8 @@ typedef struct {
      * can tell the stop from the end (the body has a CONTENT_LENGTH). */
     int may_stop_when_answered;
     int connect_attempts;                /* connect() calls it took */
+    const char *carry;                   /* read past the last head: the next */
+    apr_size_t carry_len;                /* read_head starts with these bytes */
 } wsgid_exchange;
 
 /* wsgid_exchange_send's "stop sending: the daemon has begun to answer". */
@@ -71,6 +73,10 @@ void wsgid_exchange_end_request(wsgid_exchange *x);
 /* Read until the head is complete and valid: OK (x->head set; x->buf
  * holds it and maybe the first body bytes), 502 or 504. */
 int wsgid_exchange_read_head(wsgid_exchange *x);
+
+/* The head read was an interim one (the daemon's 100): the bytes after it
+ * belong to the next head, which the next read_head starts with. */
+void wsgid_exchange_after_interim_head(wsgid_exchange *x);
 
 /* Call fn for each header of the head read (valid: read_head said OK). */
 void wsgid_exchange_headers(wsgid_exchange *x, wsgid_head_header_fn fn,

@@ -30,16 +30,19 @@ void wsgid_replay_setup(wsgid_replay *replay, request_rec *r,
     }
     wsgid_vars_push(vars, "wsgid.script_mtime",
                     wsgid_vars_usec(r->pool, *script_mtime));
+    replay->retry_ok = 1;
+    wsgid_vars_push(vars, "wsgid.retry_ok", "1");
     if (chunked || (length != NULL
                     && (apr_strtoff(&size, length, &end, 10) != APR_SUCCESS
                         || *end != '\0' || size < 0
                         || size > WSGID_REPLAY_LIMIT))) {
-        return;     /* a body that cannot be kept: sent once, whatever happens */
+        /* a body that cannot be kept waits for the daemon's go instead */
+        replay->gate = 1;
+        wsgid_vars_push(vars, "wsgid.body_gate", "1");
+        return;
     }
-    replay->retry_ok = 1;
     replay->body_size = (apr_size_t)size;
     replay->body = size ? apr_palloc(r->pool, (apr_size_t)size) : NULL;
-    wsgid_vars_push(vars, "wsgid.retry_ok", "1");
 }
 
 void wsgid_replay_keep(wsgid_replay *replay, const char *data,
@@ -47,7 +50,8 @@ void wsgid_replay_keep(wsgid_replay *replay, const char *data,
 {
     /* never more than Content-Length: Apache's HTTP input filter ends the
      * body there */
-    if (replay->retry_ok && len <= replay->body_size - replay->body_len) {
+    if (replay->retry_ok && !replay->gate
+        && len <= replay->body_size - replay->body_len) {
         memcpy(replay->body + replay->body_len, data, len);
         replay->body_len += len;
     }
@@ -131,5 +135,6 @@ int wsgid_replay_prepare(wsgid_replay *replay, wsgid_exchange *x)
                   "daemon process loaded it; sending the request again "
                   "(attempt %d)", x->group->name, x->group->socket_path,
                   r->filename, replay->attempts + 1);
-    return read_rest_of_body(replay, r);
+    /* behind the gate, no byte of the body has left the client yet */
+    return replay->gate ? OK : read_rest_of_body(replay, r);
 }

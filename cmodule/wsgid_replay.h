@@ -12,11 +12,15 @@
  * does the same with a round trip before every request body; here nothing
  * is added to a request until a script changes.
  *
- * The module can send a request again only while it has the whole body:
- * none, or a Content-Length of at most WSGID_REPLAY_LIMIT bytes, which it
- * keeps as it sends them.  The packet says so (wsgid.retry_ok); for any
- * other request the stale process answers with the code it has, once, and
- * is replaced after.
+ * The module can send a request again while it has the whole body: none,
+ * or a Content-Length of at most WSGID_REPLAY_LIMIT bytes, which it keeps as
+ * it sends them.  A body it cannot keep (chunked, or larger) waits behind a
+ * gate instead (wsgid.body_gate): the module sends the packet alone and
+ * reads the daemon's interim "HTTP/1.1 100 Continue" before it sends the
+ * body; a stale process answers "send it again" instead, before any of the
+ * body has left the client, so mod_wsgi's one round trip is paid only by
+ * such requests.  The packet says either way that the request may be sent
+ * again (wsgid.retry_ok).
  */
 #ifndef WSGID_REPLAY_H
 #define WSGID_REPLAY_H
@@ -39,8 +43,12 @@
  * flight per process, tries 2 x processes + 1 times). */
 #define WSGID_REPLAY_ATTEMPTS_HEADER "Wsgid-Attempts"
 
+/* The daemon's "send the body now" (wsgid.body_gate). */
+#define WSGID_REPLAY_GATE_OPEN 100
+
 typedef struct {
     int retry_ok;          /* the packet says the request may be sent again */
+    int gate;              /* the body waits for the daemon's 100 (body_gate) */
     char *body;            /* the body as read from the client (retry_ok) */
     apr_size_t body_size;  /* its Content-Length */
     apr_size_t body_len;   /* how much of it has been read */

@@ -53,6 +53,11 @@ def unavailable_answer(retry_after):
                              b"Retry-After: %d\r\n" % retry_after)
 
 
+# The interim head that opens the body gate (wsgid.body_gate, docs/protocol.md): mod_wsgid sends
+# the request body only after it.
+BODY_GATE_OPEN = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
 def send_again_answer(processes, threads):
     """The answer of a process whose loaded script is older than the file (script reloading,
     docs/protocol.md): not an HTTP response but mod_wsgid's "send this request again", with

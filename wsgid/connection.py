@@ -32,8 +32,10 @@ Rules:
   which daemon.py sets: a recycle that stops accepting at once) and does not run the old code
   when the packet allows the module to send the request again (wsgid.retry_ok): it answers
   "send it again" and another process, or the replacement, serves the request with the new
-  code. Without wsgid.retry_ok (a body too large for the module to keep) the old code answers,
-  this once, with a warning.
+  code. A body too large for the module to keep waits behind a gate (wsgid.body_gate): the
+  module sends it only after the daemon's interim 100, which a process gives once it has the
+  current script, so such a request is sent again too. Without wsgid.retry_ok (an older module)
+  the old code answers, this once, with a warning.
 - For the process monitor (lifecycle code): requests_finished, last_activity, running() and
   time_out(request_id) are safe to use from any thread.
 
@@ -139,7 +141,7 @@ class RequestHandler(RequestPath):
         """The application for this request, or None once it has been answered with the error
         that kept it from loading (404 refused, 500 failed)."""
         try:
-            return self.loader.application_for(environ)
+            application = self.loader.application_for(environ)
         except ScriptChanged as changed:
             return self._script_changed(changed, environ, response)
         except ScriptRefused as exc:
@@ -154,6 +156,12 @@ class RequestHandler(RequestPath):
         except ScriptError as exc:  # the others: their text is the whole story
             log.error("%s; answered 500 to %s", exc, response.label)
             response.send_own_response(ERROR_RESPONSE_500, 500)
+        else:
+            if environ.get("wsgid.body_gate") == "1":
+                # the loaded script is current: mod_wsgid may send the body it held back
+                environ["wsgid.body_gate"] = "open"
+                response.open_body_gate()
+            return application
         return None
 
     def _script_changed(self, changed, environ, response):
@@ -166,8 +174,8 @@ class RequestHandler(RequestPath):
             response.send_own_response(
                 send_again_answer(options["processes"], options["threads"]), 0)
             return None
-        log.warning("%s; %s has a request body too large for mod_wsgid to send again, so the "
-                    "code loaded before the change answers it (the process is being replaced)",
+        log.warning("%s; the front end cannot send %s again (no wsgid.retry_ok), so the code "
+                    "loaded before the change answers it (the process is being replaced)",
                     changed, response.label)
         return changed.application
 

@@ -603,6 +603,8 @@ def finish_request_body(sock, body, length, environ):
         # Nothing more can come from the module, so close() alone ends the response cleanly
         # (an empty receive queue: the module reads an end, not a reset): no shutdown() call.
         return True
+    if environ.get("wsgid.body_gate") == "1":
+        return True     # the gate never opened: mod_wsgid sends no body (connection.py)
     try:
         sock.shutdown(socket.SHUT_WR)
         drained = body.drain()

@@ -40,7 +40,7 @@ import os
 import socket
 import time
 
-from wsgid.answers import ERROR_RESPONSE_500, GATEWAY_TIMEOUT_RESPONSE_504
+from wsgid.answers import BODY_GATE_OPEN, ERROR_RESPONSE_500, GATEWAY_TIMEOUT_RESPONSE_504
 from wsgid.core import FRAME_HEADER, MAX_FRAME, ConnectionLost, ResponseCore, log_lost, respond
 
 log = logging.getLogger("wsgid.request")
@@ -78,6 +78,17 @@ class Response(ResponseCore):
             log_lost("could not send the 500 for %s: %s", self.label, lost)
             return
         self.error_sent = True
+
+    def open_body_gate(self):
+        """wsgid.body_gate: tell mod_wsgid to send the request body now, before the
+        application runs (docs/protocol.md, "Script reloading"). Not once a head went out."""
+        with self.send_lock:
+            if self.head_sent or self.timed_out:
+                return
+            try:
+                self.sock.sendall(BODY_GATE_OPEN)
+            except OSError:
+                self.lost = True  # the module went away: not worth a log line
 
     def send_own_response(self, data, status):
         """Answer with a complete response of our own (404, 500) instead of the application's;

@@ -25,6 +25,7 @@ import requests
 from tests.support.apache import ApacheInstance, wait_for
 from tests.support.scripted_daemon import (
     END_FRAME,
+    GATE_OPEN,
     ScriptedDaemon,
     frame,
     read_body,
@@ -38,6 +39,10 @@ WSGIDaemonProcess site processes=1 threads=2 connect-timeout=1 socket-timeout=2
 WSGIScriptAlias /app "{apps}/echo.wsgi" process-group=site
 WSGIScriptAlias /auth "{apps}/echo.wsgi" process-group=site application-group=named
 WSGIScriptAlias /chunked "{apps}/echo.wsgi" process-group=site
+WSGIScriptAlias /noreload "{apps}/echo.wsgi" process-group=site
+<Location /noreload>
+    WSGIScriptReloading Off
+</Location>
 <Location /auth>
     WSGIPassAuthorization On
     WSGICallableObject other_app
@@ -464,7 +469,10 @@ def test_the_packet_reports_the_script_mtime_and_whether_it_may_be_sent_again(si
     assert int(small["wsgid.script_mtime"]) == os.stat(script).st_mtime_ns // 1000
     assert small["mod_wsgi.script_reloading"] == "1"
     assert small["wsgid.retry_ok"] == "1"                # 64 KiB: kept
-    assert "wsgid.retry_ok" not in large and "wsgid.script_mtime" in large
+    assert "wsgid.body_gate" not in small
+    # larger: not kept, but held back until the daemon says go
+    assert large["wsgid.retry_ok"] == "1" and large["wsgid.body_gate"] == "1"
+    assert "wsgid.script_mtime" in large
 
 
 def test_send_again_resends_the_same_packet_and_body_until_a_process_answers(site):
@@ -493,11 +501,69 @@ def test_send_again_more_often_than_the_daemon_allows_is_a_503(site):
     assert "sent 3 times" in new_log_lines(inst, before)
 
 
-def test_send_again_to_a_packet_that_did_not_allow_it_is_a_502(site):
+# -- the body gate: a body too large to keep waits for the daemon's go ----------------------------
+
+def gate_answers(daemon, refusals, final=GOOD_RESPONSE, together=False):
+    """Answer "send it again" to the first `refusals` connections without reading anything
+    (no body may have come: the gate is shut), then open the gate, read the body and answer;
+    with `together`, the go and the answer in one send, before reading the body."""
+    def answer(conn, record):
+        conn.settimeout(0.3)
+        try:
+            record["before_go"] = conn.recv(1, socket.MSG_PEEK)
+        except socket.timeout:
+            record["before_go"] = b""
+        conn.settimeout(30)
+        if len(daemon.seen) <= refusals:
+            return SEND_AGAIN
+        if together:
+            conn.sendall(GATE_OPEN + final)
+            read_body(conn, record, open_gate=False)
+            return None
+        conn.sendall(GATE_OPEN)
+        read_body(conn, record, open_gate=False)
+        return final
+    return answer
+
+
+def test_a_body_too_large_to_keep_is_sent_only_after_the_daemons_go(site):
+    inst, daemon = site
+    daemon.answer = gate_answers(daemon, 2)
+    body = os.urandom(200_000)
+    r = requests.post(inst.url("/app/x"), data=body, timeout=10)
+    assert (r.status_code, r.text) == (200, "body")
+    assert [record["before_go"] for record in daemon.seen] == [b"", b"", b""]
+    assert daemon.seen[2]["body"] == body
+    assert [r["vars"]["mod_wsgi.daemon_restarts"] for r in daemon.seen] == ["0", "1", "2"]
+
+
+def test_an_answer_right_behind_the_go_reaches_the_client(site):
+    # the go and the application's answer can arrive in one read of the module's
+    inst, daemon = site
+    daemon.answer = gate_answers(daemon, 0, together=True)
+    r = requests.post(inst.url("/app/x"), data=b"t" * 100_000, timeout=10)
+    assert (r.status_code, r.text, r.headers["X-Kept"]) == (200, "body", "yes")
+
+
+def test_an_answer_instead_of_the_go_is_the_response_and_no_body_is_sent(site):
+    inst, daemon = site
+    answered = b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope"
+
+    def answer(conn, record):
+        conn.sendall(answered)
+        read_body(conn, record, open_gate=False)      # up to the module's half-close
+    daemon.answer = answer
+    r = requests.post(inst.url("/app/x"), data=b"n" * 100_000, timeout=10)
+    assert (r.status_code, r.text) == (404, "nope")
+    assert daemon.seen[0]["body"] == b""
+
+
+def test_send_again_without_retry_ok_is_a_502(site):
+    # a front end or module that did not allow it: reloading off (no retry_ok) for this URL
     inst, daemon = site
     before = inst.error_log()
     daemon.answer = answer_with(SEND_AGAIN)
-    r = requests.post(inst.url("/app/x"), data=b"b" * 100_000, timeout=10)
+    r = requests.get(inst.url("/noreload/x"), timeout=10)
     assert r.status_code == 502
     assert len(daemon.seen) == 1
     assert "which its packet did not allow; answering 502" in new_log_lines(inst, before)

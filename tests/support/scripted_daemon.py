@@ -12,6 +12,7 @@ hostile one.
   ({"header", "vars", "body"}), keeps it in `seen`, then calls `answer(conn, record)`: it may
   read the body (read_body) and send anything; what it returns, if anything, is sent too.
 - frame(data) / END_FRAME: a framed body as a wsgid daemon sends it (docs/protocol.md).
+- read_body(conn, record): the body, after opening the body gate when the packet has one.
 """
 
 import os
@@ -52,8 +53,16 @@ def parse_vars(block):
     return variables
 
 
-def read_body(conn, record):
-    """Read the request body up to the module's half-close into record["body"]."""
+# What a daemon sends to have a body held back behind the gate (wsgid.body_gate) sent.
+GATE_OPEN = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def read_body(conn, record, open_gate=True):
+    """Read the request body up to the module's half-close into record["body"]; first open the
+    body gate when the packet has one, as a daemon does (unless `open_gate` is False: the test
+    has answered it itself)."""
+    if open_gate and record["vars"].get("wsgid.body_gate") == "1":
+        conn.sendall(GATE_OPEN)
     chunks = []
     while True:
         chunk = conn.recv(65536)
