@@ -6,6 +6,7 @@ access log); options that change how the server runs (recycling, module applicat
 to the terminal) get a server of their own.
 """
 
+import concurrent.futures
 import glob
 import os
 import stat
@@ -21,8 +22,17 @@ from tests.support.express import PID_SCRIPT, STOP_TIMEOUT, ExpressServer, is_al
 OPTIONS_APP = os.path.join(APPS, "express_options.wsgi")
 COMPRESSED_TYPES = ("text/plain", "text/html", "text/css", "text/xml", "text/javascript",
                     "application/javascript", "application/xhtml+xml", "application/json")
+# What the shared server's command line gives, and what mod_wsgi-express's defaults give the
+# daemon options it leaves alone.
 DAEMON_LIMITS = ("request-timeout=30 inactivity-timeout=100 cpu-time-limit=50 "
-                 "graceful-timeout=7 shutdown-timeout=3")
+                 "graceful-timeout=7 shutdown-timeout=3 daemon-backlog=50 stack-size=524288")
+DAEMON_OPTIONS_IN_EFFECT = (
+    "cpu-time-limit=50", "graceful-timeout=7", "inactivity-timeout=100", "request-timeout=30",
+    "shutdown-timeout=3", "listen-backlog=50", "stack-size=524288", "server-metrics=On",
+    # mod_wsgi-express 5.0.2's defaults
+    "startup-timeout=15", "deadlock-timeout=60", "queue-timeout=45", "connect-timeout=15",
+    "socket-timeout=60", "maximum-requests=0", "restart-interval=0", "eviction-timeout=0",
+    "response-socket-timeout=0", "locale=de_DE.UTF-8", "lang=de_DE.UTF-8")
 
 # Writes its pid (to a temporary name first, so the test never reads half of it), then runs on.
 SERVICE_SCRIPT = """\
@@ -85,7 +95,9 @@ class Layout:
                 "--access-log",
                 "--service-script", "tasks", self.service_script,
                 "--request-timeout", "30", "--inactivity-timeout", "100",
-                "--cpu-time-limit", "50", "--graceful-timeout", "7", "--shutdown-timeout", "3"]
+                "--cpu-time-limit", "50", "--graceful-timeout", "7", "--shutdown-timeout", "3",
+                "--daemon-backlog", "50", "--stack-size", "524288", "--server-metrics",
+                "--locale", "de_DE.UTF-8"]
 
 
 def _ids(user):
@@ -178,17 +190,23 @@ def test_daemon_sockets_are_under_socket_path_not_the_server_root(server, layout
     assert not glob.glob(os.path.join(server.server_root, "*.sock"))
 
 
-def test_daemon_limits_reach_the_generated_config_and_the_supervisor(server, layout):
-    with open(os.path.join(server.server_root, "httpd.conf")) as f:
-        assert DAEMON_LIMITS in f.read()
-    # The daemon configuration mod_wsgid handed to the supervisor carries them too.
+def test_daemon_options_and_mod_wsgi_express_defaults_reach_the_supervisor(server, layout):
+    # The daemon configuration mod_wsgid handed to the supervisor, which it started the group
+    # with (wsgid/config.py reads it; a value it refused would have failed the start).
     daemon_confs = [path for path in glob.glob(os.path.join(layout.socket_path, "wsgi.*.conf"))]
     assert len(daemon_confs) == 1
     with open(daemon_confs[0]) as f:
         group_line = next(line for line in f if line.startswith(
             f"WSGIDaemonProcess localhost:{server.port} "))
-    for option in DAEMON_LIMITS.split():
-        assert option in group_line.split(), group_line
+    for option in DAEMON_OPTIONS_IN_EFFECT:
+        assert option in group_line.split(), (option, group_line)
+
+
+def test_server_metrics_and_locale_are_in_effect_in_the_daemon(server):
+    where = get(server, "/where").json()
+    assert where["server_metrics"] is True
+    # lang= sets LANG and locale= LC_ALL (and the C library's, where the system has it)
+    assert (where["lang"], where["lc_all"]) == ("de_DE.UTF-8", "de_DE.UTF-8")
 
 
 def test_service_script_runs_in_a_service_group_of_its_own(server, layout):
@@ -226,6 +244,40 @@ def test_maximum_requests_recycles_the_daemon_after_that_many_requests(express, 
     assert served_by() == first
     wait_for(lambda: served_by() != first, 30, message="a new daemon after 2 requests")
     wait_for(lambda: not is_alive(first), 30, message=f"the recycled daemon {first} to exit")
+
+
+# Its slow request says (a file in MARKS) when it has begun, then holds the only thread.
+SLOW_SCRIPT = """\
+import os
+import time
+
+
+def application(environ, start_response):
+    if environ.get("QUERY_STRING") == "slow":
+        open(os.path.join({marks!r}, "slow-began"), "w").close()
+        time.sleep(3)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"answered"]
+"""
+
+
+def test_queue_timeout_answers_504_to_a_request_that_waited_too_long(express, write_script):
+    marks = shared_tmpdir("wsgid-express-marks-")
+    os.chmod(marks, 0o777)           # the daemon user leaves its mark here
+    try:
+        server = express(["--threads", "1", "--queue-timeout", "1"],
+                         script=write_script(SLOW_SCRIPT.format(marks=marks), "slow.wsgi"))
+        assert server.wait_until_serving().status_code == 200, server.diagnostics()
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(requests.get, server.url("/?slow"), timeout=30)
+            wait_for(lambda: os.path.exists(os.path.join(marks, "slow-began")), 10,
+                     message="the slow request to hold the daemon's only thread")
+            waited = requests.get(server.url("/"), timeout=30)
+            assert waited.status_code == 504, server.diagnostics()
+            assert slow.result().text == "answered"
+        assert "queue-timeout" in server.error_log()
+    finally:
+        subprocess.run(["rm", "-rf", marks], check=False)
 
 
 def test_application_type_module_imports_the_module_from_python_path(express):

@@ -2,8 +2,11 @@
 
 import os
 
-from wsgid.express.render import (COMPRESSED_TYPES, option_value, render_httpd_conf,
-                                  render_mime_types, render_module_script, rewrite_path)
+import pytest
+
+from wsgid.express.render import (COMPRESSED_TYPES, UnsafePath, option_value, option_word,
+                                  render_httpd_conf, render_mime_types, render_module_script,
+                                  rewrite_path)
 from wsgid.express.resolve import ServerSettings, ServiceScript, UrlAlias
 from wsgid.express.serverroot import ServerRoot
 
@@ -11,7 +14,7 @@ BASE = dict(script="/srv/app/app.wsgi", application_type="script",
             callable_object="application", host="127.0.0.1", port=8000, processes=2,
             threads=5, server_root="/tmp/root", socket_directory="/tmp/root", user=None,
             group=None, log_level="warn", working_directory="/srv/app",
-            python_path=("/srv/app", "/srv/lib"), daemon_limits=(("request-timeout", 60.0),))
+            python_path=("/srv/app", "/srv/lib"), daemon_options=(("request-timeout", 60.0),))
 
 
 def conf(**changes):
@@ -23,9 +26,12 @@ def conf(**changes):
 
 
 def test_the_daemon_group_carries_home_python_path_and_limits():
-    text = conf(daemon_limits=(("maximum-requests", 2), ("request-timeout", 0.5)))
+    text = conf(daemon_options=(("maximum-requests", 2), ("request-timeout", 0.5),
+                                ("locale", "de_DE.UTF-8"), ("lang", "de DE"),
+                                ("queue-timeout", 45.0)), server_metrics=True)
     assert ('"home=/srv/app" "python-path=/srv/app:/srv/lib" \\\n'
-            "    maximum-requests=2 request-timeout=0.5") in text
+            '    maximum-requests=2 request-timeout=0.5 locale=de_DE.UTF-8 "lang=de DE" \\\n'
+            "    queue-timeout=45 server-metrics=On") in text
     assert "WSGICallableObject application" in text
     assert "WSGISocketRotation Off" in text
 
@@ -92,3 +98,9 @@ def test_option_values_are_written_as_wsgidaemonprocess_reads_them():
 def test_mime_types_name_the_common_static_types():
     lines = dict(line.split(" ", 1) for line in render_mime_types().splitlines())
     assert "css" in lines["text/css"].split() and "png" in lines["image/png"].split()
+
+
+def test_a_daemon_option_value_that_httpd_conf_cannot_hold_is_refused():
+    assert option_word("lang", "de DE") == '"lang=de DE"'
+    with pytest.raises(UnsafePath, match="lang="):
+        option_word("lang", 'de"DE')

@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from wsgid.express import serverroot
 from wsgid.express.cli import setup_server, start_server
 from wsgid.express.resolve import SettingsError, resolve_settings
-from wsgid.express.settings import GROUPS, START_SERVER_OPTIONS, DaemonOptionValue
+from wsgid.express.settings import (EXPRESS_DAEMON_FLAGS, GROUPS, START_SERVER_OPTIONS,
+                                    DaemonOptionValue)
 from wsgid.options import OPTION_BY_NAME
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "express.md"
@@ -49,13 +50,23 @@ def test_every_row_has_a_known_group_and_states_its_default():
         assert row.default_text, row.name
 
 
+# mod_wsgi-express 5.0.2's defaults where they differ from WSGIDaemonProcess's
+EXPRESS_DEFAULTS = {"startup-timeout": 15.0, "deadlock-timeout": 60.0, "request-timeout": 60.0,
+                    "queue-timeout": 45.0}
+
+
 def test_daemon_options_take_default_and_check_from_the_daemon_option_table():
     by_name = {row.name: row for row in START_SERVER_OPTIONS}
-    for name in ("maximum-requests", "inactivity-timeout", "cpu-time-limit",
-                 "graceful-timeout", "shutdown-timeout"):
-        assert by_name[name].default == OPTION_BY_NAME[name].default
-        assert by_name[name].help == OPTION_BY_NAME[name].help
-    assert by_name["request-timeout"].default == 60.0         # mod_wsgi-express's default
+    for flag, option, _, _ in EXPRESS_DAEMON_FLAGS:
+        row = by_name[flag]
+        assert row.type.option is OPTION_BY_NAME[option]
+        assert row.help == OPTION_BY_NAME[option].help
+        assert row.default == EXPRESS_DEFAULTS.get(flag, OPTION_BY_NAME[option].default), flag
+    # mod_wsgi-express's other daemon defaults are WSGIDaemonProcess's own
+    assert (by_name["connect-timeout"].default, by_name["socket-timeout"].default,
+            by_name["graceful-timeout"].default, by_name["shutdown-timeout"].default,
+            by_name["daemon-backlog"].default) == (15.0, 60.0, 15.0, 5.0, 100)
+    assert by_name["daemon-backlog"].type.option is OPTION_BY_NAME["listen-backlog"]
     assert by_name["working-directory"].type.option is OPTION_BY_NAME["home"]
 
 
@@ -100,7 +111,10 @@ def test_script_defaults(script):
     assert settings.working_directory == app_dir
     assert settings.python_path == (app_dir,)
     assert settings.socket_directory == settings.server_root
-    assert dict(settings.daemon_limits)["request-timeout"] == 60.0
+    options = dict(settings.daemon_options)
+    assert options["request-timeout"] == 60.0 and options["queue-timeout"] == 45.0
+    assert options["startup-timeout"] == 15.0 and options["listen-backlog"] == 100
+    assert "python-eggs" not in options
     assert not settings.serves_files and not settings.compress_responses
 
 
@@ -207,3 +221,20 @@ def test_apache_not_installed_is_one_line_saying_to_install_it(monkeypatch, tmp_
     assert len(result.output.strip().splitlines()) == 1
     assert re.search(r"Apache httpd .*httpd is not there: install Apache", result.output)
     assert not (tmp_path / "root").exists()
+
+
+def test_the_daemons_locale_is_chosen_as_mod_wsgi_express_chooses_it(script):
+    def locale_of(environ, **given):
+        settings = resolve_settings(script, values(**given), uid=1000 if os.getuid() else 0,
+                                    environ={"TMPDIR": "/tmp", **environ}, cwd="/")
+        options = dict(settings.daemon_options)
+        assert options["lang"] == options["locale"]
+        return options["locale"]
+
+    assert locale_of({}, locale="de_DE.UTF-8") == "de_DE.UTF-8"
+    assert locale_of({}, lang="fr_FR.UTF-8") == "fr_FR.UTF-8"
+    assert locale_of({"LANG": "en_GB.UTF-8"}) == "en_GB.UTF-8"
+    assert locale_of({"LC_ALL": "nl_NL.UTF-8", "LANG": "en_GB.UTF-8"}) == "nl_NL.UTF-8"
+    # C (a service manager's) becomes a UTF-8 locale the C library has: Debian always has C.UTF-8
+    assert locale_of({}) in ("en_US.UTF-8", "C.UTF-8")
+    assert locale_of({"LANG": "POSIX"}) in ("en_US.UTF-8", "C.UTF-8")

@@ -105,6 +105,16 @@ def option_value(value) -> str:
     return str(value)
 
 
+def option_word(name: str, value) -> str:
+    """`name=value` as one argument of WSGIDaemonProcess (quoted: a locale or a path may hold
+    spaces; the option table refuses control characters, and a quote is refused here)."""
+    text = option_value(value)
+    if '"' in text or "\\" in text:
+        raise UnsafePath(f"the value {text!r} of {name}= has a double quote or a backslash, "
+                         "which httpd.conf cannot hold here; choose another")
+    return f'"{name}={text}"' if any(ch.isspace() for ch in text) else f"{name}={text}"
+
+
 def daemon_paths(settings) -> str:
     """The home= and python-path= options shared by every daemon group of the server."""
     python_path = ":".join(conf_path(path) for path in settings.python_path)
@@ -112,8 +122,12 @@ def daemon_paths(settings) -> str:
 
 
 def daemon_options(settings) -> str:
-    limits = " ".join(f"{name}={option_value(value)}" for name, value in settings.daemon_limits)
-    return daemon_paths(settings) + (" \\\n    " + limits if limits else "")
+    """The application group's options after processes= and threads=, a few to a line."""
+    words = [option_word(name, value) for name, value in settings.daemon_options]
+    if settings.server_metrics:
+        words.append("server-metrics=On")
+    lines = [" ".join(words[start:start + 4]) for start in range(0, len(words), 4)]
+    return " \\\n    ".join([daemon_paths(settings), *lines])
 
 
 def access_log_lines(settings, root) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import grp
 import keyword
+import locale
 import os
 import pwd
 import re
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from wsgid.errors import ConfigError
+from wsgid.express.settings import EXPRESS_DAEMON_FLAGS
 from wsgid.options import check_group_name
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -32,9 +34,11 @@ ROOT_DEFAULT_USERS = ("www-data", "apache", "nobody")
 # Addresses that mean "every interface": the printed URL then names localhost instead.
 WILDCARD_HOSTS = ("0.0.0.0", "::", "*")
 
-# The daemon options start-server writes into WSGIDaemonProcess, by their name there.
-DAEMON_LIMITS = ("maximum-requests", "request-timeout", "inactivity-timeout", "cpu-time-limit",
-                 "graceful-timeout", "shutdown-timeout")
+# The daemon options start-server writes into the application's WSGIDaemonProcess: (the
+# command line's dest, the option's name there), in the table's order.
+DAEMON_OPTIONS = tuple((flag.replace("-", "_"), option)
+                       for flag, option, _, _ in EXPRESS_DAEMON_FLAGS) + (
+    ("python_eggs", "python-eggs"),)
 
 SERVICE_GROUP_PREFIX = "service:"
 
@@ -86,8 +90,10 @@ class ServerSettings:
     log_level: str
     working_directory: str    # the daemons' home=
     python_path: tuple        # the daemons' python-path= entries, in order
-    daemon_limits: tuple      # (option name, value) for WSGIDaemonProcess, in DAEMON_LIMITS order
+    daemon_options: tuple     # (option name, value) for WSGIDaemonProcess, in DAEMON_OPTIONS
+                              # order, then lang= and locale=
     compress_responses: bool = False
+    server_metrics: bool = False
     document_root: Optional[str] = None
     url_aliases: tuple = ()   # UrlAlias
     service_scripts: tuple = ()   # ServiceScript
@@ -180,15 +186,43 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
         log_level=values.get("log_level") or "warn",
         working_directory=working_directory,
         python_path=_python_path(beside, values.get("python_path") or ()),
-        daemon_limits=tuple((name, values[name.replace("-", "_")]) for name in DAEMON_LIMITS
-                            if values.get(name.replace("-", "_")) is not None),
+        daemon_options=tuple((option, values[dest]) for dest, option in DAEMON_OPTIONS
+                             if values.get(dest) is not None) + _locale_options(
+                                 values.get("locale") or values.get("lang"), environ),
         compress_responses=bool(values.get("compress_responses")),
+        server_metrics=bool(values.get("server_metrics")),
         document_root=_document_root(values.get("document_root")),
         url_aliases=_url_aliases(values.get("url_alias") or ()),
         service_scripts=_service_scripts(values.get("service_script") or ()),
         access_log=bool(values.get("access_log")),
         log_to_terminal=bool(values.get("log_to_terminal")),
     )
+
+
+def _locale_options(chosen: Optional[str], environ: Mapping[str, str]) -> tuple:
+    """lang= and locale= of the daemons, as mod_wsgi-express chooses them: --locale (or
+    --lang), else this process's locale; C or POSIX (what a service manager gives, and what
+    leaves Python's file-name encoding at ASCII) becomes en_US.UTF-8, or C.UTF-8, where the
+    C library has it."""
+    if not chosen:
+        chosen = next((environ[name] for name in ("LC_ALL", "LC_CTYPE", "LANG")
+                       if environ.get(name)), "C")
+        chosen = locale.normalize(chosen)
+    if chosen.upper() in ("C", "POSIX"):
+        chosen = next((name for name in ("en_US.UTF-8", "C.UTF-8") if _locale_exists(name)),
+                      chosen)
+    return (("lang", chosen), ("locale", chosen))
+
+
+def _locale_exists(name: str) -> bool:
+    previous = locale.setlocale(locale.LC_CTYPE)
+    try:
+        locale.setlocale(locale.LC_CTYPE, name)
+        return True
+    except locale.Error:
+        return False
+    finally:
+        locale.setlocale(locale.LC_CTYPE, previous)
 
 
 def _script_path(script: Optional[str]) -> str:

@@ -112,6 +112,38 @@ class ExpressOption:
         return str(self.default)
 
 
+# mod_wsgi-express's flags for WSGIDaemonProcess options, and the options of wsgid's table it has
+# no flag for, by their name there: (flag, option, mod_wsgi-express's default where it differs
+# from the option's, metavar). start-server writes every one into the application's group
+# (resolve.py, DAEMON_OPTIONS), so the daemons run with mod_wsgi-express's values unless told.
+EXPRESS_DAEMON_FLAGS = (
+    ("maximum-requests", "maximum-requests", None, "NUMBER"),
+    ("startup-timeout", "startup-timeout", 15.0, "SECONDS"),
+    ("shutdown-timeout", "shutdown-timeout", None, "SECONDS"),
+    ("restart-interval", "restart-interval", None, "SECONDS"),
+    ("cpu-time-limit", "cpu-time-limit", None, "SECONDS"),
+    ("graceful-timeout", "graceful-timeout", None, "SECONDS"),
+    ("eviction-timeout", "eviction-timeout", None, "SECONDS"),
+    ("deadlock-timeout", "deadlock-timeout", 60.0, "SECONDS"),
+    ("inactivity-timeout", "inactivity-timeout", None, "SECONDS"),
+    ("request-timeout", "request-timeout", 60.0, "SECONDS"),
+    ("connect-timeout", "connect-timeout", None, "SECONDS"),
+    ("socket-timeout", "socket-timeout", None, "SECONDS"),
+    ("queue-timeout", "queue-timeout", 45.0, "SECONDS"),
+    ("daemon-backlog", "listen-backlog", None, "NUMBER"),
+    ("send-buffer-size", "send-buffer-size", None, "BYTES"),
+    ("receive-buffer-size", "receive-buffer-size", None, "BYTES"),
+    ("header-buffer-size", "header-buffer-size", None, "BYTES"),
+    ("response-buffer-size", "response-buffer-size", None, "BYTES"),
+    ("response-socket-timeout", "response-socket-timeout", None, "SECONDS"),
+    # wsgid's, which mod_wsgi-express has no flag for
+    ("memory-limit", "memory-limit", None, "BYTES"),
+    ("virtual-memory-limit", "virtual-memory-limit", None, "BYTES"),
+    ("cpu-priority", "cpu-priority", None, "NUMBER"),
+    ("stack-size", "stack-size", None, "BYTES"),
+)
+
+
 def daemon_option(table_name: str, group: str, metavar: str, *, name: Optional[str] = None,
                   default: Any = None, is_path: bool = False, **fields) -> ExpressOption:
     """The row of the WSGIDaemonProcess option `table_name`, from wsgid/options.py's table.
@@ -190,14 +222,19 @@ START_SERVER_OPTIONS = (
                   metavar="NUMBER", help="Daemon processes serving the application."),
     ExpressOption("threads", click.IntRange(min=1), 5, group="Daemon processes",
                   metavar="NUMBER", help="Request threads in each daemon process."),
-    daemon_option("maximum-requests", "Daemon processes", "NUMBER"),
-    daemon_option("request-timeout", "Daemon processes", "SECONDS", default=60.0,
-                  help="Recycle a daemon process whose requests run longer than this (as "
-                       "mod_wsgi-express, 60 by default); 0 never."),
-    daemon_option("inactivity-timeout", "Daemon processes", "SECONDS"),
-    daemon_option("cpu-time-limit", "Daemon processes", "SECONDS"),
-    daemon_option("graceful-timeout", "Daemon processes", "SECONDS"),
-    daemon_option("shutdown-timeout", "Daemon processes", "SECONDS"),
+    *(daemon_option(option, "Daemon processes", metavar, name=flag, default=default)
+      for flag, option, default, metavar in EXPRESS_DAEMON_FLAGS),
+    ExpressOption("server-metrics", bool, False, group="Daemon processes", is_flag=True,
+                  help="Let the application's mod_wsgi.server_metrics() answer "
+                       "(server-metrics=On)."),
+    daemon_option("python-eggs", "Daemon processes", "DIRECTORY", is_path=True, computed="none"),
+    daemon_option("locale", "Daemon processes", "NAME",
+                  computed="--lang, else this process's locale; C or POSIX becomes "
+                           "en_US.UTF-8 (or C.UTF-8) where available",
+                  help="Locale of the daemon processes (LC_ALL), as mod_wsgi-express chooses "
+                       "it; also their LANG."),
+    daemon_option("lang", "Daemon processes", "NAME", computed="--locale",
+                  help="The same as --locale (mod_wsgi-express's older name)."),
 
     # -- Logging --------------------------------------------------------------------------------
     ExpressOption("log-level", click.Choice(LOG_LEVELS), "warn", group="Logging",
