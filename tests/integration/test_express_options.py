@@ -9,6 +9,8 @@ to the terminal) get a server of their own.
 import concurrent.futures
 import glob
 import os
+import socket
+import time
 import stat
 import subprocess
 
@@ -18,6 +20,7 @@ import requests
 
 from tests.support.apache import APACHE_USER, APPS, shared_tmpdir, wait_for
 from tests.support.express import PID_SCRIPT, STOP_TIMEOUT, ExpressServer, is_alive
+from tests.support.procs import tcp_listen_backlog
 
 OPTIONS_APP = os.path.join(APPS, "express_options.wsgi")
 COMPRESSED_TYPES = ("text/plain", "text/html", "text/css", "text/xml", "text/javascript",
@@ -278,6 +281,51 @@ def test_queue_timeout_answers_504_to_a_request_that_waited_too_long(express, wr
         assert "queue-timeout" in server.error_log()
     finally:
         subprocess.run(["rm", "-rf", marks], check=False)
+
+
+# Reports the Apache in front (mod_wsgi's apache module) and how much body it was given.
+APACHE_SCRIPT = """\
+import json
+
+
+def application(environ, start_response):
+    import apache
+    size = int(environ.get("CONTENT_LENGTH") or 0)
+    body = json.dumps({"threads_per_process": apache.threads_per_process,
+                       "maximum_processes": apache.maximum_processes,
+                       "read": len(environ["wsgi.input"].read(size))}).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+"""
+
+
+def test_capacity_and_client_protection_options_are_in_effect(express, write_script):
+    server = express(["--max-clients", "100", "--server-backlog", "77",
+                      "--keep-alive-timeout", "0", "--limit-request-body", "1000",
+                      "--header-timeout", "1", "--header-max-timeout", "0",
+                      "--header-min-rate", "0"],
+                     script=write_script(APACHE_SCRIPT, "apache.wsgi"))
+    answer = server.wait_until_serving()
+    assert answer.status_code == 200, server.diagnostics()
+    # --max-clients 100: children of 16 threads, 7 of them (mod_wsgi-express's rule), as the
+    # application's apache module sees Apache's MPM
+    assert (answer.json()["threads_per_process"], answer.json()["maximum_processes"]) == (16, 7)
+    assert tcp_listen_backlog(server.port) == 77
+    # --keep-alive-timeout 0: no keep-alive
+    assert answer.headers["Connection"] == "close"
+    # --limit-request-body: a body within the limit reaches the application, a larger one is 413
+    assert requests.post(server.url("/"), data=b"x" * 1000, timeout=10).json()["read"] == 1000
+    assert requests.post(server.url("/"), data=b"x" * 1001, timeout=10).status_code == 413
+    # --header-timeout 1: a client that never finishes its headers gets 408, and is closed
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+        client.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
+        started = time.monotonic()
+        reply = b""
+        while chunk := client.recv(4096):
+            reply += chunk
+        waited = time.monotonic() - started
+    assert reply.startswith(b"HTTP/1.1 408 "), reply[:200]
+    assert 0.5 < waited < 5, waited
 
 
 def test_application_type_module_imports_the_module_from_python_path(express):

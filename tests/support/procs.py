@@ -59,6 +59,16 @@ def listening_queue(path):
     return None
 
 
+def tcp_listen_backlog(port):
+    """The backlog of the listening TCP socket on `port` (ss: Send-Q of a listening socket), or
+    None when none listens there."""
+    out = subprocess.run(["ss", "-tlnH", f"sport = :{port}"], capture_output=True, text=True,
+                         check=True).stdout
+    for line in out.splitlines():
+        return int(line.split()[2])
+    return None
+
+
 def queued_on(path):
     """How many connections wait in the accept queue of the listening unix socket at path,
     or None when none listens there."""

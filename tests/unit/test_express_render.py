@@ -104,3 +104,30 @@ def test_a_daemon_option_value_that_httpd_conf_cannot_hold_is_refused():
     assert option_word("lang", "de DE") == '"lang=de DE"'
     with pytest.raises(UnsafePath, match="lang="):
         option_word("lang", 'de"DE')
+
+
+def test_apache_is_sized_by_mod_wsgi_express_rules():
+    # 2 x 5 daemon threads: 10 + max(10, 15) = 25 clients, children of 12 threads (25 / 2)
+    text = conf()
+    for line in ("StartServers 1", "ServerLimit 3", "ThreadLimit 12", "ThreadsPerChild 12",
+                 "MaxRequestWorkers 36", "MinSpareThreads 12", "MaxSpareThreads 24",
+                 "ListenBacklog 500"):
+        assert f"\n{line}\n" in text, line
+    # --max-clients 100: children of 16 threads (100 / 6), 7 of them
+    text = conf(max_clients=100, initial_workers=0.5, maximum_spare_workers=1.0)
+    for line in ("StartServers 3", "ServerLimit 7", "ThreadsPerChild 16",
+                 "MaxRequestWorkers 112", "MinSpareThreads 48", "MaxSpareThreads 112"):
+        assert f"\n{line}\n" in text, line
+    # never fewer clients than daemon threads
+    assert "\nMaxRequestWorkers 10\n" in conf(max_clients=1, processes=1, threads=10)
+
+
+def test_client_protection_lines():
+    text = conf(request_read_timeout="header=15-30,MinRate=500 body=15,MinRate=500")
+    for line in ("Timeout 60", "KeepAlive On", "KeepAliveTimeout 2", "LimitRequestBody 10485760",
+                 "RequestReadTimeout header=15-30,MinRate=500 body=15,MinRate=500"):
+        assert f"\n{line}\n" in text, line
+    quiet = conf(keep_alive_timeout=0, limit_request_body=0,
+                 daemon_options=(("socket-timeout", 120.0),))
+    assert "\nKeepAlive Off\n" in quiet and "\nLimitRequestBody 0\n" in quiet
+    assert "\nTimeout 120\n" in quiet and "RequestReadTimeout" not in quiet

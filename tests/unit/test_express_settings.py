@@ -233,8 +233,20 @@ def test_the_daemons_locale_is_chosen_as_mod_wsgi_express_chooses_it(script):
 
     assert locale_of({}, locale="de_DE.UTF-8") == "de_DE.UTF-8"
     assert locale_of({}, lang="fr_FR.UTF-8") == "fr_FR.UTF-8"
-    assert locale_of({"LANG": "en_GB.UTF-8"}) == "en_GB.UTF-8"
-    assert locale_of({"LC_ALL": "nl_NL.UTF-8", "LANG": "en_GB.UTF-8"}) == "nl_NL.UTF-8"
+    # inherited: used when the C library has it (C.UTF-8 always is on Debian)
+    assert locale_of({"LANG": "C.UTF-8"}) == "C.UTF-8"
+    assert locale_of({"LC_ALL": "C.UTF-8", "LANG": "xx_YY.UTF-8"}) == "C.UTF-8"
+    # one it does not have counts as C
+    assert locale_of({"LANG": "xx_YY.UTF-8"}) in ("en_US.UTF-8", "C.UTF-8")
     # C (a service manager's) becomes a UTF-8 locale the C library has: Debian always has C.UTF-8
     assert locale_of({}) in ("en_US.UTF-8", "C.UTF-8")
     assert locale_of({"LANG": "POSIX"}) in ("en_US.UTF-8", "C.UTF-8")
+
+
+def test_request_read_timeout_is_written_as_mod_wsgi_express_writes_it(script):
+    assert resolve(script).request_read_timeout == "header=15-30,MinRate=500 body=15,MinRate=500"
+    assert resolve(script, header_max_timeout=0, body_timeout=0,
+                   header_min_rate=0).request_read_timeout == "header=15"
+    assert resolve(script, header_timeout=0, body_timeout=20, body_max_timeout=60,
+                   body_min_rate=0).request_read_timeout == "body=20-60"
+    assert resolve(script, header_timeout=0, body_timeout=0).request_read_timeout == ""

@@ -33,8 +33,6 @@ REQUIRED_MODULES = ("mpm_event", "unixd", "authz_core", "log_config")
 STATIC_FILE_MODULES = ("mime", "rewrite")       # --document-root, --url-alias
 COMPRESSION_MODULES = ("filter", "deflate")     # --compress-responses
 
-APACHE_THREADS_PER_CHILD = 25
-
 COMPRESSED_TYPES = ("text/plain", "text/html", "text/css", "text/xml", "text/javascript",
                     "application/javascript", "application/xhtml+xml", "application/json")
 
@@ -66,6 +64,8 @@ def _template(name: str) -> string.Template:
 def modules_for(settings) -> tuple:
     """Every Apache module (by short name) the configuration of `settings` uses."""
     modules = REQUIRED_MODULES
+    if settings.request_read_timeout:
+        modules += ("reqtimeout",)
     if settings.serves_files:
         modules += STATIC_FILE_MODULES
     if settings.compress_responses:
@@ -84,17 +84,49 @@ def load_module_lines(modules_dir: str, modules=REQUIRED_MODULES) -> str:
     return "\n".join(lines)
 
 
-def mpm_sizing(processes: int, threads: int) -> dict:
-    """ServerLimit and friends for the event MPM: room for twice the daemons' capacity."""
-    wanted = max(2 * processes * threads, APACHE_THREADS_PER_CHILD)
-    server_limit = math.ceil(wanted / APACHE_THREADS_PER_CHILD)
-    workers = server_limit * APACHE_THREADS_PER_CHILD
+def mpm_sizing(settings) -> dict:
+    """The event MPM's sizes, by mod_wsgi-express's rules: --max-clients (by default
+    10 + max(10, 1.5 x the daemons' threads), never fewer than those) split into children of at
+    most about 20 threads, and the shares --initial-workers, --minimum-spare-workers and
+    --maximum-spare-workers of the children started and kept idle."""
+    capacity = settings.processes * settings.threads
+    if settings.max_clients is not None:
+        max_clients = max(settings.max_clients, capacity)
+    else:
+        max_clients = 10 + max(10, int(1.5 * capacity))
+    initial = 0.2 if settings.initial_workers is None else settings.initial_workers
+    minimum = initial if settings.minimum_spare_workers is None \
+        else settings.minimum_spare_workers
+    maximum = 0.6 if settings.maximum_spare_workers is None \
+        else settings.maximum_spare_workers
+    per_child = int(max_clients / (int(max_clients / 20) + 1)) if max_clients > 20 else 10
+    server_limit = math.ceil(max_clients / per_child)
+    min_spare = max(per_child, int(minimum * server_limit) * per_child)
     return {
         "server_limit": server_limit,
-        "threads_per_child": APACHE_THREADS_PER_CHILD,
-        "max_request_workers": workers,
-        # The event MPM wants MaxSpareThreads >= MinSpareThreads + ThreadsPerChild.
-        "max_spare_threads": max(workers, 2 * APACHE_THREADS_PER_CHILD),
+        "start_servers": max(1, int(initial * server_limit)),
+        "threads_per_child": per_child,
+        "max_request_workers": server_limit * per_child,
+        "min_spare_threads": min_spare,
+        # the event MPM wants MaxSpareThreads >= MinSpareThreads + ThreadsPerChild (it would
+        # raise it itself, with a warning at every start)
+        "max_spare_threads": max(min_spare + per_child,
+                                 int(maximum * server_limit) * per_child),
+    }
+
+
+def client_protection(settings) -> dict:
+    """Keep-alive, the request body limit and mod_reqtimeout's RequestReadTimeout."""
+    lines = []
+    if settings.request_read_timeout:
+        lines.append(f"RequestReadTimeout {settings.request_read_timeout}")
+    return {
+        "keep_alive": "On" if settings.keep_alive_timeout > 0 else "Off",
+        "keep_alive_timeout": max(settings.keep_alive_timeout, 1),
+        "limit_request_body": settings.limit_request_body,
+        "server_backlog": settings.server_backlog,
+        "request_read_timeout": "\n".join(lines),
+        "timeout": option_value(dict(settings.daemon_options).get("socket-timeout", 60.0)),
     }
 
 
@@ -241,7 +273,8 @@ def render_httpd_conf(settings, root, *, command: str, httpd: str, modules_dir: 
         "callable_object": settings.callable_object,
         "script": conf_path(script),
         "service_groups": service_group_lines(settings),
-        **mpm_sizing(settings.processes, settings.threads),
+        **mpm_sizing(settings),
+        **client_protection(settings),
     }
     return _template("httpd.conf").substitute(values)
 

@@ -94,6 +94,15 @@ class ServerSettings:
                               # order, then lang= and locale=
     compress_responses: bool = False
     server_metrics: bool = False
+    # Apache's capacity: None where mod_wsgi-express works the value out (render.mpm_sizing)
+    max_clients: Optional[int] = None
+    initial_workers: Optional[float] = None
+    minimum_spare_workers: Optional[float] = None
+    maximum_spare_workers: Optional[float] = None
+    server_backlog: int = 500
+    keep_alive_timeout: int = 2
+    limit_request_body: int = 10485760
+    request_read_timeout: str = ""    # mod_reqtimeout's RequestReadTimeout; "" none
     document_root: Optional[str] = None
     url_aliases: tuple = ()   # UrlAlias
     service_scripts: tuple = ()   # ServiceScript
@@ -191,6 +200,14 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
                                  values.get("locale") or values.get("lang"), environ),
         compress_responses=bool(values.get("compress_responses")),
         server_metrics=bool(values.get("server_metrics")),
+        max_clients=values.get("max_clients"),
+        initial_workers=values.get("initial_workers"),
+        minimum_spare_workers=values.get("minimum_spare_workers"),
+        maximum_spare_workers=values.get("maximum_spare_workers"),
+        server_backlog=values.get("server_backlog") or 500,
+        keep_alive_timeout=values.get("keep_alive_timeout", 2),
+        limit_request_body=values.get("limit_request_body", 10485760),
+        request_read_timeout=request_read_timeout(values),
         document_root=_document_root(values.get("document_root")),
         url_aliases=_url_aliases(values.get("url_alias") or ()),
         service_scripts=_service_scripts(values.get("service_script") or ()),
@@ -199,15 +216,36 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
     )
 
 
+def request_read_timeout(values: Mapping[str, Any]) -> str:
+    """mod_reqtimeout's RequestReadTimeout from the six --header-*/--body-* options, as
+    mod_wsgi-express writes it (`header=15-30,MinRate=500 body=15,MinRate=500`); "" when both
+    timeouts are 0."""
+    parts = []
+    for stage in ("header", "body"):
+        timeout = values.get(f"{stage}_timeout") or 0
+        if timeout <= 0:
+            continue
+        text = f"{stage}={timeout}"
+        if (values.get(f"{stage}_max_timeout") or 0) > 0:
+            text += f"-{values[f'{stage}_max_timeout']}"
+        if (values.get(f"{stage}_min_rate") or 0) > 0:
+            text += f",MinRate={values[f'{stage}_min_rate']}"
+        parts.append(text)
+    return " ".join(parts)
+
+
 def _locale_options(chosen: Optional[str], environ: Mapping[str, str]) -> tuple:
     """lang= and locale= of the daemons, as mod_wsgi-express chooses them: --locale (or
     --lang), else this process's locale; C or POSIX (what a service manager gives, and what
     leaves Python's file-name encoding at ASCII) becomes en_US.UTF-8, or C.UTF-8, where the
-    C library has it."""
+    C library has it. Better than mod_wsgi-express: an inherited locale the C library does not
+    have counts as C too (the daemons would otherwise warn and run in C)."""
     if not chosen:
         chosen = next((environ[name] for name in ("LC_ALL", "LC_CTYPE", "LANG")
                        if environ.get(name)), "C")
         chosen = locale.normalize(chosen)
+        if not _locale_exists(chosen):
+            chosen = "C"
     if chosen.upper() in ("C", "POSIX"):
         chosen = next((name for name in ("en_US.UTF-8", "C.UTF-8") if _locale_exists(name)),
                       chosen)

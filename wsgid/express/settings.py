@@ -30,7 +30,11 @@ LOG_LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debu
 APPLICATION_TYPES = ("script", "module")
 
 # --help headings, in the order they are printed.
-GROUPS = ("Server", "Application", "Static files", "Daemon processes", "Logging", "Running")
+GROUPS = ("Server", "Capacity and client protection", "Application", "Static files",
+          "Daemon processes", "Logging", "Running")
+
+# A share of the Apache workers: a fraction of --max-clients, as mod_wsgi-express takes it.
+WORKER_SHARE = click.FloatRange(0.0, 1.0)
 
 
 class DaemonOptionValue(click.ParamType):
@@ -186,6 +190,60 @@ START_SERVER_OPTIONS = (
                        "text/plain, text/html, text/css, text/xml, text/javascript, "
                        "application/javascript, application/xhtml+xml and application/json."),
 
+    # -- Capacity and client protection ---------------------------------------------------------
+    ExpressOption("max-clients", click.IntRange(min=1), None, group="Capacity and client protection",
+                  metavar="NUMBER", computed="10 + max(10, 1.5 x processes x threads)",
+                  help="The most client connections Apache serves at once (MaxRequestWorkers); "
+                       "never fewer than processes x threads."),
+    ExpressOption("initial-workers", WORKER_SHARE, None, group="Capacity and client protection",
+                  metavar="FRACTION", computed="0.2",
+                  help="The share of --max-clients Apache starts with (StartServers)."),
+    ExpressOption("minimum-spare-workers", WORKER_SHARE, None,
+                  group="Capacity and client protection", metavar="FRACTION",
+                  computed="--initial-workers",
+                  help="The share of --max-clients Apache keeps idle at least "
+                       "(MinSpareThreads)."),
+    ExpressOption("maximum-spare-workers", WORKER_SHARE, None,
+                  group="Capacity and client protection", metavar="FRACTION", computed="0.6",
+                  help="The share of --max-clients Apache keeps idle at most "
+                       "(MaxSpareThreads)."),
+    ExpressOption("server-backlog", click.IntRange(min=1), 500,
+                  group="Capacity and client protection", metavar="NUMBER",
+                  help="How many connections may wait for Apache to accept them "
+                       "(ListenBacklog)."),
+    ExpressOption("keep-alive-timeout", click.IntRange(min=0), 2,
+                  group="Capacity and client protection", metavar="SECONDS",
+                  help="How long Apache waits for the next request on a connection "
+                       "(KeepAliveTimeout); 0 turns keep-alive off."),
+    ExpressOption("limit-request-body", click.IntRange(min=0), 10485760,
+                  group="Capacity and client protection", metavar="BYTES",
+                  help="The largest request body Apache accepts; a larger one gets 413 "
+                       "(LimitRequestBody); 0 no limit."),
+    ExpressOption("header-timeout", click.IntRange(min=0), 15,
+                  group="Capacity and client protection", metavar="SECONDS",
+                  help="Time for a client to send the request headers, answered 408 when "
+                       "over (mod_reqtimeout's RequestReadTimeout header=); 0 no limit."),
+    ExpressOption("header-max-timeout", click.IntRange(min=0), 30,
+                  group="Capacity and client protection", metavar="SECONDS",
+                  help="The most --header-min-rate may extend --header-timeout to; 0 no "
+                       "extension."),
+    ExpressOption("header-min-rate", click.IntRange(min=0), 500,
+                  group="Capacity and client protection", metavar="BYTES",
+                  help="Each this many bytes of headers a second extend --header-timeout by "
+                       "a second; 0 none."),
+    ExpressOption("body-timeout", click.IntRange(min=0), 15,
+                  group="Capacity and client protection", metavar="SECONDS",
+                  help="Time for a client to send the request body, answered 408 when over "
+                       "(RequestReadTimeout body=); 0 no limit."),
+    ExpressOption("body-max-timeout", click.IntRange(min=0), 0,
+                  group="Capacity and client protection", metavar="SECONDS",
+                  help="The most --body-min-rate may extend --body-timeout to; 0 no upper "
+                       "bound."),
+    ExpressOption("body-min-rate", click.IntRange(min=0), 500,
+                  group="Capacity and client protection", metavar="BYTES",
+                  help="Each this many bytes of body a second extend --body-timeout by a "
+                       "second; 0 none."),
+
     # -- Application ----------------------------------------------------------------------------
     ExpressOption("application-type", click.Choice(APPLICATION_TYPES), "script",
                   group="Application", metavar="TYPE",
@@ -229,8 +287,8 @@ START_SERVER_OPTIONS = (
                        "(server-metrics=On)."),
     daemon_option("python-eggs", "Daemon processes", "DIRECTORY", is_path=True, computed="none"),
     daemon_option("locale", "Daemon processes", "NAME",
-                  computed="--lang, else this process's locale; C or POSIX becomes "
-                           "en_US.UTF-8 (or C.UTF-8) where available",
+                  computed="--lang, else this process's locale; C, POSIX or one the system "
+                           "lacks becomes en_US.UTF-8 (or C.UTF-8) where available",
                   help="Locale of the daemon processes (LC_ALL), as mod_wsgi-express chooses "
                        "it; also their LANG."),
     daemon_option("lang", "Daemon processes", "NAME", computed="--locale",
