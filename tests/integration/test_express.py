@@ -134,7 +134,8 @@ def test_default_server_root_is_under_tmpdir_named_by_host_port_and_uid():
         env = dict(os.environ, TMPDIR=tmpdir)
         result = run_wsgid("setup-server", "--port", str(port), env=env)
         assert result.returncode == 0, result.stderr
-        expected = os.path.join(tmpdir, f"wsgid-127.0.0.1:{port}:{os.getuid()}")
+        # no --host: every interface, and mod_wsgi-express's name for it
+        expected = os.path.join(tmpdir, f"wsgid-localhost:{port}:{os.getuid()}")
         assert os.path.isfile(os.path.join(expected, "httpd.conf"))
         assert os.access(os.path.join(expected, "apachectl"), os.X_OK)
         assert stat.S_IMODE(os.stat(expected).st_mode) == 0o755
@@ -145,7 +146,7 @@ def test_default_server_root_is_under_tmpdir_named_by_host_port_and_uid():
 
 def test_default_server_root_is_under_tmp_when_tmpdir_is_unset():
     port = free_port()
-    expected = f"/tmp/wsgid-127.0.0.1:{port}:{os.getuid()}"
+    expected = f"/tmp/wsgid-localhost:{port}:{os.getuid()}"
     env = {k: v for k, v in os.environ.items() if k != "TMPDIR"}
     try:
         result = run_wsgid("setup-server", "--port", str(port), env=env)
@@ -298,7 +299,7 @@ def test_port_in_use_is_one_line_naming_the_port_option():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_wsgid("start-server", "--port", str(port),
+        result = run_wsgid("start-server", "--host", "127.0.0.1", "--port", str(port),
                            "--server-root", os.path.join(workdir, "root"))
     subprocess.run(["rm", "-rf", workdir], check=False)
     assert result.returncode == 1

@@ -162,13 +162,14 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
     """Turn the command line (SCRIPT and the option values by dest) into ServerSettings."""
     uid = os.getuid() if uid is None else uid
     cwd = os.getcwd() if cwd is None else cwd
-    host = values["host"].strip()
+    # no --host: every interface, as mod_wsgi-express listens (`Listen PORT`)
+    host = "*" if values.get("host") is None else values["host"].strip()
     if not host or any(ch.isspace() for ch in host) or "/" in host:
         raise SettingsError(f"--host '{values['host']}' is not an address: give an IP address or "
-                            "host name such as 127.0.0.1, or 0.0.0.0 for every interface.")
+                            "host name such as 127.0.0.1, or leave it out for every interface.")
     port = values["port"]
-    server_root = os.path.abspath(values.get("server_root")
-                                  or default_server_root(host, port, uid, environ))
+    server_root = os.path.abspath(values.get("server_root") or default_server_root(
+        "localhost" if host == "*" else host, port, uid, environ))
     user, group = _apache_user_and_group(values.get("user"), values.get("group"), uid)
 
     application_type = values.get("application_type") or "script"

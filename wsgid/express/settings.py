@@ -164,8 +164,10 @@ def daemon_option(table_name: str, group: str, metavar: str, *, name: Optional[s
 
 START_SERVER_OPTIONS = (
     # -- Server ---------------------------------------------------------------------------------
-    ExpressOption("host", str, "127.0.0.1", group="Server", metavar="ADDRESS",
-                  help="Address Apache listens on; 0.0.0.0 or :: to listen on every interface."),
+    ExpressOption("host", str, None, group="Server", metavar="ADDRESS",
+                  computed="every interface, as mod_wsgi-express",
+                  help="Address Apache listens on; 127.0.0.1 keeps the server to this machine, "
+                       "0.0.0.0 or :: to one address family."),
     ExpressOption("port", click.IntRange(1, 65535), 8000, group="Server", metavar="NUMBER",
                   help="TCP port Apache listens on."),
     ExpressOption("server-root", click.Path(file_okay=False), None, group="Server",
