@@ -250,3 +250,47 @@ def test_request_read_timeout_is_written_as_mod_wsgi_express_writes_it(script):
     assert resolve(script, header_timeout=0, body_timeout=20, body_max_timeout=60,
                    body_min_rate=0).request_read_timeout == "body=20-60"
     assert resolve(script, header_timeout=0, body_timeout=0).request_read_timeout == ""
+
+
+@pytest.fixture
+def pair(tmp_path):
+    """A certificate and key file (their content does not matter to resolve_settings)."""
+    for suffix in ("crt", "key"):
+        (tmp_path / f"site.{suffix}").write_text("PEM\n")
+    return str(tmp_path / "site")
+
+
+@pytest.mark.parametrize("given, named", [
+    ({"https_port": 8443}, "needs the server's certificate and its key"),
+    ({"ssl_certificate_file": "X.crt"}, "--ssl-certificate-file is about HTTPS"),
+    ({"https_only": True}, "--https-only is about HTTPS"),
+    ({"https_port": 8000, "ssl_certificate": "STEM"}, "is also --port"),
+    ({"https_port": 8443, "ssl_certificate": "STEM", "hsts_policy": "max-age=1"},
+     "--hsts-policy needs --https-only"),
+    ({"https_port": 8443, "ssl_certificate": "STEM", "ssl_verify_client": ("/admin",)},
+     "needs --ssl-ca-certificate-file"),
+    ({"https_port": 8443, "ssl_certificate": "STEM", "https_only": True,
+      "hsts_policy": 'max-age=1"; x'}, "is not a Strict-Transport-Security value"),
+    ({"https_port": 8443, "ssl_certificate": "STEM-missing"}, "does not exist"),
+    ({"server_name": "www.example.com:80"}, "is not a host name"),
+    ({"server_alias": ("bad name",)}, "is not a host name"),
+])
+def test_https_and_host_name_mistakes_are_refused_with_the_option_named(script, pair, given,
+                                                                       named):
+    values_given = {key: (value.replace("STEM", pair) if isinstance(value, str) else value)
+                    for key, value in given.items()}
+    if "ssl_certificate_file" in values_given:
+        values_given["ssl_certificate_file"] = pair + ".crt"
+    with pytest.raises(SettingsError, match=re.escape(named)):
+        resolve(script, **values_given)
+
+
+def test_https_settings_from_the_certificate_stem(script, pair):
+    settings = resolve(script, https_port=8443, ssl_certificate=pair, https_only=True,
+                       hsts_policy="max-age=600; includeSubDomains", server_name="www.a.test",
+                       server_alias=("*.a.test",))
+    https = settings.https
+    assert (https.port, https.certificate, https.key) == (8443, pair + ".crt", pair + ".key")
+    assert https.only and https.hsts_policy == "max-age=600; includeSubDomains"
+    assert (settings.server_name, settings.server_aliases) == ("www.a.test", ("*.a.test",))
+    assert resolve(script).https is None

@@ -23,9 +23,9 @@ def _click_option(row):
     if row.is_flag:
         return click.option(row.flag, row.dest, is_flag=True, default=row.default,
                             help=help_text)
-    return click.option(row.flag, row.dest, type=row.type, default=row.default,
-                        metavar=row.metavar, help=help_text, multiple=row.multiple,
-                        nargs=row.nargs)
+    return click.option(row.flag, *(f"--{alias}" for alias in row.aliases), row.dest,
+                        type=row.type, default=row.default, metavar=row.metavar,
+                        help=help_text, multiple=row.multiple, nargs=row.nargs)
 
 
 def express_options(*, start_only: bool):

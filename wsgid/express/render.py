@@ -66,6 +66,18 @@ def modules_for(settings) -> tuple:
     modules = REQUIRED_MODULES
     if settings.request_read_timeout:
         modules += ("reqtimeout",)
+    if settings.https is not None:
+        # its hosts inherit the main server's rewrite rules (static files)
+        modules += ("ssl", "socache_shmcb", "rewrite")
+        if settings.https.hsts_policy:
+            modules += ("headers",)
+    if settings.http2:
+        modules += ("http2",)
+    if settings.server_name and settings.allow_localhost:
+        modules += ("authz_host",)      # Require local
+    if (settings.https is not None and settings.https.only) or (
+            settings.server_name or "").lower().startswith("www."):
+        modules += ("rewrite", "alias")
     if settings.serves_files:
         modules += STATIC_FILE_MODULES
     if settings.compress_responses:
@@ -232,6 +244,75 @@ def service_group_lines(settings) -> str:
     return "\n".join(lines)
 
 
+def site_lines(settings, root) -> str:
+    """--https-port, --server-name, --http2: the listeners and virtual hosts.
+
+    Every virtual host serves what the main server configures (the application, the files):
+    their settings are inherited, mod_rewrite's rules with `RewriteOptions Inherit`. With
+    --server-name, the default host of each port refuses other host names (403), as
+    mod_wsgi-express's does; without it, the HTTPS port serves every name."""
+    https = settings.https
+    lines = []
+    if settings.http2:
+        lines += ["", "# --http2", "Protocols h2 h2c http/1.1"]
+    if https is not None:
+        lines += ["", f"# --https-port {https.port}", f"Listen {settings.listen_on(https.port)}",
+                  f'SSLSessionCache "shmcb:{conf_path(root.ssl_session_cache)}(512000)"']
+        if https.ca_certificates is not None:
+            # mod_ssl acts on these on HTTPS connections only
+            for url in sorted(https.verify_client_urls or ("/",), reverse=True):
+                lines += [f'<Location "{url}">', "    SSLVerifyClient require",
+                          "    SSLVerifyDepth 1", "</Location>"]
+    redirect = ([] if https is None or not https.only else
+                ["    RewriteEngine On", "    RewriteCond %{HTTPS} !=on",
+                 f"    RewriteRule ^ https://%{{SERVER_NAME}}:{https.port}%{{REQUEST_URI}} "
+                 "[R=302,L]"])
+    if settings.server_name is None:
+        if redirect:
+            lines += ["", "# --https-only: plain HTTP redirects to HTTPS",
+                      *(line.strip() for line in redirect)]
+        if https is not None:
+            lines += ["", f"<VirtualHost _default_:{https.port}>", *_ssl_lines(https),
+                      "</VirtualHost>"]
+        return "\n".join(lines) + "\n"
+    ports = [(settings.port, [])] + ([] if https is None else [(https.port, _ssl_lines(https))])
+    names = [f"    ServerName {settings.server_name}"]
+    if settings.server_aliases:
+        names.append("    ServerAlias " + " ".join(settings.server_aliases))
+    refuse = ["    <Location />", "        Require all denied" if not settings.allow_localhost
+              else "        Require local", "    </Location>"]
+    for port, ssl in ports:
+        scheme = "http" if not ssl else "https"
+        lines += ["", f"# --server-name {settings.server_name} on port {port}: other names "
+                  "are refused", f"<VirtualHost _default_:{port}>", *refuse, *ssl,
+                  "</VirtualHost>",
+                  f"<VirtualHost *:{port}>", *names, *ssl, *(redirect if not ssl else []),
+                  "</VirtualHost>"]
+        if settings.server_name.lower().startswith("www."):
+            parent = settings.server_name[4:]
+            lines += [f"<VirtualHost *:{port}>", f"    ServerName {parent}",
+                      f"    Redirect permanent / {scheme}://{settings.server_name}:{port}/",
+                      *ssl, "</VirtualHost>"]
+    return "\n".join(lines) + "\n"
+
+
+def _ssl_lines(https) -> list:
+    """What each HTTPS virtual host says (it also inherits the main server's rewrite rules)."""
+    lines = ["    SSLEngine On",
+             f'    SSLCertificateFile "{conf_path(https.certificate)}"',
+             f'    SSLCertificateKeyFile "{conf_path(https.key)}"']
+    if https.chain:
+        lines.append(f'    SSLCertificateChainFile "{conf_path(https.chain)}"')
+    if https.ca_certificates:
+        lines.append(f'    SSLCACertificateFile "{conf_path(https.ca_certificates)}"')
+    if https.environment:
+        lines.append("    SSLOptions +StdEnvVars")
+    if https.hsts_policy:
+        lines.append(f'    Header always set Strict-Transport-Security "{https.hsts_policy}"')
+    lines += ["    RewriteEngine On", "    RewriteOptions Inherit"]
+    return lines
+
+
 def application_script(settings, root) -> str:
     """The script WSGIScriptAlias serves: SCRIPT, or for a module the file that imports it."""
     if settings.application_type == "module":
@@ -252,7 +333,7 @@ def render_httpd_conf(settings, root, *, command: str, httpd: str, modules_dir: 
         "url": settings.url,
         "server_root": conf_path(root.path),
         "pid_file": conf_path(root.pid_file),
-        "server_name": settings.server_name,
+        "server_name": settings.main_server_name,
         "listen": settings.listen,
         "user_and_group": user_and_group,
         "load_modules": load_module_lines(modules_dir, modules_for(settings)),
@@ -273,6 +354,7 @@ def render_httpd_conf(settings, root, *, command: str, httpd: str, modules_dir: 
         "callable_object": settings.callable_object,
         "script": conf_path(script),
         "service_groups": service_group_lines(settings),
+        "sites": site_lines(settings, root),
         **mpm_sizing(settings),
         **client_protection(settings),
     }

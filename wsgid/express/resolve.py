@@ -62,6 +62,21 @@ class UrlAlias:
 
 
 @dataclass(frozen=True)
+class Https:
+    """--https-port and what goes with it; every path absolute and existing."""
+
+    port: int
+    certificate: str
+    key: str
+    chain: Optional[str] = None
+    ca_certificates: Optional[str] = None     # client certificates are asked for
+    verify_client_urls: tuple = ()            # only under these URLs (else everywhere)
+    environment: bool = False                 # SSLOptions +StdEnvVars
+    only: bool = False                        # plain HTTP redirects to HTTPS
+    hsts_policy: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class ServiceScript:
     name: str
     path: str                # absolute
@@ -103,6 +118,11 @@ class ServerSettings:
     keep_alive_timeout: int = 2
     limit_request_body: int = 10485760
     request_read_timeout: str = ""    # mod_reqtimeout's RequestReadTimeout; "" none
+    https: Optional[Https] = None
+    server_name: Optional[str] = None   # name-based: only this host (and the aliases)
+    server_aliases: tuple = ()
+    allow_localhost: bool = False
+    http2: bool = False
     document_root: Optional[str] = None
     url_aliases: tuple = ()   # UrlAlias
     service_scripts: tuple = ()   # ServiceScript
@@ -126,14 +146,19 @@ class ServerSettings:
     @property
     def listen(self) -> str:
         """The argument of Apache's Listen directive."""
+        return self.listen_on(self.port)
+
+    def listen_on(self, port: int) -> str:
+        """The argument of a Listen directive for `port` on --host."""
         if self.host == "*":
-            return str(self.port)
+            return str(port)
         if ":" in self.host:
-            return f"[{self.host}]:{self.port}"
-        return f"{self.host}:{self.port}"
+            return f"[{self.host}]:{port}"
+        return f"{self.host}:{port}"
 
     @property
-    def server_name(self) -> str:
+    def main_server_name(self) -> str:
+        """The main server's ServerName (the virtual hosts of --server-name have their own)."""
         return f"{self.url_host}:{self.port}"
 
     @property
@@ -209,12 +234,95 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
         keep_alive_timeout=values.get("keep_alive_timeout", 2),
         limit_request_body=values.get("limit_request_body", 10485760),
         request_read_timeout=request_read_timeout(values),
+        https=_https(values, port),
+        server_name=_host_name("--server-name", values.get("server_name")),
+        server_aliases=tuple(_host_name("--server-alias", alias, wildcards=True)
+                             for alias in values.get("server_alias") or ()),
+        allow_localhost=bool(values.get("allow_localhost")),
+        http2=bool(values.get("http2")),
         document_root=_document_root(values.get("document_root")),
         url_aliases=_url_aliases(values.get("url_alias") or ()),
         service_scripts=_service_scripts(values.get("service_script") or ()),
         access_log=bool(values.get("access_log")),
         log_to_terminal=bool(values.get("log_to_terminal")),
     )
+
+
+HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
+HOST_PATTERN = re.compile(r"[A-Za-z0-9*?.-]+")
+# What a Strict-Transport-Security value may hold (directives, '=', ';', digits, quotes no).
+HSTS_POLICY = re.compile(r"[A-Za-z0-9=;. -]+")
+
+
+def _host_name(option: str, name: Optional[str], *, wildcards: bool = False) -> Optional[str]:
+    if name is None:
+        return None
+    if not (HOST_PATTERN if wildcards else HOST_NAME).fullmatch(name):
+        allowed = "letters, digits, '-', '.' and the wildcards * ?" if wildcards else \
+            "letters, digits, '-' and '.', without a port"
+        raise SettingsError(f"{option} {name} is not a host name: give one of {allowed}, such "
+                            "as www.example.com.")
+    return name
+
+
+def _https(values: Mapping[str, Any], port: int) -> Optional[Https]:
+    """--https-port and the options that go with it, checked together."""
+    https_port = values.get("https_port")
+    certificate = values.get("ssl_certificate_file")
+    key = values.get("ssl_certificate_key_file")
+    stem = values.get("ssl_certificate")
+    if stem:
+        if certificate or key:
+            raise SettingsError("--ssl-certificate names both files (STEM.crt and STEM.key): "
+                                "give it, or --ssl-certificate-file and "
+                                "--ssl-certificate-key-file, not both.")
+        certificate, key = stem + ".crt", stem + ".key"
+        for path in (certificate, key):
+            if not os.path.isfile(path):
+                raise SettingsError(f"--ssl-certificate {stem}: {path} does not exist; give the "
+                                    "common part of the names of the .crt and .key files.")
+    tied = [flag for flag, given in (
+        ("--ssl-certificate-file", certificate), ("--ssl-certificate-key-file", key),
+        ("--ssl-certificate-chain-file", values.get("ssl_certificate_chain_file")),
+        ("--ssl-ca-certificate-file", values.get("ssl_ca_certificate_file")),
+        ("--ssl-verify-client", values.get("ssl_verify_client")),
+        ("--ssl-environment", values.get("ssl_environment")),
+        ("--https-only", values.get("https_only")),
+        ("--hsts-policy", values.get("hsts_policy"))) if given]
+    if https_port is None:
+        if tied:
+            raise SettingsError(f"{tied[0]} is about HTTPS: give --https-port too (and the "
+                                "certificate with its key).")
+        return None
+    if https_port == port:
+        raise SettingsError(f"--https-port {https_port} is also --port: give HTTPS a port of "
+                            "its own, such as 8443.")
+    if not certificate or not key:
+        raise SettingsError(f"--https-port {https_port} needs the server's certificate and its "
+                            "key: give --ssl-certificate-file and --ssl-certificate-key-file (or "
+                            "--ssl-certificate STEM for STEM.crt and STEM.key).")
+    verify_urls = tuple(values.get("ssl_verify_client") or ())
+    for url in verify_urls:
+        if not URL_PATH.fullmatch(url):
+            raise SettingsError(f"--ssl-verify-client {url}: give a URL path such as /admin.")
+    if verify_urls and not values.get("ssl_ca_certificate_file"):
+        raise SettingsError("--ssl-verify-client needs --ssl-ca-certificate-file: the CA "
+                            "certificates that client certificates are checked against.")
+    policy = values.get("hsts_policy")
+    if policy is not None:
+        if not values.get("https_only"):
+            raise SettingsError("--hsts-policy needs --https-only: browsers are told to use "
+                                "HTTPS only where plain HTTP redirects to it.")
+        if not HSTS_POLICY.fullmatch(policy):
+            raise SettingsError(f"--hsts-policy {policy!r} is not a Strict-Transport-Security "
+                                "value: give one such as 'max-age=63072000; includeSubDomains'.")
+    absolute = (lambda path: os.path.abspath(path) if path else None)
+    return Https(port=https_port, certificate=absolute(certificate), key=absolute(key),
+                 chain=absolute(values.get("ssl_certificate_chain_file")),
+                 ca_certificates=absolute(values.get("ssl_ca_certificate_file")),
+                 verify_client_urls=verify_urls,
+                 environment=bool(values.get("ssl_environment")),
+                 only=bool(values.get("https_only")), hsts_policy=policy)
 
 
 def request_read_timeout(values: Mapping[str, Any]) -> str:

@@ -36,9 +36,16 @@ from wsgid.express.resolve import ServerSettings, SettingsError
 # The option that makes Apache need each module that not every Apache installs.
 MODULE_NEEDED_BY = {
     "mime": "--document-root/--url-alias",
-    "rewrite": "--document-root/--url-alias",
+    "rewrite": "--document-root/--url-alias/--https-port",
     "filter": "--compress-responses",
     "deflate": "--compress-responses",
+    "reqtimeout": "--header-timeout/--body-timeout",
+    "ssl": "--https-port",
+    "socache_shmcb": "--https-port",
+    "headers": "--hsts-policy",
+    "http2": "--http2",
+    "authz_host": "--allow-localhost",
+    "alias": "--server-name www.NAME",
 }
 
 # sizeof(sun_path) - 1 on Linux: the longest path a unix socket can be bound at.
@@ -90,6 +97,10 @@ class ServerRoot:
     @property
     def module_script(self) -> str:
         return self._in_root("module.wsgi")
+
+    @property
+    def ssl_session_cache(self) -> str:
+        return self._in_root("ssl_scache")
 
     @property
     def pid_file(self) -> str:

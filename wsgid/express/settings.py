@@ -30,8 +30,11 @@ LOG_LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debu
 APPLICATION_TYPES = ("script", "module")
 
 # --help headings, in the order they are printed.
-GROUPS = ("Server", "Capacity and client protection", "Application", "Static files",
-          "Daemon processes", "Logging", "Running")
+GROUPS = ("Server", "HTTPS and host names", "Capacity and client protection", "Application",
+          "Static files", "Daemon processes", "Logging", "Running")
+
+HOSTS = "HTTPS and host names"
+EXISTING_FILE = click.Path(exists=True, dir_okay=False)
 
 # A share of the Apache workers: a fraction of --max-clients, as mod_wsgi-express takes it.
 WORKER_SHARE = click.FloatRange(0.0, 1.0)
@@ -84,6 +87,7 @@ class ExpressOption:
     multiple: bool = False
     nargs: int = 1
     start_only: bool = False
+    aliases: tuple = ()       # other names mod_wsgi-express accepts for it (--ssl-port)
 
     @property
     def flag(self) -> str:
@@ -191,6 +195,47 @@ START_SERVER_OPTIONS = (
                   help="Compress responses (gzip, for clients that accept it) of the types "
                        "text/plain, text/html, text/css, text/xml, text/javascript, "
                        "application/javascript, application/xhtml+xml and application/json."),
+
+    # -- HTTPS and host names -------------------------------------------------------------------
+    ExpressOption("https-port", click.IntRange(1, 65535), None, group=HOSTS, metavar="NUMBER",
+                  computed="none", aliases=("ssl-port",),
+                  help="Also serve HTTPS on this port (needs a certificate and its key)."),
+    ExpressOption("ssl-certificate-file", EXISTING_FILE, None, group=HOSTS, metavar="PATH",
+                  computed="none", help="The server's certificate (PEM), for --https-port."),
+    ExpressOption("ssl-certificate-key-file", EXISTING_FILE, None, group=HOSTS,
+                  metavar="PATH", computed="none",
+                  help="The private key of --ssl-certificate-file (PEM)."),
+    ExpressOption("ssl-certificate", str, None, group=HOSTS, metavar="STEM", computed="none",
+                  help="STEM.crt and STEM.key: the certificate and its key in one option."),
+    ExpressOption("ssl-certificate-chain-file", EXISTING_FILE, None, group=HOSTS,
+                  metavar="PATH", computed="none",
+                  help="The certificates of the CAs between the server's and the root, sent "
+                       "with it."),
+    ExpressOption("ssl-ca-certificate-file", EXISTING_FILE, None, group=HOSTS,
+                  metavar="PATH", computed="none",
+                  help="CA certificates of the client certificates to accept: HTTPS clients "
+                       "must present one (the whole site, or the --ssl-verify-client URLs)."),
+    ExpressOption("ssl-verify-client", str, None, group=HOSTS, metavar="URL", multiple=True,
+                  help="Ask for a client certificate only under this URL path instead of "
+                       "everywhere; repeat for more."),
+    ExpressOption("ssl-environment", bool, False, group=HOSTS, is_flag=True,
+                  help="Give the application mod_ssl's SSL_* variables (the cipher, the client "
+                       "certificate, ...)."),
+    ExpressOption("https-only", bool, False, group=HOSTS, is_flag=True,
+                  help="Redirect every plain HTTP request to HTTPS (needs --https-port)."),
+    ExpressOption("hsts-policy", str, None, group=HOSTS, metavar="POLICY", computed="none",
+                  help="With --https-only, the Strict-Transport-Security header of HTTPS "
+                       "responses, such as max-age=63072000."),
+    ExpressOption("http2", bool, False, group=HOSTS, is_flag=True,
+                  help="Speak HTTP/2 too (h2 over HTTPS, h2c over plain HTTP; mod_http2)."),
+    ExpressOption("server-name", str, None, group=HOSTS, metavar="HOSTNAME", computed="none",
+                  help="Serve only requests for this host name (and the aliases); others get "
+                       "403. A www. name also redirects its parent domain to it."),
+    ExpressOption("server-alias", str, None, group=HOSTS, metavar="HOSTNAME", multiple=True,
+                  help="Another host name to serve with --server-name, wildcards allowed; "
+                       "repeat for more."),
+    ExpressOption("allow-localhost", bool, False, group=HOSTS, is_flag=True,
+                  help="With --server-name, still serve requests for localhost."),
 
     # -- Capacity and client protection ---------------------------------------------------------
     ExpressOption("max-clients", click.IntRange(min=1), None, group="Capacity and client protection",
