@@ -9,6 +9,7 @@ to the terminal) get a server of their own.
 import concurrent.futures
 import glob
 import os
+import re
 import socket
 import time
 import stat
@@ -326,6 +327,65 @@ def test_capacity_and_client_protection_options_are_in_effect(express, write_scr
         waited = time.monotonic() - started
     assert reply.startswith(b"HTTP/1.1 408 "), reply[:200]
     assert 0.5 < waited < 5, waited
+
+
+# What a request looks like from the application; /missing is its own 404.
+REQUESTS_SCRIPT = """\
+import json
+
+
+def application(environ, start_response):
+    if environ.get("PATH_INFO") == "/missing":
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"the application's own 404 page"]
+    body = json.dumps({
+        "method": environ["REQUEST_METHOD"], "remote_addr": environ["REMOTE_ADDR"],
+        "app_mode": environ.get("APP_MODE"), "passed": environ.get("WSGID_TEST_PASSED"),
+        "request_id": environ["mod_wsgi.request_id"],
+        "read": len(environ["wsgi.input"].read())}).encode()
+    start_response("200 OK", [("Content-Type", "application/json"),
+                              ("X-Method", environ["REQUEST_METHOD"])])
+    return [body]
+"""
+
+
+def test_request_handling_and_logging_options_are_in_effect(express, write_script):
+    server = express(["--chunked-request", "--map-head-to-get", "On", "--error-override",
+                      "--error-document", "404", "custom not found",
+                      "--trust-proxy-header", "X-Forwarded-For", "--trust-proxy", "127.0.0.1",
+                      "--setenv", "APP_MODE", "testing", "--passenv", "WSGID_TEST_PASSED",
+                      "--server-status", "--verbose-debugging", "--log-level", "info",
+                      "--error-log-format", "[%{cu}t] [%-m:%l] [R:%L] %M",
+                      "--access-log", "--access-log-format", "combined"],
+                     script=write_script(REQUESTS_SCRIPT, "requests.wsgi"),
+                     env=dict(os.environ, WSGID_TEST_PASSED="from start-server"))
+    assert server.wait_until_serving().status_code == 200, server.diagnostics()
+    # --chunked-request: a body without Content-Length reaches the application
+    seen = requests.post(server.url("/"), data=iter([b"a" * 1000, b"b" * 24]),
+                         headers={"X-Forwarded-For": "203.0.113.9",
+                                  "Referer": "http://shop.test/cart"}, timeout=10).json()
+    assert seen["read"] == 1024
+    # --trust-proxy-header/--trust-proxy, --setenv, --passenv
+    assert seen["remote_addr"] == "203.0.113.9"
+    assert (seen["app_mode"], seen["passed"]) == ("testing", "from start-server")
+    # --map-head-to-get On: the application sees GET
+    assert requests.head(server.url("/"), timeout=10).headers["X-Method"] == "GET"
+    # --error-override with --error-document: Apache's page replaces the application's
+    missing = requests.get(server.url("/missing"), timeout=10)
+    assert (missing.status_code, missing.text) == (404, "custom not found")
+    # --server-status: mod_status, for this machine
+    status = requests.get(server.url("/server-status?auto"), timeout=10)
+    assert status.status_code == 200 and "ServerUptime" in status.text
+    # --error-log-format: Apache's lines and wsgid's, the request's log id in its lines;
+    # --verbose-debugging: the daemons' debug lines
+    log = server.error_log()
+    assert re.search(r"^\[\d{4}-\d\d-\d\d [\d:.]+\] \[wsgi:debug\] ", log, re.MULTILINE), log
+    assert re.search(r"^\[\d{4}-\d\d-\d\d [\d:.]+\] \[mpm_event:notice\] AH00489", log,
+                     re.MULTILINE), log
+    # --access-log-format combined: the referer and the user agent
+    wait_for(lambda: '"http://shop.test/cart" "python-requests/' in open(
+        os.path.join(server.server_root, "access_log")).read(), 10,
+        message="the combined access log line")
 
 
 def test_application_type_module_imports_the_module_from_python_path(express):

@@ -131,3 +131,21 @@ def test_client_protection_lines():
                  daemon_options=(("socket-timeout", 120.0),))
     assert "\nKeepAlive Off\n" in quiet and "\nLimitRequestBody 0\n" in quiet
     assert "\nTimeout 120\n" in quiet and "RequestReadTimeout" not in quiet
+
+
+def test_request_handling_and_logging_lines():
+    text = conf(chunked_request=True, error_override=True, map_head_to_get="Off",
+                error_documents=((404, "not here"),), trusted_proxy_headers=("X-Real-IP",),
+                trusted_proxies=("10.0.0.0/8",), setenv=(("MODE", 'a "quoted" \\ value'),),
+                passenv=("HOME",), verbose_debugging=True, server_status=True,
+                error_log_format=r"[%{u}t] [client\ %a] %M", access_log=True,
+                access_log_format='%h "%r"')
+    for line in ("WSGIMapHEADToGET Off", "WSGIChunkedRequest On", "WSGIErrorOverride On",
+                 "WSGITrustedProxyHeaders X-Real-IP", "WSGITrustedProxies 10.0.0.0/8",
+                 "WSGIVerboseDebugging On", 'ErrorDocument 404 "not here"',
+                 r'SetEnv MODE "a \"quoted\" \\ value"', "PassEnv HOME", "ExtendedStatus On",
+                 "    SetHandler server-status", r'ErrorLogFormat "[%{u}t] [client\\ %a] %M"',
+                 r'LogFormat "%h \"%r\"" custom'):
+        assert f"\n{line}\n" in text, line
+    assert "CustomLog" in text and text.split("CustomLog", 1)[1].split("\n")[0].endswith(
+        " custom")

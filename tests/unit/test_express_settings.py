@@ -294,3 +294,28 @@ def test_https_settings_from_the_certificate_stem(script, pair):
     assert https.only and https.hsts_policy == "max-age=600; includeSubDomains"
     assert (settings.server_name, settings.server_aliases) == ("www.a.test", ("*.a.test",))
     assert resolve(script).https is None
+
+
+@pytest.mark.parametrize("given, named", [
+    ({"error_document": (("200", "/ok.html"),)}, "STATUS must be an error status"),
+    ({"trust_proxy": ("10.0.0.300",)}, "is not an address or network"),
+    ({"trust_proxy_header": ("X Forwarded",)}, "is not a header name"),
+    ({"setenv": (("1BAD", "x"),)}, "is not a variable name"),
+    ({"setenv": (("GOOD", "a\nb"),)}, "has a control character"),
+    ({"passenv": ("A-B",)}, "is not a variable name"),
+    ({"error_log_format": "%Q %M"}, "Unrecognized error log format string '%Q'"),
+])
+def test_request_and_logging_option_mistakes_name_the_option(script, given, named):
+    with pytest.raises(SettingsError, match=re.escape(named)):
+        resolve(script, **given)
+
+
+def test_request_and_logging_options(script):
+    settings = resolve(script, map_head_to_get="on", error_document=(("404", "/404.html"),),
+                       trust_proxy=("10.0.0.0/8",), trust_proxy_header=("X-Forwarded-For",),
+                       setenv=(("MODE", 'say "hi"'),), passenv=("HOME",),
+                       error_log_format="[%{u}t] %M")
+    assert settings.map_head_to_get == "On"
+    assert settings.error_documents == ((404, "/404.html"),)
+    assert settings.setenv == (("MODE", 'say "hi"'),)
+    assert settings.error_log_format == "[%{u}t] %M"

@@ -37,6 +37,7 @@ COMPRESSED_TYPES = ("text/plain", "text/html", "text/css", "text/xml", "text/jav
                     "application/javascript", "application/xhtml+xml", "application/json")
 
 COMMON_LOG_FORMAT = r'"%h %l %u %t \"%r\" %>s %b"'
+COMBINED_LOG_FORMAT = r'"%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\""'
 
 
 class UnsafePath(ValueError):
@@ -49,6 +50,12 @@ def conf_path(path: str) -> str:
         raise UnsafePath(f"the path {path!r} contains a control character or a double quote, "
                          "which httpd.conf cannot hold; rename or move it")
     return path
+
+
+def conf_text(text: str) -> str:
+    """`text` as one double-quoted argument of httpd.conf (resolve.py refused control
+    characters): a backslash and a double quote are escaped, as Apache's parser reads them."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def rewrite_path(path: str) -> str:
@@ -73,8 +80,12 @@ def modules_for(settings) -> tuple:
             modules += ("headers",)
     if settings.http2:
         modules += ("http2",)
-    if settings.server_name and settings.allow_localhost:
+    if (settings.server_name and settings.allow_localhost) or settings.server_status:
         modules += ("authz_host",)      # Require local
+    if settings.setenv or settings.passenv:
+        modules += ("env",)
+    if settings.server_status:
+        modules += ("status",)
     if (settings.https is not None and settings.https.only) or (
             settings.server_name or "").lower().startswith("www."):
         modules += ("rewrite", "alias")
@@ -178,7 +189,38 @@ def access_log_lines(settings, root) -> str:
     if not settings.access_log:
         return ""
     target = "/dev/stdout" if settings.log_to_terminal else conf_path(root.access_log)
-    return f"LogFormat {COMMON_LOG_FORMAT} common\nCustomLog \"{target}\" common\n"
+    nickname = settings.access_log_format
+    lines = [f"LogFormat {COMMON_LOG_FORMAT} common", f"LogFormat {COMBINED_LOG_FORMAT} combined"]
+    if nickname not in ("common", "combined"):
+        lines.append(f"LogFormat {conf_text(nickname)} custom")
+        nickname = "custom"
+    return "\n".join(lines + [f'CustomLog "{target}" {nickname}']) + "\n"
+
+
+def request_handling_lines(settings) -> str:
+    """How requests are handled: mod_wsgid's directives, the environment, error pages and
+    the status page."""
+    lines = [f"WSGIMapHEADToGET {settings.map_head_to_get}"]
+    if settings.chunked_request:
+        lines.append("WSGIChunkedRequest On")
+    if settings.error_override:
+        lines.append("WSGIErrorOverride On")
+    if settings.trusted_proxy_headers:
+        lines.append("WSGITrustedProxyHeaders " + " ".join(settings.trusted_proxy_headers))
+    if settings.trusted_proxies:
+        lines.append("WSGITrustedProxies " + " ".join(settings.trusted_proxies))
+    if settings.verbose_debugging:
+        lines.append("WSGIVerboseDebugging On")
+    for status, document in settings.error_documents:
+        lines.append(f"ErrorDocument {status} {conf_text(document)}")
+    for name, value in settings.setenv:
+        lines.append(f"SetEnv {name} {conf_text(value)}")
+    for name in settings.passenv:
+        lines.append(f"PassEnv {name}")
+    if settings.server_status:
+        lines += ["ExtendedStatus On", "<Location /server-status>",
+                  "    SetHandler server-status", "    Require local", "</Location>"]
+    return "\n".join(lines) + "\n"
 
 
 def static_file_lines(settings, root) -> str:
@@ -355,6 +397,9 @@ def render_httpd_conf(settings, root, *, command: str, httpd: str, modules_dir: 
         "script": conf_path(script),
         "service_groups": service_group_lines(settings),
         "sites": site_lines(settings, root),
+        "request_handling": request_handling_lines(settings),
+        "error_log_format": (f"ErrorLogFormat {conf_text(settings.error_log_format)}\n"
+                             if settings.error_log_format else ""),
         **mpm_sizing(settings),
         **client_protection(settings),
     }

@@ -12,6 +12,7 @@ Rules:
 from __future__ import annotations
 
 import grp
+import ipaddress
 import keyword
 import locale
 import os
@@ -22,6 +23,7 @@ from typing import Any, Mapping, Optional
 
 from wsgid.errors import ConfigError
 from wsgid.express.settings import EXPRESS_DAEMON_FLAGS
+from wsgid.log_format import parse as parse_log_format
 from wsgid.options import check_group_name
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -123,6 +125,20 @@ class ServerSettings:
     server_aliases: tuple = ()
     allow_localhost: bool = False
     http2: bool = False
+    # how requests are handled (mod_wsgid's and the core's directives)
+    chunked_request: bool = False
+    map_head_to_get: str = "Auto"
+    error_override: bool = False
+    error_documents: tuple = ()         # (status, document)
+    trusted_proxy_headers: tuple = ()
+    trusted_proxies: tuple = ()
+    setenv: tuple = ()                  # (name, value)
+    passenv: tuple = ()
+    # logging
+    access_log_format: str = "common"
+    error_log_format: Optional[str] = None
+    verbose_debugging: bool = False
+    server_status: bool = False
     document_root: Optional[str] = None
     url_aliases: tuple = ()   # UrlAlias
     service_scripts: tuple = ()   # ServiceScript
@@ -240,6 +256,22 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
                              for alias in values.get("server_alias") or ()),
         allow_localhost=bool(values.get("allow_localhost")),
         http2=bool(values.get("http2")),
+        chunked_request=bool(values.get("chunked_request")),
+        map_head_to_get={"auto": "Auto", "on": "On", "off": "Off"}[
+            (values.get("map_head_to_get") or "Auto").lower()],
+        error_override=bool(values.get("error_override")),
+        error_documents=_error_documents(values.get("error_document") or ()),
+        trusted_proxy_headers=tuple(_token("--trust-proxy-header", header)
+                                    for header in values.get("trust_proxy_header") or ()),
+        trusted_proxies=tuple(_network(address) for address in values.get("trust_proxy") or ()),
+        setenv=tuple((_env_name("--setenv", name), _text("--setenv " + name, value))
+                     for name, value in values.get("setenv") or ()),
+        passenv=tuple(_env_name("--passenv", name) for name in values.get("passenv") or ()),
+        access_log_format=_text("--access-log-format",
+                                values.get("access_log_format") or "common"),
+        error_log_format=_error_log_format(values.get("error_log_format")),
+        verbose_debugging=bool(values.get("verbose_debugging")),
+        server_status=bool(values.get("server_status")),
         document_root=_document_root(values.get("document_root")),
         url_aliases=_url_aliases(values.get("url_alias") or ()),
         service_scripts=_service_scripts(values.get("service_script") or ()),
@@ -323,6 +355,62 @@ def _https(values: Mapping[str, Any], port: int) -> Optional[Https]:
                  verify_client_urls=verify_urls,
                  environment=bool(values.get("ssl_environment")),
                  only=bool(values.get("https_only")), hsts_policy=policy)
+
+
+HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _text(option: str, value: str) -> str:
+    """A value that httpd.conf will hold between double quotes (render.conf_text escapes)."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise SettingsError(f"{option}: the value {value!r} has a control character, which "
+                            "httpd.conf cannot hold; leave it out.")
+    return value
+
+
+def _token(option: str, name: str) -> str:
+    if not HTTP_TOKEN.fullmatch(name):
+        raise SettingsError(f"{option} {name!r} is not a header name: give one such as "
+                            "X-Forwarded-For.")
+    return name
+
+
+def _env_name(option: str, name: str) -> str:
+    if not ENV_NAME.fullmatch(name):
+        raise SettingsError(f"{option} {name!r} is not a variable name: give letters, digits "
+                            "and '_', such as DJANGO_SETTINGS_MODULE.")
+    return name
+
+
+def _network(address: str) -> str:
+    try:
+        ipaddress.ip_network(address, strict=False)
+    except ValueError:
+        raise SettingsError(f"--trust-proxy {address!r} is not an address or network: give one "
+                            "such as 10.0.0.1 or 10.0.0.0/8.") from None
+    return address
+
+
+def _error_documents(pairs) -> tuple:
+    documents = []
+    for status, document in pairs:
+        if not (status.isdigit() and len(status) == 3 and 400 <= int(status) <= 599):
+            raise SettingsError(f"--error-document {status} {document}: STATUS must be an error "
+                                "status from 400 to 599.")
+        documents.append((int(status), _text(f"--error-document {status}", document)))
+    return tuple(documents)
+
+
+def _error_log_format(fmt: Optional[str]) -> Optional[str]:
+    if fmt is None:
+        return None
+    try:
+        parse_log_format(_text("--error-log-format", fmt))
+    except ValueError as bad:
+        raise SettingsError(f"--error-log-format {fmt!r}: {bad}; write it as for Apache's "
+                            "ErrorLogFormat, e.g. '[%{u}t] [%-m:%l] [pid %P] %M'.") from None
+    return fmt
 
 
 def request_read_timeout(values: Mapping[str, Any]) -> str:

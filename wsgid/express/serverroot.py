@@ -44,7 +44,9 @@ MODULE_NEEDED_BY = {
     "socache_shmcb": "--https-port",
     "headers": "--hsts-policy",
     "http2": "--http2",
-    "authz_host": "--allow-localhost",
+    "authz_host": "--allow-localhost/--server-status",
+    "env": "--setenv/--passenv",
+    "status": "--server-status",
     "alias": "--server-name www.NAME",
 }
 

@@ -312,6 +312,38 @@ START_SERVER_OPTIONS = (
                        "group named service:NAME) for as long as the server runs; repeat for "
                        "more."),
 
+    ExpressOption("chunked-request", bool, False, group="Application", is_flag=True,
+                  help="Accept request bodies sent chunked, without a Content-Length "
+                       "(WSGIChunkedRequest On); otherwise they get 411."),
+    ExpressOption("map-head-to-get", click.Choice(("Auto", "On", "Off"), case_sensitive=False),
+                  "Auto", group="Application", metavar="Auto|On|Off",
+                  help="Pass HEAD requests to the application as GET: when an output filter "
+                       "may need the body (Auto), always (On) or never (WSGIMapHEADToGET)."),
+    ExpressOption("error-override", bool, False, group="Application", is_flag=True,
+                  help="Answer the application's error statuses (4xx, 5xx) with Apache's error "
+                       "page for them (WSGIErrorOverride On)."),
+    ExpressOption("error-document", (str, str), None, group="Application",
+                  metavar="STATUS DOCUMENT", nargs=2, multiple=True,
+                  help="Apache's answer for a status: a URL path, a full URL or a quoted "
+                       "text (ErrorDocument; with --error-override also for the "
+                       "application's); repeat for more."),
+    ExpressOption("trust-proxy-header", str, None, group="Application", metavar="HEADER",
+                  multiple=True,
+                  help="Believe this header from a front proxy (X-Forwarded-For, "
+                       "X-Forwarded-Proto, X-Forwarded-Host, ...: WSGITrustedProxyHeaders); "
+                       "repeat for more."),
+    ExpressOption("trust-proxy", str, None, group="Application", metavar="ADDRESS[/BITS]",
+                  multiple=True,
+                  help="Believe the trusted headers only from this proxy address or network "
+                       "(WSGITrustedProxies); repeat for more."),
+    ExpressOption("setenv", (str, str), None, group="Application", metavar="NAME VALUE",
+                  nargs=2, multiple=True,
+                  help="Set NAME to VALUE in each request's environ (SetEnv); repeat for "
+                       "more."),
+    ExpressOption("passenv", str, None, group="Application", metavar="NAME", multiple=True,
+                  help="Pass start-server's environment variable NAME into each request's "
+                       "environ (PassEnv); repeat for more."),
+
     # -- Static files ---------------------------------------------------------------------------
     ExpressOption("document-root", click.Path(file_okay=False), None, group="Static files",
                   metavar="DIRECTORY", computed="none",
@@ -348,6 +380,17 @@ START_SERVER_OPTIONS = (
     ExpressOption("access-log", bool, False, group="Logging", is_flag=True,
                   help="Log every request, in Apache's common log format, to access_log in the "
                        "server root (to the terminal with --log-to-terminal)."),
+    ExpressOption("access-log-format", str, "common", group="Logging", metavar="FORMAT",
+                  help="The access log's LogFormat: common, combined, or a format of your "
+                       "own."),
+    ExpressOption("error-log-format", str, None, group="Logging", metavar="FORMAT",
+                  computed="Apache's",
+                  help="The error log's ErrorLogFormat, for Apache's lines and wsgid's."),
+    ExpressOption("verbose-debugging", bool, False, group="Logging", is_flag=True,
+                  help="The daemon processes log at debug level (WSGIVerboseDebugging On)."),
+    ExpressOption("server-status", bool, False, group="Logging", is_flag=True,
+                  help="Apache's status page (mod_status) at /server-status, for clients on "
+                       "this machine."),
     ExpressOption("log-to-terminal", bool, False, group="Logging", is_flag=True,
                   help="Write the error log to standard error, and the access log (with "
                        "--access-log) to standard output, instead of files in the server root."),
