@@ -388,6 +388,45 @@ def test_request_handling_and_logging_options_are_in_effect(express, write_scrip
         message="the combined access log line")
 
 
+ACCESS_SCRIPT = """\
+def allow_access(environ, host):
+    return environ.get("HTTP_X_LET_IN") == "yes"
+"""
+USER_SCRIPT = """\
+def check_password(environ, user, password):
+    if user not in ("alice", "bob"):
+        return None                     # no such user
+    return password == "secret"
+"""
+GROUP_SCRIPT = """\
+def groups_for_user(environ, user):
+    return ["staff"] if user == "alice" else ["guests"]
+"""
+
+
+def test_hook_scripts_decide_access_login_and_group(express, write_script):
+    server = express(["--host-access-script", write_script(ACCESS_SCRIPT, "access.py"),
+                      "--auth-user-script", write_script(USER_SCRIPT, "users.py"),
+                      "--auth-group-script", write_script(GROUP_SCRIPT, "groups.py"),
+                      "--auth-group", "staff"],
+                     script=write_script(PID_SCRIPT, "pid.wsgi"))
+
+    def get_as(user=None, password="secret", let_in="yes"):
+        return requests.get(server.url("/"), headers={"X-Let-In": let_in},
+                            auth=(user, password) if user else None, timeout=10)
+    # the access script first (403), then the login (401), then the group (403)
+    wait_for(lambda: server.get("/") is not None, 30, message="start-server to answer")
+    assert get_as("alice", let_in="no").status_code == 403, server.diagnostics()
+    assert get_as().status_code == 401
+    assert get_as("alice", "wrong").status_code == 401
+    # logged in, not in --auth-group: Apache answers 401 (another login may do) and says why
+    assert get_as("bob").status_code == 401
+    wait_for(lambda: "user bob: authorization failure" in server.error_log(), 10,
+             message="Apache's authorization line for bob")
+    answer = get_as("alice")
+    assert answer.status_code == 200 and answer.text.startswith("pid=")
+
+
 def test_application_type_module_imports_the_module_from_python_path(express):
     top = shared_tmpdir("wsgid-express-module-")
     try:

@@ -319,3 +319,12 @@ def test_request_and_logging_options(script):
     assert settings.error_documents == ((404, "/404.html"),)
     assert settings.setenv == (("MODE", 'say "hi"'),)
     assert settings.error_log_format == "[%{u}t] %M"
+
+
+def test_an_auth_group_script_needs_an_auth_user_script(script, tmp_path):
+    groups = tmp_path / "groups.py"
+    groups.write_text("def groups_for_user(environ, user):\n    return []\n")
+    with pytest.raises(SettingsError, match="--auth-group-script needs --auth-user-script"):
+        resolve(script, auth_group_script=str(groups))
+    settings = resolve(script, auth_user_script=str(groups), auth_type="digest")
+    assert (settings.auth_type, settings.auth_group) == ("Digest", "wsgi")

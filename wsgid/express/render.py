@@ -86,6 +86,9 @@ def modules_for(settings) -> tuple:
         modules += ("env",)
     if settings.server_status:
         modules += ("status",)
+    if settings.auth_user_script:
+        modules += ("authn_core", "authz_user",
+                    "auth_basic" if settings.auth_type == "Basic" else "auth_digest")
     if (settings.https is not None and settings.https.only) or (
             settings.server_name or "").lower().startswith("www."):
         modules += ("rewrite", "alias")
@@ -220,7 +223,31 @@ def request_handling_lines(settings) -> str:
     if settings.server_status:
         lines += ["ExtendedStatus On", "<Location /server-status>",
                   "    SetHandler server-status", "    Require local", "</Location>"]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + hook_lines(settings)) + "\n"
+
+
+def hook_lines(settings) -> list:
+    """--host-access-script and --auth-*-script: Apache's access and authentication steps for
+    the whole site, answered by the scripts in the application's daemon group."""
+    group = f"process-group={settings.daemon_group} application-group=%{{GLOBAL}}"
+    lines = []
+    if settings.host_access_script:
+        lines += ["<Location />",
+                  f"    WSGIAccessScript {conf_text(settings.host_access_script)} {group}",
+                  "</Location>"]
+    if settings.auth_user_script:
+        kind = settings.auth_type
+        lines += ["<Location />", f"    AuthType {kind}",
+                  f"    AuthName {conf_text(settings.main_server_name)}",
+                  f"    Auth{kind}Provider wsgi",
+                  f"    WSGIAuthUserScript {conf_text(settings.auth_user_script)} {group}"]
+        require = ["    <RequireAll>", "        Require valid-user"]
+        if settings.auth_group_script:
+            lines.append(f"    WSGIAuthGroupScript {conf_text(settings.auth_group_script)} "
+                         f"{group}")
+            require.append(f"        Require wsgi-group {conf_text(settings.auth_group)}")
+        lines += require + ["    </RequireAll>", "</Location>"]
+    return lines
 
 
 def static_file_lines(settings, root) -> str:

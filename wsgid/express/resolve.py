@@ -139,6 +139,12 @@ class ServerSettings:
     error_log_format: Optional[str] = None
     verbose_debugging: bool = False
     server_status: bool = False
+    # hook scripts, run in the application's daemon group
+    host_access_script: Optional[str] = None
+    auth_user_script: Optional[str] = None
+    auth_type: str = "Basic"
+    auth_group_script: Optional[str] = None
+    auth_group: str = "wsgi"
     document_root: Optional[str] = None
     url_aliases: tuple = ()   # UrlAlias
     service_scripts: tuple = ()   # ServiceScript
@@ -272,6 +278,7 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
         error_log_format=_error_log_format(values.get("error_log_format")),
         verbose_debugging=bool(values.get("verbose_debugging")),
         server_status=bool(values.get("server_status")),
+        **_hook_scripts(values),
         document_root=_document_root(values.get("document_root")),
         url_aliases=_url_aliases(values.get("url_alias") or ()),
         service_scripts=_service_scripts(values.get("service_script") or ()),
@@ -355,6 +362,22 @@ def _https(values: Mapping[str, Any], port: int) -> Optional[Https]:
                  verify_client_urls=verify_urls,
                  environment=bool(values.get("ssl_environment")),
                  only=bool(values.get("https_only")), hsts_policy=policy)
+
+
+def _hook_scripts(values: Mapping[str, Any]) -> dict:
+    """--host-access-script and the --auth-* options, checked together."""
+    absolute = (lambda path: os.path.abspath(path) if path else None)
+    user_script, group_script = values.get("auth_user_script"), values.get("auth_group_script")
+    if group_script and not user_script:
+        raise SettingsError("--auth-group-script needs --auth-user-script: users are logged in "
+                            "before their groups are asked for.")
+    return {
+        "host_access_script": absolute(values.get("host_access_script")),
+        "auth_user_script": absolute(user_script),
+        "auth_type": (values.get("auth_type") or "Basic").capitalize(),
+        "auth_group_script": absolute(group_script),
+        "auth_group": _text("--auth-group", values.get("auth_group") or "wsgi"),
+    }
 
 
 HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")

@@ -47,6 +47,10 @@ MODULE_NEEDED_BY = {
     "authz_host": "--allow-localhost/--server-status",
     "env": "--setenv/--passenv",
     "status": "--server-status",
+    "authn_core": "--auth-user-script",
+    "authz_user": "--auth-user-script",
+    "auth_basic": "--auth-user-script",
+    "auth_digest": "--auth-type Digest",
     "alias": "--server-name www.NAME",
 }
 

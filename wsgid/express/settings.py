@@ -344,6 +344,25 @@ START_SERVER_OPTIONS = (
                   help="Pass start-server's environment variable NAME into each request's "
                        "environ (PassEnv); repeat for more."),
 
+    ExpressOption("host-access-script", EXISTING_FILE, None, group="Application",
+                  metavar="PATH", computed="none",
+                  help="A script whose allow_access(environ, host) decides who may reach the "
+                       "site (WSGIAccessScript)."),
+    ExpressOption("auth-user-script", EXISTING_FILE, None, group="Application",
+                  metavar="PATH", computed="none",
+                  help="A script whose check_password(environ, user, password) (Basic) or "
+                       "get_realm_hash(environ, user, realm) (Digest) lets users in "
+                       "(WSGIAuthUserScript); the whole site then needs a login."),
+    ExpressOption("auth-type", click.Choice(("Basic", "Digest"), case_sensitive=False),
+                  "Basic", group="Application", metavar="Basic|Digest",
+                  help="The HTTP authentication scheme of --auth-user-script."),
+    ExpressOption("auth-group-script", EXISTING_FILE, None, group="Application",
+                  metavar="PATH", computed="none",
+                  help="A script whose groups_for_user(environ, user) names a user's groups "
+                       "(WSGIAuthGroupScript): only members of --auth-group get in."),
+    ExpressOption("auth-group", str, "wsgi", group="Application", metavar="NAME",
+                  help="The group --auth-group-script must name for a user to get in."),
+
     # -- Static files ---------------------------------------------------------------------------
     ExpressOption("document-root", click.Path(file_okay=False), None, group="Static files",
                   metavar="DIRECTORY", computed="none",
