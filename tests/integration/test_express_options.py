@@ -427,6 +427,41 @@ def test_hook_scripts_decide_access_login_and_group(express, write_script):
     assert answer.status_code == 200 and answer.text.startswith("pid=")
 
 
+def test_where_apache_and_its_files_are(express, write_script):
+    from wsgid import paths
+    top = shared_tmpdir("wsgid-express-files-")
+    try:
+        logs, static = os.path.join(top, "logs"), os.path.join(top, "static")
+        os.mkdir(static)
+        os.chmod(static, 0o755)
+        write_file(os.path.join(static, "data.xyz"), "x\n")
+        write_file(os.path.join(top, "types"), "application/x-wsgid-test xyz\n")
+        pid_file = os.path.join(top, "apache.pid")
+        server = express(["--log-directory", logs, "--error-log-name", "errors.txt",
+                          "--access-log", "--access-log-name", "hits.txt", "--startup-log",
+                          "--pid-file", pid_file, "--process-name", "apache-for-wsgid-test",
+                          "--mime-types", os.path.join(top, "types"),
+                          "--url-alias", "/static", static,
+                          "--httpd-executable", paths.httpd_binary(),
+                          "--modules-directory", paths.apache_modules_dir()],
+                         script=write_script(PID_SCRIPT, "pid.wsgi"))
+        assert server.wait_until_serving().status_code == 200, server.output()
+        served = requests.get(server.url("/static/data.xyz"), timeout=10)
+        assert served.headers["Content-Type"] == "application/x-wsgid-test"   # --mime-types
+        parent = server.apache_parent()
+        with open(pid_file) as f:
+            assert int(f.read()) == parent.pid                                 # --pid-file
+        assert parent.cmdline()[0] == "apache-for-wsgid-test"                  # --process-name
+        assert parent.exe() == os.path.realpath(paths.httpd_binary())
+        wait_for(lambda: '"GET /static/data.xyz' in open(os.path.join(logs, "hits.txt")).read(),
+                 10, message="the request in hits.txt")
+        assert os.path.isfile(os.path.join(logs, "errors.txt"))
+        assert os.path.isfile(os.path.join(logs, "startup.log"))
+        assert not os.path.exists(os.path.join(server.server_root, "error_log"))
+    finally:
+        subprocess.run(["rm", "-rf", top], check=False)
+
+
 def test_application_type_module_imports_the_module_from_python_path(express):
     top = shared_tmpdir("wsgid-express-module-")
     try:

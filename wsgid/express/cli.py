@@ -142,13 +142,14 @@ def start_server(script, **values):
         check_listen_address(settings)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+    how = (root.startup_log if settings.startup_log else None, settings.process_name)
     isatty = values["isatty"]
     if isatty is None:
         isatty = sys.stdin is not None and sys.stdin.isatty()
     _echo_banner(settings, root, isatty=isatty)
     if not isatty:
-        exec_apache(install.httpd, root.httpd_conf)
-    sys.exit(run_foreground(install.httpd, root.httpd_conf))
+        exec_apache(install.httpd, root.httpd_conf, *how)
+    sys.exit(run_foreground(install.httpd, root.httpd_conf, *how))
 
 
 @click.command("setup-server", cls=ExpressCommand)

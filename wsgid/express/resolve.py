@@ -145,6 +145,17 @@ class ServerSettings:
     auth_type: str = "Basic"
     auth_group_script: Optional[str] = None
     auth_group: str = "wsgi"
+    # where things are
+    log_directory: Optional[str] = None    # None: the server root
+    error_log_name: str = "error_log"
+    access_log_name: str = "access_log"
+    startup_log: bool = False
+    startup_log_name: str = "startup.log"
+    pid_file: Optional[str] = None         # None: httpd.pid in the server root
+    httpd_executable: Optional[str] = None
+    modules_directory: Optional[str] = None
+    mime_types: Optional[str] = None       # None: one written into the server root
+    process_name: Optional[str] = None
     document_root: Optional[str] = None
     url_aliases: tuple = ()   # UrlAlias
     service_scripts: tuple = ()   # ServiceScript
@@ -279,6 +290,19 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
         verbose_debugging=bool(values.get("verbose_debugging")),
         server_status=bool(values.get("server_status")),
         **_hook_scripts(values),
+        log_directory=_absolute(values.get("log_directory")),
+        error_log_name=_file_name("--error-log-name", values.get("error_log_name") or "error_log"),
+        access_log_name=_file_name("--access-log-name",
+                                   values.get("access_log_name") or "access_log"),
+        startup_log=bool(values.get("startup_log")),
+        startup_log_name=_file_name("--startup-log-name",
+                                    values.get("startup_log_name") or "startup.log"),
+        pid_file=_absolute(values.get("pid_file")),
+        httpd_executable=_absolute(values.get("httpd_executable")),
+        modules_directory=_absolute(values.get("modules_directory")),
+        mime_types=_absolute(values.get("mime_types")),
+        process_name=_text("--process-name", values["process_name"])
+        if values.get("process_name") else None,
         document_root=_document_root(values.get("document_root")),
         url_aliases=_url_aliases(values.get("url_alias") or ()),
         service_scripts=_service_scripts(values.get("service_script") or ()),
@@ -378,6 +402,17 @@ def _hook_scripts(values: Mapping[str, Any]) -> dict:
         "auth_group_script": absolute(group_script),
         "auth_group": _text("--auth-group", values.get("auth_group") or "wsgi"),
     }
+
+
+def _absolute(path: Optional[str]) -> Optional[str]:
+    return os.path.abspath(path) if path else None
+
+
+def _file_name(option: str, name: str) -> str:
+    if "/" in name or name in (".", "..") or not name.strip():
+        raise SettingsError(f"{option} {name!r} is not a file name: give a name without '/', "
+                            "such as error_log (--log-directory says where).")
+    return name
 
 
 HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")

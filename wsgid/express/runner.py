@@ -131,19 +131,21 @@ def _apache_children_setup():
     signal.signal(signal.SIGWINCH, signal.SIG_DFL)
 
 
-def apache_command(httpd: str, conf: str) -> list:
-    return [httpd, "-f", conf, "-DFOREGROUND"]
+def apache_command(httpd: str, conf: str, startup_log=None, process_name=None) -> list:
+    """Apache's argv: argv[0] is --process-name (what ps shows), the binary is `httpd`;
+    `-E FILE` (--startup-log) sends what Apache says while it starts there."""
+    return [process_name or httpd, "-f", conf, "-DFOREGROUND",
+            *(["-E", startup_log] if startup_log else [])]
 
 
-def exec_apache(httpd: str, conf: str):
+def exec_apache(httpd: str, conf: str, startup_log=None, process_name=None):
     """Replace this process with Apache in the foreground; never returns."""
     sys.stdout.flush()
     sys.stderr.flush()
-    command = apache_command(httpd, conf)
-    os.execv(command[0], command)
+    os.execv(httpd, apache_command(httpd, conf, startup_log, process_name))
 
 
-def run_foreground(httpd: str, conf: str) -> int:
+def run_foreground(httpd: str, conf: str, startup_log=None, process_name=None) -> int:
     """Run Apache on `conf` until it exits; return its exit status (128+N for signal N)."""
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     forwarder = SignalForwarder()
@@ -152,7 +154,8 @@ def run_foreground(httpd: str, conf: str) -> int:
     # and start-server does not act on it either.
     previous_winch = signal.signal(signal.SIGWINCH, signal.SIG_IGN)
     try:
-        apache = subprocess.Popen(apache_command(httpd, conf), start_new_session=True,
+        apache = subprocess.Popen(apache_command(httpd, conf, startup_log, process_name),
+                                  executable=httpd, start_new_session=True,
                                   preexec_fn=_apache_children_setup)
         forwarder.forward_to(apache.pid)
         status = _wait_reaping_orphans(apache)

@@ -73,9 +73,29 @@ class ApacheInstall:
 class ServerRoot:
     """Where each file of a server root lives."""
 
-    def __init__(self, path: str, socket_directory: Optional[str] = None):
+    def __init__(self, path: str, socket_directory: Optional[str] = None, *,
+                 log_directory: Optional[str] = None, error_log_name: str = "error_log",
+                 access_log_name: str = "access_log", startup_log_name: str = "startup.log",
+                 pid_file: Optional[str] = None, mime_types: Optional[str] = None):
         self.path = path
         self.socket_directory = socket_directory or path
+        self.log_directory = log_directory or path
+        self._names = (error_log_name, access_log_name, startup_log_name)
+        self._pid_file = pid_file
+        self._mime_types = mime_types
+
+    @classmethod
+    def for_settings(cls, settings) -> "ServerRoot":
+        return cls(settings.server_root, settings.socket_directory,
+                   log_directory=settings.log_directory, error_log_name=settings.error_log_name,
+                   access_log_name=settings.access_log_name,
+                   startup_log_name=settings.startup_log_name, pid_file=settings.pid_file,
+                   mime_types=settings.mime_types)
+
+    @property
+    def writes_mime_types(self) -> bool:
+        """Whether the server root holds the MIME types file (no --mime-types)."""
+        return self._mime_types is None
 
     def _in_root(self, name: str) -> str:
         return os.path.join(self.path, name)
@@ -90,15 +110,19 @@ class ServerRoot:
 
     @property
     def error_log(self) -> str:
-        return self._in_root("error_log")
+        return os.path.join(self.log_directory, self._names[0])
 
     @property
     def access_log(self) -> str:
-        return self._in_root("access_log")
+        return os.path.join(self.log_directory, self._names[1])
+
+    @property
+    def startup_log(self) -> str:
+        return os.path.join(self.log_directory, self._names[2])
 
     @property
     def mime_types(self) -> str:
-        return self._in_root("mime.types")
+        return self._mime_types or self._in_root("mime.types")
 
     @property
     def module_script(self) -> str:
@@ -110,7 +134,7 @@ class ServerRoot:
 
     @property
     def pid_file(self) -> str:
-        return self._in_root("httpd.pid")
+        return self._pid_file or self._in_root("httpd.pid")
 
     @property
     def document_root(self) -> str:
@@ -126,11 +150,14 @@ class ServerRoot:
         return f"{self.socket_prefix}.{widest_pid}.{group}.sock"
 
 
-def find_install() -> ApacheInstall:
-    """The Apache binary, its modules and mod_wsgid, or a SettingsError saying what to build."""
+def find_install(settings=None) -> ApacheInstall:
+    """The Apache binary, its modules and mod_wsgid, or a SettingsError saying what to build;
+    --httpd-executable and --modules-directory choose the first two."""
     try:
-        install = ApacheInstall(httpd=paths.httpd_binary(),
-                                modules_dir=paths.apache_modules_dir(),
+        install = ApacheInstall(httpd=getattr(settings, "httpd_executable", None)
+                                or paths.httpd_binary(),
+                                modules_dir=getattr(settings, "modules_directory", None)
+                                or paths.apache_modules_dir(),
                                 wsgid_module=paths.module_path(),
                                 python_executable=paths.python_executable())
     except paths.NotBuilt as exc:
@@ -143,9 +170,9 @@ def find_install() -> ApacheInstall:
 
 def prepare(settings: ServerSettings, *, command: str) -> tuple[ServerRoot, ApacheInstall]:
     """Check everything, then create the server root and write its files."""
-    install = find_install()
+    install = find_install(settings)
     check_modules_exist(settings, install)
-    root = ServerRoot(settings.server_root, settings.socket_directory)
+    root = ServerRoot.for_settings(settings)
     for group in settings.daemon_groups:
         check_socket_path_fits(root, group, socket_path_given=settings.socket_directory
                                != settings.server_root)
@@ -160,7 +187,7 @@ def prepare(settings: ServerSettings, *, command: str) -> tuple[ServerRoot, Apac
         raise SettingsError(f"{exc} (or choose another --server-root).") from None
     if settings.application_type == "module":
         files.append((root.module_script, render_module_script(settings, command=command), 0o644))
-    if settings.serves_files:
+    if settings.serves_files and root.writes_mime_types:
         files.append((root.mime_types, render_mime_types(), 0o644))
     make_directories(root)
     if settings.user is not None:
@@ -202,6 +229,11 @@ def check_socket_path_fits(root: ServerRoot, group: str, *, socket_path_given: b
 
 def make_directories(root: ServerRoot) -> None:
     _make_own_directory(root.path, "--server-root")
+    try:
+        os.makedirs(root.log_directory, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"cannot create --log-directory {root.log_directory}: "
+                            f"{exc.strerror}; choose another.") from None
     os.makedirs(root.document_root, exist_ok=True)
     os.chmod(root.document_root, 0o755)
     if root.socket_directory != root.path:

@@ -191,6 +191,22 @@ START_SERVER_OPTIONS = (
                   computed="the primary group of the user",
                   help="Group the Apache children and daemon processes run as; only root can "
                        "choose it."),
+    ExpressOption("pid-file", click.Path(dir_okay=False), None, group="Server", metavar="PATH",
+                  computed="httpd.pid in the server root",
+                  help="Where Apache writes its parent's process id."),
+    ExpressOption("httpd-executable", EXISTING_FILE, None, group="Server", metavar="PATH",
+                  computed="the Apache wsgid was built for",
+                  help="The Apache httpd binary to run."),
+    ExpressOption("modules-directory", click.Path(exists=True, file_okay=False), None,
+                  group="Server", metavar="DIRECTORY",
+                  computed="that Apache's modules directory",
+                  help="Where the Apache modules the configuration loads are."),
+    ExpressOption("mime-types", EXISTING_FILE, None, group="Server", metavar="PATH",
+                  computed="a mime.types written into the server root",
+                  help="The MIME types file (TypesConfig) for the files Apache serves."),
+    ExpressOption("process-name", str, None, group="Server", metavar="NAME",
+                  computed="the httpd binary's path",
+                  help="The name Apache's processes show in ps (their argv[0])."),
     ExpressOption("compress-responses", bool, False, group="Server", is_flag=True,
                   help="Compress responses (gzip, for clients that accept it) of the types "
                        "text/plain, text/html, text/css, text/xml, text/javascript, "
@@ -410,6 +426,18 @@ START_SERVER_OPTIONS = (
     ExpressOption("server-status", bool, False, group="Logging", is_flag=True,
                   help="Apache's status page (mod_status) at /server-status, for clients on "
                        "this machine."),
+    ExpressOption("log-directory", click.Path(file_okay=False), None, group="Logging",
+                  metavar="DIRECTORY", computed="the server root",
+                  help="Directory for the error and access logs (and the startup log)."),
+    ExpressOption("error-log-name", str, "error_log", group="Logging", metavar="NAME",
+                  help="File name of the error log in the log directory."),
+    ExpressOption("access-log-name", str, "access_log", group="Logging", metavar="NAME",
+                  help="File name of the access log in the log directory."),
+    ExpressOption("startup-log", bool, False, group="Logging", is_flag=True,
+                  help="Write what Apache says while it starts to a file of its own (httpd "
+                       "-E), not to the error log."),
+    ExpressOption("startup-log-name", str, "startup.log", group="Logging", metavar="NAME",
+                  help="File name of the startup log in the log directory."),
     ExpressOption("log-to-terminal", bool, False, group="Logging", is_flag=True,
                   help="Write the error log to standard error, and the access log (with "
                        "--access-log) to standard output, instead of files in the server root."),
