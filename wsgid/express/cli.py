@@ -12,7 +12,7 @@ import sys
 import click
 
 from wsgid.express.resolve import SettingsError, resolve_settings
-from wsgid.express.settings import GROUPS, START_SERVER_OPTIONS
+from wsgid.express.settings import GROUPS, MOD_WSGI_EXPRESS_FLAGS, REFUSED, START_SERVER_OPTIONS
 
 
 def _click_option(row):
@@ -54,6 +54,17 @@ class ExpressCommand(click.Command):
     def make_context(self, info_name, args, parent=None, **extra):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
+        except click.NoSuchOption as exc:
+            name = exc.option_name.lstrip("-")
+            if name in REFUSED:
+                raise OneLineUsageError(f"{exc.option_name} (mod_wsgi-express) is not for wsgid: "
+                                        f"{REFUSED[name]}.") from None
+            if name in MOD_WSGI_EXPRESS_FLAGS:
+                raise OneLineUsageError(
+                    f"{exc.option_name} is a mod_wsgi-express option that wsgid {info_name} "
+                    "does not have yet (docs/express.md lists the ones it has)") from None
+            raise OneLineUsageError(f"{exc.format_message()} (`wsgid {info_name} --help` lists "
+                                    "the options)") from None
         except click.UsageError as exc:
             raise OneLineUsageError(f"{exc.format_message()} (`wsgid {info_name} --help` lists "
                                     "the options)") from None

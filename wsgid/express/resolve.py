@@ -40,7 +40,8 @@ WILDCARD_HOSTS = ("0.0.0.0", "::", "*")
 # command line's dest, the option's name there), in the table's order.
 DAEMON_OPTIONS = tuple((flag.replace("-", "_"), option)
                        for flag, option, _, _ in EXPRESS_DAEMON_FLAGS) + (
-    ("python_eggs", "python-eggs"),)
+    ("python_eggs", "python-eggs"), ("newrelic_config_file", "newrelic-config-file"),
+    ("newrelic_environment", "newrelic-environment"))
 
 SERVICE_GROUP_PREFIX = "service:"
 

@@ -400,6 +400,9 @@ START_SERVER_OPTIONS = (
                   help="Let the application's mod_wsgi.server_metrics() answer "
                        "(server-metrics=On)."),
     daemon_option("python-eggs", "Daemon processes", "DIRECTORY", is_path=True, computed="none"),
+    daemon_option("newrelic-config-file", "Daemon processes", "PATH", is_path=True,
+                  computed="none"),
+    daemon_option("newrelic-environment", "Daemon processes", "NAME", computed="none"),
     daemon_option("locale", "Daemon processes", "NAME",
                   computed="--lang, else this process's locale; C, POSIX or one the system "
                            "lacks becomes en_US.UTF-8 (or C.UTF-8) where available",
@@ -453,3 +456,54 @@ START_SERVER_OPTIONS = (
                   help="Write the server root (as setup-server does) and exit without starting "
                        "Apache."),
 )
+
+
+# Every option of mod_wsgi-express 5.0.2's start-server, by name: a command line that names one
+# that start-server does not have gets a message saying so (cli.py), rather than click's "no
+# such option". tests/unit/test_express_settings.py holds this list, the table above and
+# REFUSED together.
+MOD_WSGI_EXPRESS_FLAGS = (
+    "application-type", "entry-point", "host", "port", "http2", "https-port", "ssl-port",
+    "ssl-certificate-file", "ssl-certificate-key-file", "ssl-certificate",
+    "ssl-ca-certificate-file", "ssl-verify-client", "ssl-certificate-chain-file",
+    "ssl-environment", "https-only", "hsts-policy", "server-name", "server-alias",
+    "allow-localhost", "processes", "threads", "max-clients", "initial-workers",
+    "minimum-spare-workers", "maximum-spare-workers", "limit-request-body", "maximum-requests",
+    "startup-timeout", "shutdown-timeout", "restart-interval", "cpu-time-limit",
+    "graceful-timeout", "eviction-timeout", "deadlock-timeout", "inactivity-timeout",
+    "ignore-activity", "request-timeout", "connect-timeout", "socket-timeout", "queue-timeout",
+    "header-timeout", "header-max-timeout", "header-min-rate", "body-timeout",
+    "body-max-timeout", "body-min-rate", "server-backlog", "daemon-backlog", "send-buffer-size",
+    "receive-buffer-size", "header-buffer-size", "response-buffer-size",
+    "response-socket-timeout", "enable-sendfile", "disable-reloading", "reload-on-changes",
+    "user", "group", "callable-object", "map-head-to-get", "document-root", "directory-index",
+    "directory-listing", "allow-override", "mount-point", "url-alias", "error-document",
+    "error-override", "proxy-mount-point", "proxy-url-alias", "proxy-virtual-host",
+    "trust-proxy-header", "trust-proxy", "keep-alive-timeout", "compress-responses",
+    "server-metrics", "server-status", "host-access-script", "auth-user-script", "auth-type",
+    "auth-group-script", "auth-group", "include-file", "rewrite-rules", "envvars-script",
+    "lang", "locale", "setenv", "passenv", "working-directory", "pid-file", "server-root",
+    "server-mpm", "log-directory", "log-level", "access-log", "startup-log",
+    "verbose-debugging", "log-to-terminal", "access-log-format", "error-log-format",
+    "error-log-name", "access-log-name", "startup-log-name", "rotate-logs", "max-log-size",
+    "rotatelogs-executable", "python-path", "python-eggs", "shell-executable",
+    "httpd-executable", "process-name", "modules-directory", "mime-types", "socket-prefix",
+    "add-handler", "chunked-request", "with-newrelic", "with-newrelic-agent",
+    "with-newrelic-platform", "newrelic-config-file", "newrelic-environment", "with-php5",
+    "with-cgi", "service-script", "service-user", "service-group", "service-log-file",
+    "orphan-interpreter", "embedded-mode", "enable-docs", "debug-mode", "enable-debugger",
+    "debugger-startup", "enable-coverage", "coverage-directory", "enable-profiler",
+    "profiler-directory", "enable-recorder", "recorder-directory", "enable-gdb",
+    "gdb-executable", "setup-only",
+)
+
+# The mod_wsgi-express options start-server refuses, and why.
+REFUSED = {
+    "embedded-mode": "wsgid runs the application in daemon processes only (it has no Python "
+                     "inside Apache); --processes and --threads size them",
+    "with-newrelic": "start the New Relic agent with --newrelic-config-file",
+    "with-newrelic-agent": "start the New Relic agent with --newrelic-config-file",
+    "with-newrelic-platform": "New Relic's platform plugin is not part of wsgid",
+    "with-php5": "wsgid serves Python applications; serve PHP with Apache's own PHP setup",
+    "with-cgi": "wsgid serves Python applications; serve CGI scripts with Apache's mod_cgid",
+}
