@@ -221,6 +221,12 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
     """Turn the command line (SCRIPT and the option values by dest) into ServerSettings."""
     uid = os.getuid() if uid is None else uid
     cwd = os.getcwd() if cwd is None else cwd
+    entry_point = values.get("entry_point")
+    if entry_point is not None:
+        if script is not None and script != entry_point:
+            raise SettingsError(f"SCRIPT {script} and --entry-point {entry_point} name two "
+                                "applications: give one of them.")
+        script = entry_point
     # no --host: every interface, as mod_wsgi-express listens (`Listen PORT`)
     host = "*" if values.get("host") is None else values["host"].strip()
     if not host or any(ch.isspace() for ch in host) or "/" in host:

@@ -312,6 +312,9 @@ START_SERVER_OPTIONS = (
                   group="Application", metavar="TYPE",
                   help="What SCRIPT names: `script`, a WSGI script file, or `module`, a dotted "
                        "module name (pkg.wsgi) imported with the --python-path entries."),
+    ExpressOption("entry-point", str, None, group="Application", metavar="SCRIPT",
+                  computed="none",
+                  help="SCRIPT given as an option (mod_wsgi-express's other way to name it)."),
     ExpressOption("callable-object", str, "application", group="Application", metavar="NAME",
                   help="Name of the WSGI application callable in SCRIPT."),
     daemon_option("home", "Application", "DIRECTORY", name="working-directory", is_path=True,
