@@ -462,6 +462,40 @@ def test_where_apache_and_its_files_are(express, write_script):
         subprocess.run(["rm", "-rf", top], check=False)
 
 
+# Says which version of itself answers, and what mod_wsgid told it.
+VERSIONED_SCRIPT = """\
+VERSION = {version!r}
+
+
+def application(environ, start_response):
+    body = " ".join((VERSION, environ["mod_wsgi.script_reloading"],
+                     environ["mod_wsgi.ignore_activity"])).encode()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [body]
+"""
+
+
+def test_disable_reloading_ignore_activity_and_include_file(express, write_script):
+    top = shared_tmpdir("wsgid-express-include-")
+    try:
+        include = os.path.join(top, "extra.conf")
+        write_file(include, "<Location /closed>\n    Require all denied\n</Location>\n")
+        script = write_script(VERSIONED_SCRIPT.format(version="v1"), "versioned.wsgi")
+        server = express(["--disable-reloading", "--ignore-activity", "/healthz",
+                          "--include-file", include], script=script)
+        assert server.wait_until_serving().text == "v1 0 0", server.diagnostics()
+        assert server.get("/healthz/ready").text == "v1 0 1"      # --ignore-activity
+        assert server.get("/closed").status_code == 403            # --include-file
+        # --disable-reloading: a changed script is not loaded again
+        with open(script, "w") as f:
+            f.write(VERSIONED_SCRIPT.format(version="v2"))
+        stamp = os.stat(script).st_mtime + 10
+        os.utime(script, (stamp, stamp))
+        assert all(server.get("/").text == "v1 0 0" for _ in range(5))
+    finally:
+        subprocess.run(["rm", "-rf", top], check=False)
+
+
 def test_application_type_module_imports_the_module_from_python_path(express):
     top = shared_tmpdir("wsgid-express-module-")
     try:

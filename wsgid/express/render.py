@@ -204,6 +204,10 @@ def request_handling_lines(settings) -> str:
     """How requests are handled: mod_wsgid's directives, the environment, error pages and
     the status page."""
     lines = [f"WSGIMapHEADToGET {settings.map_head_to_get}"]
+    if settings.disable_reloading:
+        lines.append("WSGIScriptReloading Off")
+    for url in settings.ignore_activity:
+        lines += [f'<Location "{url}">', "    WSGIIgnoreActivity On", "</Location>"]
     if settings.chunked_request:
         lines.append("WSGIChunkedRequest On")
     if settings.error_override:
@@ -423,7 +427,9 @@ def render_httpd_conf(settings, root, *, command: str, httpd: str, modules_dir: 
         "callable_object": settings.callable_object,
         "script": conf_path(script),
         "service_groups": service_group_lines(settings),
-        "sites": site_lines(settings, root),
+        "sites": site_lines(settings, root) + "".join(
+            f'\n# --include-file\nInclude "{conf_path(path)}"\n'
+            for path in settings.include_files),
         "request_handling": request_handling_lines(settings),
         "error_log_format": (f"ErrorLogFormat {conf_text(settings.error_log_format)}\n"
                              if settings.error_log_format else ""),

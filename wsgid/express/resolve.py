@@ -157,6 +157,9 @@ class ServerSettings:
     modules_directory: Optional[str] = None
     mime_types: Optional[str] = None       # None: one written into the server root
     process_name: Optional[str] = None
+    disable_reloading: bool = False
+    ignore_activity: tuple = ()            # URL paths
+    include_files: tuple = ()              # absolute paths, included last
     document_root: Optional[str] = None
     url_aliases: tuple = ()   # UrlAlias
     service_scripts: tuple = ()   # ServiceScript
@@ -310,6 +313,10 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
         mime_types=_absolute(values.get("mime_types")),
         process_name=_text("--process-name", values["process_name"])
         if values.get("process_name") else None,
+        disable_reloading=bool(values.get("disable_reloading")),
+        ignore_activity=tuple(_url_path("--ignore-activity", url)
+                              for url in values.get("ignore_activity") or ()),
+        include_files=tuple(os.path.abspath(path) for path in values.get("include_file") or ()),
         document_root=_document_root(values.get("document_root")),
         url_aliases=_url_aliases(values.get("url_alias") or ()),
         service_scripts=_service_scripts(values.get("service_script") or ()),
@@ -409,6 +416,12 @@ def _hook_scripts(values: Mapping[str, Any]) -> dict:
         "auth_group_script": absolute(group_script),
         "auth_group": _text("--auth-group", values.get("auth_group") or "wsgi"),
     }
+
+
+def _url_path(option: str, url: str) -> str:
+    if not URL_PATH.fullmatch(url):
+        raise SettingsError(f"{option} {url}: give a URL path such as /healthz.")
+    return url
 
 
 def _absolute(path: Optional[str]) -> Optional[str]:

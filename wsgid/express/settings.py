@@ -363,6 +363,18 @@ START_SERVER_OPTIONS = (
                   help="Pass start-server's environment variable NAME into each request's "
                        "environ (PassEnv); repeat for more."),
 
+    ExpressOption("disable-reloading", bool, False, group="Application", is_flag=True,
+                  help="Keep the loaded code when SCRIPT changes (WSGIScriptReloading Off); "
+                       "by default a changed script is loaded again by new daemon processes."),
+    ExpressOption("ignore-activity", str, None, group="Application", metavar="URL",
+                  multiple=True,
+                  help="Requests under this URL path do not count as activity for "
+                       "--inactivity-timeout (WSGIIgnoreActivity On), such as a health check; "
+                       "repeat for more."),
+    ExpressOption("include-file", EXISTING_FILE, None, group="Server", metavar="PATH",
+                  multiple=True,
+                  help="Apache configuration to include at the end of httpd.conf; repeat for "
+                       "more."),
     ExpressOption("host-access-script", EXISTING_FILE, None, group="Application",
                   metavar="PATH", computed="none",
                   help="A script whose allow_access(environ, host) decides who may reach the "
