@@ -5,12 +5,14 @@
  * sun_path is a configuration error naming WSGISocketPrefix.  Connecting
  * retries only the errors that mean "the daemon is (re)starting or busy"
  * (ENOENT, ECONNREFUSED, and EAGAIN, which Linux returns for a full
- * listen backlog on a non-blocking unix socket) and never beyond the
- * group's connect-timeout.
+ * listen backlog on a non-blocking unix socket; and EACCES from a socket
+ * root still owns, which the supervisor has bound and not yet given to the
+ * Apache user) and never beyond the group's connect-timeout.
  */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -189,8 +191,18 @@ static apr_status_t close_socket(void *data)
     return APR_SUCCESS;
 }
 
-static int worth_retrying(int err)
+static int worth_retrying(int err, const char *path)
 {
+    struct stat st;
+
+    if (err == EACCES) {
+        /* The supervisor binds a group's socket as root, then chowns it to
+         * the Apache user (wsgid/sockets.py): a connect in between is
+         * refused.  A socket of any other owner that refuses us is a real
+         * permission error, told at once. */
+        return geteuid() != 0 && stat(path, &st) == 0 && S_ISSOCK(st.st_mode)
+               && st.st_uid == 0;
+    }
     return err == ENOENT || err == ECONNREFUSED || err == EAGAIN
            || err == EWOULDBLOCK || err == EINPROGRESS;
 }
@@ -234,7 +246,7 @@ apr_status_t wsgid_connect_with_retry(apr_pool_t *p, const char *path,
         if (err == EINTR) {
             continue;
         }
-        if (!worth_retrying(err)) {
+        if (!worth_retrying(err, path)) {
             return APR_FROM_OS_ERROR(err);
         }
         info->backlog_full = (err == EAGAIN || err == EWOULDBLOCK);

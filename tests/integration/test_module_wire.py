@@ -14,15 +14,18 @@ sends can be checked and every answer, good or malformed, can be given:
   one error-log line naming the group and the socket.
 """
 
+import concurrent.futures
 import hashlib
 import os
+import pwd
 import socket
 import threading
+import time
 
 import pytest
 import requests
 
-from tests.support.apache import ApacheInstance, wait_for
+from tests.support.apache import APACHE_USER, ApacheInstance, wait_for
 from tests.support.scripted_daemon import (
     END_FRAME,
     GATE_OPEN,
@@ -570,3 +573,29 @@ def test_send_again_without_retry_ok_is_a_502(site):
     assert r.status_code == 502
     assert len(daemon.seen) == 1
     assert "which its packet did not allow; answering 502" in new_log_lines(inst, before)
+
+
+# -- a socket the supervisor has bound and not yet given to the Apache user -------------------
+
+@pytest.mark.skipif(APACHE_USER is None, reason="needs root: the socket's owner changes")
+def test_a_socket_root_still_owns_is_tried_again_within_connect_timeout(site):
+    # The supervisor binds a group's socket as root, then chowns it to the Apache user; a
+    # connect in between gets EACCES, which the module must try again (within connect-timeout)
+    # instead of answering 503 to the first request of a starting group.
+    inst, daemon = site
+    daemon.answer = answer_with(GOOD_RESPONSE)
+    entry = pwd.getpwnam(APACHE_USER)
+    os.chown(daemon.path, 0, 0)
+    os.chmod(daemon.path, 0o600)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(requests.get, inst.url("/app/x"), timeout=10)
+            # leave the module refused for a while (connect-timeout is 1 s); daemon_connects
+            # below proves that it was
+            time.sleep(0.3)
+            os.chown(daemon.path, entry.pw_uid, entry.pw_gid)
+            answer = pending.result()
+    finally:
+        os.chmod(daemon.path, 0o777)
+    assert (answer.status_code, answer.text) == (200, "body")
+    assert int(daemon.seen[-1]["vars"]["mod_wsgi.daemon_connects"]) > 1
