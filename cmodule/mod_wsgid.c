@@ -306,8 +306,10 @@ static int build_variables(wsgid_request *req)
     if (req->dconf->ignore_activity == 1) {
         wsgid_vars_push(req->vars, "wsgid.ignore_activity", "1");
     }
-    wsgid_replay_setup(&req->replay, r, req->vars, reloading ? &mtime : NULL,
-                       req->chunked);
+    wsgid_replay_setup(&req->replay, r, req->vars,
+                       req->handler_script ? req->handler_script->path
+                                           : r->filename,
+                       reloading ? &mtime : NULL, req->chunked);
     /* these three are set again at each connect (send_request) */
     req->queue_start_index = req->vars->nelts;
     wsgid_vars_push(req->vars, "wsgid.queue_start",

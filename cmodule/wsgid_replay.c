@@ -17,7 +17,7 @@ APLOG_USE_MODULE(wsgid);
 #define ATTEMPTS_MAX 1000000
 
 void wsgid_replay_setup(wsgid_replay *replay, request_rec *r,
-                        apr_array_header_t *vars,
+                        apr_array_header_t *vars, const char *script,
                         const apr_time_t *script_mtime, int chunked)
 {
     const char *length = apr_table_get(r->headers_in, "Content-Length");
@@ -25,6 +25,7 @@ void wsgid_replay_setup(wsgid_replay *replay, request_rec *r,
     char *end;
 
     memset(replay, 0, sizeof(*replay));
+    replay->script = script;
     if (script_mtime == NULL) {
         return;
     }
@@ -127,14 +128,14 @@ int wsgid_replay_prepare(wsgid_replay *replay, wsgid_exchange *x)
                       "each time the daemon process had an older version of "
                       "%s loaded (did it change again meanwhile?); answering "
                       "503", x->group->name,
-                      x->group->socket_path, replay->attempts, r->filename);
+                      x->group->socket_path, replay->attempts, replay->script);
         return HTTP_SERVICE_UNAVAILABLE;
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   "mod_wsgid: group '%s' socket %s: %s changed since the "
                   "daemon process loaded it; sending the request again "
                   "(attempt %d)", x->group->name, x->group->socket_path,
-                  r->filename, replay->attempts + 1);
+                  replay->script, replay->attempts + 1);
     /* behind the gate, no byte of the body has left the client yet */
     return replay->gate ? OK : read_rest_of_body(replay, r);
 }

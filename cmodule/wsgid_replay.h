@@ -54,6 +54,7 @@ typedef struct {
     apr_size_t body_len;   /* how much of it has been read */
     int attempts;          /* requests sent so far */
     int limit;             /* the most that may be sent (once known) */
+    const char *script;    /* the script whose change is reported (for log lines) */
 } wsgid_replay;
 
 /* Push the packet's variables for script reloading, and get ready to keep
@@ -62,7 +63,7 @@ typedef struct {
  * script is reloaded: WSGIScriptReloading On, and a script that was
  * stat()ed, mod_wsgid.c). */
 void wsgid_replay_setup(wsgid_replay *replay, request_rec *r,
-                        apr_array_header_t *vars,
+                        apr_array_header_t *vars, const char *script,
                         const apr_time_t *script_mtime, int chunked);
 
 /* Keep len bytes of the body just read from the client (retry_ok only). */

@@ -469,10 +469,10 @@ class _Metrics:
             self.request_threads = request_threads
             self._threads = []
 
-    def thread_numbers(self):
-        """The numbers of the request threads that have served a request."""
+    def threads_started(self):
+        """How many request threads have served a request."""
         with self._lock:
-            return [counts.thread_id for counts in self._threads]
+            return len(self._threads)
 
     def counts_for(self, thread_id):
         counts = _ThreadCounts(thread_id, self.generation)
@@ -640,7 +640,7 @@ class _RequestSampler:
             "memory_max_rss": process["memory_max_rss"],
             "memory_rss": process["memory_rss"],
             "request_threads_maximum": maximum,
-            "request_threads_started": len(_metrics.thread_numbers()),
+            "request_threads_started": _metrics.threads_started(),
             "request_threads_active": sum(1 for count in thread_buckets if count),
             "request_threads_buckets": thread_buckets,
             "capacity_utilization": (process["request_busy_time"] - previous[3])

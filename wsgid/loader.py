@@ -306,11 +306,16 @@ class ScriptLoader:
             raise CallableNotFound(
                 f"'{name}' in WSGI script {path} is a {type(application).__name__}, "
                 f"not a callable")
-        reported = environ.get("wsgid.script_mtime")
-        if (reported is not None and reported != self._mtime_texts.get(module.__name__)
-                and _changed_on_disk(path, module)):
+        if self._stale(path, module, environ.get("wsgid.script_mtime")):
             raise ScriptChanged(path, application)
         return application
+
+    def _stale(self, path, module, reported_mtime):
+        """Has the file of the loaded `module` changed? Only asked of the file system when the
+        packet reports another mtime (wsgid.script_mtime; None: reloading is off)."""
+        return (reported_mtime is not None
+                and reported_mtime != self._mtime_texts.get(module.__name__)
+                and _changed_on_disk(path, module))
 
     def check_script_owner(self, path):
         """Refuse the script (ScriptForbidden) unless script-user= / script-group= allow it:
@@ -357,8 +362,7 @@ class ScriptLoader:
         wsgid.script_mtime says so, and the file agrees) is loaded again in place, as mod_wsgi
         reloads a hook script under WSGIScriptReloading."""
         module = self.load(path, application_group)
-        if (reported_mtime is None or reported_mtime == self._mtime_texts.get(module.__name__)
-                or not _changed_on_disk(path, module)):
+        if not self._stale(path, module, reported_mtime):
             return module
         key = (path if self.case_sensitive else path.lower(), application_group)
         with self._lock_for(key):

@@ -48,14 +48,12 @@ APACHE_MODULE = "wsgi"
 # Apache's default LogLevel, for a configuration that names none (external mode without one).
 DEFAULT_LOG_LEVEL = "warn"
 
-# Apache's levels, most severe first, as stdlib logging levels: a record is written when its
-# level is at least the LogLevel's. The ones between stdlib's (notice, alert, emerg, traceN) get
-# levels of their own in the gaps.
-APACHE_LEVELS = {
-    "emerg": 70, "alert": 60, "crit": logging.CRITICAL, "error": logging.ERROR,
-    "warn": logging.WARNING, "notice": 25, "info": logging.INFO, "debug": logging.DEBUG,
-    **{f"trace{n}": logging.DEBUG - n for n in range(1, 9)},
-}
+# Apache's levels (log_format.LEVEL_WORDS) as stdlib logging levels: a record is written when
+# its level is at least the LogLevel's. The ones between stdlib's (notice, alert, emerg, traceN)
+# get levels of their own in the gaps.
+_STDLIB_LEVELS = (70, 60, logging.CRITICAL, logging.ERROR, logging.WARNING, 25, logging.INFO,
+                  logging.DEBUG, *(logging.DEBUG - n for n in range(1, 9)))
+APACHE_LEVELS = dict(zip(log_format.LEVEL_WORDS, _STDLIB_LEVELS, strict=True))
 _WORDS_BY_LEVEL = sorted(((level, word) for word, level in APACHE_LEVELS.items()), reverse=True)
 
 
@@ -180,8 +178,9 @@ class ApplicationRecords(logging.Handler):
     resort would print it bare, and only from warning up)."""
 
     def emit(self, record):
-        for handler in logging.getLogger(LOGGER_NAME).handlers:
-            if record.levelno >= logging.getLogger(LOGGER_NAME).getEffectiveLevel():
+        wsgid_logger = logging.getLogger(LOGGER_NAME)
+        if record.levelno >= wsgid_logger.getEffectiveLevel():
+            for handler in wsgid_logger.handlers:
                 handler.handle(record)
 
 

@@ -25,9 +25,11 @@ import time
 # Apache's default format (server/log.c writes it in C; this is the same in the language).
 DEFAULT_FORMAT = r"[%{u}t] [%-m:%l] [pid %P:tid %T] %7F: %E: [client\ %a] %M% ,\ referer:\ %{Referer}i"
 
-# Apache's level numbers (http_log.h), by the words log.py uses.
-LEVEL_NUMBERS = {"emerg": 0, "alert": 1, "crit": 2, "error": 3, "warn": 4, "notice": 5,
-                 "info": 6, "debug": 7, **{f"trace{n}": 7 + n for n in range(1, 9)}}
+# Apache's level words in the order of their numbers (http_log.h: APLOG_EMERG 0 to APLOG_TRACE8
+# 15), the one list of them on the Python side (log.py maps them to stdlib levels).
+LEVEL_WORDS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug",
+               *(f"trace{n}" for n in range(1, 9)))
+LEVEL_NUMBERS = {word: number for number, word in enumerate(LEVEL_WORDS)}
 
 _KNOWN = set("aAeEFiklLmMnPtTvV")
 

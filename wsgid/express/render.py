@@ -427,9 +427,9 @@ def render_httpd_conf(settings, root, *, command: str, httpd: str, modules_dir: 
         "callable_object": settings.callable_object,
         "script": conf_path(script),
         "service_groups": service_group_lines(settings),
-        "sites": site_lines(settings, root) + "".join(
-            f'\n# --include-file\nInclude "{conf_path(path)}"\n'
-            for path in settings.include_files),
+        "sites": site_lines(settings, root),
+        "include_files": "".join(f'# --include-file\nInclude "{conf_path(path)}"\n'
+                                 for path in settings.include_files),
         "request_handling": request_handling_lines(settings),
         "error_log_format": (f"ErrorLogFormat {conf_text(settings.error_log_format)}\n"
                              if settings.error_log_format else ""),

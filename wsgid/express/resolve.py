@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from wsgid.errors import ConfigError
-from wsgid.express.settings import EXPRESS_DAEMON_FLAGS
+from wsgid.express.settings import DEFAULTS, EXPRESS_DAEMON_FLAGS
 from wsgid.log_format import parse as parse_log_format
 from wsgid.options import check_group_name
 
@@ -117,9 +117,9 @@ class ServerSettings:
     initial_workers: Optional[float] = None
     minimum_spare_workers: Optional[float] = None
     maximum_spare_workers: Optional[float] = None
-    server_backlog: int = 500
-    keep_alive_timeout: int = 2
-    limit_request_body: int = 10485760
+    server_backlog: int = DEFAULTS["server_backlog"]
+    keep_alive_timeout: int = DEFAULTS["keep_alive_timeout"]
+    limit_request_body: int = DEFAULTS["limit_request_body"]
     request_read_timeout: str = ""    # mod_reqtimeout's RequestReadTimeout; "" none
     https: Optional[Https] = None
     server_name: Optional[str] = None   # name-based: only this host (and the aliases)
@@ -128,7 +128,7 @@ class ServerSettings:
     http2: bool = False
     # how requests are handled (mod_wsgid's and the core's directives)
     chunked_request: bool = False
-    map_head_to_get: str = "Auto"
+    map_head_to_get: str = DEFAULTS["map_head_to_get"]
     error_override: bool = False
     error_documents: tuple = ()         # (status, document)
     trusted_proxy_headers: tuple = ()
@@ -136,22 +136,22 @@ class ServerSettings:
     setenv: tuple = ()                  # (name, value)
     passenv: tuple = ()
     # logging
-    access_log_format: str = "common"
+    access_log_format: str = DEFAULTS["access_log_format"]
     error_log_format: Optional[str] = None
     verbose_debugging: bool = False
     server_status: bool = False
     # hook scripts, run in the application's daemon group
     host_access_script: Optional[str] = None
     auth_user_script: Optional[str] = None
-    auth_type: str = "Basic"
+    auth_type: str = DEFAULTS["auth_type"]
     auth_group_script: Optional[str] = None
-    auth_group: str = "wsgi"
+    auth_group: str = DEFAULTS["auth_group"]
     # where things are
     log_directory: Optional[str] = None    # None: the server root
-    error_log_name: str = "error_log"
-    access_log_name: str = "access_log"
+    error_log_name: str = DEFAULTS["error_log_name"]
+    access_log_name: str = DEFAULTS["access_log_name"]
     startup_log: bool = False
-    startup_log_name: str = "startup.log"
+    startup_log_name: str = DEFAULTS["startup_log_name"]
     pid_file: Optional[str] = None         # None: httpd.pid in the server root
     httpd_executable: Optional[str] = None
     modules_directory: Optional[str] = None
@@ -273,9 +273,9 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
         initial_workers=values.get("initial_workers"),
         minimum_spare_workers=values.get("minimum_spare_workers"),
         maximum_spare_workers=values.get("maximum_spare_workers"),
-        server_backlog=values.get("server_backlog") or 500,
-        keep_alive_timeout=values.get("keep_alive_timeout", 2),
-        limit_request_body=values.get("limit_request_body", 10485760),
+        server_backlog=values["server_backlog"],
+        keep_alive_timeout=values["keep_alive_timeout"],
+        limit_request_body=values["limit_request_body"],
         request_read_timeout=request_read_timeout(values),
         https=_https(values, port),
         server_name=_host_name("--server-name", values.get("server_name")),
@@ -285,7 +285,7 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
         http2=bool(values.get("http2")),
         chunked_request=bool(values.get("chunked_request")),
         map_head_to_get={"auto": "Auto", "on": "On", "off": "Off"}[
-            (values.get("map_head_to_get") or "Auto").lower()],
+            values["map_head_to_get"].lower()],
         error_override=bool(values.get("error_override")),
         error_documents=_error_documents(values.get("error_document") or ()),
         trusted_proxy_headers=tuple(_token("--trust-proxy-header", header)
@@ -294,19 +294,16 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
         setenv=tuple((_env_name("--setenv", name), _text("--setenv " + name, value))
                      for name, value in values.get("setenv") or ()),
         passenv=tuple(_env_name("--passenv", name) for name in values.get("passenv") or ()),
-        access_log_format=_text("--access-log-format",
-                                values.get("access_log_format") or "common"),
+        access_log_format=_text("--access-log-format", values["access_log_format"]),
         error_log_format=_error_log_format(values.get("error_log_format")),
         verbose_debugging=bool(values.get("verbose_debugging")),
         server_status=bool(values.get("server_status")),
         **_hook_scripts(values),
         log_directory=_absolute(values.get("log_directory")),
-        error_log_name=_file_name("--error-log-name", values.get("error_log_name") or "error_log"),
-        access_log_name=_file_name("--access-log-name",
-                                   values.get("access_log_name") or "access_log"),
+        error_log_name=_file_name("--error-log-name", values["error_log_name"]),
+        access_log_name=_file_name("--access-log-name", values["access_log_name"]),
         startup_log=bool(values.get("startup_log")),
-        startup_log_name=_file_name("--startup-log-name",
-                                    values.get("startup_log_name") or "startup.log"),
+        startup_log_name=_file_name("--startup-log-name", values["startup_log_name"]),
         pid_file=_absolute(values.get("pid_file")),
         httpd_executable=_absolute(values.get("httpd_executable")),
         modules_directory=_absolute(values.get("modules_directory")),
@@ -393,10 +390,9 @@ def _https(values: Mapping[str, Any], port: int) -> Optional[Https]:
         if not HSTS_POLICY.fullmatch(policy):
             raise SettingsError(f"--hsts-policy {policy!r} is not a Strict-Transport-Security "
                                 "value: give one such as 'max-age=63072000; includeSubDomains'.")
-    absolute = (lambda path: os.path.abspath(path) if path else None)
-    return Https(port=https_port, certificate=absolute(certificate), key=absolute(key),
-                 chain=absolute(values.get("ssl_certificate_chain_file")),
-                 ca_certificates=absolute(values.get("ssl_ca_certificate_file")),
+    return Https(port=https_port, certificate=_absolute(certificate), key=_absolute(key),
+                 chain=_absolute(values.get("ssl_certificate_chain_file")),
+                 ca_certificates=_absolute(values.get("ssl_ca_certificate_file")),
                  verify_client_urls=verify_urls,
                  environment=bool(values.get("ssl_environment")),
                  only=bool(values.get("https_only")), hsts_policy=policy)
@@ -404,17 +400,16 @@ def _https(values: Mapping[str, Any], port: int) -> Optional[Https]:
 
 def _hook_scripts(values: Mapping[str, Any]) -> dict:
     """--host-access-script and the --auth-* options, checked together."""
-    absolute = (lambda path: os.path.abspath(path) if path else None)
     user_script, group_script = values.get("auth_user_script"), values.get("auth_group_script")
     if group_script and not user_script:
         raise SettingsError("--auth-group-script needs --auth-user-script: users are logged in "
                             "before their groups are asked for.")
     return {
-        "host_access_script": absolute(values.get("host_access_script")),
-        "auth_user_script": absolute(user_script),
-        "auth_type": (values.get("auth_type") or "Basic").capitalize(),
-        "auth_group_script": absolute(group_script),
-        "auth_group": _text("--auth-group", values.get("auth_group") or "wsgi"),
+        "host_access_script": _absolute(values.get("host_access_script")),
+        "auth_user_script": _absolute(user_script),
+        "auth_type": values["auth_type"].capitalize(),
+        "auth_group_script": _absolute(group_script),
+        "auth_group": _text("--auth-group", values["auth_group"]),
     }
 
 

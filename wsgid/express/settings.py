@@ -473,6 +473,10 @@ START_SERVER_OPTIONS = (
 )
 
 
+# The table's defaults by dest: what resolve.py's ServerSettings has when an option is not
+# given (for code that builds ServerSettings without a command line).
+DEFAULTS = {row.dest: row.default for row in START_SERVER_OPTIONS}
+
 # Every option of mod_wsgi-express 5.0.2's start-server, by name: a command line that names one
 # that start-server does not have gets a message saying so (cli.py), rather than click's "no
 # such option". tests/unit/test_express_settings.py holds this list, the table above and
