@@ -87,3 +87,35 @@ def module_config():
 
     click.echo(f'LoadModule wsgi_module "{module_path()}"')
     click.echo(f'WSGIPythonExecutable "{python_executable()}"')
+
+
+@cli.command("module-location")
+def module_location():
+    """Print the path of this installation's mod_wsgid.so (mod_wsgi-express module-location)."""
+    from wsgid.paths import module_path
+
+    click.echo(module_path())
+
+
+@cli.command("install-module")
+@click.option("--modules-directory", type=click.Path(file_okay=False), default=None,
+              metavar="DIRECTORY",
+              help="Where to copy mod_wsgid.so (default: the modules directory of the Apache "
+                   "wsgid was built for).")
+def install_module(modules_directory):
+    """Copy mod_wsgid.so into Apache's modules directory and print the lines that load it.
+
+    As mod_wsgi-express install-module does: the module then stays loadable from a path that
+    does not change with the Python environment, and the printed lines go into the Apache
+    configuration. WSGIPythonExecutable still names this environment's interpreter, which runs
+    the supervisor and the daemons.
+    """
+    from wsgid.paths import install_module as install, python_executable
+
+    try:
+        target = install(modules_directory)
+    except OSError as exc:
+        raise click.ClickException(f"cannot install mod_wsgid.so: {exc}; give a directory you may "
+                                   "write with --modules-directory, or run as root.") from None
+    click.echo(f'LoadModule wsgi_module "{target}"')
+    click.echo(f'WSGIPythonExecutable "{python_executable()}"')

@@ -5,6 +5,7 @@ wsgid/_build_info.py; everything that needs to find Apache at run time asks this
 """
 
 import os
+import shutil
 import sys
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -44,3 +45,20 @@ def httpd_binary():
 def apache_modules_dir():
     """Where that Apache keeps its loadable modules (mod_mpm_event.so and friends)."""
     return build_info().LIBEXECDIR
+
+
+def install_module(modules_directory=None):
+    """Copy mod_wsgid.so into `modules_directory` (default: Apache's) and return the copy's path.
+
+    The copy is written beside the target under a temporary name and renamed over it, so an
+    Apache that starts meanwhile loads either the old module or the new one, never half a file.
+    """
+    directory = os.path.abspath(modules_directory or apache_modules_dir())
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"{directory} is not a directory")
+    target = os.path.join(directory, "mod_wsgid.so")
+    partial = target + ".partial"
+    shutil.copyfile(module_path(), partial)
+    os.chmod(partial, 0o644)
+    os.replace(partial, target)
+    return target

@@ -1,13 +1,16 @@
 """Building and installing: the wheel carries the Apache module and the Cython core; a machine
 without the Apache development files gets told what to install; `wsgid module-config` prints
-lines that load this installation's module."""
+lines that load this installation's module; `module-location` names it and `install-module` copies it
+into a modules directory from which a real Apache then serves through it."""
 
 import os
 import subprocess
 import sys
 import zipfile
 
-from tests.support.apache import REPO
+import requests
+
+from tests.support.apache import REPO, shared_tmpdir
 
 
 def test_build_without_apxs_names_the_package_to_install(tmp_path):
@@ -47,3 +50,43 @@ def test_module_config_loads_this_installation():
     module = out[0].split(None, 2)[2].strip('"')
     assert os.path.isfile(module) and module.endswith("mod_wsgid.so")
     assert out[1] == f'WSGIPythonExecutable "{sys.executable}"'
+
+
+def test_module_location_names_this_installations_module():
+    out = subprocess.run([sys.executable, "-m", "wsgid", "module-location"], check=True,
+                         capture_output=True, text=True).stdout
+    config = subprocess.run([sys.executable, "-m", "wsgid", "module-config"], check=True,
+                            capture_output=True, text=True).stdout
+    assert config.splitlines()[0] == f'LoadModule wsgi_module "{out.strip()}"'
+
+
+def test_install_module_copies_the_module_and_apache_serves_through_the_copy(apache):
+    modules = shared_tmpdir("wsgid-modules-")
+    lines = subprocess.run([sys.executable, "-m", "wsgid", "install-module",
+                            "--modules-directory", modules], check=True,
+                           capture_output=True, text=True).stdout
+    copy = os.path.join(modules, "mod_wsgid.so")
+    assert lines.splitlines() == [f'LoadModule wsgi_module "{copy}"',
+                                  f'WSGIPythonExecutable "{sys.executable}"']
+    with open(copy, "rb") as installed:
+        module = subprocess.run([sys.executable, "-m", "wsgid", "module-location"], check=True,
+                                capture_output=True, text=True).stdout.strip()
+        with open(module, "rb") as original:
+            assert installed.read() == original.read()
+    inst = apache(lines + """
+WSGIDaemonProcess site processes=1 threads=2
+WSGIScriptAlias / "{apps}/echo.wsgi" process-group=site
+""", load_wsgid=False)
+    inst.start()
+    assert requests.get(inst.url("/hello"), timeout=10).text == "Hello, world!\n"
+    assert f'"{copy}"' in open(inst.conf_path).read()
+    subprocess.run(["rm", "-rf", modules], check=False)
+
+
+def test_install_module_into_a_missing_directory_says_so():
+    res = subprocess.run([sys.executable, "-m", "wsgid", "install-module",
+                          "--modules-directory", "/nonexistent/modules"],
+                         capture_output=True, text=True)
+    assert res.returncode == 1
+    assert "/nonexistent/modules is not a directory" in res.stderr
+    assert "--modules-directory" in res.stderr
