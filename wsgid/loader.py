@@ -10,7 +10,8 @@ Rules:
   the configured path (file targets) or the checked real path (directory and $N targets), never
   a spelling taken from the packet. wsgid.handler_script selects among the group's
   WSGIHandlerScript scripts the same way (it names one, or the request is refused); that script
-  then serves SCRIPT_FILENAME, whatever that file is, through handle_request().
+  then serves SCRIPT_FILENAME, whatever that file is, through handle_request() (or, where the
+  script defines none, its `application`, as mod_wsgi-express's --add-handler scripts may).
 - A request without a script choice gets the group's one script. That is a request with no
   SCRIPT_FILENAME, or one that is not an absolute path: stock uwsgi front ends send none
   (nginx) or the proxy URL (Apache's mod_proxy_uwsgi sends 'proxy:uwsgi://...').
@@ -60,7 +61,7 @@ import threading
 import types
 
 from wsgid import api
-from wsgid.config import is_callable_name
+from wsgid.config import DEFAULT_CALLABLE, HandlerScript, is_callable_name
 
 try:
     # CPython's own md5, the same digest without hashlib: hashlib loads OpenSSL's libcrypto,
@@ -71,7 +72,6 @@ except ImportError:     # a Python built without it
 
 log = logging.getLogger("wsgid.loader")
 
-DEFAULT_CALLABLE = "application"
 # How many SCRIPT_FILENAME spellings of file targets are remembered; past it, new ones are not.
 SPELLING_CACHE_SIZE = 256
 GLOBAL_APPLICATION_GROUP = "%{GLOBAL}"
@@ -298,6 +298,11 @@ class ScriptLoader:
                 f"(check WSGICallableObject)")
         module = self.load(path, group)
         application = getattr(module, name, None)
+        if application is None and isinstance(alias, HandlerScript) \
+                and name == alias.callable_object:
+            # A handler script that defines a WSGI application instead of handle_request, as
+            # mod_wsgi-express's --add-handler scripts may (its resource handler takes either).
+            application = getattr(module, DEFAULT_CALLABLE, None)
         if application is None:
             raise CallableNotFound(
                 f"WSGI script {path} defines no callable named '{name}': define it, or name "

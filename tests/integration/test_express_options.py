@@ -20,7 +20,8 @@ import pytest
 import requests
 
 from tests.support.apache import APACHE_USER, APPS, shared_tmpdir, wait_for
-from tests.support.express import PID_SCRIPT, STOP_TIMEOUT, ExpressServer, is_alive
+from tests.support.express import (PID_SCRIPT, STOP_TIMEOUT, ExpressServer, is_alive,
+                                   write_file)
 from tests.support.procs import tcp_listen_backlog
 
 OPTIONS_APP = os.path.join(APPS, "express_options.wsgi")
@@ -50,13 +51,6 @@ os.rename(os.path.join(directory, "service.pid.tmp"), os.path.join(directory, "s
 while True:
     time.sleep(60)
 """
-
-
-def write_file(path, text, mode=0o644):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, mode)
 
 
 class Layout:
@@ -456,7 +450,7 @@ def test_where_apache_and_its_files_are(express, write_script):
         wait_for(lambda: '"GET /static/data.xyz' in open(os.path.join(logs, "hits.txt")).read(),
                  10, message="the request in hits.txt")
         assert os.path.isfile(os.path.join(logs, "errors.txt"))
-        assert os.path.isfile(os.path.join(logs, "startup.log"))
+        assert os.path.isfile(os.path.join(logs, "startup_log"))
         assert not os.path.exists(os.path.join(server.server_root, "error_log"))
     finally:
         subprocess.run(["rm", "-rf", top], check=False)

@@ -165,6 +165,14 @@ class ExpressServer:
         subprocess.run(["rm", "-rf", self.workdir], check=False)
 
 
+def write_file(path, text, mode=0o644):
+    """Write `text` to `path`, making its directories (0755: the daemon user must reach it)."""
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
 @pytest.fixture
 def express():
     """Factory: express(args, script=..., as_user=...) -> a running ExpressServer."""

@@ -212,6 +212,67 @@ def test_a_service_name_used_twice_is_refused(script, tmp_path):
         resolve(script, service_script=(("t", task), ("t", task)))
 
 
+@pytest.mark.parametrize("given, mounted", [
+    ("/", "/"), ("app", "/app"), ("/app/", "/app"), ("//a/b//", "/a/b"), ("", "/")])
+def test_mount_point_is_a_url_path_as_mod_wsgi_express_takes_it(script, given, mounted):
+    assert resolve(script, mount_point=given).mount_point == mounted
+
+
+def test_a_mount_point_that_is_not_a_url_path_is_refused(script):
+    with pytest.raises(SettingsError, match="--mount-point /my app: give a URL path"):
+        resolve(script, mount_point="my app")
+
+
+@pytest.mark.parametrize("words, chosen", [
+    (("fileinfo",), ("FileInfo",)), (("AuthConfig", "Indexes"), ("AuthConfig", "Indexes")),
+    (("Options=Indexes,MultiViews",), ("Options=Indexes,MultiViews",)),
+    (("Nonfatal=Unknown", "Limit"), ("Nonfatal=Unknown", "Limit")), (("None",), ())])
+def test_allow_override_takes_apaches_words(script, words, chosen):
+    assert resolve(script, allow_override=words).allow_override == chosen
+
+
+@pytest.mark.parametrize("words", [("Everything",), ("None", "FileInfo"), ("Nonfatal",),
+                                   ("FileInfo=x",), ("Options=Indexes MultiViews",)])
+def test_bad_allow_override_names_the_option(script, words):
+    with pytest.raises(SettingsError, match="--allow-override"):
+        resolve(script, allow_override=words)
+
+
+def test_add_handler_extensions_get_their_dot_and_are_unique(script, tmp_path):
+    handler = str(tmp_path / "h.py")
+    (tmp_path / "h.py").write_text("")
+    settings = resolve(script, add_handler=(("md", handler), (".txt", handler)))
+    assert settings.handlers == ((".md", handler), (".txt", handler))
+    with pytest.raises(SettingsError, match=r"\.MD has a handler already"):
+        resolve(script, add_handler=(("md", handler), (".MD", handler)))
+    with pytest.raises(SettingsError, match="--add-handler \\*md"):
+        resolve(script, add_handler=(("*md", handler),))
+
+
+def test_static_type_serves_a_directory_without_a_daemon_group(tmp_path):
+    settings = resolve(str(tmp_path), application_type="static")
+    assert settings.document_root == settings.script == str(tmp_path)
+    assert not settings.has_application and settings.daemon_groups == ()
+    assert settings.maps_directories
+    # --document-root wins over SCRIPT, as in mod_wsgi-express; a hook script needs the group
+    other = tmp_path / "other"
+    other.mkdir()
+    hook = tmp_path / "access.py"
+    hook.write_text("")
+    settings = resolve(str(tmp_path), application_type="static", document_root=str(other),
+                       host_access_script=str(hook))
+    assert settings.document_root == str(other)
+    assert settings.daemon_groups == (settings.daemon_group,)
+
+
+def test_paste_type_needs_an_ini_file(tmp_path):
+    with pytest.raises(SettingsError, match="--application-type paste needs SCRIPT: give a "
+                                            "Paste Deploy configuration file"):
+        resolve(None, application_type="paste")
+    with pytest.raises(SettingsError, match="does not exist: give the path of a Paste Deploy"):
+        resolve(str(tmp_path / "missing.ini"), application_type="paste")
+
+
 # --- startup failures before anything is written ----------------------------------------------
 
 def test_apache_not_installed_is_one_line_saying_to_install_it(monkeypatch, tmp_path):

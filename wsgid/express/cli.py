@@ -121,10 +121,16 @@ def _echo_banner(settings, root, *, isatty: bool) -> None:
     click.echo(f"wsgid start-server: serving {settings.url}  ({stop})")
     if settings.application_type == "module":
         click.echo(f"  Application:   {settings.script}:{settings.callable_object} (module)")
+    elif settings.application_type == "static":
+        click.echo(f"  Files:         {settings.script} (static, no application)")
     else:
-        click.echo(f"  Script:        {settings.script}")
-    click.echo(f"  Daemons:       {settings.processes} process(es) x {settings.threads} "
-               f"thread(s), group {settings.daemon_group}")
+        kind = " (Paste Deploy)" if settings.application_type == "paste" else ""
+        click.echo(f"  Script:        {settings.script}{kind}")
+    if settings.mount_point != "/":
+        click.echo(f"  Mount point:   {settings.mount_point}")
+    if settings.has_daemon_group:
+        click.echo(f"  Daemons:       {settings.processes} process(es) x {settings.threads} "
+                   f"thread(s), group {settings.daemon_group}")
     for service in settings.service_scripts:
         click.echo(f"  Service:       {service.path}, group {service.group}")
     click.echo(f"  Server root:   {root.path}")

@@ -92,8 +92,14 @@ def modules_for(settings) -> tuple:
     if (settings.https is not None and settings.https.only) or (
             settings.server_name or "").lower().startswith("www."):
         modules += ("rewrite", "alias")
-    if settings.serves_files:
+    if settings.serves_files or settings.handlers:
         modules += STATIC_FILE_MODULES
+    if settings.rewrite_rules:
+        modules += ("rewrite",)
+    if settings.serves_files and settings.maps_directories:
+        modules += ("dir",)             # DirectoryIndex, and the '/' a directory URL needs
+        if settings.directory_listing:
+            modules += ("autoindex",)
     if settings.compress_responses:
         modules += COMPRESSION_MODULES
     return modules
@@ -255,19 +261,27 @@ def hook_lines(settings) -> list:
 
 
 def static_file_lines(settings, root) -> str:
-    """--url-alias and --document-root: files Apache serves before the application sees the URL.
+    """--rewrite-rules, --url-alias and --document-root: the user's rewrite rules, then the
+    files Apache serves before the application sees the URL.
 
     A URL alias maps its URL (a directory alias: everything under it too); the document root
-    maps a URL only when it names a file there, so the application serves every other URL,
-    as with mod_wsgi-express.
+    maps a URL only when it names a file there (or, with --directory-index or a static site, a
+    directory), so the application serves every other URL, as with mod_wsgi-express.
     """
-    if not settings.serves_files:
+    if not settings.serves_files and not settings.rewrite_rules:
         return ""
-    lines = ["",
-             "# Files Apache serves itself: mod_rewrite maps these URLs to files before",
-             "# mod_wsgid's WSGIScriptAlias / could take them.",
-             f'TypesConfig "{conf_path(root.mime_types)}"',
-             "RewriteEngine On"]
+    lines = [""]
+    if settings.rewrite_rules:
+        lines += [f"# --rewrite-rules {settings.rewrite_rules}", "RewriteEngine On",
+                  f'Include "{conf_path(settings.rewrite_rules)}"']
+    if not settings.serves_files:
+        return "\n".join(lines) + "\n"
+    lines += ["# Files Apache serves itself: mod_rewrite maps these URLs to files before",
+              "# mod_wsgid's WSGIScriptAlias could take them.",
+              f'TypesConfig "{conf_path(root.mime_types)}"',
+              "RewriteEngine On"]
+    if settings.enable_sendfile:
+        lines.append("EnableSendfile On")
     for alias in settings.url_aliases:
         url = re.escape(alias.url)
         target = rewrite_path(alias.path)
@@ -275,8 +289,7 @@ def static_file_lines(settings, root) -> str:
         if alias.is_directory:
             lines += [f'RewriteRule "^{url}(/.*)?$" "{target}$1" [L]',
                       f'<Directory "{conf_path(alias.path)}">',
-                      "    AllowOverride None",
-                      "    Require all granted",
+                      *directory_lines(settings, index=False),
                       "</Directory>"]
         else:
             lines += [f'RewriteRule "^{url}$" "{target}" [L]',
@@ -287,15 +300,38 @@ def static_file_lines(settings, root) -> str:
                       "</Directory>"]
     if settings.document_root is not None:
         target = rewrite_path(settings.document_root)
-        lines += [f"# --document-root {settings.document_root}: its files, the application "
-                  "serves the rest",
-                  f'RewriteCond "{target}$1" -f',
+        if settings.maps_directories:
+            what, conditions = "its files and directories", [
+                f'RewriteCond "{target}$1" -f [OR]', f'RewriteCond "{target}$1" -d']
+        else:
+            what, conditions = "its files", [f'RewriteCond "{target}$1" -f']
+        rest = ", the application serves the rest" if settings.has_application else ""
+        lines += [f"# --document-root {settings.document_root}: {what}{rest}",
+                  *conditions,
                   f'RewriteRule "^(/.*)$" "{target}$1" [L]',
                   f'<Directory "{conf_path(settings.document_root)}">',
-                  "    AllowOverride None",
-                  "    Require all granted",
+                  *directory_lines(settings, index=True),
                   "</Directory>"]
     return "\n".join(lines) + "\n"
+
+
+def directory_lines(settings, *, index: bool) -> list:
+    """What a directory of static files allows: .htaccess (--allow-override), the handlers of
+    --add-handler, and for the document root its index page and listing."""
+    overrides = " ".join(settings.allow_override) or "None"
+    lines = [f"    AllowOverride {overrides}", "    Require all granted"]
+    for number, (extension, _) in enumerate(settings.handlers, 1):
+        lines.append(f"    AddHandler {handler_name(number)} {extension}")
+    if index and settings.directory_index:
+        lines.append(f"    DirectoryIndex {conf_text(settings.directory_index)}")
+    if index and settings.directory_listing:
+        lines.append("    Options +Indexes")
+    return lines
+
+
+def handler_name(number: int) -> str:
+    """The Apache handler of the `number`th --add-handler (WSGIHandlerScript's NAME)."""
+    return f"wsgi-resource-{number}"
 
 
 def compression_lines(settings) -> str:
@@ -303,6 +339,29 @@ def compression_lines(settings) -> str:
         return ""
     return ("\n# --compress-responses\n"
             f"AddOutputFilterByType DEFLATE {' '.join(COMPRESSED_TYPES)}\n")
+
+
+def application_lines(settings, root) -> dict:
+    """The application's daemon group, its WSGIScriptAlias at --mount-point and the
+    --add-handler scripts; a static site has none of them (and no group unless a hook or a
+    handler script needs one)."""
+    target = f"process-group={settings.daemon_group} application-group=%{{GLOBAL}}"
+    group = script_alias = script_directory = ""
+    if settings.has_daemon_group:
+        group = (f"WSGIDaemonProcess {settings.daemon_group} processes={settings.processes} "
+                 f"threads={settings.threads} \\\n    {daemon_options(settings)}\n")
+    if settings.has_application:
+        script = application_script(settings, root)
+        script_alias = (f'WSGIScriptAlias {settings.mount_point} "{conf_path(script)}" '
+                        f"{target}\n")
+        script_directory = (f'<Directory "{conf_path(os.path.dirname(script))}">\n'
+                            "    AllowOverride None\n    Require all granted\n</Directory>\n")
+    for number, (extension, path) in enumerate(settings.handlers, 1):
+        script_alias += (f"# --add-handler {extension} {path}\n"
+                         f'WSGIHandlerScript {handler_name(number)} "{conf_path(path)}" '
+                         f"{target}\n")
+    return {"daemon_group_lines": group, "script_alias": script_alias,
+            "script_directory": script_directory}
 
 
 def service_group_lines(settings) -> str:
@@ -387,9 +446,12 @@ def _ssl_lines(https) -> list:
 
 
 def application_script(settings, root) -> str:
-    """The script WSGIScriptAlias serves: SCRIPT, or for a module the file that imports it."""
+    """The script WSGIScriptAlias serves: SCRIPT, or for a module or a Paste Deploy file the
+    generated script that loads it."""
     if settings.application_type == "module":
         return root.module_script
+    if settings.application_type == "paste":
+        return root.paste_script
     return settings.script
 
 
@@ -400,7 +462,6 @@ def render_httpd_conf(settings, root, *, command: str, httpd: str, modules_dir: 
         user_and_group = f"User {settings.user}\nGroup {settings.group}\n"
     else:
         user_and_group = ""
-    script = application_script(settings, root)
     values = {
         "command": command,
         "url": settings.url,
@@ -415,17 +476,12 @@ def render_httpd_conf(settings, root, *, command: str, httpd: str, modules_dir: 
         "log_level": settings.log_level,
         "access_log": access_log_lines(settings, root),
         "document_root": conf_path(settings.document_root or root.document_root),
-        "script_directory": conf_path(os.path.dirname(script)),
         "static_files": static_file_lines(settings, root),
         "compression": compression_lines(settings),
         "python_executable": conf_path(python_executable),
         "socket_prefix": conf_path(root.socket_prefix),
-        "daemon_group": settings.daemon_group,
-        "processes": settings.processes,
-        "threads": settings.threads,
-        "daemon_options": daemon_options(settings),
         "callable_object": settings.callable_object,
-        "script": conf_path(script),
+        **application_lines(settings, root),
         "service_groups": service_group_lines(settings),
         "sites": site_lines(settings, root),
         "include_files": "".join(f'# --include-file\nInclude "{conf_path(path)}"\n'
@@ -444,6 +500,15 @@ def render_module_script(settings, *, command: str) -> str:
     return _template("module.wsgi").substitute({
         "command": command,
         "module": settings.script,
+        "callable": settings.callable_object,
+    })
+
+
+def render_paste_script(settings, *, command: str) -> str:
+    """The WSGI script that serves `--application-type paste`'s configuration file."""
+    return _template("paste.wsgi").substitute({
+        "command": command,
+        "config": repr("config:" + settings.script),
         "callable": settings.callable_object,
     })
 

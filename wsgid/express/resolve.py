@@ -93,9 +93,10 @@ class ServiceScript:
 class ServerSettings:
     """Everything the server root is generated from, with every default worked out."""
 
-    script: str               # script type: the absolute path (welcome.wsgi by default);
-                              # module type: the dotted module name
-    application_type: str     # "script" or "module"
+    script: str               # script and paste types: the absolute path (welcome.wsgi by
+                              # default); module type: the dotted module name; static type:
+                              # the document root
+    application_type: str     # one of settings.APPLICATION_TYPES
     callable_object: str
     host: str
     port: int
@@ -162,6 +163,13 @@ class ServerSettings:
     include_files: tuple = ()              # absolute paths, included last
     document_root: Optional[str] = None
     url_aliases: tuple = ()   # UrlAlias
+    mount_point: str = "/"                 # no trailing '/' (except the root itself)
+    handlers: tuple = ()                   # (extension with its '.', absolute script path)
+    rewrite_rules: Optional[str] = None
+    directory_index: Optional[str] = None
+    directory_listing: bool = False
+    allow_override: tuple = ()             # AllowOverride words; () is None
+    enable_sendfile: bool = False
     service_scripts: tuple = ()   # ServiceScript
     access_log: bool = False
     log_to_terminal: bool = False
@@ -172,13 +180,32 @@ class ServerSettings:
         return f"localhost:{self.port}"
 
     @property
+    def has_application(self) -> bool:
+        """False for --application-type static: Apache serves files and nothing else."""
+        return self.application_type != "static"
+
+    @property
+    def has_daemon_group(self) -> bool:
+        """The application's group runs when something needs Python: the application, a
+        --add-handler script, or a hook script."""
+        return (self.has_application or bool(self.handlers) or self.host_access_script
+                is not None or self.auth_user_script is not None)
+
+    @property
     def daemon_groups(self) -> tuple:
         """Every daemon group of the server: the application's, then the service scripts'."""
-        return (self.daemon_group,) + tuple(s.group for s in self.service_scripts)
+        return ((self.daemon_group,) if self.has_daemon_group else ()) + tuple(
+            s.group for s in self.service_scripts)
 
     @property
     def serves_files(self) -> bool:
         return self.document_root is not None or bool(self.url_aliases)
+
+    @property
+    def maps_directories(self) -> bool:
+        """Whether a directory URL of the document root is the directory's (its index page
+        or listing) rather than the application's: as mod_wsgi-express decides it."""
+        return self.directory_index is not None or not self.has_application
 
     @property
     def listen(self) -> str:
@@ -241,11 +268,17 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
     user, group = _apache_user_and_group(values.get("user"), values.get("group"), uid)
 
     application_type = values.get("application_type") or "script"
+    document_root = values.get("document_root")
     if application_type == "module":
         script = _module_name(script)
         beside = values.get("working_directory") or cwd
+    elif application_type == "static":
+        # mod_wsgi-express's order: --document-root, else SCRIPT, else the current directory
+        document_root = document_root or script or cwd
+        script = _existing_directory("SCRIPT (--application-type static)", document_root)
+        beside = values.get("working_directory") or cwd
     else:
-        script = _script_path(script)
+        script = _script_path(script, application_type)
         beside = os.path.dirname(script)
     working_directory = values.get("working_directory") or beside
 
@@ -314,8 +347,16 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
         ignore_activity=tuple(_url_path("--ignore-activity", url)
                               for url in values.get("ignore_activity") or ()),
         include_files=tuple(os.path.abspath(path) for path in values.get("include_file") or ()),
-        document_root=_document_root(values.get("document_root")),
+        document_root=_document_root(document_root),
         url_aliases=_url_aliases(values.get("url_alias") or ()),
+        mount_point=_mount_point(values.get("mount_point") or "/"),
+        handlers=_handlers(values.get("add_handler") or ()),
+        rewrite_rules=_absolute(values.get("rewrite_rules")),
+        directory_index=_file_name("--directory-index", values["directory_index"])
+        if values.get("directory_index") else None,
+        directory_listing=bool(values.get("directory_listing")),
+        allow_override=_allow_override(values.get("allow_override") or ()),
+        enable_sendfile=bool(values.get("enable_sendfile")),
         service_scripts=_service_scripts(values.get("service_script") or ()),
         access_log=bool(values.get("access_log")),
         log_to_terminal=bool(values.get("log_to_terminal")),
@@ -533,17 +574,75 @@ def _locale_exists(name: str) -> bool:
         locale.setlocale(locale.LC_CTYPE, previous)
 
 
-def _script_path(script: Optional[str]) -> str:
+def _script_path(script: Optional[str], application_type: str = "script") -> str:
+    what = ("a WSGI script file, for example app.wsgi defining `application`"
+            if application_type == "script" else "a Paste Deploy configuration file, for "
+            "example development.ini")
     if script is None:
-        return WELCOME_SCRIPT
+        if application_type == "script":
+            return WELCOME_SCRIPT
+        raise SettingsError(f"--application-type {application_type} needs SCRIPT: give {what}.")
     path = os.path.abspath(script)
     if not os.path.exists(path):
-        raise SettingsError(f"SCRIPT {script} does not exist: give the path of a WSGI script file "
-                            "(or no SCRIPT for the welcome page).")
+        raise SettingsError(f"SCRIPT {script} does not exist: give the path of {what}"
+                            + (" (or no SCRIPT for the welcome page)."
+                               if application_type == "script" else "."))
     if not os.path.isfile(path):
-        raise SettingsError(f"SCRIPT {script} is not a file: give the path of a WSGI script file, "
-                            "for example app.wsgi defining `application`.")
+        raise SettingsError(f"SCRIPT {script} is not a file: give the path of {what}.")
     return path
+
+
+# AllowOverride's words (Apache core); Options= and Nonfatal= take values after '='.
+OVERRIDE_TYPES = ("All", "None", "AuthConfig", "FileInfo", "Indexes", "Limit", "Options")
+
+
+def _allow_override(words) -> tuple:
+    chosen = []
+    for word in words:
+        name = word.split("=", 1)[0]
+        known = next((t for t in OVERRIDE_TYPES + ("Nonfatal",) if t.lower() == name.lower()),
+                     None)
+        takes_value = {"Options": ("=" in word), "Nonfatal": True}.get(known, False)
+        if known is None or ("=" in word) != takes_value:
+            raise SettingsError(f"--allow-override {word}: give one of "
+                                + ", ".join(OVERRIDE_TYPES) + " (or Options=NAME,..., "
+                                "Nonfatal=Override|Unknown|All), as AllowOverride takes them.")
+        if any(not (ch.isalnum() or ch in "=,+-") for ch in word):
+            raise SettingsError(f"--allow-override {word}: a type is letters, and for Options= "
+                                "or Nonfatal= names separated by ','.")
+        chosen.append(known + word[len(name):])
+    if "None" in chosen and len(chosen) > 1:
+        raise SettingsError("--allow-override None cannot go with other types: give None "
+                            "alone, or the types to allow.")
+    return () if chosen == ["None"] else tuple(chosen)
+
+
+def _mount_point(url: str) -> str:
+    """--mount-point as mod_wsgi-express takes it: a missing leading '/' is added; a trailing
+    one is dropped (the application answers at the URL and under it)."""
+    url = "/" + url.strip("/") if url.strip("/") else "/"
+    if url != "/" and not URL_PATH.fullmatch(url):
+        raise SettingsError(f"--mount-point {url}: give a URL path such as /app, made of "
+                            "letters, digits and - . _ ~ (no spaces, quotes or %).")
+    return url
+
+
+EXTENSION = re.compile(r"\.?[A-Za-z0-9_+-]+(\.[A-Za-z0-9_+-]+)*")
+
+
+def _handlers(pairs) -> tuple:
+    handlers, extensions = [], set()
+    for extension, path in pairs:
+        if not EXTENSION.fullmatch(extension):
+            raise SettingsError(f"--add-handler {extension} {path}: give a file name extension "
+                                "such as .md (letters, digits, '-', '_', '+').")
+        extension = extension if extension.startswith(".") else "." + extension
+        if extension.lower() in extensions:
+            raise SettingsError(f"--add-handler {extension} {path}: {extension} has a handler "
+                                "already; keep one --add-handler for it.")
+        extensions.add(extension.lower())
+        handlers.append((extension, os.path.abspath(path)))
+    return tuple(handlers)
 
 
 def _module_name(script: Optional[str]) -> str:

@@ -7,7 +7,8 @@ A server root holds everything one express server needs:
     access_log   with --access-log                      htdocs/     an empty DocumentRoot
     mime.types   with static files (TypesConfig)        module.wsgi with --application-type
     wsgi.*       daemon sockets and the daemon                      module: imports the module
-                 configuration (or under --socket-path)
+                 configuration (or under --socket-path) paste.wsgi  with --application-type
+                                                                    paste: loads the .ini file
 Rules:
 - Every problem is found before the first file is written (the directories may exist by then:
   the daemon user's access to the server root is checked on the real directory), and reported
@@ -30,13 +31,15 @@ from typing import Optional
 
 from wsgid import paths
 from wsgid.express.render import (UnsafePath, modules_for, render_apachectl, render_httpd_conf,
-                                  render_mime_types, render_module_script)
+                                  render_mime_types, render_module_script, render_paste_script)
 from wsgid.express.resolve import ServerSettings, SettingsError
 
 # The option that makes Apache need each module that not every Apache installs.
 MODULE_NEEDED_BY = {
-    "mime": "--document-root/--url-alias",
-    "rewrite": "--document-root/--url-alias/--https-port",
+    "mime": "--document-root/--url-alias/--add-handler",
+    "rewrite": "--document-root/--url-alias/--https-port/--rewrite-rules",
+    "dir": "--directory-index/--application-type static",
+    "autoindex": "--directory-listing",
     "filter": "--compress-responses",
     "deflate": "--compress-responses",
     "reqtimeout": "--header-timeout/--body-timeout",
@@ -75,7 +78,7 @@ class ServerRoot:
 
     def __init__(self, path: str, socket_directory: Optional[str] = None, *,
                  log_directory: Optional[str] = None, error_log_name: str = "error_log",
-                 access_log_name: str = "access_log", startup_log_name: str = "startup.log",
+                 access_log_name: str = "access_log", startup_log_name: str = "startup_log",
                  pid_file: Optional[str] = None, mime_types: Optional[str] = None):
         self.path = path
         self.socket_directory = socket_directory or path
@@ -127,6 +130,10 @@ class ServerRoot:
     @property
     def module_script(self) -> str:
         return self._in_root("module.wsgi")
+
+    @property
+    def paste_script(self) -> str:
+        return self._in_root("paste.wsgi")
 
     @property
     def ssl_session_cache(self) -> str:
@@ -187,6 +194,8 @@ def prepare(settings: ServerSettings, *, command: str) -> tuple[ServerRoot, Apac
         raise SettingsError(f"{exc} (or choose another --server-root).") from None
     if settings.application_type == "module":
         files.append((root.module_script, render_module_script(settings, command=command), 0o644))
+    if settings.application_type == "paste":
+        files.append((root.paste_script, render_paste_script(settings, command=command), 0o644))
     if settings.serves_files and root.writes_mime_types:
         files.append((root.mime_types, render_mime_types(), 0o644))
     make_directories(root)
@@ -286,8 +295,11 @@ def check_apache_user_can_read(settings: ServerSettings, install: ApacheInstall,
     ACLs and group memberships count exactly as they will for the daemons.
     """
     wants = []
-    if settings.application_type == "script":
-        wants.append(("-r", settings.script, "the WSGI script"))
+    if settings.application_type in ("script", "paste"):
+        wants.append(("-r", settings.script, "the WSGI script" if settings.application_type
+                      == "script" else "the Paste Deploy configuration file"))
+    wants += [("-r", path, f"the --add-handler {extension} script")
+              for extension, path in settings.handlers]
     wants += [
         ("-x", install.python_executable, "the Python interpreter wsgid is installed in"),
         ("-r", os.path.join(paths.PACKAGE_DIR, "__init__.py"), "the wsgid package"),

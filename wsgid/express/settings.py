@@ -27,7 +27,7 @@ from wsgid.options import OPTION_BY_NAME, InvalidValue
 
 LOG_LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug")
 
-APPLICATION_TYPES = ("script", "module")
+APPLICATION_TYPES = ("script", "module", "paste", "static")
 
 # --help headings, in the order they are printed.
 GROUPS = ("Server", "HTTPS and host names", "Capacity and client protection", "Application",
@@ -180,7 +180,7 @@ START_SERVER_OPTIONS = (
                   help="Directory for the generated httpd.conf, apachectl, logs and daemon "
                        "sockets."),
     ExpressOption("socket-path", click.Path(file_okay=False), None, group="Server",
-                  metavar="DIRECTORY", computed="the server root",
+                  metavar="DIRECTORY", computed="the server root", aliases=("socket-prefix",),
                   help="Directory for the daemon sockets instead of the server root, for when "
                        "the server root makes the socket path too long."),
     ExpressOption("user", str, None, group="Server", metavar="NAME",
@@ -310,13 +310,25 @@ START_SERVER_OPTIONS = (
     # -- Application ----------------------------------------------------------------------------
     ExpressOption("application-type", click.Choice(APPLICATION_TYPES), "script",
                   group="Application", metavar="TYPE",
-                  help="What SCRIPT names: `script`, a WSGI script file, or `module`, a dotted "
-                       "module name (pkg.wsgi) imported with the --python-path entries."),
+                  help="What SCRIPT names: `script`, a WSGI script file; `module`, a dotted "
+                       "module name (pkg.wsgi) imported with the --python-path entries; "
+                       "`paste`, a Paste Deploy .ini file; `static`, no application: SCRIPT "
+                       "(else --document-root, else the current directory) is a directory of "
+                       "files Apache serves alone."),
     ExpressOption("entry-point", str, None, group="Application", metavar="SCRIPT",
                   computed="none",
                   help="SCRIPT given as an option (mod_wsgi-express's other way to name it)."),
     ExpressOption("callable-object", str, "application", group="Application", metavar="NAME",
                   help="Name of the WSGI application callable in SCRIPT."),
+    ExpressOption("mount-point", str, "/", group="Application", metavar="URL",
+                  help="The URL path the application answers under (its SCRIPT_NAME); "
+                       "elsewhere only --document-root's files are served."),
+    ExpressOption("add-handler", (str, EXISTING_FILE), None, group="Application",
+                  metavar="EXTENSION SCRIPT", nargs=2, multiple=True,
+                  help="Files ending in EXTENSION under --document-root (or a --url-alias "
+                       "directory) are served by SCRIPT's handle_request(environ, "
+                       "start_response), or its application, which finds the file in "
+                       "SCRIPT_FILENAME (WSGIHandlerScript); repeat for more."),
     daemon_option("home", "Application", "DIRECTORY", name="working-directory", is_path=True,
                   computed="the script's directory (--application-type module: the current "
                            "directory)",
@@ -375,6 +387,10 @@ START_SERVER_OPTIONS = (
                   multiple=True,
                   help="Apache configuration to include at the end of httpd.conf; repeat for "
                        "more."),
+    ExpressOption("rewrite-rules", EXISTING_FILE, None, group="Server", metavar="PATH",
+                  computed="none",
+                  help="A file of mod_rewrite rules (RewriteCond, RewriteRule) applied to every "
+                       "request before the files and the application see it."),
     ExpressOption("host-access-script", EXISTING_FILE, None, group="Application",
                   metavar="PATH", computed="none",
                   help="A script whose allow_access(environ, host) decides who may reach the "
@@ -403,6 +419,21 @@ START_SERVER_OPTIONS = (
                   metavar="URL PATH", nargs=2, multiple=True,
                   help="Serve the file or directory PATH at URL (before the application); "
                        "repeat for more."),
+    ExpressOption("directory-index", str, None, group="Static files", metavar="NAME",
+                  computed="none",
+                  help="A directory URL of --document-root is its file NAME (index.html), "
+                       "not the application's."),
+    ExpressOption("directory-listing", bool, False, group="Static files", is_flag=True,
+                  help="List the files of a static directory that has no index file "
+                       "(--directory-index or --application-type static)."),
+    ExpressOption("allow-override", str, None, group="Static files", metavar="TYPE",
+                  multiple=True,
+                  help=".htaccess files in --document-root and the --url-alias directories "
+                       "may hold these kinds of directives (AllowOverride: FileInfo, "
+                       "AuthConfig, Indexes, Limit, Options, All); repeat for more."),
+    ExpressOption("enable-sendfile", bool, False, group="Static files", is_flag=True,
+                  help="Apache sends static files with sendfile() (EnableSendfile On); leave "
+                       "off where the kernel or the file system does not support it."),
 
     # -- Daemon processes -----------------------------------------------------------------------
     ExpressOption("processes", click.IntRange(min=1), 1, group="Daemon processes",
@@ -454,7 +485,7 @@ START_SERVER_OPTIONS = (
     ExpressOption("startup-log", bool, False, group="Logging", is_flag=True,
                   help="Write what Apache says while it starts to a file of its own (httpd "
                        "-E), not to the error log."),
-    ExpressOption("startup-log-name", str, "startup.log", group="Logging", metavar="NAME",
+    ExpressOption("startup-log-name", str, "startup_log", group="Logging", metavar="NAME",
                   help="File name of the startup log in the log directory."),
     ExpressOption("log-to-terminal", bool, False, group="Logging", is_flag=True,
                   help="Write the error log to standard error, and the access log (with "
