@@ -273,6 +273,33 @@ def test_paste_type_needs_an_ini_file(tmp_path):
         resolve(str(tmp_path / "missing.ini"), application_type="paste")
 
 
+@pytest.mark.parametrize("option, pair, message", [
+    ("proxy_mount_point", ("/api", "ftp://x"), "TARGET must be an http:// or https:// URL"),
+    ("proxy_mount_point", ("api", "http://x/"), "give a URL path such as /api"),
+    ("proxy_mount_point", ("/a b", "http://x/"), "give a URL path"),
+    ("proxy_virtual_host", ("bad host", "http://x/"), "--proxy-virtual-host"),
+    ("proxy_virtual_host", ("ok.test", 'http://x/"'), "TARGET must be")])
+def test_bad_proxy_options_name_the_option(script, option, pair, message):
+    with pytest.raises(SettingsError, match=message):
+        resolve(script, **{option: (pair,)})
+
+
+def test_a_url_proxied_twice_is_refused(script):
+    with pytest.raises(SettingsError, match="/api/ is proxied twice"):
+        resolve(script, proxy_mount_point=(("/api", "http://a/"), ("/api/", "http://b/")))
+
+
+def test_rotate_logs_finds_rotatelogs_and_log_to_terminal_wins(script, tmp_path):
+    settings = resolve(script, rotate_logs=True, max_log_size=2)
+    assert settings.rotate_logs and settings.max_log_size == 2
+    assert os.access(settings.rotatelogs_executable, os.X_OK)
+    assert not resolve(script, rotate_logs=True, log_to_terminal=True).rotate_logs
+    not_executable = tmp_path / "rotatelogs"
+    not_executable.write_text("")
+    with pytest.raises(SettingsError, match="--rotate-logs needs Apache's rotatelogs"):
+        resolve(script, rotate_logs=True, rotatelogs_executable=str(not_executable))
+
+
 # --- startup failures before anything is written ----------------------------------------------
 
 def test_apache_not_installed_is_one_line_saying_to_install_it(monkeypatch, tmp_path):

@@ -149,7 +149,8 @@ def start_server(script, **values):
     Without SCRIPT it serves a welcome page. Ctrl-C stops Apache, the supervisor and the daemon
     processes; SIGHUP and SIGUSR1 restart Apache (plain and graceful).
     """
-    from wsgid.express.runner import check_listen_address, exec_apache, run_foreground
+    from wsgid.express.runner import (apache_environ, check_listen_address, exec_apache,
+                                      run_foreground)
 
     settings, root, install = _prepare("start-server", script, values)
     if values["setup_only"]:
@@ -157,6 +158,7 @@ def start_server(script, **values):
         return
     try:
         check_listen_address(settings)
+        env = apache_environ(settings, root, install.modules_dir)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     how = (root.startup_log if settings.startup_log else None, settings.process_name)
@@ -165,8 +167,8 @@ def start_server(script, **values):
         isatty = sys.stdin is not None and sys.stdin.isatty()
     _echo_banner(settings, root, isatty=isatty)
     if not isatty:
-        exec_apache(install.httpd, root.httpd_conf, *how)
-    sys.exit(run_foreground(install.httpd, root.httpd_conf, *how))
+        exec_apache(install.httpd, root.httpd_conf, *how, env=env)
+    sys.exit(run_foreground(install.httpd, root.httpd_conf, *how, env=env))
 
 
 @click.command("setup-server", cls=ExpressCommand)

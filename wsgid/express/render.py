@@ -23,12 +23,14 @@ import re
 import shlex
 import string
 
+from wsgid.express.settings import MPMS
+
 TEMPLATES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 
 # Modules start-server needs besides mod_wsgid. Some Apache builds compile a few of them in
 # (Debian: unixd and log_config), so each is loaded only where its file exists and it is not
 # already there.
-REQUIRED_MODULES = ("mpm_event", "unixd", "authz_core", "log_config")
+REQUIRED_MODULES = ("unixd", "authz_core", "log_config")
 # Modules only some options need, with the option that needs each.
 STATIC_FILE_MODULES = ("mime", "rewrite")       # --document-root, --url-alias
 COMPRESSION_MODULES = ("filter", "deflate")     # --compress-responses
@@ -68,9 +70,18 @@ def _template(name: str) -> string.Template:
         return string.Template(f.read())
 
 
-def modules_for(settings) -> tuple:
+def mpm_module(settings, modules_dir: str) -> str:
+    """The MPM Apache runs: the first of event, worker, prefork (of --server-mpm's, if given)
+    that `modules_dir` has, as mod_wsgi-express chooses; else the first wanted, which
+    serverroot.check_modules_exist then reports missing."""
+    wanted = [name for name in MPMS if not settings.server_mpms or name in settings.server_mpms]
+    return next((name for name in wanted
+                 if os.path.exists(os.path.join(modules_dir, f"mod_mpm_{name}.so"))), wanted[0])
+
+
+def modules_for(settings, modules_dir: str) -> tuple:
     """Every Apache module (by short name) the configuration of `settings` uses."""
-    modules = REQUIRED_MODULES
+    modules = (f"mpm_{mpm_module(settings, modules_dir)}",) + REQUIRED_MODULES
     if settings.request_read_timeout:
         modules += ("reqtimeout",)
     if settings.https is not None:
@@ -102,6 +113,11 @@ def modules_for(settings) -> tuple:
             modules += ("autoindex",)
     if settings.compress_responses:
         modules += COMPRESSION_MODULES
+    if settings.proxy_mount_points or settings.proxy_virtual_hosts:
+        modules += ("proxy", "proxy_http", "headers", "rewrite")
+        if any(target.startswith("https:") for _, target in
+               settings.proxy_mount_points + settings.proxy_virtual_hosts):
+            modules += ("ssl",)
     return modules
 
 
@@ -116,16 +132,40 @@ def load_module_lines(modules_dir: str, modules=REQUIRED_MODULES) -> str:
     return "\n".join(lines)
 
 
-def mpm_sizing(settings) -> dict:
-    """The event MPM's sizes, by mod_wsgi-express's rules: --max-clients (by default
-    10 + max(10, 1.5 x the daemons' threads), never fewer than those) split into children of at
-    most about 20 threads, and the shares --initial-workers, --minimum-spare-workers and
-    --maximum-spare-workers of the children started and kept idle."""
+def mpm_lines(settings, mpm: str) -> str:
+    """The MPM's sizing directives, by mod_wsgi-express's rules: --max-clients (by default
+    10 + max(10, 1.5 x the daemons' threads), never fewer than those), and the shares
+    --initial-workers, --minimum-spare-workers and --maximum-spare-workers of it that Apache
+    starts with and keeps idle: in threads for event and worker, in processes for prefork."""
     capacity = settings.processes * settings.threads
     if settings.max_clients is not None:
         max_clients = max(settings.max_clients, capacity)
     else:
         max_clients = 10 + max(10, int(1.5 * capacity))
+    if mpm == "prefork":
+        initial = 0.05 if settings.initial_workers is None else settings.initial_workers
+        minimum = initial if settings.minimum_spare_workers is None \
+            else settings.minimum_spare_workers
+        maximum = 0.1 if settings.maximum_spare_workers is None \
+            else settings.maximum_spare_workers
+        return "\n".join([
+            f"ServerLimit {max_clients}", f"MaxRequestWorkers {max_clients}",
+            f"StartServers {max(1, int(initial * max_clients))}",
+            f"MinSpareServers {max(1, int(minimum * max_clients))}",
+            f"MaxSpareServers {max(1, int(maximum * max_clients))}"])
+    sizes = thread_mpm_sizing(settings, max_clients)
+    return "\n".join([
+        f"StartServers {sizes['start_servers']}", f"ServerLimit {sizes['server_limit']}",
+        f"ThreadLimit {sizes['threads_per_child']}",
+        f"ThreadsPerChild {sizes['threads_per_child']}",
+        f"MaxRequestWorkers {sizes['max_request_workers']}",
+        f"MinSpareThreads {sizes['min_spare_threads']}",
+        f"MaxSpareThreads {sizes['max_spare_threads']}"])
+
+
+def thread_mpm_sizing(settings, max_clients: int) -> dict:
+    """The event and worker MPMs' sizes for `max_clients`: children of at most about 20
+    threads."""
     initial = 0.2 if settings.initial_workers is None else settings.initial_workers
     minimum = initial if settings.minimum_spare_workers is None \
         else settings.minimum_spare_workers
@@ -140,8 +180,8 @@ def mpm_sizing(settings) -> dict:
         "threads_per_child": per_child,
         "max_request_workers": server_limit * per_child,
         "min_spare_threads": min_spare,
-        # the event MPM wants MaxSpareThreads >= MinSpareThreads + ThreadsPerChild (it would
-        # raise it itself, with a warning at every start)
+        # these MPMs want MaxSpareThreads >= MinSpareThreads + ThreadsPerChild (they would
+        # raise it themselves, with a warning at every start)
         "max_spare_threads": max(min_spare + per_child,
                                  int(maximum * server_limit) * per_child),
     }
@@ -194,10 +234,23 @@ def daemon_options(settings) -> str:
     return " \\\n    ".join([daemon_paths(settings), *lines])
 
 
+def log_target(settings, path: str, terminal: str) -> str:
+    """Where a log goes, as ErrorLog and CustomLog take it: the terminal, the file, or with
+    --rotate-logs a pipe to rotatelogs writing PATH.YYYY-MM-DD-HH_MM_SS files of at most
+    --max-log-size megabytes (mod_wsgi-express's names)."""
+    if settings.log_to_terminal:
+        return terminal
+    if settings.rotate_logs:
+        return (f"|{shlex.quote(settings.rotatelogs_executable)} "
+                f"{shlex.quote(conf_path(path) + '.%Y-%m-%d-%H_%M_%S')} "
+                f"{settings.max_log_size}M")
+    return conf_path(path)
+
+
 def access_log_lines(settings, root) -> str:
     if not settings.access_log:
         return ""
-    target = "/dev/stdout" if settings.log_to_terminal else conf_path(root.access_log)
+    target = log_target(settings, root.access_log, "/dev/stdout")
     nickname = settings.access_log_format
     lines = [f"LogFormat {COMMON_LOG_FORMAT} common", f"LogFormat {COMBINED_LOG_FORMAT} combined"]
     if nickname not in ("common", "combined"):
@@ -428,6 +481,40 @@ def site_lines(settings, root) -> str:
     return "\n".join(lines) + "\n"
 
 
+def proxy_lines(settings) -> str:
+    """--proxy-mount-point and --proxy-virtual-host: mod_proxy passes those requests on, with
+    X-Forwarded-Port and X-Forwarded-Scheme (mod_proxy adds X-Forwarded-For, -Host, -Server)."""
+    if not (settings.proxy_mount_points or settings.proxy_virtual_hosts):
+        return ""
+    forwarded = ['RequestHeader set X-Forwarded-Port "expr=%{SERVER_PORT}"',
+                 'RequestHeader set X-Forwarded-Scheme "expr=%{REQUEST_SCHEME}"']
+    lines = [""]
+    if any(target.startswith("https:") for _, target in
+           settings.proxy_mount_points + settings.proxy_virtual_hosts):
+        lines.append("SSLProxyEngine On")
+    for url, target in settings.proxy_mount_points:
+        if url.endswith("/"):
+            target = target if target.endswith("/") else target + "/"
+        lines += [f"# --proxy-mount-point {url} {target}",
+                  f'ProxyPass "{url}" "{target}"', f'ProxyPassReverse "{url}" "{target}"',
+                  f'<Location "{url}">', *("    " + line for line in forwarded), "</Location>"]
+        if url.endswith("/"):
+            lines += ["RewriteEngine On",
+                      f'RewriteRule "^{re.escape(url.rstrip("/"))}$" "{url}" [R=302,L]']
+    if settings.proxy_virtual_hosts and settings.server_name is None:
+        # Apache's first virtual host of a port answers the names no other one has: make it
+        # one that serves what the main server does, not the first proxied name.
+        lines += [f"<VirtualHost _default_:{settings.port}>", "    RewriteEngine On",
+                  "    RewriteOptions Inherit", "</VirtualHost>"]
+    for host, target in settings.proxy_virtual_hosts:
+        target = target if target.endswith("/") else target + "/"     # ProxyPass / wants it
+        lines += [f"# --proxy-virtual-host {host} {target}", f"<VirtualHost *:{settings.port}>",
+                  f"    ServerName {host}", f'    ProxyPass / "{target}"',
+                  f'    ProxyPassReverse / "{target}"', *("    " + line for line in forwarded),
+                  "</VirtualHost>"]
+    return "\n".join(lines) + "\n"
+
+
 def _ssl_lines(https) -> list:
     """What each HTTPS virtual host says (it also inherits the main server's rewrite rules)."""
     lines = ["    SSLEngine On",
@@ -470,9 +557,11 @@ def render_httpd_conf(settings, root, *, command: str, httpd: str, modules_dir: 
         "server_name": settings.main_server_name,
         "listen": settings.listen,
         "user_and_group": user_and_group,
-        "load_modules": load_module_lines(modules_dir, modules_for(settings)),
+        "load_modules": load_module_lines(modules_dir, modules_for(settings, modules_dir)),
+        "mpm": mpm_module(settings, modules_dir),
+        "mpm_sizing": mpm_lines(settings, mpm_module(settings, modules_dir)),
         "wsgid_module": conf_path(wsgid_module),
-        "error_log": "/dev/stderr" if settings.log_to_terminal else conf_path(root.error_log),
+        "error_log": log_target(settings, root.error_log, "/dev/stderr"),
         "log_level": settings.log_level,
         "access_log": access_log_lines(settings, root),
         "document_root": conf_path(settings.document_root or root.document_root),
@@ -483,13 +572,12 @@ def render_httpd_conf(settings, root, *, command: str, httpd: str, modules_dir: 
         "callable_object": settings.callable_object,
         **application_lines(settings, root),
         "service_groups": service_group_lines(settings),
-        "sites": site_lines(settings, root),
+        "sites": site_lines(settings, root) + proxy_lines(settings),
         "include_files": "".join(f'# --include-file\nInclude "{conf_path(path)}"\n'
                                  for path in settings.include_files),
         "request_handling": request_handling_lines(settings),
         "error_log_format": (f"ErrorLogFormat {conf_text(settings.error_log_format)}\n"
                              if settings.error_log_format else ""),
-        **mpm_sizing(settings),
         **client_protection(settings),
     }
     return _template("httpd.conf").substitute(values)
@@ -522,10 +610,37 @@ def render_mime_types() -> str:
                    for mime_type, extensions in sorted(extensions_by_type.items()))
 
 
-def render_apachectl(root, *, command: str, httpd: str) -> str:
+def apache_environment(settings, root, modules_dir: str) -> dict:
+    """The variables mod_wsgi-express's apachectl exports for Apache (and so for an
+    --include-file's `${MOD_WSGI_SERVER_ROOT}` or an envvars script): the same here, for
+    start-server and apachectl alike."""
+    return {
+        "MOD_WSGI_SERVER_ROOT": root.path,
+        "MOD_WSGI_LISTENER_HOST": "" if settings.host == "*" else settings.host,
+        "MOD_WSGI_HTTP_PORT": str(settings.port),
+        "MOD_WSGI_HTTPS_PORT": str(settings.https.port) if settings.https else "",
+        "MOD_WSGI_MODULES_DIRECTORY": modules_dir,
+        "MOD_WSGI_USER": settings.user or "",
+        "MOD_WSGI_GROUP": settings.group or "",
+        "MOD_WSGI_WORKING_DIRECTORY": settings.working_directory,
+    }
+
+
+def render_envvars(settings) -> str:
+    """SERVER_ROOT/envvars with --envvars-script: it sources that script."""
+    return ("# Generated by wsgid for --envvars-script: sourced before Apache starts.\n"
+            f". {shlex.quote(settings.envvars_script)}\n")
+
+
+def render_apachectl(settings, root, *, command: str, httpd: str, modules_dir: str) -> str:
     """The apachectl shell script of `root`: start, stop, restart, graceful, configtest."""
+    exports = "\n".join(f"{name}={shlex.quote(value)}; export {name}" for name, value in
+                        apache_environment(settings, root, modules_dir).items())
     return _template("apachectl").substitute({
         "command": command,
+        "shell": settings.shell_executable,
         "httpd": shlex.quote(httpd),
         "conf": shlex.quote(root.httpd_conf),
+        "exports": exports,
+        "envvars": shlex.quote(root.envvars),
     })

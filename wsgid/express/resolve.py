@@ -18,11 +18,13 @@ import locale
 import os
 import pwd
 import re
+import shutil
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
+from wsgid import paths
 from wsgid.errors import ConfigError
-from wsgid.express.settings import DEFAULTS, EXPRESS_DAEMON_FLAGS
+from wsgid.express.settings import DEFAULTS, EXPRESS_DAEMON_FLAGS, MPMS
 from wsgid.log_format import parse as parse_log_format
 from wsgid.options import check_group_name
 
@@ -113,7 +115,7 @@ class ServerSettings:
                               # order, then lang= and locale=
     compress_responses: bool = False
     server_metrics: bool = False
-    # Apache's capacity: None where mod_wsgi-express works the value out (render.mpm_sizing)
+    # Apache's capacity: None where mod_wsgi-express works the value out (render.mpm_lines)
     max_clients: Optional[int] = None
     initial_workers: Optional[float] = None
     minimum_spare_workers: Optional[float] = None
@@ -170,6 +172,14 @@ class ServerSettings:
     directory_listing: bool = False
     allow_override: tuple = ()             # AllowOverride words; () is None
     enable_sendfile: bool = False
+    proxy_mount_points: tuple = ()         # (URL path, target URL)
+    proxy_virtual_hosts: tuple = ()        # (host name, target URL)
+    server_mpms: tuple = ()                # --server-mpm as given, () for any
+    envvars_script: Optional[str] = None   # None: SERVER_ROOT/envvars
+    shell_executable: str = "/bin/sh"
+    rotate_logs: bool = False              # never with log_to_terminal
+    max_log_size: int = DEFAULTS["max_log_size"]
+    rotatelogs_executable: Optional[str] = None   # set when rotate_logs
     service_scripts: tuple = ()   # ServiceScript
     access_log: bool = False
     log_to_terminal: bool = False
@@ -357,6 +367,15 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
         directory_listing=bool(values.get("directory_listing")),
         allow_override=_allow_override(values.get("allow_override") or ()),
         enable_sendfile=bool(values.get("enable_sendfile")),
+        proxy_mount_points=_proxy_mount_points(values.get("proxy_mount_point") or ()),
+        proxy_virtual_hosts=tuple(
+            (_host_name("--proxy-virtual-host", host), _proxy_target(
+                f"--proxy-virtual-host {host}", target))
+            for host, target in values.get("proxy_virtual_host") or ()),
+        server_mpms=tuple(values.get("server_mpm") or ()),
+        envvars_script=_absolute(values.get("envvars_script")),
+        shell_executable=_shell(values.get("shell_executable")),
+        **_log_rotation(values),
         service_scripts=_service_scripts(values.get("service_script") or ()),
         access_log=bool(values.get("access_log")),
         log_to_terminal=bool(values.get("log_to_terminal")),
@@ -454,6 +473,54 @@ def _hook_scripts(values: Mapping[str, Any]) -> dict:
     }
 
 
+def _proxy_target(where: str, target: str) -> str:
+    if not PROXY_TARGET.fullmatch(target):
+        raise SettingsError(f"{where} {target}: TARGET must be an http:// or https:// URL, such "
+                            "as http://127.0.0.1:8080/.")
+    return target
+
+
+def _proxy_mount_points(pairs) -> tuple:
+    mounts, urls = [], set()
+    for url, target in pairs:
+        where = f"--proxy-mount-point {url}"
+        if not URL_PATH.fullmatch(url):
+            raise SettingsError(f"{where} {target}: give a URL path such as /api (letters, "
+                                "digits and - . _ ~).")
+        _proxy_target(where, target)
+        if url.rstrip("/") in urls:
+            raise SettingsError(f"{where} {target}: {url} is proxied twice; keep one "
+                                "--proxy-mount-point for it.")
+        urls.add(url.rstrip("/"))
+        mounts.append((url, target))
+    return tuple(mounts)
+
+
+def _shell(given: Optional[str]) -> str:
+    """--shell-executable, else bash where installed (as mod_wsgi-express), else /bin/sh."""
+    if given:
+        return os.path.abspath(given)
+    return next((shell for shell in ("/bin/bash", "/bin/sh") if os.access(shell, os.X_OK)),
+                "/bin/sh")
+
+
+def _log_rotation(values: Mapping[str, Any]) -> dict:
+    """--rotate-logs and its options; --log-to-terminal wins over it, as in mod_wsgi-express."""
+    if not values.get("rotate_logs") or values.get("log_to_terminal"):
+        return {}
+    executable = values.get("rotatelogs_executable") or shutil.which("rotatelogs") or \
+        os.path.join(paths.build_info().SBINDIR, "rotatelogs")
+    if not os.access(executable, os.X_OK):
+        raise SettingsError(f"--rotate-logs needs Apache's rotatelogs, which is not at "
+                            f"{executable}: install it (apache2-utils on Debian/Ubuntu, httpd-tools "
+                            "on RHEL/Fedora) or name it with --rotatelogs-executable.")
+    if any(ch.isspace() for ch in executable):
+        raise SettingsError(f"--rotatelogs-executable {executable}: the path has a space, which "
+                            "a piped log command cannot hold; move it.")
+    return {"rotate_logs": True, "max_log_size": values["max_log_size"],
+            "rotatelogs_executable": os.path.abspath(executable)}
+
+
 def _url_path(option: str, url: str) -> str:
     if not URL_PATH.fullmatch(url):
         raise SettingsError(f"{option} {url}: give a URL path such as /healthz.")
@@ -471,6 +538,7 @@ def _file_name(option: str, name: str) -> str:
     return name
 
 
+PROXY_TARGET = re.compile(r"https?://[^\s\"'<>\\]+")
 HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

@@ -13,6 +13,9 @@ Rules:
   backstop, start-server is a child subreaper: whatever outlives Apache is re-parented to it,
   gets a short grace period, is then stopped by pid, and the log line names it: a leftover is a
   bug to see, not to hide. Apache itself gets SIGTERM should start-server die (PDEATHSIG).
+- Apache's environment is start-server's, plus mod_wsgi-express's MOD_WSGI_* variables, plus
+  what SERVER_ROOT/envvars exports (apache_environ()): the same as apachectl gives it, since the
+  script is sourced by the same shell (--shell-executable) with the same variables set.
 - The listening address is tried before Apache starts, so the common failures (port in use,
   privileged port, unknown address) are one line naming the option, not an Apache log hunt.
 """
@@ -29,6 +32,7 @@ import sys
 
 import psutil
 
+from wsgid.express.render import apache_environment
 from wsgid.express.resolve import ServerSettings, SettingsError
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1)
@@ -60,6 +64,29 @@ def check_listen_address(settings: ServerSettings) -> None:
             probe.bind(address)
         except OSError as exc:
             raise SettingsError(_bind_advice(settings, exc)) from None
+
+
+# What a shell adds to the environment by itself, not what the envvars script exports.
+SHELL_OWN_VARIABLES = ("_", "SHLVL", "OLDPWD")
+
+
+def apache_environ(settings: ServerSettings, root, modules_dir: str) -> dict:
+    """The environment Apache (and through it the supervisor and the daemons) runs with."""
+    environ = dict(os.environ, **apache_environment(settings, root, modules_dir))
+    script = settings.envvars_script or root.envvars
+    sourced = subprocess.run(
+        [settings.shell_executable, "-c", '. "$1" >&2 && exec env -0', "envvars", root.envvars],
+        env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    if sourced.returncode != 0:
+        said = sourced.stderr.decode(errors="replace").strip().splitlines()
+        raise SettingsError(f"the envvars script {script} failed (exit status "
+                            f"{sourced.returncode}){': ' + said[-1] if said else ''}; fix it, or "
+                            "leave --envvars-script out.")
+    exported = dict(entry.split("=", 1) for entry in
+                    sourced.stdout.decode(errors="surrogateescape").split("\0") if "=" in entry)
+    for name in SHELL_OWN_VARIABLES:
+        exported.pop(name, None)
+    return exported
 
 
 def _bind_advice(settings: ServerSettings, exc: OSError) -> str:
@@ -138,14 +165,15 @@ def apache_command(httpd: str, conf: str, startup_log=None, process_name=None) -
             *(["-E", startup_log] if startup_log else [])]
 
 
-def exec_apache(httpd: str, conf: str, startup_log=None, process_name=None):
+def exec_apache(httpd: str, conf: str, startup_log=None, process_name=None, *, env):
     """Replace this process with Apache in the foreground; never returns."""
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(httpd, apache_command(httpd, conf, startup_log, process_name))
+    os.execve(httpd, apache_command(httpd, conf, startup_log, process_name), env)
 
 
-def run_foreground(httpd: str, conf: str, startup_log=None, process_name=None) -> int:
+def run_foreground(httpd: str, conf: str, startup_log=None, process_name=None, *,
+                   env) -> int:
     """Run Apache on `conf` until it exits; return its exit status (128+N for signal N)."""
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     forwarder = SignalForwarder()
@@ -155,7 +183,7 @@ def run_foreground(httpd: str, conf: str, startup_log=None, process_name=None) -
     previous_winch = signal.signal(signal.SIGWINCH, signal.SIG_IGN)
     try:
         apache = subprocess.Popen(apache_command(httpd, conf, startup_log, process_name),
-                                  executable=httpd, start_new_session=True,
+                                  executable=httpd, start_new_session=True, env=env,
                                   preexec_fn=_apache_children_setup)
         forwarder.forward_to(apache.pid)
         status = _wait_reaping_orphans(apache)

@@ -3,6 +3,7 @@
 A server root holds everything one express server needs:
 
     httpd.conf   generated Apache configuration        apachectl   control script
+    envvars      sourced before Apache starts (kept between runs unless --envvars-script)
     error_log    Apache's (and the supervisor's) log    httpd.pid   Apache's pid file
     access_log   with --access-log                      htdocs/     an empty DocumentRoot
     mime.types   with static files (TypesConfig)        module.wsgi with --application-type
@@ -30,8 +31,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 from wsgid import paths
-from wsgid.express.render import (UnsafePath, modules_for, render_apachectl, render_httpd_conf,
-                                  render_mime_types, render_module_script, render_paste_script)
+from wsgid.express.render import (UnsafePath, modules_for, render_apachectl, render_envvars,
+                                  render_httpd_conf, render_mime_types, render_module_script,
+                                  render_paste_script)
 from wsgid.express.resolve import ServerSettings, SettingsError
 
 # The option that makes Apache need each module that not every Apache installs.
@@ -45,7 +47,7 @@ MODULE_NEEDED_BY = {
     "reqtimeout": "--header-timeout/--body-timeout",
     "ssl": "--https-port",
     "socache_shmcb": "--https-port",
-    "headers": "--hsts-policy",
+    "headers": "--hsts-policy/--proxy-mount-point/--proxy-virtual-host",
     "http2": "--http2",
     "authz_host": "--allow-localhost/--server-status",
     "env": "--setenv/--passenv",
@@ -55,6 +57,11 @@ MODULE_NEEDED_BY = {
     "auth_basic": "--auth-user-script",
     "auth_digest": "--auth-type Digest",
     "alias": "--server-name www.NAME",
+    "mpm_event": "--server-mpm event",
+    "mpm_worker": "--server-mpm worker",
+    "mpm_prefork": "--server-mpm prefork",
+    "proxy": "--proxy-mount-point/--proxy-virtual-host",
+    "proxy_http": "--proxy-mount-point/--proxy-virtual-host",
 }
 
 # sizeof(sun_path) - 1 on Linux: the longest path a unix socket can be bound at.
@@ -132,6 +139,10 @@ class ServerRoot:
         return self._in_root("module.wsgi")
 
     @property
+    def envvars(self) -> str:
+        return self._in_root("envvars")
+
+    @property
     def paste_script(self) -> str:
         return self._in_root("paste.wsgi")
 
@@ -188,14 +199,20 @@ def prepare(settings: ServerSettings, *, command: str) -> tuple[ServerRoot, Apac
                      settings, root, command=command, httpd=install.httpd,
                      modules_dir=install.modules_dir, wsgid_module=install.wsgid_module,
                      python_executable=install.python_executable), 0o644),
-                 (root.apachectl, render_apachectl(root, command=command, httpd=install.httpd),
-                  0o755)]
+                 (root.apachectl, render_apachectl(settings, root, command=command,
+                                                   httpd=install.httpd,
+                                                   modules_dir=install.modules_dir), 0o755)]
     except UnsafePath as exc:
         raise SettingsError(f"{exc} (or choose another --server-root).") from None
     if settings.application_type == "module":
         files.append((root.module_script, render_module_script(settings, command=command), 0o644))
     if settings.application_type == "paste":
         files.append((root.paste_script, render_paste_script(settings, command=command), 0o644))
+    if settings.envvars_script is not None:
+        files.append((root.envvars, render_envvars(settings), 0o644))
+    elif not os.path.exists(root.envvars):
+        # as mod_wsgi-express: an empty one to edit, which later runs keep
+        files.append((root.envvars, "", 0o644))
     if settings.serves_files and root.writes_mime_types:
         files.append((root.mime_types, render_mime_types(), 0o644))
     make_directories(root)
@@ -208,7 +225,8 @@ def prepare(settings: ServerSettings, *, command: str) -> tuple[ServerRoot, Apac
 
 def check_modules_exist(settings: ServerSettings, install: ApacheInstall) -> None:
     """Every module an option needs is in this Apache: a file in its modules, or compiled in."""
-    missing = [name for name in modules_for(settings) if name in MODULE_NEEDED_BY
+    missing = [name for name in modules_for(settings, install.modules_dir)
+               if name in MODULE_NEEDED_BY
                and not os.path.exists(os.path.join(install.modules_dir, f"mod_{name}.so"))]
     if not missing:
         return

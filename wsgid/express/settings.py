@@ -25,6 +25,8 @@ import click
 
 from wsgid.options import OPTION_BY_NAME, InvalidValue
 
+MPMS = ("event", "worker", "prefork")     # Apache's threaded MPMs first, as mod_wsgi-express
+
 LOG_LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug")
 
 APPLICATION_TYPES = ("script", "module", "paste", "static")
@@ -387,6 +389,27 @@ START_SERVER_OPTIONS = (
                   multiple=True,
                   help="Apache configuration to include at the end of httpd.conf; repeat for "
                        "more."),
+    ExpressOption("proxy-mount-point", (str, str), None, group="Server", metavar="URL TARGET",
+                  nargs=2, multiple=True, aliases=("proxy-url-alias",),
+                  help="Pass requests under the URL path URL to the web site TARGET (an http:// "
+                       "or https:// URL), with X-Forwarded-* headers (mod_proxy); a URL ending "
+                       "in '/' redirects the URL without it there; repeat for more."),
+    ExpressOption("proxy-virtual-host", (str, str), None, group="Server",
+                  metavar="HOSTNAME TARGET", nargs=2, multiple=True,
+                  help="Pass every request for the host name HOSTNAME to the web site TARGET; "
+                       "other names are served as usual; repeat for more."),
+    ExpressOption("server-mpm", click.Choice(MPMS), None, group="Server", metavar="NAME",
+                  multiple=True,
+                  help="The Apache MPM to run (event, worker, prefork); given more than once, "
+                       "the first of event, worker, prefork among them that this Apache has."),
+    ExpressOption("envvars-script", EXISTING_FILE, None, group="Server", metavar="PATH",
+                  computed="SERVER_ROOT/envvars (made empty if missing)",
+                  help="A shell script sourced before Apache starts (by start-server and "
+                       "apachectl): what it exports is the environment of Apache and the "
+                       "daemons."),
+    ExpressOption("shell-executable", EXISTING_FILE, None, group="Server", metavar="PATH",
+                  computed="/bin/bash where installed, else /bin/sh",
+                  help="The shell of apachectl, which also sources the envvars script."),
     ExpressOption("rewrite-rules", EXISTING_FILE, None, group="Server", metavar="PATH",
                   computed="none",
                   help="A file of mod_rewrite rules (RewriteCond, RewriteRule) applied to every "
@@ -487,6 +510,15 @@ START_SERVER_OPTIONS = (
                        "-E), not to the error log."),
     ExpressOption("startup-log-name", str, "startup_log", group="Logging", metavar="NAME",
                   help="File name of the startup log in the log directory."),
+    ExpressOption("rotate-logs", bool, False, group="Logging", is_flag=True,
+                  help="Write the error and access logs through Apache's rotatelogs: a new "
+                       "file (NAME.YYYY-MM-DD-HH_MM_SS) each time one reaches --max-log-size."),
+    ExpressOption("max-log-size", click.IntRange(min=1), 5, group="Logging", metavar="MB",
+                  help="With --rotate-logs, the size in megabytes at which a log file is "
+                       "rotated."),
+    ExpressOption("rotatelogs-executable", EXISTING_FILE, None, group="Logging",
+                  metavar="PATH", computed="rotatelogs on PATH, else beside httpd",
+                  help="The rotatelogs program --rotate-logs pipes the logs through."),
     ExpressOption("log-to-terminal", bool, False, group="Logging", is_flag=True,
                   help="Write the error log to standard error, and the access log (with "
                        "--access-log) to standard output, instead of files in the server root."),
