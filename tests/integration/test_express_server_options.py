@@ -1,7 +1,7 @@
 """start-server's options for Apache itself, observed through a real Apache and daemons:
 --proxy-mount-point/--proxy-url-alias and --proxy-virtual-host (to a real HTTP server on
 loopback), --envvars-script and the MOD_WSGI_* variables, --shell-executable, --server-mpm,
-and --rotate-logs/--max-log-size with Apache's rotatelogs.
+--rotate-logs/--max-log-size with Apache's rotatelogs, and --reload-on-changes.
 
 One server carries them all; the prefork MPM gets a server of its own.
 """
@@ -25,6 +25,7 @@ import os
 import sys
 
 import apache
+import reload_helper
 
 
 def application(environ, start_response):
@@ -41,6 +42,8 @@ def application(environ, start_response):
             "from_envvars": os.environ.get("FROM_ENVVARS"),
             "server_root": os.environ.get("MOD_WSGI_SERVER_ROOT"),
             "http_port": os.environ.get("MOD_WSGI_HTTP_PORT"),
+            "helper": reload_helper.VERSION,
+            "pid": os.getpid(),
         }).encode()
     start_response("200 OK", [("Content-Type", "application/json")])
     return [body]
@@ -97,6 +100,7 @@ def files():
     top = shared_tmpdir("wsgid-express-server-")
     write_file(os.path.join(top, "app.wsgi"), APP)
     write_file(os.path.join(top, "envvars.sh"), ENVVARS)
+    write_file(os.path.join(top, "reload_helper.py"), "VERSION = 1\n")
     write_file(os.path.join(top, "include.conf"),
                'Header always set X-Server-Root "${MOD_WSGI_SERVER_ROOT}"\n')
     yield top
@@ -113,7 +117,8 @@ def server(files, backend):
         "--shell-executable", "/bin/bash",
         "--include-file", os.path.join(files, "include.conf"),
         "--server-mpm", "worker",
-        "--rotate-logs", "--max-log-size", "1"],
+        "--rotate-logs", "--max-log-size", "1",
+        "--reload-on-changes"],
         script=os.path.join(files, "app.wsgi"))
     try:
         response = started.wait_until_serving("/")
@@ -183,6 +188,20 @@ def test_rotate_logs_writes_timestamped_files_and_starts_a_new_one_past_the_size
     files = wait_for(second_file, 20, interval=0, message="rotatelogs to start a second file")
     logged = "".join(open(path, errors="replace").read() for path in files)
     assert "noisy line 1199" in logged and "[wsgi:error]" in logged
+
+
+def test_reload_on_changes_restarts_the_daemon_when_an_imported_module_changes(server, files):
+    """Last of the shared server's tests: it replaces the daemon process."""
+    before = get(server, "/").json()
+    assert before["helper"] == 1
+    helper = os.path.join(files, "reload_helper.py")
+    write_file(helper, "VERSION = 2  # edited\n")     # another size, whatever the clock
+    after = wait_for(lambda: (lambda seen: seen if seen["helper"] == 2 else None)(
+        get(server, "/").json()), 30, interval=0.1, message="the new code to answer")
+    assert after["pid"] != before["pid"]               # a new daemon process imported it
+    log = "".join(open(path, errors="replace").read() for path in
+                  glob.glob(os.path.join(server.server_root, "error_log.*")))
+    assert f"module reload_helper ({helper}) changed: restarting" in log
 
 
 def test_prefork_mpm_is_sized_in_processes(files):

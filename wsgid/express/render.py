@@ -409,6 +409,9 @@ def application_lines(settings, root) -> dict:
                         f"{target}\n")
         script_directory = (f'<Directory "{conf_path(os.path.dirname(script))}">\n'
                             "    AllowOverride None\n    Require all granted\n</Directory>\n")
+    if settings.reload_on_changes:
+        script_alias += ("# --reload-on-changes: each daemon process watches its modules\n"
+                         f'WSGIImportScript "{conf_path(root.reloader_script)}" {target}\n')
     for number, (extension, path) in enumerate(settings.handlers, 1):
         script_alias += (f"# --add-handler {extension} {path}\n"
                          f'WSGIHandlerScript {handler_name(number)} "{conf_path(path)}" '
@@ -590,6 +593,11 @@ def render_module_script(settings, *, command: str) -> str:
         "module": settings.script,
         "callable": settings.callable_object,
     })
+
+
+def render_reloader_script(*, command: str) -> str:
+    """The import script that starts wsgid/reloader.py in each daemon process."""
+    return _template("reloader.py").substitute({"command": command})
 
 
 def render_paste_script(settings, *, command: str) -> str:

@@ -161,6 +161,7 @@ class ServerSettings:
     mime_types: Optional[str] = None       # None: one written into the server root
     process_name: Optional[str] = None
     disable_reloading: bool = False
+    reload_on_changes: bool = False        # never with disable_reloading
     ignore_activity: tuple = ()            # URL paths
     include_files: tuple = ()              # absolute paths, included last
     document_root: Optional[str] = None
@@ -354,6 +355,9 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
         process_name=_text("--process-name", values["process_name"])
         if values.get("process_name") else None,
         disable_reloading=bool(values.get("disable_reloading")),
+        # --disable-reloading turns off every kind of reloading, as in mod_wsgi-express
+        reload_on_changes=bool(values.get("reload_on_changes"))
+        and not values.get("disable_reloading"),
         ignore_activity=tuple(_url_path("--ignore-activity", url)
                               for url in values.get("ignore_activity") or ()),
         include_files=tuple(os.path.abspath(path) for path in values.get("include_file") or ()),

@@ -4,6 +4,7 @@ A server root holds everything one express server needs:
 
     httpd.conf   generated Apache configuration        apachectl   control script
     envvars      sourced before Apache starts (kept between runs unless --envvars-script)
+    reloader.py  with --reload-on-changes: starts wsgid/reloader.py in each daemon process
     error_log    Apache's (and the supervisor's) log    httpd.pid   Apache's pid file
     access_log   with --access-log                      htdocs/     an empty DocumentRoot
     mime.types   with static files (TypesConfig)        module.wsgi with --application-type
@@ -33,7 +34,7 @@ from typing import Optional
 from wsgid import paths
 from wsgid.express.render import (UnsafePath, modules_for, render_apachectl, render_envvars,
                                   render_httpd_conf, render_mime_types, render_module_script,
-                                  render_paste_script)
+                                  render_paste_script, render_reloader_script)
 from wsgid.express.resolve import ServerSettings, SettingsError
 
 # The option that makes Apache need each module that not every Apache installs.
@@ -139,6 +140,10 @@ class ServerRoot:
         return self._in_root("module.wsgi")
 
     @property
+    def reloader_script(self) -> str:
+        return self._in_root("reloader.py")
+
+    @property
     def envvars(self) -> str:
         return self._in_root("envvars")
 
@@ -206,6 +211,8 @@ def prepare(settings: ServerSettings, *, command: str) -> tuple[ServerRoot, Apac
         raise SettingsError(f"{exc} (or choose another --server-root).") from None
     if settings.application_type == "module":
         files.append((root.module_script, render_module_script(settings, command=command), 0o644))
+    if settings.reload_on_changes:
+        files.append((root.reloader_script, render_reloader_script(command=command), 0o644))
     if settings.application_type == "paste":
         files.append((root.paste_script, render_paste_script(settings, command=command), 0o644))
     if settings.envvars_script is not None:

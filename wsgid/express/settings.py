@@ -380,6 +380,10 @@ START_SERVER_OPTIONS = (
     ExpressOption("disable-reloading", bool, False, group="Application", is_flag=True,
                   help="Keep the loaded code when SCRIPT changes (WSGIScriptReloading Off); "
                        "by default a changed script is loaded again by new daemon processes."),
+    ExpressOption("reload-on-changes", bool, False, group="Application", is_flag=True,
+                  help="Restart a daemon process when the file of a module it imported "
+                       "changes, so the next requests run the new code (not with "
+                       "--disable-reloading)."),
     ExpressOption("ignore-activity", str, None, group="Application", metavar="URL",
                   multiple=True,
                   help="Requests under this URL path do not count as activity for "
