@@ -8,6 +8,7 @@ to the terminal) get a server of their own.
 
 import concurrent.futures
 import glob
+import grp
 import os
 import re
 import socket
@@ -25,6 +26,8 @@ from tests.support.express import (PID_SCRIPT, STOP_TIMEOUT, ExpressServer, is_a
 from tests.support.procs import tcp_listen_backlog
 
 OPTIONS_APP = os.path.join(APPS, "express_options.wsgi")
+# Who the service script runs as when the tests run as root (--service-user/--service-group).
+SERVICE_USER, SERVICE_GROUP = "nobody", "nogroup"
 COMPRESSED_TYPES = ("text/plain", "text/html", "text/css", "text/xml", "text/javascript",
                     "application/javascript", "application/xhtml+xml", "application/json")
 # What the shared server's command line gives, and what mod_wsgi-express's defaults give the
@@ -71,8 +74,9 @@ class Layout:
             os.makedirs(directory, mode=0o755)
             os.chmod(directory, 0o755)
         if APACHE_USER is not None:
-            # The service script runs as the daemon user and writes its pid here.
-            os.chown(self.service_dir, *_ids(APACHE_USER))
+            # The service script runs as SERVICE_USER (--service-user, root only) and writes
+            # its pid here.
+            os.chown(self.service_dir, *_ids(SERVICE_USER))
         write_file(os.path.join(self.python_path, "express_helper.py"), "NAME = 'helper'\n")
         write_file(os.path.join(self.document_root, "page.txt"), "a page from the document root\n")
         write_file(os.path.join(self.document_root, "sub", "data.json"), '{"static": true}\n')
@@ -95,7 +99,9 @@ class Layout:
                 "--request-timeout", "30", "--inactivity-timeout", "100",
                 "--cpu-time-limit", "50", "--graceful-timeout", "7", "--shutdown-timeout", "3",
                 "--daemon-backlog", "50", "--stack-size", "524288", "--server-metrics",
-                "--locale", "de_DE.UTF-8"]
+                "--locale", "de_DE.UTF-8",
+                *(["--service-user", "tasks", SERVICE_USER, "--service-group", "tasks",
+                   SERVICE_GROUP] if APACHE_USER is not None else [])]
 
 
 def _ids(user):
@@ -213,6 +219,9 @@ def test_service_script_runs_in_a_service_group_of_its_own(server, layout):
     with open(pid_file) as f:
         service = psutil.Process(int(f.read()))
     assert "(wsgi:service:tasks)" in " ".join(service.cmdline())
+    if APACHE_USER is not None:
+        assert (service.uids().real, service.gids().real) == _ids(SERVICE_USER)
+        assert grp.getgrgid(service.gids().real).gr_name == SERVICE_GROUP
     served_by = get(server, "/where").json()["pid"]
     assert served_by != service.pid
     assert {service.pid, served_by} <= {d.pid for d in server.daemons()}

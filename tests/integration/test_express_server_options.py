@@ -13,6 +13,7 @@ import os
 import subprocess
 import threading
 
+import psutil
 import pytest
 import requests
 
@@ -20,12 +21,17 @@ from tests.support.apache import free_port, shared_tmpdir, wait_for
 from tests.support.express import ExpressServer, run_wsgid, write_file
 
 APP = """\
+import atexit
 import json
 import os
 import sys
 
 import apache
 import reload_helper
+
+# Not run with --orphan-interpreter: a daemon process that ends leaves no such file.
+atexit.register(lambda: open(os.path.join(os.path.dirname(__file__), "atexit",
+                                          str(os.getpid())), "w").close())
 
 
 def application(environ, start_response):
@@ -101,6 +107,8 @@ def files():
     write_file(os.path.join(top, "app.wsgi"), APP)
     write_file(os.path.join(top, "envvars.sh"), ENVVARS)
     write_file(os.path.join(top, "reload_helper.py"), "VERSION = 1\n")
+    os.makedirs(os.path.join(top, "atexit"))
+    os.chmod(os.path.join(top, "atexit"), 0o777)      # the daemon user writes there
     write_file(os.path.join(top, "include.conf"),
                'Header always set X-Server-Root "${MOD_WSGI_SERVER_ROOT}"\n')
     yield top
@@ -118,7 +126,7 @@ def server(files, backend):
         "--include-file", os.path.join(files, "include.conf"),
         "--server-mpm", "worker",
         "--rotate-logs", "--max-log-size", "1",
-        "--reload-on-changes"],
+        "--reload-on-changes", "--orphan-interpreter"],
         script=os.path.join(files, "app.wsgi"))
     try:
         response = started.wait_until_serving("/")
@@ -202,6 +210,9 @@ def test_reload_on_changes_restarts_the_daemon_when_an_imported_module_changes(s
     log = "".join(open(path, errors="replace").read() for path in
                   glob.glob(os.path.join(server.server_root, "error_log.*")))
     assert f"module reload_helper ({helper}) changed: restarting" in log
+    # --orphan-interpreter: the replaced process ended without running its atexit callbacks
+    wait_for(lambda: not psutil.pid_exists(before["pid"]), 30, message="the old daemon to end")
+    assert os.listdir(os.path.join(files, "atexit")) == []
 
 
 def test_prefork_mpm_is_sized_in_processes(files):

@@ -5,6 +5,7 @@ each option in effect.
 """
 
 import os
+import pwd
 import re
 from pathlib import Path
 
@@ -298,6 +299,26 @@ def test_rotate_logs_finds_rotatelogs_and_log_to_terminal_wins(script, tmp_path)
     not_executable.write_text("")
     with pytest.raises(SettingsError, match="--rotate-logs needs Apache's rotatelogs"):
         resolve(script, rotate_logs=True, rotatelogs_executable=str(not_executable))
+
+
+def test_service_user_and_group_name_a_service_script_and_need_root(tmp_path):
+    task = tmp_path / "task.py"
+    task.write_text("")
+    script = str(task)
+    with pytest.raises(SettingsError, match="--service-user other nobody: there is no "
+                                            "--service-script other"):
+        resolve_settings(None, values(service_script=(("tasks", script),),
+                                      service_user=(("other", "nobody"),)), uid=0, cwd="/")
+    with pytest.raises(SettingsError, match="only root can run a service as another user"):
+        resolve_settings(None, values(service_script=(("tasks", script),),
+                                      service_user=(("tasks", "nobody"),)),
+                         uid=pwd.getpwnam("nobody").pw_uid, cwd="/")
+    settings = resolve_settings(None, values(service_script=(("tasks", script),),
+                                             service_user=(("tasks", "nobody"),),
+                                             service_group=(("tasks", "nogroup"),)),
+                                uid=0, cwd="/")
+    assert (settings.service_scripts[0].run_user,
+            settings.service_scripts[0].run_group) == ("nobody", "nogroup")
 
 
 # --- startup failures before anything is written ----------------------------------------------

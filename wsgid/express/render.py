@@ -263,6 +263,8 @@ def request_handling_lines(settings) -> str:
     """How requests are handled: mod_wsgid's directives, the environment, error pages and
     the status page."""
     lines = [f"WSGIMapHEADToGET {settings.map_head_to_get}"]
+    if settings.orphan_interpreter:
+        lines.append("WSGIDestroyInterpreter Off")
     if settings.disable_reloading:
         lines.append("WSGIScriptReloading Off")
     for url in settings.ignore_activity:
@@ -424,9 +426,11 @@ def service_group_lines(settings) -> str:
     """A threads=0 daemon group per --service-script, running its script for the server's life."""
     lines = []
     for service in settings.service_scripts:
+        who = "".join(f" {option}={name}" for option, name in
+                      (("user", service.run_user), ("group", service.run_group)) if name)
         lines += ["",
                   f"# --service-script {service.name} {service.path}",
-                  f"WSGIDaemonProcess {service.group} threads=0 {daemon_paths(settings)}",
+                  f"WSGIDaemonProcess {service.group} threads=0{who} {daemon_paths(settings)}",
                   f'WSGIImportScript "{conf_path(service.path)}" process-group={service.group} '
                   "application-group=%{GLOBAL}"]
     return "\n".join(lines)

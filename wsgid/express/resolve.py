@@ -85,6 +85,8 @@ class Https:
 class ServiceScript:
     name: str
     path: str                # absolute
+    run_user: Optional[str] = None     # --service-user (root only); None: the server's
+    run_group: Optional[str] = None    # --service-group
 
     @property
     def group(self) -> str:
@@ -161,6 +163,7 @@ class ServerSettings:
     mime_types: Optional[str] = None       # None: one written into the server root
     process_name: Optional[str] = None
     disable_reloading: bool = False
+    orphan_interpreter: bool = False       # WSGIDestroyInterpreter Off
     reload_on_changes: bool = False        # never with disable_reloading
     ignore_activity: tuple = ()            # URL paths
     include_files: tuple = ()              # absolute paths, included last
@@ -380,7 +383,10 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
         envvars_script=_absolute(values.get("envvars_script")),
         shell_executable=_shell(values.get("shell_executable")),
         **_log_rotation(values),
-        service_scripts=_service_scripts(values.get("service_script") or ()),
+        service_scripts=_service_scripts(values.get("service_script") or (),
+                                         values.get("service_user") or (),
+                                         values.get("service_group") or (), uid),
+        orphan_interpreter=bool(values.get("orphan_interpreter")),
         access_log=bool(values.get("access_log")),
         log_to_terminal=bool(values.get("log_to_terminal")),
     )
@@ -796,8 +802,22 @@ def _url_aliases(pairs) -> tuple:
     return tuple(aliases)
 
 
-def _service_scripts(pairs) -> tuple:
+def _service_scripts(pairs, users=(), groups=(), uid: int = 0) -> tuple:
     scripts, names = [], set()
+    chosen = {"--service-user": dict(users), "--service-group": dict(groups)}
+    for option, by_name in chosen.items():
+        for name, who in by_name.items():
+            if name not in {script_name for script_name, _ in pairs}:
+                raise SettingsError(f"{option} {name} {who}: there is no --service-script "
+                                    f"{name}; name one of the service scripts.")
+            if uid != 0:
+                raise SettingsError(f"{option} {name} {who}: only root can run a service as "
+                                    "another user or group; drop it or start as root.")
+    for name, who in chosen["--service-user"].items():
+        if _apache_user_and_group(who, None, 0)[0] is None:
+            raise SettingsError(f"--service-user {name} {who}: no such user.")
+    for name, who in chosen["--service-group"].items():
+        _group_id(who, f"--service-group {name}")
     for name, path in pairs:
         where = f"--service-script {name} {path}"
         if not SERVICE_NAME.fullmatch(name):
@@ -818,7 +838,8 @@ def _service_scripts(pairs) -> tuple:
         if not os.path.isfile(absolute):
             what = "is not a file" if os.path.exists(absolute) else "does not exist"
             raise SettingsError(f"{where}: {path} {what}; give the path of a Python script.")
-        scripts.append(ServiceScript(name, absolute))
+        scripts.append(ServiceScript(name, absolute, chosen["--service-user"].get(name),
+                                     chosen["--service-group"].get(name)))
     return tuple(scripts)
 
 

@@ -344,6 +344,12 @@ START_SERVER_OPTIONS = (
                   help="Run the Python script PATH in a daemon process of its own (a threads=0 "
                        "group named service:NAME) for as long as the server runs; repeat for "
                        "more."),
+    ExpressOption("service-user", (str, str), None, group="Application",
+                  metavar="NAME USER", nargs=2, multiple=True,
+                  help="Run --service-script NAME as USER instead of --user (root only)."),
+    ExpressOption("service-group", (str, str), None, group="Application",
+                  metavar="NAME GROUP", nargs=2, multiple=True,
+                  help="Run --service-script NAME as GROUP instead of --group (root only)."),
 
     ExpressOption("chunked-request", bool, False, group="Application", is_flag=True,
                   help="Accept request bodies sent chunked, without a Content-Length "
@@ -472,6 +478,9 @@ START_SERVER_OPTIONS = (
     ExpressOption("server-metrics", bool, False, group="Daemon processes", is_flag=True,
                   help="Let the application's mod_wsgi.server_metrics() answer "
                        "(server-metrics=On)."),
+    ExpressOption("orphan-interpreter", bool, False, group="Daemon processes", is_flag=True,
+                  help="At the end of a daemon process, skip the application's atexit "
+                       "callbacks and the interpreter's cleanup (WSGIDestroyInterpreter Off)."),
     daemon_option("python-eggs", "Daemon processes", "DIRECTORY", is_path=True, computed="none"),
     daemon_option("newrelic-config-file", "Daemon processes", "PATH", is_path=True,
                   computed="none"),
