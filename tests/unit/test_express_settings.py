@@ -313,6 +313,9 @@ def test_service_user_and_group_name_a_service_script_and_need_root(tmp_path):
         resolve_settings(None, values(service_script=(("tasks", script),),
                                       service_user=(("tasks", "nobody"),)),
                          uid=pwd.getpwnam("nobody").pw_uid, cwd="/")
+    with pytest.raises(SettingsError, match="--service-user tasks no-such-user: no such user"):
+        resolve_settings(None, values(service_script=(("tasks", script),),
+                                      service_user=(("tasks", "no-such-user"),)), uid=0, cwd="/")
     settings = resolve_settings(None, values(service_script=(("tasks", script),),
                                              service_user=(("tasks", "nobody"),),
                                              service_group=(("tasks", "nogroup"),)),

@@ -115,8 +115,7 @@ def modules_for(settings, modules_dir: str) -> tuple:
         modules += COMPRESSION_MODULES
     if settings.proxy_mount_points or settings.proxy_virtual_hosts:
         modules += ("proxy", "proxy_http", "headers", "rewrite")
-        if any(target.startswith("https:") for _, target in
-               settings.proxy_mount_points + settings.proxy_virtual_hosts):
+        if settings.proxies_to_https:
             modules += ("ssl",)
     return modules
 
@@ -143,11 +142,7 @@ def mpm_lines(settings, mpm: str) -> str:
     else:
         max_clients = 10 + max(10, int(1.5 * capacity))
     if mpm == "prefork":
-        initial = 0.05 if settings.initial_workers is None else settings.initial_workers
-        minimum = initial if settings.minimum_spare_workers is None \
-            else settings.minimum_spare_workers
-        maximum = 0.1 if settings.maximum_spare_workers is None \
-            else settings.maximum_spare_workers
+        initial, minimum, maximum = worker_shares(settings, initial=0.05, maximum=0.1)
         return "\n".join([
             f"ServerLimit {max_clients}", f"MaxRequestWorkers {max_clients}",
             f"StartServers {max(1, int(initial * max_clients))}",
@@ -163,14 +158,21 @@ def mpm_lines(settings, mpm: str) -> str:
         f"MaxSpareThreads {sizes['max_spare_threads']}"])
 
 
+def worker_shares(settings, *, initial: float, maximum: float) -> tuple:
+    """(--initial-workers, --minimum-spare-workers, --maximum-spare-workers), each given or
+    its default for the MPM: `initial`, the initial share, `maximum`."""
+    started = initial if settings.initial_workers is None else settings.initial_workers
+    return (started,
+            started if settings.minimum_spare_workers is None
+            else settings.minimum_spare_workers,
+            maximum if settings.maximum_spare_workers is None
+            else settings.maximum_spare_workers)
+
+
 def thread_mpm_sizing(settings, max_clients: int) -> dict:
     """The event and worker MPMs' sizes for `max_clients`: children of at most about 20
     threads."""
-    initial = 0.2 if settings.initial_workers is None else settings.initial_workers
-    minimum = initial if settings.minimum_spare_workers is None \
-        else settings.minimum_spare_workers
-    maximum = 0.6 if settings.maximum_spare_workers is None \
-        else settings.maximum_spare_workers
+    initial, minimum, maximum = worker_shares(settings, initial=0.2, maximum=0.6)
     per_child = int(max_clients / (int(max_clients / 20) + 1)) if max_clients > 20 else 10
     server_limit = math.ceil(max_clients / per_child)
     min_spare = max(per_child, int(minimum * server_limit) * per_child)
@@ -496,8 +498,7 @@ def proxy_lines(settings) -> str:
     forwarded = ['RequestHeader set X-Forwarded-Port "expr=%{SERVER_PORT}"',
                  'RequestHeader set X-Forwarded-Scheme "expr=%{REQUEST_SCHEME}"']
     lines = [""]
-    if any(target.startswith("https:") for _, target in
-           settings.proxy_mount_points + settings.proxy_virtual_hosts):
+    if settings.proxies_to_https:
         lines.append("SSLProxyEngine On")
     for url, target in settings.proxy_mount_points:
         if url.endswith("/"):
@@ -556,6 +557,7 @@ def render_httpd_conf(settings, root, *, command: str, httpd: str, modules_dir: 
         user_and_group = f"User {settings.user}\nGroup {settings.group}\n"
     else:
         user_and_group = ""
+    mpm = mpm_module(settings, modules_dir)
     values = {
         "command": command,
         "url": settings.url,
@@ -565,8 +567,8 @@ def render_httpd_conf(settings, root, *, command: str, httpd: str, modules_dir: 
         "listen": settings.listen,
         "user_and_group": user_and_group,
         "load_modules": load_module_lines(modules_dir, modules_for(settings, modules_dir)),
-        "mpm": mpm_module(settings, modules_dir),
-        "mpm_sizing": mpm_lines(settings, mpm_module(settings, modules_dir)),
+        "mpm": mpm,
+        "mpm_sizing": mpm_lines(settings, mpm),
         "wsgid_module": conf_path(wsgid_module),
         "error_log": log_target(settings, root.error_log, "/dev/stderr"),
         "log_level": settings.log_level,

@@ -216,6 +216,12 @@ class ServerSettings:
         return self.document_root is not None or bool(self.url_aliases)
 
     @property
+    def proxies_to_https(self) -> bool:
+        """Whether a --proxy-* target is an https:// site (mod_ssl then speaks to it)."""
+        return any(target.startswith("https:") for _, target in
+                   self.proxy_mount_points + self.proxy_virtual_hosts)
+
+    @property
     def maps_directories(self) -> bool:
         """Whether a directory URL of the document root is the directory's (its index page
         or listing) rather than the application's: as mod_wsgi-express decides it."""
@@ -814,8 +820,7 @@ def _service_scripts(pairs, users=(), groups=(), uid: int = 0) -> tuple:
                 raise SettingsError(f"{option} {name} {who}: only root can run a service as "
                                     "another user or group; drop it or start as root.")
     for name, who in chosen["--service-user"].items():
-        if _apache_user_and_group(who, None, 0)[0] is None:
-            raise SettingsError(f"--service-user {name} {who}: no such user.")
+        _user_id(who, f"--service-user {name}")
     for name, who in chosen["--service-group"].items():
         _group_id(who, f"--service-group {name}")
     for name, path in pairs:
@@ -886,6 +891,14 @@ def _user_exists(name: str) -> bool:
         return True
     except KeyError:
         return False
+
+
+def _user_id(user: str, option: str) -> int:
+    try:
+        return pwd.getpwuid(int(user)).pw_uid if user.isdigit() else pwd.getpwnam(user).pw_uid
+    except KeyError:
+        raise SettingsError(f"{option} {user}: no such user; give an existing user such as "
+                            "www-data.") from None
 
 
 def _group_id(group: str, option: str) -> int:
