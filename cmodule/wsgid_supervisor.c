@@ -21,8 +21,8 @@
  * Rules: the supervisor's pid survives restarts in userdata of
  * s->process->pool, as plain data; every function pointer of this module
  * is registered on pconf only, because the DSO is unloaded with pconf.
- * The supervisor inherits Apache's stderr (the main error log) for stdout
- * and stderr: no pipes, so Apache children hold no descriptor of it.
+ * The supervisor inherits Apache's stdin, stdout and stderr (the main
+ * error log): no pipes, so Apache children hold no descriptor of it.
  * FILE.children is written after FILE and before the SIGHUP, so a
  * supervisor that reads FILE and then FILE.children never sees a list
  * older than the configuration it loaded.
@@ -245,7 +245,7 @@ static void exec_supervisor(const char *const *argv,
                             apr_interval_time_t delay)
 {
     sigset_t only_hup;
-    int sig, devnull;
+    int sig;
 
     /* Apache's handlers and mask are not the supervisor's business.  SIGHUP
      * alone stays blocked through exec: a graceful restart that comes while
@@ -258,13 +258,9 @@ static void exec_supervisor(const char *const *argv,
     for (sig = 1; sig < NSIG; sig++) {
         signal(sig, SIG_DFL);
     }
-    devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0 && devnull != STDIN_FILENO) {
-        dup2(devnull, STDIN_FILENO);
-        close(devnull);
-    }
-    /* stdout joins stderr, which is the main error log after start-up */
-    dup2(STDERR_FILENO, STDOUT_FILENO);
+    /* stdin and stdout stay Apache's: the supervisor decides what its
+     * daemons get (interpreter.settle_standard_descriptors), since only it
+     * reads WSGIRestrictStdin. */
     if (delay > 0) {
         apr_sleep(delay);   /* back-off, without blocking the Apache parent */
     }

@@ -13,6 +13,14 @@ daemon.run() calls `prepare()` after the privilege drop and python-home=/python-
   application stream of log.py, as both are mod_wsgi's log object: each printed line is one
   line of the error log, in Apache's format at `error`, with the request's client when a
   request thread prints it. An unrestricted sys.stdin stays what the supervisor inherited.
+- The descriptors below sys.stdin and sys.stdout (settle_standard_descriptors, run once by the
+  supervisor, so every daemon it forks inherits the choice): mod_wsgid hands the supervisor
+  Apache's own. mod_wsgi's daemons keep Apache's stdin; wsgid keeps it, and Apache's stdout
+  with it, when WSGIRestrictStdin is Off and that stdin is a terminal (Apache in the foreground
+  on one, as `start-server --debug-mode` runs it), so that the application, or a debugger in
+  it, can talk with the person at that terminal. Otherwise stdin is /dev/null, never a
+  terminal or a pipe that nobody answers, and stdout joins stderr, the error log, where what C
+  code and subprocesses write below sys.stdout is kept.
 - Python logging: a record of the application's that none of its own handlers takes is written
   at its own level (log.route_application_logging), and the root logger starts at the LogLevel.
 - WSGIRestrictSignal (default On): signal.signal() is replaced by an intercept that ignores
@@ -125,6 +133,20 @@ def restrict_streams(restrict_stdin, restrict_stdout):
     if restrict_stdout:
         sys.stdout = Restricted("sys.stdout", "WSGIRestrictStdout")
     log.capture_standard_streams(restrict_stdout)
+
+
+def settle_standard_descriptors(restrict_stdin):
+    """Choose, in the supervisor, what descriptors 0 and 1 are for it and for its daemons.
+    Returns True when they stay the terminal Apache was started from."""
+    if not restrict_stdin and os.isatty(0):
+        return True
+    sys.stdout.flush()
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    if devnull != 0:
+        os.dup2(devnull, 0)
+        os.close(devnull)
+    os.dup2(2, 1)
+    return False
 
 
 def initialize_newrelic(config_file, environment):

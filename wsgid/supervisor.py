@@ -48,7 +48,7 @@ import time
 
 from setproctitle import setproctitle
 
-from wsgid import control, log, notify, process, sockets
+from wsgid import control, interpreter, log, notify, process, sockets
 from wsgid.backoff_answer import BackoffAnswerer
 from wsgid.errors import ConfigError
 from wsgid.group import Group
@@ -87,6 +87,7 @@ def main(config_path, managed_by=None):
     log.apply_settings(config.server.log_level, config.server.error_log_format)
     # Before anything is bound or taken from the environment: the new program starts over.
     reexec_for_interpreter_flags(config.server)
+    interpreter.settle_standard_descriptors(config.server.restrict_stdin)
     apache_children = ApacheChildren(config_path, managed_by) if managed_by is not None else None
     # Taken out of the environment before the first fork, in both modes (notify.py).
     notifier = notify.Notifier.from_environment(use=managed_by is None)

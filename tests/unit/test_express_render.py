@@ -127,8 +127,7 @@ def test_client_protection_lines():
     for line in ("Timeout 60", "KeepAlive On", "KeepAliveTimeout 2", "LimitRequestBody 10485760",
                  "RequestReadTimeout header=15-30,MinRate=500 body=15,MinRate=500"):
         assert f"\n{line}\n" in text, line
-    quiet = conf(keep_alive_timeout=0, limit_request_body=0,
-                 daemon_options=(("socket-timeout", 120.0),))
+    quiet = conf(keep_alive_timeout=0, limit_request_body=0, timeout=120.0)
     assert "\nKeepAlive Off\n" in quiet and "\nLimitRequestBody 0\n" in quiet
     assert "\nTimeout 120\n" in quiet and "RequestReadTimeout" not in quiet
 
@@ -149,3 +148,15 @@ def test_request_handling_and_logging_lines():
         assert f"\n{line}\n" in text, line
     assert "CustomLog" in text and text.split("CustomLog", 1)[1].split("\n")[0].endswith(
         " custom")
+
+
+def test_debug_mode_serves_the_application_through_debug_wsgi_with_the_terminal():
+    from wsgid.express.resolve import Debugging
+    text = conf(debugging=Debugging(debugger=True))
+    alias = 'WSGIScriptAlias / "/tmp/root/debug.wsgi" process-group=localhost:8000'
+    preload = 'WSGIImportScript "/tmp/root/debug.wsgi" process-group=localhost:8000'
+    assert alias in text and preload in text and "\nWSGIRestrictStdin Off\n" in text
+    # the real script's directory and the server root's (debug.wsgi) are both granted
+    assert '<Directory "/srv/app">' in text and '<Directory "/tmp/root">' in text
+    plain = conf()
+    assert "debug.wsgi" not in plain and "WSGIRestrictStdin" not in plain

@@ -18,7 +18,7 @@ from wsgid.express.cli import setup_server, start_server
 from wsgid.express.resolve import SettingsError, resolve_settings
 from wsgid.express.settings import (EXPRESS_DAEMON_FLAGS, GROUPS, START_SERVER_OPTIONS,
                                     DaemonOptionValue)
-from wsgid.options import OPTION_BY_NAME
+from wsgid.options import OPTION_BY_NAME, SECONDS_MAX
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "express.md"
 
@@ -458,8 +458,8 @@ def test_every_mod_wsgi_express_option_is_in_the_table_refused_or_told_not_there
 @pytest.mark.parametrize("args, says", [
     (["--embedded-mode"], "--embedded-mode (mod_wsgi-express) is not for wsgid: wsgid runs"),
     (["--with-php5"], "serve PHP with Apache's own PHP setup"),
-    (["--enable-debugger"], "--enable-debugger is a mod_wsgi-express option that wsgid "
-                            "start-server does not have yet"),
+    (["--enable-gdb"], "--enable-gdb is a mod_wsgi-express option that wsgid "
+                       "start-server does not have yet"),
     (["--thread", "3"], "Did you mean '--threads'?"),
 ])
 def test_a_mod_wsgi_express_option_not_here_is_told_in_one_line(args, says):
@@ -475,3 +475,54 @@ def test_newrelic_options_reach_the_daemon_group(script, tmp_path):
                            newrelic_environment="staging").daemon_options)
     assert (options["newrelic-config-file"], options["newrelic-environment"]) == \
         (str(ini), "staging")
+
+
+def test_debug_mode_is_one_process_one_thread_without_timeouts_or_reloading(script):
+    plain = resolve(script, processes=4, threads=8, reload_on_changes=True)
+    settings = resolve(script, processes=4, threads=8, reload_on_changes=True, debug_mode=True,
+                       request_timeout=5.0, socket_timeout=30.0)
+    assert (plain.processes, plain.threads, plain.debugging) == (4, 8, None)
+    assert (settings.processes, settings.threads) == (1, 1)
+    assert settings.disable_reloading and not settings.reload_on_changes
+    options = dict(settings.daemon_options)
+    for name in ("startup-timeout", "deadlock-timeout", "request-timeout", "queue-timeout"):
+        assert name in dict(plain.daemon_options) and name not in options, name
+    assert options["socket-timeout"] == SECONDS_MAX     # Apache waits at a pdb prompt
+    # Apache's own Timeout (client I/O) stays --socket-timeout
+    assert settings.timeout == 30.0
+    assert settings.debugging.profiler_directory is None
+
+
+def test_each_debug_tool_implies_debug_mode_and_has_its_directory(script, tmp_path):
+    settings = resolve(script, debugger_startup=True, enable_profiler=True,
+                       enable_recorder=True, recorder_directory=str(tmp_path / "rec"),
+                       coverage_directory=str(tmp_path / "ignored"))
+    debugging = settings.debugging
+    assert (settings.processes, debugging.debugger, debugging.debugger_startup) == (1, True, True)
+    assert debugging.profiler_directory == os.path.join(settings.server_root, "pstats")
+    assert debugging.recorder_directory == str(tmp_path / "rec")
+    # a directory without its tool does nothing, as in mod_wsgi-express
+    assert debugging.coverage_directory is None
+    assert resolve(script, profiler_directory=str(tmp_path)).debugging is None
+
+
+@pytest.mark.parametrize("given, named", [
+    (dict(enable_profiler=True, orphan_interpreter=True), "--enable-profiler writes its report"),
+    (dict(enable_coverage=True, orphan_interpreter=True), "--orphan-interpreter skips"),
+    (dict(debug_mode=True, application_type="static"), "--debug-mode debugs the application"),
+])
+def test_debug_mode_combinations_that_cannot_work_are_refused(script, given, named):
+    if given.get("application_type") == "static":
+        script = os.path.dirname(script)
+    with pytest.raises(SettingsError, match=re.escape(named)):
+        resolve(script, **given)
+
+
+def test_enable_coverage_without_coverage_py_says_how_to_install_it(script, monkeypatch):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "coverage" else real(name, *a))
+    with pytest.raises(SettingsError, match=r"--enable-coverage needs coverage\.py .*pip "
+                                            r"install coverage"):
+        resolve(script, enable_coverage=True)

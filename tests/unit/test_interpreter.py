@@ -254,3 +254,34 @@ def test_flag_changes_compare_with_the_running_interpreter():
 ])
 def test_reexec_argv_replaces_only_the_optimize_flags(argv, level, expected):
     assert reexec_argv(ServerSettings(python_optimize=level), argv, 0) == expected
+
+
+# -- the descriptors the supervisor hands its daemons ------------------------------------------
+
+SETTLE = """
+import os, sys
+from wsgid.interpreter import settle_standard_descriptors
+kept = settle_standard_descriptors(sys.argv[1] == "On")
+print(kept, os.isatty(0), os.path.samestat(os.fstat(1), os.fstat(2)), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("restrict, stdin_is_tty, said", [
+    ("Off", True, "True True False"),     # the terminal stays: stdin and stdout
+    ("On", True, "False False True"),     # /dev/null, and stdout joins the error log
+    ("Off", False, "False False True"),   # not a terminal: the same
+])
+def test_the_supervisor_keeps_apaches_terminal_only_with_restrict_stdin_off(
+        tmp_path, restrict, stdin_is_tty, said):
+    import subprocess
+    master, slave = os.openpty()
+    log = tmp_path / "error_log"
+    try:
+        with open(log, "w") as errors:
+            subprocess.run([sys.executable, "-c", SETTLE, restrict], check=True,
+                           stdin=slave if stdin_is_tty else subprocess.PIPE, stdout=slave,
+                           stderr=errors)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert log.read_text().split() == said.split()

@@ -107,6 +107,21 @@ def _log_lines(settings, root) -> list:
     return lines
 
 
+def _debug_lines(debugging) -> list:
+    if debugging is None:
+        return []
+    tools = [name for name, on in (("pdb post-mortem", debugging.debugger),
+                                   ("pdb at startup", debugging.debugger_startup)) if on]
+    lines = ["  Debug mode:    one process, one thread, no timeouts, no reloading"
+             + (f"; {', '.join(tools)}" if tools else "")]
+    for name, path in (("Profiler", debugging.profiler_directory),
+                       ("Coverage", debugging.coverage_directory),
+                       ("Recorder", debugging.recorder_directory)):
+        if path is not None:
+            lines.append(f"  {name + ':':<15}{path}")
+    return lines
+
+
 def _echo_setup(command: str, settings, root) -> None:
     click.echo(f"wsgid {command}: server root {root.path} for {settings.url}")
     click.echo(f"  Configuration: {root.httpd_conf}")
@@ -133,6 +148,8 @@ def _echo_banner(settings, root, *, isatty: bool) -> None:
                    f"thread(s), group {settings.daemon_group}")
     for service in settings.service_scripts:
         click.echo(f"  Service:       {service.path}, group {service.group}")
+    for line in _debug_lines(settings.debugging):
+        click.echo(line)
     click.echo(f"  Server root:   {root.path}")
     for line in _log_lines(settings, root):
         click.echo(line)

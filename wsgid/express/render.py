@@ -200,7 +200,7 @@ def client_protection(settings) -> dict:
         "limit_request_body": settings.limit_request_body,
         "server_backlog": settings.server_backlog,
         "request_read_timeout": "\n".join(lines),
-        "timeout": option_value(dict(settings.daemon_options).get("socket-timeout", 60.0)),
+        "timeout": option_value(settings.timeout),
     }
 
 
@@ -265,6 +265,9 @@ def request_handling_lines(settings) -> str:
     """How requests are handled: mod_wsgid's directives, the environment, error pages and
     the status page."""
     lines = [f"WSGIMapHEADToGET {settings.map_head_to_get}"]
+    if settings.debugging:
+        # the daemons keep start-server's terminal (wsgid/interpreter.py)
+        lines.append("WSGIRestrictStdin Off")
     if settings.orphan_interpreter:
         lines.append("WSGIDestroyInterpreter Off")
     if settings.disable_reloading:
@@ -409,10 +412,18 @@ def application_lines(settings, root) -> dict:
                  f"threads={settings.threads} \\\n    {daemon_options(settings)}\n")
     if settings.has_application:
         script = application_script(settings, root)
-        script_alias = (f'WSGIScriptAlias {settings.mount_point} "{conf_path(script)}" '
+        served = root.debug_script if settings.debugging else script
+        script_alias = (f'WSGIScriptAlias {settings.mount_point} "{conf_path(served)}" '
                         f"{target}\n")
-        script_directory = (f'<Directory "{conf_path(os.path.dirname(script))}">\n'
-                            "    AllowOverride None\n    Require all granted\n</Directory>\n")
+        script_directory = "".join(
+            f'<Directory "{conf_path(directory)}">\n'
+            "    AllowOverride None\n    Require all granted\n</Directory>\n"
+            for directory in dict.fromkeys(os.path.dirname(path) for path in (script, served)))
+    if settings.debugging:
+        # Loaded when the daemon process starts: the tools are on before the application loads
+        # (and --debugger-startup stops there).
+        script_alias += ("# --debug-mode: the application runs under wsgid/debugging.py\n"
+                         f'WSGIImportScript "{conf_path(root.debug_script)}" {target}\n')
     if settings.reload_on_changes:
         script_alias += ("# --reload-on-changes: each daemon process watches its modules\n"
                          f'WSGIImportScript "{conf_path(root.reloader_script)}" {target}\n')
@@ -612,6 +623,22 @@ def render_paste_script(settings, *, command: str) -> str:
         "command": command,
         "config": repr("config:" + settings.script),
         "callable": settings.callable_object,
+    })
+
+
+def render_debug_script(settings, root, *, command: str) -> str:
+    """The WSGI script of the application in debug mode: the real one under the debug tools."""
+    debugging = settings.debugging
+    return _template("debug.wsgi").substitute({
+        "command": command,
+        "callable": settings.callable_object,
+        "callable_repr": repr(settings.callable_object),
+        "script": repr(application_script(settings, root)),
+        "debugger": debugging.debugger,
+        "debugger_startup": debugging.debugger_startup,
+        "profiler_directory": repr(debugging.profiler_directory),
+        "coverage_directory": repr(debugging.coverage_directory),
+        "recorder_directory": repr(debugging.recorder_directory),
     })
 
 

@@ -12,6 +12,7 @@ Rules:
 from __future__ import annotations
 
 import grp
+import importlib.util
 import ipaddress
 import keyword
 import locale
@@ -26,7 +27,7 @@ from wsgid import paths
 from wsgid.errors import ConfigError
 from wsgid.express.settings import DEFAULTS, EXPRESS_DAEMON_FLAGS, MPMS
 from wsgid.log_format import parse as parse_log_format
-from wsgid.options import check_group_name
+from wsgid.options import OPTION_BY_NAME, SECONDS_MAX, check_group_name
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 WELCOME_SCRIPT = os.path.join(PACKAGE_DIR, "welcome.wsgi")
@@ -94,6 +95,27 @@ class ServiceScript:
 
 
 @dataclass(frozen=True)
+class Debugging:
+    """--debug-mode and the tools that imply it (wsgid/debugging.py); directories absolute,
+    set when their tool is on."""
+
+    debugger: bool = False
+    debugger_startup: bool = False
+    profiler_directory: Optional[str] = None
+    coverage_directory: Optional[str] = None
+    recorder_directory: Optional[str] = None
+
+
+# What --debug-mode sets aside of the application group's options, as mod_wsgi-express's debug
+# mode does (its application runs inside a single Apache process there): nothing may end or
+# recycle a process or a request while it waits at a pdb prompt.
+DEBUG_MODE_SET_ASIDE = ("maximum-requests", "startup-timeout", "restart-interval",
+                        "cpu-time-limit", "deadlock-timeout", "inactivity-timeout",
+                        "request-timeout", "socket-timeout", "queue-timeout",
+                        "response-socket-timeout")
+
+
+@dataclass(frozen=True)
 class ServerSettings:
     """Everything the server root is generated from, with every default worked out."""
 
@@ -115,6 +137,9 @@ class ServerSettings:
     python_path: tuple        # the daemons' python-path= entries, in order
     daemon_options: tuple     # (option name, value) for WSGIDaemonProcess, in DAEMON_OPTIONS
                               # order, then lang= and locale=
+    # Apache's Timeout, which mod_wsgi-express sets from --socket-timeout too (the group's own
+    # socket-timeout= differs in debug mode)
+    timeout: float = OPTION_BY_NAME["socket-timeout"].default
     compress_responses: bool = False
     server_metrics: bool = False
     # Apache's capacity: None where mod_wsgi-express works the value out (render.mpm_lines)
@@ -187,6 +212,7 @@ class ServerSettings:
     service_scripts: tuple = ()   # ServiceScript
     access_log: bool = False
     log_to_terminal: bool = False
+    debugging: Optional[Debugging] = None   # None: not in debug mode
 
     @property
     def daemon_group(self) -> str:
@@ -301,6 +327,13 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
         script = _script_path(script, application_type)
         beside = os.path.dirname(script)
     working_directory = values.get("working_directory") or beside
+    debugging = _debugging(values, server_root, application_type)
+    daemon_options = tuple((option, values[dest]) for dest, option in DAEMON_OPTIONS
+                           if values.get(dest) is not None)
+    if debugging is not None:
+        daemon_options = tuple((option, value) for option, value in daemon_options
+                               if option not in DEBUG_MODE_SET_ASIDE) + (
+                                   ("socket-timeout", SECONDS_MAX),)
 
     return ServerSettings(
         script=script,
@@ -308,8 +341,8 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
         callable_object=_callable_object(values.get("callable_object") or "application"),
         host=host,
         port=port,
-        processes=values["processes"],
-        threads=values["threads"],
+        processes=1 if debugging else values["processes"],
+        threads=1 if debugging else values["threads"],
         server_root=server_root,
         socket_directory=os.path.abspath(values.get("socket_path") or server_root),
         user=user,
@@ -317,9 +350,9 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
         log_level=values.get("log_level") or "warn",
         working_directory=working_directory,
         python_path=_python_path(beside, values.get("python_path") or ()),
-        daemon_options=tuple((option, values[dest]) for dest, option in DAEMON_OPTIONS
-                             if values.get(dest) is not None) + _locale_options(
-                                 values.get("locale") or values.get("lang"), environ),
+        daemon_options=daemon_options + _locale_options(
+            values.get("locale") or values.get("lang"), environ),
+        timeout=values.get("socket_timeout") or OPTION_BY_NAME["socket-timeout"].default,
         compress_responses=bool(values.get("compress_responses")),
         server_metrics=bool(values.get("server_metrics")),
         max_clients=values.get("max_clients"),
@@ -363,10 +396,11 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
         mime_types=_absolute(values.get("mime_types")),
         process_name=_text("--process-name", values["process_name"])
         if values.get("process_name") else None,
-        disable_reloading=bool(values.get("disable_reloading")),
-        # --disable-reloading turns off every kind of reloading, as in mod_wsgi-express
+        # --disable-reloading (and debug mode) turns off every kind of reloading, as in
+        # mod_wsgi-express
+        disable_reloading=bool(values.get("disable_reloading")) or debugging is not None,
         reload_on_changes=bool(values.get("reload_on_changes"))
-        and not values.get("disable_reloading"),
+        and not values.get("disable_reloading") and debugging is None,
         ignore_activity=tuple(_url_path("--ignore-activity", url)
                               for url in values.get("ignore_activity") or ()),
         include_files=tuple(os.path.abspath(path) for path in values.get("include_file") or ()),
@@ -395,7 +429,46 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
         orphan_interpreter=bool(values.get("orphan_interpreter")),
         access_log=bool(values.get("access_log")),
         log_to_terminal=bool(values.get("log_to_terminal")),
+        debugging=debugging,
     )
+
+
+def _debugging(values: Mapping[str, Any], server_root: str,
+               application_type: str) -> Optional[Debugging]:
+    """Debug mode: asked for, or implied by a tool that needs it (as in mod_wsgi-express, where
+    a tool's directory alone does nothing)."""
+    tools = ("enable_debugger", "debugger_startup", "enable_profiler", "enable_coverage",
+             "enable_recorder")
+    if not values.get("debug_mode") and not any(values.get(tool) for tool in tools):
+        return None
+    named = "--debug-mode" if values.get("debug_mode") else "--" + next(
+        tool for tool in tools if values.get(tool)).replace("_", "-")
+    if application_type == "static":
+        raise SettingsError(f"{named} debugs the application, and --application-type static "
+                            "has none: leave one of them out.")
+    if values.get("enable_coverage") and importlib.util.find_spec("coverage") is None:
+        raise SettingsError(f"--enable-coverage needs coverage.py in the Python that runs the "
+                            f"daemons ({paths.python_executable()}): install it there (pip "
+                            "install coverage), or leave --enable-coverage out.")
+    reports = [flag for flag in ("--enable-profiler", "--enable-coverage")
+               if values.get(flag[2:].replace("-", "_"))]
+    if reports and values.get("orphan_interpreter"):
+        raise SettingsError(f"{reports[0]} writes its report as the daemon process ends, in an "
+                            "atexit callback, which --orphan-interpreter skips: leave one of "
+                            "them out.")
+
+    def directory(tool, default):
+        if not values.get("enable_" + tool):
+            return None
+        return os.path.abspath(values.get(tool + "_directory") or
+                               os.path.join(server_root, default))
+
+    return Debugging(
+        debugger=bool(values.get("enable_debugger") or values.get("debugger_startup")),
+        debugger_startup=bool(values.get("debugger_startup")),
+        profiler_directory=directory("profiler", "pstats"),
+        coverage_directory=directory("coverage", "htmlcov"),
+        recorder_directory=directory("recorder", "archive"))
 
 
 HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")

@@ -5,6 +5,7 @@ A server root holds everything one express server needs:
     httpd.conf   generated Apache configuration        apachectl   control script
     envvars      sourced before Apache starts (kept between runs unless --envvars-script)
     reloader.py  with --reload-on-changes: starts wsgid/reloader.py in each daemon process
+    debug.wsgi   with --debug-mode: the application under wsgid/debugging.py's tools
     error_log    Apache's (and the supervisor's) log    httpd.pid   Apache's pid file
     access_log   with --access-log                      htdocs/     an empty DocumentRoot
     mime.types   with static files (TypesConfig)        module.wsgi with --application-type
@@ -33,8 +34,9 @@ from typing import Optional
 
 from wsgid import paths
 from wsgid.express.render import (UnsafePath, modules_for, render_apachectl, render_envvars,
-                                  render_httpd_conf, render_mime_types, render_module_script,
-                                  render_paste_script, render_reloader_script)
+                                  render_debug_script, render_httpd_conf, render_mime_types,
+                                  render_module_script, render_paste_script,
+                                  render_reloader_script)
 from wsgid.express.resolve import ServerSettings, SettingsError
 
 # The option that makes Apache need each module that not every Apache installs.
@@ -144,6 +146,10 @@ class ServerRoot:
         return self._in_root("reloader.py")
 
     @property
+    def debug_script(self) -> str:
+        return self._in_root("debug.wsgi")
+
+    @property
     def envvars(self) -> str:
         return self._in_root("envvars")
 
@@ -215,6 +221,9 @@ def prepare(settings: ServerSettings, *, command: str) -> tuple[ServerRoot, Apac
         files.append((root.reloader_script, render_reloader_script(command=command), 0o644))
     if settings.application_type == "paste":
         files.append((root.paste_script, render_paste_script(settings, command=command), 0o644))
+    if settings.debugging:
+        files.append((root.debug_script, render_debug_script(settings, root, command=command),
+                      0o644))
     if settings.envvars_script is not None:
         files.append((root.envvars, render_envvars(settings), 0o644))
     elif not os.path.exists(root.envvars):
@@ -223,6 +232,7 @@ def prepare(settings: ServerSettings, *, command: str) -> tuple[ServerRoot, Apac
     if settings.serves_files and root.writes_mime_types:
         files.append((root.mime_types, render_mime_types(), 0o644))
     make_directories(root)
+    make_debug_directories(settings)
     if settings.user is not None:
         check_apache_user_can_read(settings, install, root)
     for path, text, mode in files:
@@ -272,6 +282,26 @@ def make_directories(root: ServerRoot) -> None:
     os.chmod(root.document_root, 0o755)
     if root.socket_directory != root.path:
         _make_socket_directory(root.socket_directory)
+
+
+def make_debug_directories(settings: ServerSettings) -> None:
+    """The report directories of the debug tools, writable by the daemon user."""
+    debugging = settings.debugging
+    if debugging is None:
+        return
+    for option, path in (("--profiler-directory", debugging.profiler_directory),
+                         ("--coverage-directory", debugging.coverage_directory),
+                         ("--recorder-directory", debugging.recorder_directory)):
+        if path is None:
+            continue
+        try:
+            os.makedirs(path, exist_ok=True)
+            if settings.user is not None:
+                os.chown(path, pwd.getpwnam(settings.user).pw_uid,
+                         grp.getgrnam(settings.group).gr_gid)
+        except OSError as exc:
+            raise SettingsError(f"cannot create {option} {path} for the daemon processes: "
+                                f"{exc.strerror}; choose another.") from None
 
 
 def _make_own_directory(path: str, option: str) -> None:

@@ -33,7 +33,7 @@ APPLICATION_TYPES = ("script", "module", "paste", "static")
 
 # --help headings, in the order they are printed.
 GROUPS = ("Server", "HTTPS and host names", "Capacity and client protection", "Application",
-          "Static files", "Daemon processes", "Logging", "Running")
+          "Static files", "Daemon processes", "Logging", "Debugging", "Running")
 
 HOSTS = "HTTPS and host names"
 EXISTING_FILE = click.Path(exists=True, dir_okay=False)
@@ -535,6 +535,40 @@ START_SERVER_OPTIONS = (
     ExpressOption("log-to-terminal", bool, False, group="Logging", is_flag=True,
                   help="Write the error log to standard error, and the access log (with "
                        "--access-log) to standard output, instead of files in the server root."),
+
+    # -- Debugging ------------------------------------------------------------------------------
+    ExpressOption("debug-mode", bool, False, group="Debugging", is_flag=True,
+                  help="One daemon process with one thread, whose sys.stdin and sys.stdout are "
+                       "start-server's terminal (pdb.set_trace() works there); no timeout ends "
+                       "its requests and nothing reloads. --processes, --threads and the "
+                       "daemon timeouts are set aside."),
+    ExpressOption("enable-debugger", bool, False, group="Debugging", is_flag=True,
+                  help="An exception from the application opens pdb post-mortem on the "
+                       "terminal; implies --debug-mode."),
+    ExpressOption("debugger-startup", bool, False, group="Debugging", is_flag=True,
+                  help="Also stop in pdb when the daemon process has loaded the application; "
+                       "implies --enable-debugger."),
+    ExpressOption("enable-profiler", bool, False, group="Debugging", is_flag=True,
+                  help="Profile the application with cProfile (loading and every request) and "
+                       "write a .pstats file when the daemon process ends; implies "
+                       "--debug-mode."),
+    ExpressOption("profiler-directory", click.Path(file_okay=False), None, group="Debugging",
+                  metavar="DIRECTORY", computed="SERVER_ROOT/pstats",
+                  help="Where --enable-profiler writes TIME-PID.pstats."),
+    ExpressOption("enable-coverage", bool, False, group="Debugging", is_flag=True,
+                  help="Measure which lines run (coverage.py, which must be installed) and "
+                       "write an HTML report when the daemon process ends; implies "
+                       "--debug-mode."),
+    ExpressOption("coverage-directory", click.Path(file_okay=False), None, group="Debugging",
+                  metavar="DIRECTORY", computed="SERVER_ROOT/htmlcov",
+                  help="Where --enable-coverage writes its report (index.html)."),
+    ExpressOption("enable-recorder", bool, False, group="Debugging", is_flag=True,
+                  help="Record every request and its response in files (TIME-PID-N.iheaders, "
+                       ".icontent, .oheaders, .ocontent and the exceptions, as mod_wsgi-express "
+                       "names them); implies --debug-mode."),
+    ExpressOption("recorder-directory", click.Path(file_okay=False), None, group="Debugging",
+                  metavar="DIRECTORY", computed="SERVER_ROOT/archive",
+                  help="Where --enable-recorder writes its files."),
 
     # -- Running --------------------------------------------------------------------------------
     ExpressOption("isatty", bool, None, group="Running", is_flag=True, negative="no-isatty",
