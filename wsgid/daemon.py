@@ -298,11 +298,12 @@ def run(group, config, listener, supervisor_pid, channel):
                              receive_buffer_size=options.get("receive-buffer-size", 0))
     life.pool = pool
     _limit_accepts(pool, life, options["maximum-requests"], threads)
+    # Said before the threads start, so that it precedes every line of the requests they serve.
+    logger.info("daemon process serving as uid %d with %d threads (%s wire core)",
+                os.getuid(), threads, core.IMPLEMENTATION)
     _start_request_threads(pool, options.get("stack-size", 0))
     monitor.mark_ready()
     channel.send(READY)
-    logger.info("daemon process serving as uid %d with %d threads (%s wire core)",
-                os.getuid(), threads, core.IMPLEMENTATION)
     if core.CYTHON_IMPORT_ERROR:
         # A broken build must not pass unnoticed as a slow server.
         logger.warning("the Cython wire core is not available (%s); serving with the "
