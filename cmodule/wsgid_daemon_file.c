@@ -169,6 +169,44 @@ static const char *main_error_log_format(apr_pool_t *p,
     return found;
 }
 
+/* Whether the group's options name error-log= themselves. */
+static int has_option(const wsgid_daemon_group *group, const char *prefix)
+{
+    int j;
+
+    for (j = 0; j < group->raw_args->nelts; j++) {
+        if (strncmp(APR_ARRAY_IDX(group->raw_args, j, const char *), prefix,
+                    strlen(prefix)) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* As mod_wsgi writes a daemon group's lines to the ErrorLog of the
+ * <VirtualHost> that defines it: that log, for a group defined in a virtual
+ * host whose ErrorLog is its own, as error-log= (a file relative to
+ * ServerRoot made absolute; `|command` as written).  NULL for the main
+ * server's log, or syslog, which mod_wsgi's daemons do not write to either
+ * (wsgid/group_log.py opens it). */
+static const char *group_error_log(apr_pool_t *p,
+                                   const wsgid_daemon_group *group,
+                                   const server_rec *main_server)
+{
+    const char *fname = group->server->error_fname;
+
+    if (!group->server->is_virtual || fname == NULL
+        || (main_server->error_fname != NULL
+            && strcmp(fname, main_server->error_fname) == 0)
+        || strncmp(fname, "syslog", 6) == 0 || has_option(group, "error-log=")) {
+        return NULL;
+    }
+    if (*fname == '|') {
+        return fname;
+    }
+    return ap_server_root_relative(p, fname);
+}
+
 const char *wsgid_daemon_file_text(wsgid_globals *g, apr_pool_t *p,
                                    server_rec *s)
 {
@@ -233,6 +271,9 @@ const char *wsgid_daemon_file_text(wsgid_globals *g, apr_pool_t *p,
                                 (double)group->server->timeout
                                 / APR_USEC_PER_SEC);
         }
+        args = apr_pstrcat(p, args, group_option(p, "error-log",
+                                                 group_error_log(p, group, s)),
+                           NULL);
         add_origin(lines, p, group->defined_at);
         add_line(lines, p, "WSGIDaemonProcess %s%s\n",
                  quote_arg(p, group->name), args);

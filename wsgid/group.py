@@ -109,11 +109,13 @@ class _Recycle:
 class Group:
     """A daemon group's processes, from the supervisor's side."""
 
-    def __init__(self, spec, config, listener, fingerprint=None, spawn=process.spawn):
+    def __init__(self, spec, config, listener, fingerprint=None, spawn=process.spawn,
+                 error_log=None):
         self.spec = spec
         self.name = spec.name
         self.config = config
         self.listener = listener
+        self.error_log = error_log       # group_log.GroupLog, or None: the supervisor's stderr
         self.fingerprint = fingerprint   # what the group was built from; compared on reload
         self.timeouts = Timeouts.from_options(spec.options)
         self.stopping = False
@@ -415,7 +417,8 @@ class Group:
 
     def _start(self, slot, now):
         try:
-            handle = self._spawn(self.spec, self.config, self.listener, slot.index, now)
+            handle = self._spawn(self.spec, self.config, self.listener, slot.index, now,
+                                 error_log=self.error_log)
         except OSError as exc:
             slot.backoff.record_exit(0.0)
             slot.next_start_at = slot.backoff.next_start_at(now)

@@ -235,6 +235,24 @@ def _existing_directory(raw: str) -> str:
 DIRECTORY = Kind("the absolute path of an existing directory", _existing_directory)
 
 
+def _convert_error_log(raw: str) -> str:
+    # As Apache's ErrorLog takes it, less syslog: a file, or `|command` (`|$command`) for a
+    # piped log.
+    if raw.startswith("|"):
+        if not raw[1:].lstrip("$").strip() or _has_control_chars(raw):
+            raise InvalidValue(f"names no command, {_got(raw)}",
+                               "write error-log=\"|/usr/bin/rotatelogs /var/log/site.%Y%m%d "
+                               "86400\"")
+        return raw
+    if raw.startswith("syslog"):
+        raise InvalidValue("names syslog, which daemon groups do not write to",
+                           "give a file, or a |command that writes to syslog (logger)")
+    return _convert_absolute_path(raw)
+
+
+ERROR_LOG = Kind("an absolute file path or |command", _convert_error_log)
+
+
 def _convert_path_list(raw: str) -> List[str]:
     # Empty entries (a stray ':' at either end) mean nothing, as in PYTHONPATH. An entry that
     # does not exist (yet) is kept, as mod_wsgi keeps it: the daemon warns when it starts.
@@ -390,6 +408,14 @@ OPTIONS: Tuple[Option, ...] = (
     Option("script-group", group(allow_root=True), None,
            "Only WSGI and hook scripts of this group, in a directory of this group, neither "
            "writable by others, may run; others are refused (403).", "deploy"),
+    Option("error-log", ERROR_LOG, None,
+           "The group's own error log, as Apache's ErrorLog takes it: a file, or `|command` "
+           "for a piped log such as rotatelogs. The daemon processes write their lines, and "
+           "everything the application writes, there; the supervisor's lines about the group "
+           "stay in the main error log. mod_wsgid gives a group defined in a `<VirtualHost>` "
+           "with an ErrorLog of its own that log, as mod_wsgi does.", "/var/log/apache2/site.log",
+           default_text="the ErrorLog of the `<VirtualHost>` that defines the group, else the "
+                        "main server's"),
     Option("python-eggs", ABSOLUTE_PATH, None,
            "The `PYTHON_EGG_CACHE` directory of the daemon processes.", "/srv/eggs"),
     Option("stack-size", whole_number(1, C_INT_MAX, or_zero=True), 0,

@@ -150,8 +150,9 @@ def describe_wait_status(wait_status):
     return f"exited with status {code} ({describe_exit_code(code)})"
 
 
-def spawn(group, config, listener, slot, now):
-    """Fork a daemon process for `group` serving on `listener`; return its handle.
+def spawn(group, config, listener, slot, now, error_log=None):
+    """Fork a daemon process for `group` serving on `listener`, writing to `error_log` (a
+    group_log.GroupLog; None keeps the supervisor's stderr); return its handle.
 
     Raises OSError when fork() (or the channel's pipe) fails; the caller retries with back-off.
     """
@@ -169,7 +170,8 @@ def spawn(group, config, listener, slot, now):
         os.close(write_fd)
         raise
     if pid == 0:
-        _become_daemon_process(group, config, listener, supervisor_pid, write_fd)
+        _become_daemon_process(group, config, listener, supervisor_pid, write_fd,
+                               None if error_log is None else error_log.fileno())
     try:
         os.setpgid(pid, pid)   # as the child does: whichever runs first, no moment without it
     except OSError:
@@ -180,10 +182,12 @@ def spawn(group, config, listener, slot, now):
                          channel=channel.SupervisorEnd(read_fd, pid))
 
 
-def _become_daemon_process(group, config, listener, supervisor_pid, channel_fd):
+def _become_daemon_process(group, config, listener, supervisor_pid, channel_fd, log_fd):
     """The child branch of spawn(): never returns."""
     code = ExitCode.ERROR
     try:
+        if log_fd is not None:
+            _write_to_group_log(log_fd)
         # The supervisor's wake-up descriptor is about to be closed; a signal must not write to
         # it (or to whatever reuses its number) before the daemon installs its own.
         signal.set_wakeup_fd(-1)
@@ -206,6 +210,15 @@ def _become_daemon_process(group, config, listener, supervisor_pid, channel_fd):
             interpreter.flush_standard_streams()
         finally:
             os._exit(int(code))
+
+
+def _write_to_group_log(log_fd):
+    # The group's own error log (group_log.py) becomes stderr, and stdout where it is joined
+    # to stderr (not a terminal kept for a debugger: interpreter.settle_standard_descriptors).
+    joined = os.path.sameopenfile(1, 2)
+    os.dup2(log_fd, 2)
+    if joined:
+        os.dup2(log_fd, 1)
 
 
 def _close_inherited_descriptors(keep):

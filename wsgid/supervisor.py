@@ -52,6 +52,7 @@ from wsgid import control, interpreter, log, notify, process, sockets
 from wsgid.backoff_answer import BackoffAnswerer
 from wsgid.errors import ConfigError
 from wsgid.group import Group
+from wsgid.group_log import GroupLogs
 from wsgid.held_groups import ApacheChildren, HeldGroups
 from wsgid.states import ShutdownReason
 
@@ -214,6 +215,7 @@ class Supervisor:
         self.held = HeldGroups(apache_children)   # left the configuration, serving older children
         self.retiring = []         # groups of an earlier configuration, waiting for their exits
         self.listeners = {}        # socket path -> listening socket, shared by groups of a path
+        self.group_logs = GroupLogs()   # the groups' error-log= files and piped loggers
         self._spawn = spawn
         self._clock = clock
         self._pending_signals = []
@@ -259,6 +261,7 @@ class Supervisor:
             self.control.close()
             self.backoff_answerer.close()
             self._close_listeners(set(self.listeners))
+            self.group_logs.close_all()
             signal.set_wakeup_fd(-1)
         logger.info("supervisor stopped")
         return 0
@@ -278,6 +281,7 @@ class Supervisor:
             self._release_held_groups(now)
             for group in self._all_groups():
                 group.tick(now)
+            self.group_logs.tick(now)
             self._forget_finished_groups()
             self._notify_when_ready()
             self.backoff_answerer.update(self._serving_groups(), now)
@@ -294,8 +298,9 @@ class Supervisor:
         due = [t for t in (g.next_due(now) for g in self._all_groups()) if t is not None]
         if self._hard_deadline is not None:
             due.append(self._hard_deadline)
-        if self.held.next_due() is not None:
-            due.append(self.held.next_due())
+        for source in (self.held, self.group_logs):
+            if source.next_due() is not None:
+                due.append(source.next_due())
         for server in (self.control, self.backoff_answerer):
             if server.next_due() is not None:
                 due.append(server.next_due())
@@ -463,6 +468,8 @@ class Supervisor:
             if pid == 0:
                 return
             now = self._clock()
+            if self.group_logs.reaped(pid, wait_status, now):
+                continue
             if not any(group.reap(pid, wait_status, now) for group in self._all_groups()):
                 logger.warning("reaped process %d, which is not a daemon process of any group "
                                "(%s)", pid, process.describe_wait_status(wait_status))
@@ -478,6 +485,8 @@ class Supervisor:
             if self.groups.get(group.name) is group:
                 del self.groups[group.name]
         self._release_unused_listeners()
+        self.group_logs.release_unused(group.spec.options["error-log"]
+                                       for group in self._all_groups())
 
     # -- groups and sockets ---------------------------------------------------------------------
 
@@ -485,7 +494,19 @@ class Supervisor:
         spec = config.groups[name]
         listener = self._listener_for(spec)
         return Group(spec, config, listener, fingerprint=group_fingerprint(config, name),
-                     spawn=self._spawn)
+                     spawn=self._spawn, error_log=self._error_log_for(spec))
+
+    def _error_log_for(self, spec):
+        """The group's open error-log=, or None for the supervisor's stderr: also when it
+        cannot be opened, which is said once, and loses no line."""
+        try:
+            return self.group_logs.for_spec(spec.options["error-log"])
+        except OSError as exc:
+            log.group_logger(spec.name).error(
+                "error-log=%s cannot be opened (%s); the group's daemon processes write to the "
+                "main error log instead. Fix: make the file's directory exist and be writable "
+                "by the supervisor's user", spec.options["error-log"], exc.strerror)
+            return None
 
     def _listener_for(self, spec):
         path = spec.socket_path
@@ -542,6 +563,15 @@ class Supervisor:
         running = {name: group.fingerprint for name, group in self.groups.items()}
         plan = plan_reload(running, new_config)
         now = self._clock()
+        # A log file moved away (logrotate, then Apache's graceful restart) is opened anew; the
+        # groups kept as they are replace their processes to write there.
+        rotated = set(self.group_logs.reopen_replaced())
+        for name in plan.keep:
+            if self.groups[name].spec.options["error-log"] in rotated:
+                log.group_logger(name).info("its error log %s was replaced: restarting its "
+                                            "daemon processes to write there",
+                                            self.groups[name].spec.options["error-log"])
+                self.groups[name].restart_gracefully(now)
         leaving = [(self.groups.pop(name), "reload: the group was removed") for name in plan.stop]
         for name in plan.restart + plan.start:
             try:

@@ -17,7 +17,7 @@ class FakeFork:
         self.spawned = []
         self.fail_next = 0
 
-    def __call__(self, spec, config, listener, slot, now):
+    def __call__(self, spec, config, listener, slot, now, error_log=None):
         if self.fail_next:
             self.fail_next -= 1
             raise BlockingIOError(11, "Resource temporarily unavailable")

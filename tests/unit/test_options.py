@@ -51,7 +51,10 @@ IMPLEMENTED_LATER = {
     "header-buffer-size", "response-buffer-size", "response-socket-timeout", "script-user",
     "script-group", "server-metrics", "newrelic-config-file", "newrelic-environment",
 }
-IMPLEMENTED = IMPLEMENTED_IN_ISSUE_2 | IMPLEMENTED_IN_ISSUE_3 | IMPLEMENTED_LATER
+# wsgid's own: what mod_wsgi does by other means (a <VirtualHost>'s ErrorLog), as an option
+# that external mode's files can use too.
+WSGID_OPTIONS = {"error-log"}
+IMPLEMENTED = IMPLEMENTED_IN_ISSUE_2 | IMPLEMENTED_IN_ISSUE_3 | IMPLEMENTED_LATER | WSGID_OPTIONS
 
 
 def _unprivileged_users():
@@ -121,8 +124,8 @@ def venv_dir(tmp_path):
 def test_table_declares_every_mod_wsgi_46_option_once():
     names = [option.name for option in OPTIONS]
     assert len(names) == len(set(names))
-    assert set(names) == MOD_WSGI_46_OPTIONS
-    assert set(OPTION_BY_NAME) == MOD_WSGI_46_OPTIONS
+    assert set(names) == MOD_WSGI_46_OPTIONS | WSGID_OPTIONS
+    assert set(OPTION_BY_NAME) == MOD_WSGI_46_OPTIONS | WSGID_OPTIONS
 
 
 def test_every_option_but_chroot_is_implemented():
@@ -157,7 +160,7 @@ def test_defaults_of_implemented_options(apache_user):
     assert values["python-path"] == []
     for name in ("home", "python-home", "lang", "locale", "socket-user", "umask",
                  "script-user", "script-group", "python-eggs", "newrelic-config-file",
-                 "newrelic-environment"):
+                 "newrelic-environment", "error-log"):
         assert values[name] is None, name
     for name in ("stack-size", "send-buffer-size", "receive-buffer-size",
                  "header-buffer-size", "response-buffer-size", "response-socket-timeout"):
@@ -608,3 +611,21 @@ def test_reference_states_defaults():
     assert "| `threads` | a whole number from 0 to 65533 | `15` |" in reference
     assert "| `shutdown-timeout` | a number of seconds >= 0 | `5` |" in reference
     assert "| `deadlock-timeout` | a number of seconds >= 0 | `300` |" in reference
+
+
+@pytest.mark.parametrize("value", ["/var/log/site.log", "|/usr/bin/rotatelogs /l/s.%Y 86400",
+                                   "|$cat >> /var/log/site.log"])
+def test_error_log_takes_a_file_or_a_piped_command(apache_user, value):
+    assert parse(f"error-log={value}", apache=apache_user)["error-log"] == value
+
+
+@pytest.mark.parametrize("value, says", [
+    ("logs/site.log", "must be an absolute path"),
+    ("syslog:local1", "names syslog"),
+    ("|", "names no command"),
+    ("|$  ", "names no command"),
+])
+def test_error_log_mistakes_name_the_option_and_the_fix(apache_user, value, says):
+    error = refused(f"error-log={value}", apache=apache_user)
+    assert_names_option_and_fix(error, "error-log")
+    assert says in str(error)
