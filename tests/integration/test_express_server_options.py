@@ -1,7 +1,8 @@
 """start-server's options for Apache itself, observed through a real Apache and daemons:
 --proxy-mount-point/--proxy-url-alias and --proxy-virtual-host (to a real HTTP server on
 loopback), --envvars-script and the MOD_WSGI_* variables, --shell-executable, --server-mpm,
---rotate-logs/--max-log-size with Apache's rotatelogs, and --reload-on-changes.
+--rotate-logs/--max-log-size with Apache's rotatelogs, --service-log-file (through the same
+rotatelogs), and --reload-on-changes.
 
 One server carries them all; the prefork MPM gets a server of its own.
 """
@@ -53,6 +54,19 @@ def application(environ, start_response):
         }).encode()
     start_response("200 OK", [("Content-Type", "application/json")])
     return [body]
+"""
+
+# A service script that says one thing, in each way a process writes.
+TICKER = """\
+import os
+import sys
+import threading
+
+print("ticker printed", flush=True)
+sys.stderr.write("ticker wrote to stderr\\n")
+sys.stderr.flush()
+os.write(2, b"ticker wrote to descriptor 2\\n")
+threading.Event().wait()
 """
 
 # Written for bash, as mod_wsgi-express's default shell is: `export NAME=$(...)`, `[[ ]]`.
@@ -107,6 +121,7 @@ def files():
     write_file(os.path.join(top, "app.wsgi"), APP)
     write_file(os.path.join(top, "envvars.sh"), ENVVARS)
     write_file(os.path.join(top, "reload_helper.py"), "VERSION = 1\n")
+    write_file(os.path.join(top, "ticker.py"), TICKER)
     os.makedirs(os.path.join(top, "atexit"))
     os.chmod(os.path.join(top, "atexit"), 0o777)      # the daemon user writes there
     write_file(os.path.join(top, "include.conf"),
@@ -126,6 +141,8 @@ def server(files, backend):
         "--include-file", os.path.join(files, "include.conf"),
         "--server-mpm", "worker",
         "--rotate-logs", "--max-log-size", "1",
+        "--service-script", "ticker", os.path.join(files, "ticker.py"),
+        "--service-log-file", "ticker", "ticker.log",
         "--reload-on-changes", "--orphan-interpreter"],
         script=os.path.join(files, "app.wsgi"))
     try:
@@ -196,6 +213,18 @@ def test_rotate_logs_writes_timestamped_files_and_starts_a_new_one_past_the_size
     files = wait_for(second_file, 20, interval=0, message="rotatelogs to start a second file")
     logged = "".join(open(path, errors="replace").read() for path in files)
     assert "noisy line 1199" in logged and "[wsgi:error]" in logged
+
+
+def test_service_log_file_takes_the_services_lines_out_of_the_error_log(server):
+    def logged(pattern):
+        return "".join(open(path, errors="replace").read()
+                       for path in glob.glob(os.path.join(server.server_root, pattern)))
+    said = ("ticker printed", "ticker wrote to stderr", "ticker wrote to descriptor 2")
+    # through rotatelogs, as --rotate-logs writes the other logs: ticker.log.YYYY-MM-DD-...
+    wait_for(lambda: all(line in logged("ticker.log.*") for line in said), 20,
+             message=f"the service's lines in ticker.log.*\n{server.diagnostics()}")
+    assert not os.path.exists(os.path.join(server.server_root, "ticker.log"))
+    assert not [line for line in said if line in logged("error_log.*")]
 
 
 def test_reload_on_changes_restarts_the_daemon_when_an_imported_module_changes(server, files):

@@ -160,3 +160,13 @@ def test_debug_mode_serves_the_application_through_debug_wsgi_with_the_terminal(
     assert '<Directory "/srv/app">' in text and '<Directory "/tmp/root">' in text
     plain = conf()
     assert "debug.wsgi" not in plain and "WSGIRestrictStdin" not in plain
+
+
+def test_a_service_log_file_is_the_service_groups_error_log():
+    service = ServiceScript("tasks", "/srv/tasks.py", log_file="tasks.log")
+    text = conf(service_scripts=(service,))
+    assert "WSGIDaemonProcess service:tasks threads=0 error-log=/tmp/root/tasks.log " in text
+    rotated = conf(service_scripts=(service,), rotate_logs=True,
+                   rotatelogs_executable="/usr/bin/rotatelogs", max_log_size=5)
+    assert ('"error-log=|/usr/bin/rotatelogs /tmp/root/tasks.log.%Y-%m-%d-%H_%M_%S 5M"'
+            in rotated)

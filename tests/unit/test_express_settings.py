@@ -324,6 +324,25 @@ def test_service_user_and_group_name_a_service_script_and_need_root(tmp_path):
             settings.service_scripts[0].run_group) == ("nobody", "nogroup")
 
 
+def test_service_log_file_names_a_service_and_a_file_name_and_needs_no_root(tmp_path):
+    task = tmp_path / "task.py"
+    task.write_text("")
+    scripts = (("tasks", str(task)),)
+    with pytest.raises(SettingsError, match="--service-log-file other x.log: there is no "
+                                            "--service-script other"):
+        resolve_settings(None, values(service_script=scripts,
+                                      service_log_file=(("other", "x.log"),)), uid=1000, cwd="/")
+    with pytest.raises(SettingsError, match="--service-log-file tasks 'logs/x.log' is not a "
+                                            "file name"):
+        resolve_settings(None, values(service_script=scripts,
+                                      service_log_file=(("tasks", "logs/x.log"),)),
+                         uid=1000, cwd="/")
+    settings = resolve_settings(None, values(service_script=scripts,
+                                             service_log_file=(("tasks", "tasks.log"),)),
+                                uid=1000, cwd="/")
+    assert settings.service_scripts[0].log_file == "tasks.log"
+
+
 # --- startup failures before anything is written ----------------------------------------------
 
 def test_apache_not_installed_is_one_line_saying_to_install_it(monkeypatch, tmp_path):

@@ -237,11 +237,16 @@ def daemon_options(settings) -> str:
 
 
 def log_target(settings, path: str, terminal: str) -> str:
-    """Where a log goes, as ErrorLog and CustomLog take it: the terminal, the file, or with
-    --rotate-logs a pipe to rotatelogs writing PATH.YYYY-MM-DD-HH_MM_SS files of at most
-    --max-log-size megabytes (mod_wsgi-express's names)."""
+    """Where a log goes, as ErrorLog and CustomLog take it: the terminal, or log_file()."""
     if settings.log_to_terminal:
         return terminal
+    return log_file(settings, path)
+
+
+def log_file(settings, path: str) -> str:
+    """The file PATH, or with --rotate-logs a pipe to rotatelogs writing
+    PATH.YYYY-MM-DD-HH_MM_SS files of at most --max-log-size megabytes (mod_wsgi-express's
+    names); as ErrorLog, CustomLog and error-log= take it."""
     if settings.rotate_logs:
         return (f"|{shlex.quote(settings.rotatelogs_executable)} "
                 f"{shlex.quote(conf_path(path) + '.%Y-%m-%d-%H_%M_%S')} "
@@ -435,12 +440,17 @@ def application_lines(settings, root) -> dict:
             "script_directory": script_directory}
 
 
-def service_group_lines(settings) -> str:
-    """A threads=0 daemon group per --service-script, running its script for the server's life."""
+def service_group_lines(settings, root) -> str:
+    """A threads=0 daemon group per --service-script, running its script for the server's life;
+    with --service-log-file its log is a file of its own (error-log=), as mod_wsgi-express
+    gives it one (there, a <VirtualHost>'s ErrorLog)."""
     lines = []
     for service in settings.service_scripts:
         who = "".join(f" {option}={name}" for option, name in
                       (("user", service.run_user), ("group", service.run_group)) if name)
+        if service.log_file:
+            who += " " + option_word("error-log", log_file(
+                settings, os.path.join(root.log_directory, service.log_file)))
         lines += ["",
                   f"# --service-script {service.name} {service.path}",
                   f"WSGIDaemonProcess {service.group} threads=0{who} {daemon_paths(settings)}",
@@ -591,7 +601,7 @@ def render_httpd_conf(settings, root, *, command: str, httpd: str, modules_dir: 
         "socket_prefix": conf_path(root.socket_prefix),
         "callable_object": settings.callable_object,
         **application_lines(settings, root),
-        "service_groups": service_group_lines(settings),
+        "service_groups": service_group_lines(settings, root),
         "sites": site_lines(settings, root) + proxy_lines(settings),
         "include_files": "".join(f'# --include-file\nInclude "{conf_path(path)}"\n'
                                  for path in settings.include_files),

@@ -88,6 +88,7 @@ class ServiceScript:
     path: str                # absolute
     run_user: Optional[str] = None     # --service-user (root only); None: the server's
     run_group: Optional[str] = None    # --service-group
+    log_file: Optional[str] = None     # --service-log-file: a file name in the log directory
 
     @property
     def group(self) -> str:
@@ -424,8 +425,10 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
         shell_executable=_shell(values.get("shell_executable")),
         **_log_rotation(values),
         service_scripts=_service_scripts(values.get("service_script") or (),
-                                         values.get("service_user") or (),
-                                         values.get("service_group") or (), uid),
+                                         users=values.get("service_user") or (),
+                                         groups=values.get("service_group") or (),
+                                         log_files=values.get("service_log_file") or (),
+                                         uid=uid),
         orphan_interpreter=bool(values.get("orphan_interpreter")),
         access_log=bool(values.get("access_log")),
         log_to_terminal=bool(values.get("log_to_terminal")),
@@ -881,15 +884,18 @@ def _url_aliases(pairs) -> tuple:
     return tuple(aliases)
 
 
-def _service_scripts(pairs, users=(), groups=(), uid: int = 0) -> tuple:
+def _service_scripts(pairs, *, users=(), groups=(), log_files=(), uid: int = 0) -> tuple:
     scripts, names = [], set()
-    chosen = {"--service-user": dict(users), "--service-group": dict(groups)}
+    chosen = {"--service-user": dict(users), "--service-group": dict(groups),
+              "--service-log-file": dict(log_files)}
     for option, by_name in chosen.items():
         for name, who in by_name.items():
             if name not in {script_name for script_name, _ in pairs}:
                 raise SettingsError(f"{option} {name} {who}: there is no --service-script "
                                     f"{name}; name one of the service scripts.")
-            if uid != 0:
+            if option == "--service-log-file":
+                _file_name(f"--service-log-file {name}", who)
+            elif uid != 0:
                 raise SettingsError(f"{option} {name} {who}: only root can run a service as "
                                     "another user or group; drop it or start as root.")
     for name, who in chosen["--service-user"].items():
@@ -917,7 +923,8 @@ def _service_scripts(pairs, users=(), groups=(), uid: int = 0) -> tuple:
             what = "is not a file" if os.path.exists(absolute) else "does not exist"
             raise SettingsError(f"{where}: {path} {what}; give the path of a Python script.")
         scripts.append(ServiceScript(name, absolute, chosen["--service-user"].get(name),
-                                     chosen["--service-group"].get(name)))
+                                     chosen["--service-group"].get(name),
+                                     chosen["--service-log-file"].get(name)))
     return tuple(scripts)
 
 

@@ -350,6 +350,11 @@ START_SERVER_OPTIONS = (
     ExpressOption("service-group", (str, str), None, group="Application",
                   metavar="NAME GROUP", nargs=2, multiple=True,
                   help="Run --service-script NAME as GROUP instead of --group (root only)."),
+    ExpressOption("service-log-file", (str, str), None, group="Application",
+                  metavar="NAME FILE-NAME", nargs=2, multiple=True,
+                  help="Write what --service-script NAME logs and prints to FILE-NAME in the "
+                       "log directory (through rotatelogs with --rotate-logs) instead of the "
+                       "error log."),
 
     ExpressOption("chunked-request", bool, False, group="Application", is_flag=True,
                   help="Accept request bodies sent chunked, without a Content-Length "
