@@ -1,5 +1,5 @@
-"""start-server --debug-mode inside the daemon process: the terminal, pdb, cProfile, coverage.py
-and the request recorder.
+"""start-server --debug-mode inside the daemon process: the terminal, pdb, gdb, cProfile,
+coverage.py and the request recorder.
 
 In debug mode start-server writes SERVER_ROOT/debug.wsgi (express/templates/debug.wsgi), which
 is both the WSGI script that the application's WSGIScriptAlias names and a WSGIImportScript of
@@ -25,6 +25,11 @@ Rules:
   application loads and, in the request thread, around each call of the application, each
   item of its response and its close(): the time between requests, spent in wsgid, is not
   counted.
+- gdb (--enable-gdb) is started by the daemon process itself, first of all, attached to it on
+  the terminal; the process waits until gdb has it (its TracerPid), so the application is
+  loaded under gdb. The process makes itself dumpable again (it was not, after dropping root),
+  which lets its own user's gdb attach. gdb passes on the signals wsgid uses without stopping,
+  stops at a crash with its prompt, and quits when the process has ended.
 - The reports (TIME-PID.pstats, the coverage HTML) are written by atexit callbacks, which the
   daemon process runs as it ends (WSGIDestroyInterpreter On; resolve.py refuses
   --orphan-interpreter with them). The recorder writes as each request goes.
@@ -53,14 +58,20 @@ RECORDER_CHUNK = 65536
 
 def load_application(script, callable_object, *, debugger=False, debugger_startup=False,
                      profiler_directory=None, coverage_directory=None,
-                     recorder_directory=None):
+                     recorder_directory=None, gdb_executable=None):
     """Load the WSGI script `script` under the debug tools; return its application, wrapped."""
     has_terminal = attach_terminal()
-    if (debugger or debugger_startup) and not has_terminal:
-        logger.warning("--enable-debugger: this daemon process has no terminal (start-server "
-                       "was not started from one), so pdb cannot ask anything; the "
-                       "application runs without it")
+    for tool, wanted in (("--enable-debugger", debugger or debugger_startup),
+                         ("--enable-gdb", gdb_executable)):
+        if wanted and not has_terminal:
+            logger.warning("%s: this daemon process has no terminal (start-server was not "
+                           "started from one), so it cannot ask anything; the application "
+                           "runs without it", tool)
+    if not has_terminal:
         debugger = debugger_startup = False
+        gdb_executable = None
+    if gdb_executable:
+        run_under_gdb(gdb_executable)
     if coverage_directory:
         start_coverage(coverage_directory)
     profiler = start_profiler(profiler_directory) if profiler_directory else None
@@ -91,6 +102,55 @@ def attach_terminal():
     sys.stdin = sys.__stdin__
     sys.stdout = sys.__stdout__
     return True
+
+
+# -- gdb ---------------------------------------------------------------------------------------
+
+PR_SET_DUMPABLE = 4
+
+# How long the daemon process waits for gdb to attach.
+GDB_ATTACH_TIMEOUT = 60.0
+
+# The signals wsgid's processes use (docs/signals.md) and those an application meets every day:
+# gdb hands them on without stopping.
+GDB_PASSED_SIGNALS = "SIGTERM SIGINT SIGHUP SIGUSR1 SIGUSR2 SIGPIPE SIGXCPU SIGCHLD SIGALRM"
+
+
+def run_under_gdb(executable):
+    """Start gdb attached to this process on the terminal; return once it has attached."""
+    import ctypes
+    import subprocess
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+    gdb = subprocess.Popen(
+        [executable, "-q", "-p", str(os.getpid()),
+         # no question stops it: handing on SIGINT, a long backtrace, quitting
+         "-ex", "set confirm off", "-ex", "set pagination off",
+         "-ex", f"handle {GDB_PASSED_SIGNALS} nostop noprint pass",
+         # quit once the process is gone, rather than wait at a prompt for nobody
+         "-ex", "python import gdb; gdb.events.exited.connect(lambda event: "
+                "gdb.post_event(lambda: gdb.execute('quit')))",
+         "-ex", "continue"],
+        stdin=0, stdout=1, stderr=1)
+    deadline = time.monotonic() + GDB_ATTACH_TIMEOUT
+    while _tracer_pid() == 0:
+        if gdb.poll() is not None:
+            logger.error("--enable-gdb: %s exited (status %s) without attaching to the daemon "
+                         "process; it runs without gdb", executable, gdb.returncode)
+            return
+        if time.monotonic() > deadline:
+            logger.error("--enable-gdb: %s did not attach within %.0f seconds; the daemon "
+                         "process runs without it", executable, GDB_ATTACH_TIMEOUT)
+            return
+        time.sleep(0.05)
+
+
+def _tracer_pid():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("TracerPid:"):
+                return int(line.split()[1])
+    return 0
 
 
 # -- coverage.py ---------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import re
 import shutil
 import threading
 
+import psutil
 import requests
 
 from tests.integration.test_express_terminal import TerminalSession
@@ -186,3 +187,63 @@ def _check_coverage(directory):
     missed = re.search(r'<p class="([^"]*)">.{0,400}?a line no request runs', text, re.S)
     assert ran and "run" in ran.group(1), ran and ran.group(1)
     assert missed and "mis" in missed.group(1), missed and missed.group(1)
+
+
+CRASHING_APP = """\
+import ctypes
+import os
+
+
+def application(environ, start_response):
+    if environ["PATH_INFO"] == "/crash":
+        ctypes.string_at(0)          # C code reads address 0: SIGSEGV
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(os.getpid()).encode()]
+"""
+
+
+def _tracer(pid):
+    with open(f"/proc/{pid}/status") as status:
+        return int(next(line for line in status if line.startswith("TracerPid:")).split()[1])
+
+
+def test_enable_gdb_stops_a_crash_in_c_code_at_gdbs_prompt():
+    app_dir = shared_tmpdir("wsgid-debug-app-")
+    script = os.path.join(app_dir, "app.py")
+    write_file(script, CRASHING_APP)
+    session = TerminalSession([script, "--enable-gdb"])
+    try:
+        first = wait_for(session.get, START_TIMEOUT, interval=0.1, message="start-server")
+        daemon = int(first.text)
+        # the daemon process runs under gdb, which its signals do not stop
+        gdb = psutil.Process(_tracer(daemon))
+        assert os.path.basename(gdb.exe()) == "gdb" and gdb.ppid() == daemon
+        session.known_pids.update(p.pid for p in session.tree())
+
+        crash, crash_result = _in_background(
+            lambda: requests.get(f"http://127.0.0.1:{session.port}/crash", timeout=60))
+        seen = _wait_for_text(session, "received signal SIGSEGV")
+        seen = _wait_for_text(session, "(gdb)", seen)
+        os.write(session.master, b"bt\n")
+        seen = _wait_for_text(session, "#0 ", seen)
+        assert "string_at" in session.text()[seen - 3:] or "ctypes" in session.text()[seen:], \
+            session.text()
+        # on: the process dies of its crash, gdb quits, the request fails, a new process serves
+        os.write(session.master, b"continue\n")
+        _wait_for_text(session, "terminated with signal SIGSEGV", seen)
+        crash.join(30)
+        assert crash_result["response"].status_code >= 500
+        wait_for(lambda: not gdb.is_running() or gdb.status() == psutil.STATUS_ZOMBIE, 30,
+                 message="gdb to quit after its process ended")
+        again = wait_for(session.get, START_TIMEOUT, interval=0.1, message="a new daemon")
+        assert int(again.text) != daemon
+        session.known_pids.update(p.pid for p in session.tree())
+
+        os.write(session.master, b"\x03")
+        assert session.proc.wait(timeout=STOP_TIMEOUT) == 0, session.text()
+        wait_for(lambda: not [pid for pid in session.known_pids if is_alive(pid)],
+                 STOP_TIMEOUT, message="every process start-server started, gdb too, to exit")
+        assert "outlived Apache" not in session.text()
+    finally:
+        session.cleanup()
+        shutil.rmtree(app_dir, ignore_errors=True)

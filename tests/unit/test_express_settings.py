@@ -7,6 +7,7 @@ each option in effect.
 import os
 import pwd
 import re
+import shutil
 from pathlib import Path
 
 import click
@@ -477,8 +478,8 @@ def test_every_mod_wsgi_express_option_is_in_the_table_refused_or_told_not_there
 @pytest.mark.parametrize("args, says", [
     (["--embedded-mode"], "--embedded-mode (mod_wsgi-express) is not for wsgid: wsgid runs"),
     (["--with-php5"], "serve PHP with Apache's own PHP setup"),
-    (["--enable-gdb"], "--enable-gdb is a mod_wsgi-express option that wsgid "
-                       "start-server does not have yet"),
+    (["--enable-docs"], "--enable-docs is a mod_wsgi-express option that wsgid "
+                        "start-server does not have yet"),
     (["--thread", "3"], "Did you mean '--threads'?"),
 ])
 def test_a_mod_wsgi_express_option_not_here_is_told_in_one_line(args, says):
@@ -535,6 +536,21 @@ def test_debug_mode_combinations_that_cannot_work_are_refused(script, given, nam
         script = os.path.dirname(script)
     with pytest.raises(SettingsError, match=re.escape(named)):
         resolve(script, **given)
+
+
+def test_enable_gdb_finds_gdb_or_says_how_to_get_it(script, tmp_path, monkeypatch):
+    settings = resolve(script, enable_gdb=True)
+    assert settings.debugging.gdb_executable == shutil.which("gdb")
+    assert settings.threads == 1
+    own = tmp_path / "my-gdb"
+    own.write_text("#!/bin/sh\n")
+    own.chmod(0o755)
+    assert resolve(script, enable_gdb=True,
+                   gdb_executable=str(own)).debugging.gdb_executable == str(own)
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    with pytest.raises(SettingsError, match="--enable-gdb needs gdb, which is not on PATH: "
+                                            "install it"):
+        resolve(script, enable_gdb=True)
 
 
 def test_enable_coverage_without_coverage_py_says_how_to_install_it(script, monkeypatch):

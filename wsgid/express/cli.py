@@ -111,7 +111,8 @@ def _debug_lines(debugging) -> list:
     if debugging is None:
         return []
     tools = [name for name, on in (("pdb post-mortem", debugging.debugger),
-                                   ("pdb at startup", debugging.debugger_startup)) if on]
+                                   ("pdb at startup", debugging.debugger_startup),
+                                   ("under gdb", debugging.gdb_executable)) if on]
     lines = ["  Debug mode:    one process, one thread, no timeouts, no reloading"
              + (f"; {', '.join(tools)}" if tools else "")]
     for name, path in (("Profiler", debugging.profiler_directory),

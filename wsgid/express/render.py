@@ -649,6 +649,7 @@ def render_debug_script(settings, root, *, command: str) -> str:
         "profiler_directory": repr(debugging.profiler_directory),
         "coverage_directory": repr(debugging.coverage_directory),
         "recorder_directory": repr(debugging.recorder_directory),
+        "gdb_executable": repr(debugging.gdb_executable),
     })
 
 

@@ -105,6 +105,7 @@ class Debugging:
     profiler_directory: Optional[str] = None
     coverage_directory: Optional[str] = None
     recorder_directory: Optional[str] = None
+    gdb_executable: Optional[str] = None    # set when --enable-gdb
 
 
 # What --debug-mode sets aside of the application group's options, as mod_wsgi-express's debug
@@ -441,7 +442,7 @@ def _debugging(values: Mapping[str, Any], server_root: str,
     """Debug mode: asked for, or implied by a tool that needs it (as in mod_wsgi-express, where
     a tool's directory alone does nothing)."""
     tools = ("enable_debugger", "debugger_startup", "enable_profiler", "enable_coverage",
-             "enable_recorder")
+             "enable_recorder", "enable_gdb")
     if not values.get("debug_mode") and not any(values.get(tool) for tool in tools):
         return None
     named = "--debug-mode" if values.get("debug_mode") else "--" + next(
@@ -460,6 +461,14 @@ def _debugging(values: Mapping[str, Any], server_root: str,
                             "atexit callback, which --orphan-interpreter skips: leave one of "
                             "them out.")
 
+    gdb = None
+    if values.get("enable_gdb"):
+        gdb = os.path.abspath(values.get("gdb_executable") or shutil.which("gdb") or "gdb")
+        if not os.access(gdb, os.X_OK):
+            raise SettingsError("--enable-gdb needs gdb, which is not on PATH: install it (gdb "
+                                "on Debian/Ubuntu and RHEL/Fedora) or name it with "
+                                "--gdb-executable.")
+
     def directory(tool, default):
         if not values.get("enable_" + tool):
             return None
@@ -471,7 +480,8 @@ def _debugging(values: Mapping[str, Any], server_root: str,
         debugger_startup=bool(values.get("debugger_startup")),
         profiler_directory=directory("profiler", "pstats"),
         coverage_directory=directory("coverage", "htmlcov"),
-        recorder_directory=directory("recorder", "archive"))
+        recorder_directory=directory("recorder", "archive"),
+        gdb_executable=gdb)
 
 
 HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")

@@ -574,6 +574,12 @@ START_SERVER_OPTIONS = (
     ExpressOption("recorder-directory", click.Path(file_okay=False), None, group="Debugging",
                   metavar="DIRECTORY", computed="SERVER_ROOT/archive",
                   help="Where --enable-recorder writes its files."),
+    ExpressOption("enable-gdb", bool, False, group="Debugging", is_flag=True,
+                  help="Run the daemon process under gdb on the terminal: a crash in C code "
+                       "stops there, for bt (and py-bt); implies --debug-mode."),
+    ExpressOption("gdb-executable", EXISTING_FILE, None, group="Debugging", metavar="PATH",
+                  computed="gdb on PATH",
+                  help="The gdb --enable-gdb runs."),
 
     # -- Running --------------------------------------------------------------------------------
     ExpressOption("isatty", bool, None, group="Running", is_flag=True, negative="no-isatty",

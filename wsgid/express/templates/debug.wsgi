@@ -6,4 +6,4 @@ from wsgid.debugging import load_application
 ${callable} = load_application(
     ${script}, ${callable_repr}, debugger=${debugger}, debugger_startup=${debugger_startup},
     profiler_directory=${profiler_directory}, coverage_directory=${coverage_directory},
-    recorder_directory=${recorder_directory})
+    recorder_directory=${recorder_directory}, gdb_executable=${gdb_executable})
