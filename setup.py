@@ -115,4 +115,8 @@ def extensions():
                      compiler_directives={"boundscheck": False, "wraparound": False})
 
 
-setup(ext_modules=extensions(), cmdclass={"build_ext": BuildWithApacheModule})
+# The documentation, for `wsgid start-server --enable-docs` (wsgid/paths.py finds it).
+DOCUMENTATION = ("share/doc/wsgid", sorted(glob.glob("docs/*.md")))
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": BuildWithApacheModule},
+      data_files=[DOCUMENTATION])

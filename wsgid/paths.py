@@ -23,6 +23,17 @@ def module_path():
     return path
 
 
+def documentation_directory():
+    """wsgid's documentation (docs/*.md): beside the package in a source checkout, as the
+    README installs wsgid, else where a wheel installs it (PREFIX/share/doc/wsgid, setup.py's
+    data_files); None when neither holds it."""
+    for candidate in (os.path.join(os.path.dirname(PACKAGE_DIR), "docs"),
+                      os.path.join(sys.prefix, "share", "doc", "wsgid")):
+        if os.path.isfile(os.path.join(candidate, "design.md")):
+            return candidate
+    return None
+
+
 def python_executable():
     """The interpreter Apache must run the supervisor with: the one wsgid is installed in."""
     return sys.executable

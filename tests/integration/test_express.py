@@ -33,6 +33,8 @@ def test_start_server_without_script_serves_the_welcome_page(express):
     output = server.output()
     assert f"http://127.0.0.1:{server.port}/" in output
     assert os.path.join(server.server_root, "error_log") in output
+    # and wsgid's documentation, as mod_wsgi-express's welcome page comes with mod_wsgi's
+    assert "configuration.md" in server.get("/__wsgi__/docs/").text
 
 
 def test_start_server_serves_the_script_with_the_given_processes_and_threads(express, pid_script):

@@ -15,6 +15,7 @@ import subprocess
 import pytest
 import requests
 
+from wsgid import paths
 from tests.support.apache import shared_tmpdir, wait_for
 from tests.support.express import ExpressServer, write_file as write
 
@@ -95,6 +96,7 @@ class Site:
                 "--add-handler", "rev", self.reverse,  # the '.' is optional, as in AddHandler
                 "--rewrite-rules", self.rules,
                 "--enable-sendfile",
+                "--enable-docs",
                 "--socket-prefix", self.sockets]
 
 
@@ -192,6 +194,21 @@ def test_enable_sendfile_sends_static_files_with_sendfile(server):
 
 
 # --- servers of their own -----------------------------------------------------------------
+
+def test_enable_docs_serves_wsgids_documentation_as_text(server):
+    docs = paths.documentation_directory()
+    listing = get(server, "/__wsgi__/docs/")
+    assert listing.status_code == 200
+    assert all(name in listing.text for name in os.listdir(docs) if name.endswith(".md"))
+    page = get(server, "/__wsgi__/docs/express.md")
+    assert page.headers["Content-Type"] == "text/plain; charset=utf-8"
+    with open(os.path.join(docs, "express.md"), "rb") as f:
+        assert page.content == f.read()
+    bare = get(server, "/__wsgi__/docs")
+    assert bare.status_code == 301 and bare.headers["Location"].endswith("/__wsgi__/docs/")
+    # the rest is the application's still
+    assert get(server, "/app/__wsgi__").status_code == 200
+
 
 def test_static_application_type_serves_a_directory_and_runs_no_daemons():
     top = shared_tmpdir("wsgid-express-static-")

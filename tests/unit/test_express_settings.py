@@ -478,8 +478,6 @@ def test_every_mod_wsgi_express_option_is_in_the_table_refused_or_told_not_there
 @pytest.mark.parametrize("args, says", [
     (["--embedded-mode"], "--embedded-mode (mod_wsgi-express) is not for wsgid: wsgid runs"),
     (["--with-php5"], "serve PHP with Apache's own PHP setup"),
-    (["--enable-docs"], "--enable-docs is a mod_wsgi-express option that wsgid "
-                        "start-server does not have yet"),
     (["--thread", "3"], "Did you mean '--threads'?"),
 ])
 def test_a_mod_wsgi_express_option_not_here_is_told_in_one_line(args, says):

@@ -33,6 +33,8 @@ TEMPLATES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templa
 REQUIRED_MODULES = ("unixd", "authz_core", "log_config")
 # Modules only some options need, with the option that needs each.
 STATIC_FILE_MODULES = ("mime", "rewrite")       # --document-root, --url-alias
+# Where --enable-docs serves wsgid's documentation (mod_wsgi-express's URL for mod_wsgi's).
+DOCS_URL = "/__wsgi__/docs"
 COMPRESSION_MODULES = ("filter", "deflate")     # --compress-responses
 
 COMPRESSED_TYPES = ("text/plain", "text/html", "text/css", "text/xml", "text/javascript",
@@ -111,6 +113,8 @@ def modules_for(settings, modules_dir: str) -> tuple:
         modules += ("dir",)             # DirectoryIndex, and the '/' a directory URL needs
         if settings.directory_listing:
             modules += ("autoindex",)
+    if settings.docs_directory is not None:
+        modules += ("dir", "autoindex")
     if settings.compress_responses:
         modules += COMPRESSION_MODULES
     if settings.proxy_mount_points or settings.proxy_virtual_hosts:
@@ -363,6 +367,16 @@ def static_file_lines(settings, root) -> str:
                       "        Require all granted",
                       "    </Files>",
                       "</Directory>"]
+    if settings.docs_directory is not None:
+        target = rewrite_path(settings.docs_directory)
+        lines += [f"# --enable-docs: wsgid's documentation at {DOCS_URL}/",
+                  f'RewriteRule "^{re.escape(DOCS_URL)}(/.*)?$" "{target}$1" [L]',
+                  f'<Directory "{conf_path(settings.docs_directory)}">',
+                  "    AllowOverride None", "    Require all granted",
+                  "    Options +Indexes", "    DirectoryIndex disabled",
+                  "    IndexOptions Charset=UTF-8",
+                  '    AddType "text/plain; charset=utf-8" .md',
+                  "</Directory>"]
     if settings.document_root is not None:
         target = rewrite_path(settings.document_root)
         if settings.maps_directories:

@@ -196,6 +196,7 @@ class ServerSettings:
     include_files: tuple = ()              # absolute paths, included last
     document_root: Optional[str] = None
     url_aliases: tuple = ()   # UrlAlias
+    docs_directory: Optional[str] = None   # --enable-docs: served at DOCS_URL
     mount_point: str = "/"                 # no trailing '/' (except the root itself)
     handlers: tuple = ()                   # (extension with its '.', absolute script path)
     rewrite_rules: Optional[str] = None
@@ -241,7 +242,8 @@ class ServerSettings:
 
     @property
     def serves_files(self) -> bool:
-        return self.document_root is not None or bool(self.url_aliases)
+        return (self.document_root is not None or bool(self.url_aliases)
+                or self.docs_directory is not None)
 
     @property
     def proxies_to_https(self) -> bool:
@@ -317,6 +319,7 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
 
     application_type = values.get("application_type") or "script"
     document_root = values.get("document_root")
+    welcome_page = script is None and application_type == "script"
     if application_type == "module":
         script = _module_name(script)
         beside = values.get("working_directory") or cwd
@@ -408,6 +411,7 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
         include_files=tuple(os.path.abspath(path) for path in values.get("include_file") or ()),
         document_root=_document_root(document_root),
         url_aliases=_url_aliases(values.get("url_alias") or ()),
+        docs_directory=_docs_directory(values.get("enable_docs"), welcome_page=welcome_page),
         mount_point=_mount_point(values.get("mount_point") or "/"),
         handlers=_handlers(values.get("add_handler") or ()),
         rewrite_rules=_absolute(values.get("rewrite_rules")),
@@ -435,6 +439,18 @@ def resolve_settings(script: Optional[str], values: Mapping[str, Any], *,
         log_to_terminal=bool(values.get("log_to_terminal")),
         debugging=debugging,
     )
+
+
+def _docs_directory(enabled: bool, *, welcome_page: bool) -> Optional[str]:
+    """--enable-docs, which mod_wsgi-express also turns on for its welcome page (no SCRIPT)."""
+    if not enabled and not welcome_page:
+        return None
+    found = paths.documentation_directory()
+    if found is None and enabled:
+        raise SettingsError("--enable-docs: wsgid's documentation is not installed with this "
+                            "wsgid (no docs/ beside the package, nor share/doc/wsgid); install "
+                            "wsgid from its source tree, or leave --enable-docs out.")
+    return found
 
 
 def _debugging(values: Mapping[str, Any], server_root: str,

@@ -43,8 +43,8 @@ from wsgid.express.resolve import ServerSettings, SettingsError
 MODULE_NEEDED_BY = {
     "mime": "--document-root/--url-alias/--add-handler",
     "rewrite": "--document-root/--url-alias/--https-port/--rewrite-rules",
-    "dir": "--directory-index/--application-type static",
-    "autoindex": "--directory-listing",
+    "dir": "--directory-index/--application-type static/--enable-docs",
+    "autoindex": "--directory-listing/--enable-docs",
     "filter": "--compress-responses",
     "deflate": "--compress-responses",
     "reqtimeout": "--header-timeout/--body-timeout",

@@ -469,6 +469,10 @@ START_SERVER_OPTIONS = (
                   help=".htaccess files in --document-root and the --url-alias directories "
                        "may hold these kinds of directives (AllowOverride: FileInfo, "
                        "AuthConfig, Indexes, Limit, Options, All); repeat for more."),
+    ExpressOption("enable-docs", bool, False, group="Static files", is_flag=True,
+                  computed="off; on without SCRIPT",
+                  help="Serve wsgid's documentation at /__wsgi__/docs/ (its Markdown files, "
+                       "as text), as mod_wsgi-express serves mod_wsgi's."),
     ExpressOption("enable-sendfile", bool, False, group="Static files", is_flag=True,
                   help="Apache sends static files with sendfile() (EnableSendfile On); leave "
                        "off where the kernel or the file system does not support it."),
