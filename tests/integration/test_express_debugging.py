@@ -82,9 +82,11 @@ def test_debug_mode_tools_at_a_terminal():
     app_dir = shared_tmpdir("wsgid-debug-app-")
     script = os.path.join(app_dir, "app.py")
     write_file(script, APP)
+    recordings = os.path.join(app_dir, "recordings")     # --recorder-directory, made for it
     session = TerminalSession([script, "--debugger-startup", "--enable-profiler",
-                               "--enable-coverage", "--enable-recorder", "--processes", "3",
-                               "--threads", "8", "--request-timeout", "1"])
+                               "--enable-coverage", "--enable-recorder", "--recorder-directory",
+                               recordings, "--processes", "3", "--threads", "8",
+                               "--request-timeout", "1"])
     root = os.path.join(session.workdir, "root")
     try:
         # --debugger-startup: pdb stops the daemon process once the application is loaded;
@@ -138,7 +140,8 @@ def test_debug_mode_tools_at_a_terminal():
         wait_for(lambda: not [pid for pid in session.known_pids if is_alive(pid)],
                  STOP_TIMEOUT, message="every process start-server started to exit")
 
-        _check_recordings(os.path.join(root, "archive"))
+        _check_recordings(recordings)
+        assert not os.path.exists(os.path.join(root, "archive"))
         _check_profile(os.path.join(root, "pstats"), script)
         _check_coverage(os.path.join(root, "htmlcov"))
     finally:
@@ -211,7 +214,7 @@ def test_enable_gdb_stops_a_crash_in_c_code_at_gdbs_prompt():
     app_dir = shared_tmpdir("wsgid-debug-app-")
     script = os.path.join(app_dir, "app.py")
     write_file(script, CRASHING_APP)
-    session = TerminalSession([script, "--enable-gdb"])
+    session = TerminalSession([script, "--enable-gdb", "--gdb-executable", shutil.which("gdb")])
     try:
         first = wait_for(session.get, START_TIMEOUT, interval=0.1, message="start-server")
         daemon = int(first.text)

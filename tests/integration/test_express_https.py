@@ -130,6 +130,7 @@ def test_server_name_aliases_www_redirect_and_client_certificates(express, write
                       "--ssl-certificate-file", certificates.server + ".crt",
                       "--ssl-certificate-key-file", certificates.server + ".key",
                       "--ssl-ca-certificate-file", certificates.ca,
+                      "--ssl-certificate-chain-file", certificates.ca,
                       "--ssl-verify-client", "/secure", "--ssl-environment"],
                      script=write_script(ENVIRON_SCRIPT, "environ.wsgi"))
     port = server.port
@@ -156,6 +157,12 @@ def test_server_name_aliases_www_redirect_and_client_certificates(express, write
 
     status, _, body = over_https("/")
     assert status == 200 and json.loads(body)["SSL_CLIENT_S_DN_CN"] is None
+    # --ssl-certificate-chain-file: the server sends the CA's certificate after its own
+    shown = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{https_port}",
+                            "-servername", "www.example.test", "-showcerts"],
+                           input="", capture_output=True, text=True, timeout=30).stdout
+    assert shown.count("-----BEGIN CERTIFICATE-----") == 2, shown
+    assert "wsgid test CA" in shown.split("-----END CERTIFICATE-----")[1]
     # under /secure a client certificate signed by the CA is required
     assert over_https("/secure")[0] in (0, 403)            # refused without one
     status, _, body = over_https("/secure", "--cert", certificates.client + ".crt",

@@ -7,6 +7,7 @@ to the terminal) get a server of their own.
 """
 
 import concurrent.futures
+import functools
 import glob
 import grp
 import os
@@ -21,8 +22,8 @@ import pytest
 import requests
 
 from tests.support.apache import APACHE_USER, APPS, shared_tmpdir, wait_for
-from tests.support.express import (PID_SCRIPT, STOP_TIMEOUT, ExpressServer, is_alive,
-                                   write_file)
+from tests.support.express import (HTTPD_NAMES, PID_SCRIPT, STOP_TIMEOUT, ExpressServer,
+                                   is_alive, write_file)
 from tests.support.procs import tcp_listen_backlog
 
 OPTIONS_APP = os.path.join(APPS, "express_options.wsgi")
@@ -304,16 +305,24 @@ def application(environ, start_response):
 
 
 def test_capacity_and_client_protection_options_are_in_effect(express, write_script):
-    server = express(["--max-clients", "100", "--server-backlog", "77",
+    server = express(["--max-clients", "100", "--initial-workers", "1.0",
+                      "--minimum-spare-workers", "0.2", "--maximum-spare-workers", "1.0",
+                      "--server-backlog", "77",
                       "--keep-alive-timeout", "0", "--limit-request-body", "1000",
                       "--header-timeout", "1", "--header-max-timeout", "0",
-                      "--header-min-rate", "0"],
+                      "--header-min-rate", "0", "--body-timeout", "1",
+                      "--body-max-timeout", "0", "--body-min-rate", "0"],
                      script=write_script(APACHE_SCRIPT, "apache.wsgi"))
     answer = server.wait_until_serving()
     assert answer.status_code == 200, server.diagnostics()
     # --max-clients 100: children of 16 threads, 7 of them (mod_wsgi-express's rule), as the
     # application's apache module sees Apache's MPM
     assert (answer.json()["threads_per_process"], answer.json()["maximum_processes"]) == (16, 7)
+    # --initial-workers 1.0: Apache starts all 7 children (StartServers), where the spare
+    # workers wanted (0.2 of them) would take 2, and none is stopped as too many (1.0 may idle)
+    wait_for(lambda: len([child for child in server.apache_parent().children()
+                          if child.name() in HTTPD_NAMES]) == 7, 10,
+             message="7 Apache children")
     assert tcp_listen_backlog(server.port) == 77
     # --keep-alive-timeout 0: no keep-alive
     assert answer.headers["Connection"] == "close"
@@ -330,6 +339,16 @@ def test_capacity_and_client_protection_options_are_in_effect(express, write_scr
         waited = time.monotonic() - started
     assert reply.startswith(b"HTTP/1.1 408 "), reply[:200]
     assert 0.5 < waited < 5, waited
+    # --body-timeout 1: a body that stops coming is given up after a second (the application's
+    # read fails, and the connection is closed)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+        client.sendall(b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n"
+                       b"only ten b")
+        started = time.monotonic()
+        while client.recv(4096):
+            pass
+        waited = time.monotonic() - started
+    assert 0.5 < waited < 5, waited      # mod_wsgi-express's default would wait 15 seconds
 
 
 # What a request looks like from the application; /missing is its own 404.
@@ -430,6 +449,33 @@ def test_hook_scripts_decide_access_login_and_group(express, write_script):
     assert answer.status_code == 200 and answer.text.startswith("pid=")
 
 
+DIGEST_SCRIPT = """\
+import hashlib
+
+
+def get_realm_hash(environ, user, realm):
+    if user != "alice":
+        return None
+    return hashlib.md5(("alice:%s:secret" % realm).encode()).hexdigest()
+"""
+
+
+def test_auth_type_digest_logs_in_with_the_scripts_realm_hash(express, write_script):
+    server = express(["--auth-user-script", write_script(DIGEST_SCRIPT, "digest.py"),
+                      "--auth-type", "Digest"],
+                     script=write_script(PID_SCRIPT, "pid.wsgi"))
+    # (a 401 response is false, hence `is not None`)
+    wait_for(lambda: server.get("/") is not None, 30, message="start-server to answer")
+    first = server.get("/")
+    assert first.status_code == 401, server.diagnostics()
+    assert first.headers["WWW-Authenticate"].startswith("Digest ")
+    get = functools.partial(requests.get, server.url("/"), timeout=10)
+    assert get(auth=requests.auth.HTTPDigestAuth("alice", "wrong")).status_code == 401
+    assert get(auth=requests.auth.HTTPDigestAuth("bob", "secret")).status_code == 401
+    answer = get(auth=requests.auth.HTTPDigestAuth("alice", "secret"))
+    assert answer.status_code == 200 and answer.text.startswith("pid=")
+
+
 def test_where_apache_and_its_files_are(express, write_script):
     from wsgid import paths
     top = shared_tmpdir("wsgid-express-files-")
@@ -442,6 +488,7 @@ def test_where_apache_and_its_files_are(express, write_script):
         pid_file = os.path.join(top, "apache.pid")
         server = express(["--log-directory", logs, "--error-log-name", "errors.txt",
                           "--access-log", "--access-log-name", "hits.txt", "--startup-log",
+                          "--startup-log-name", "boot.txt",
                           "--pid-file", pid_file, "--process-name", "apache-for-wsgid-test",
                           "--mime-types", os.path.join(top, "types"),
                           "--url-alias", "/static", static,
@@ -459,7 +506,7 @@ def test_where_apache_and_its_files_are(express, write_script):
         wait_for(lambda: '"GET /static/data.xyz' in open(os.path.join(logs, "hits.txt")).read(),
                  10, message="the request in hits.txt")
         assert os.path.isfile(os.path.join(logs, "errors.txt"))
-        assert os.path.isfile(os.path.join(logs, "startup_log"))
+        assert os.path.isfile(os.path.join(logs, "boot.txt"))                   # --startup-log-name
         assert not os.path.exists(os.path.join(server.server_root, "error_log"))
     finally:
         subprocess.run(["rm", "-rf", top], check=False)

@@ -11,12 +11,15 @@ import glob
 import http.server
 import json
 import os
+import shutil
 import subprocess
 import threading
 
 import psutil
 import pytest
 import requests
+
+from wsgid import paths
 
 from tests.support.apache import free_port, shared_tmpdir, wait_for
 from tests.support.express import ExpressServer, run_wsgid, write_file
@@ -50,11 +53,15 @@ def application(environ, start_response):
             "server_root": os.environ.get("MOD_WSGI_SERVER_ROOT"),
             "http_port": os.environ.get("MOD_WSGI_HTTP_PORT"),
             "helper": reload_helper.VERSION,
+            "lang": os.environ.get("LANG"), "lc_all": os.environ.get("LC_ALL"),
             "pid": os.getpid(),
         }).encode()
     start_response("200 OK", [("Content-Type", "application/json")])
     return [body]
 """
+
+# Given by name, as a command line would: the rotatelogs Apache has.
+ROTATELOGS = shutil.which("rotatelogs") or os.path.join(paths.build_info().SBINDIR, "rotatelogs")
 
 # A service script that says one thing, in each way a process writes.
 TICKER = """\
@@ -140,7 +147,8 @@ def server(files, backend):
         "--shell-executable", "/bin/bash",
         "--include-file", os.path.join(files, "include.conf"),
         "--server-mpm", "worker",
-        "--rotate-logs", "--max-log-size", "1",
+        "--rotate-logs", "--max-log-size", "1", "--rotatelogs-executable", ROTATELOGS,
+        "--lang", "C.UTF-8",
         "--service-script", "ticker", os.path.join(files, "ticker.py"),
         "--service-log-file", "ticker", "ticker.log",
         "--reload-on-changes", "--orphan-interpreter"],
@@ -197,6 +205,11 @@ def test_envvars_script_and_mod_wsgi_variables_reach_the_daemons_and_the_config(
 
 def test_server_mpm_worker_runs_the_worker_mpm(server):
     assert get(server, "/").json()["mpm"] == "worker"
+
+
+def test_lang_is_the_daemons_locale(server):
+    seen = get(server, "/").json()
+    assert (seen["lang"], seen["lc_all"]) == ("C.UTF-8", "C.UTF-8")
 
 
 def test_rotate_logs_writes_timestamped_files_and_starts_a_new_one_past_the_size(server):
