@@ -6,8 +6,9 @@
  * retries only the errors that mean "the daemon is (re)starting or busy"
  * (ENOENT, ECONNREFUSED, and EAGAIN, which Linux returns for a full
  * listen backlog on a non-blocking unix socket; and EACCES from a socket
- * root still owns, which the supervisor has bound and not yet given to the
- * Apache user) and never beyond the group's connect-timeout.
+ * root owns, or owned until a moment ago, which the supervisor has bound
+ * and is giving to the Apache user) and never beyond the group's
+ * connect-timeout.
  */
 #include <errno.h>
 #include <string.h>
@@ -198,10 +199,12 @@ static int worth_retrying(int err, const char *path)
     if (err == EACCES) {
         /* The supervisor binds a group's socket as root, then chowns it to
          * the Apache user (wsgid/sockets.py): a connect in between is
-         * refused.  A socket of any other owner that refuses us is a real
-         * permission error, told at once. */
+         * refused.  By the time we look the chown may be done, so a socket
+         * that is ours now refused us for that reason too.  A socket of any
+         * other owner that refuses us is a real permission error, told at
+         * once. */
         return geteuid() != 0 && stat(path, &st) == 0 && S_ISSOCK(st.st_mode)
-               && st.st_uid == 0;
+               && (st.st_uid == 0 || st.st_uid == geteuid());
     }
     return err == ENOENT || err == ECONNREFUSED || err == EAGAIN
            || err == EWOULDBLOCK || err == EINPROGRESS;

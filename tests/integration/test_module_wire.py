@@ -599,3 +599,25 @@ def test_a_socket_root_still_owns_is_tried_again_within_connect_timeout(site):
         os.chmod(daemon.path, 0o777)
     assert (answer.status_code, answer.text) == (200, "body")
     assert int(daemon.seen[-1]["vars"]["mod_wsgi.daemon_connects"]) > 1
+
+
+@pytest.mark.skipif(APACHE_USER is None, reason="needs root: the socket's owner changes")
+def test_a_socket_chowned_between_the_refusal_and_the_look_is_tried_again(site):
+    # The other side of the race above: the chown lands after the connect was refused and
+    # before the module looks at the owner. A socket that is the Apache user's and refuses it
+    # (here for good, mode 0000) is tried again until connect-timeout, then answered 503.
+    inst, daemon = site
+    before = inst.error_log()
+    entry = pwd.getpwnam(APACHE_USER)
+    os.chown(daemon.path, entry.pw_uid, entry.pw_gid)
+    os.chmod(daemon.path, 0)
+    try:
+        answer = requests.get(inst.url("/app/x"), timeout=10)
+    finally:
+        os.chmod(daemon.path, 0o777)
+    assert answer.status_code == 503
+    refused = [line for line in new_log_lines(inst, before).splitlines()
+               if "cannot connect after" in line]
+    assert len(refused) == 1 and "(13)Permission denied" in refused[0], refused
+    attempts = int(refused[0].split("cannot connect after ")[1].split()[0])
+    assert attempts > 1, refused
