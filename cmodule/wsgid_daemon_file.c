@@ -169,6 +169,21 @@ static const char *main_error_log_format(apr_pool_t *p,
     return found;
 }
 
+/* The main server's ErrorLog when it is a file, which the supervisor opens
+ * again at each reload to follow a rotation (wsgid/group_log.py); NULL for
+ * a piped log, syslog, or a device such as /dev/stderr (a terminal, a pipe
+ * or the journal, which Apache's stderr already is). */
+static const char *main_error_log_file(const server_rec *s)
+{
+    const char *fname = s->error_fname;
+
+    if (fname == NULL || *fname == '|' || strncmp(fname, "syslog", 6) == 0
+        || strncmp(fname, "/dev/", 5) == 0 || strncmp(fname, "/proc/", 6) == 0) {
+        return NULL;
+    }
+    return fname;
+}
+
 /* Whether the group's options name error-log= themselves. */
 static int has_option(const wsgid_daemon_group *group, const char *prefix)
 {
@@ -239,6 +254,10 @@ const char *wsgid_daemon_file_text(wsgid_globals *g, apr_pool_t *p,
     if (error_log_format != NULL && *error_log_format != '\0') {
         add_line(lines, p, "ErrorLogFormat %s\n",
                  quote_arg(p, error_log_format));
+    }
+    if (main_error_log_file(s) != NULL) {
+        add_line(lines, p, "ErrorLog %s\n",
+                 quote_arg(p, ap_server_root_relative(p, s->error_fname)));
     }
     /* settings of the daemons' Python, as written (wsgid_settings.c) */
     for (i = 0; i < g->settings->nelts; i++) {

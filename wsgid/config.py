@@ -224,6 +224,7 @@ class ServerSettings:
     accept_mutex: Optional[str] = None          # WSGIAcceptMutex: accepted, no effect
     log_level: str = DEFAULT_LOG_LEVEL          # LogLevel, for the wsgi module (log.py)
     error_log_format: Optional[str] = None      # ErrorLogFormat; None: Apache's default
+    error_log: Optional[str] = None             # ErrorLog: the supervisor's stderr, a file
 
     def group_defaults(self) -> Dict[str, object]:
         """The WSGIDaemonProcess option defaults these directives set."""
@@ -968,12 +969,13 @@ SERVER_DIRECTIVES: Dict[str, Tuple[str, Kind, str]] = {
     "WSGINewRelicEnvironment": ("newrelic_environment", TEXT, "NAME"),
     "WSGICaseSensitivity": ("case_sensitivity", ON_OFF, "On|Off"),
     "WSGIAcceptMutex": ("accept_mutex", TEXT, "NAME"),
+    "ErrorLog": ("error_log", ABSOLUTE_PATH, "PATH"),
 }
 SERVER_EXAMPLES = {
     **{name: "On" for name, (_, kind, _) in SERVER_DIRECTIVES.items() if kind is ON_OFF},
     "WSGIPythonHome": "/srv/venv", "WSGIPythonOptimize": "1", "WSGIPythonHashSeed": "random",
     "WSGINewRelicConfigFile": "/etc/newrelic.ini", "WSGINewRelicEnvironment": "production",
-    "WSGIAcceptMutex": "default",
+    "WSGIAcceptMutex": "default", "ErrorLog": "/var/log/wsgid/error.log",
 }
 
 _WARNING_ACTIONS = ("default", "always", "ignore", "module", "once", "error")

@@ -32,6 +32,7 @@ Rules:
 import os
 import select
 import signal
+import sys
 import time
 
 from wsgid import log
@@ -137,6 +138,26 @@ class GroupLog:
         if self.pid is not None:
             _wait_for_exit(self.pid, PIPED_EXIT_WAIT)
             self.pid = None
+
+
+def follow_main_log(path):
+    """ErrorLog of the daemon configuration (the main server's, from mod_wsgid): make
+    descriptor 2, and 1 where it is joined to 2, that file as the path names it now. True when
+    that is another file than the one they were (logrotate moved it away): processes forked
+    from now on write to the new one. Raises OSError when it cannot be opened."""
+    fresh = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    try:
+        if os.path.sameopenfile(fresh, 2):
+            return False
+        joined = os.path.sameopenfile(1, 2)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(fresh, 2)
+        if joined:
+            os.dup2(fresh, 1)
+        return True
+    finally:
+        os.close(fresh)
 
 
 class GroupLogs:

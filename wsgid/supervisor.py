@@ -48,11 +48,10 @@ import time
 
 from setproctitle import setproctitle
 
-from wsgid import control, interpreter, log, notify, process, sockets
+from wsgid import control, group_log, interpreter, log, notify, process, sockets
 from wsgid.backoff_answer import BackoffAnswerer
 from wsgid.errors import ConfigError
 from wsgid.group import Group
-from wsgid.group_log import GroupLogs
 from wsgid.held_groups import ApacheChildren, HeldGroups
 from wsgid.states import ShutdownReason
 
@@ -67,6 +66,20 @@ TICK = 1.0
 # After the last SIGKILL, how long to wait for the kernel to hand back the bodies before exiting
 # anyway (a process stuck in uninterruptible sleep cannot be waited for).
 REAP_GRACE = 2.0
+
+def follow_main_log(path):
+    """ErrorLog: the supervisor's stderr is that file as its path names it now (group_log.py);
+    True when that changed it. A file that cannot be opened leaves stderr as it is."""
+    if path is None:
+        return False
+    try:
+        return group_log.follow_main_log(path)
+    except OSError as exc:
+        logger.error("ErrorLog %s cannot be opened (%s); still writing where the supervisor "
+                     "was started to. Fix: make its directory exist and be writable by the "
+                     "supervisor's user", path, exc.strerror)
+        return False
+
 
 def main(config_path, managed_by=None):
     """Run the supervisor for the configuration file; return the exit status.
@@ -89,6 +102,7 @@ def main(config_path, managed_by=None):
     # Before anything is bound or taken from the environment: the new program starts over.
     reexec_for_interpreter_flags(config.server)
     interpreter.settle_standard_descriptors(config.server.restrict_stdin)
+    follow_main_log(config.server.error_log)
     apache_children = ApacheChildren(config_path, managed_by) if managed_by is not None else None
     # Taken out of the environment before the first fork, in both modes (notify.py).
     notifier = notify.Notifier.from_environment(use=managed_by is None)
@@ -215,7 +229,7 @@ class Supervisor:
         self.held = HeldGroups(apache_children)   # left the configuration, serving older children
         self.retiring = []         # groups of an earlier configuration, waiting for their exits
         self.listeners = {}        # socket path -> listening socket, shared by groups of a path
-        self.group_logs = GroupLogs()   # the groups' error-log= files and piped loggers
+        self.group_logs = group_log.GroupLogs()   # the groups' error-log= files and pipes
         self._spawn = spawn
         self._clock = clock
         self._pending_signals = []
@@ -566,11 +580,14 @@ class Supervisor:
         # A log file moved away (logrotate, then Apache's graceful restart) is opened anew; the
         # groups kept as they are replace their processes to write there.
         rotated = set(self.group_logs.reopen_replaced())
+        if follow_main_log(new_config.server.error_log):
+            rotated.add(None)               # the main log: groups without an error-log=
         for name in plan.keep:
-            if self.groups[name].spec.options["error-log"] in rotated:
+            own_log = self.groups[name].spec.options["error-log"]
+            if own_log in rotated:
                 log.group_logger(name).info("its error log %s was replaced: restarting its "
                                             "daemon processes to write there",
-                                            self.groups[name].spec.options["error-log"])
+                                            own_log or new_config.server.error_log)
                 self.groups[name].restart_gracefully(now)
         leaving = [(self.groups.pop(name), "reload: the group was removed") for name in plan.stop]
         for name in plan.restart + plan.start:

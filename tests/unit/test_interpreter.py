@@ -285,3 +285,31 @@ def test_the_supervisor_keeps_apaches_terminal_only_with_restrict_stdin_off(
         os.close(master)
         os.close(slave)
     assert log.read_text().split() == said.split()
+
+
+def test_error_log_names_the_supervisors_file_and_must_be_absolute(tmp_path):
+    assert parse("ErrorLog /var/log/wsgid/error.log\n", tmp_path).server.error_log == \
+        "/var/log/wsgid/error.log"
+    assert parse("", tmp_path).server.error_log is None
+    with pytest.raises(ConfigError, match="ErrorLog: the value must be an absolute path"):
+        parse("ErrorLog logs/error.log\n", tmp_path)
+
+
+def test_following_the_main_log_moves_stderr_to_the_file_the_path_names_now(tmp_path):
+    import subprocess
+    script = textwrap.dedent("""
+        import os, sys
+        from wsgid.group_log import follow_main_log
+        path = sys.argv[1]
+        print(follow_main_log(path), flush=True)        # the same file: nothing to do
+        os.rename(path, path + ".1")                   # what logrotate does
+        print(follow_main_log(path), flush=True)        # stderr, and stdout joined to it, move
+        os.write(2, b"after\\n")
+        print("printed", flush=True)
+    """)
+    log = tmp_path / "error.log"
+    with open(log, "w") as errors:
+        subprocess.run([sys.executable, "-c", script, str(log)], stdout=errors, stderr=errors,
+                       check=True)
+    assert (tmp_path / "error.log.1").read_text() == "False\n"
+    assert log.read_text() == "True\nafter\nprinted\n"
