@@ -261,6 +261,83 @@ class Uwsgi(Contender):
             return [], []
 
 
+class Granian(Contender):
+    """Granian's WSGI server (2 workers x 8 blocking threads) on a unix socket, behind Apache's
+    mod_proxy_http, which keeps its connections to the socket open between requests."""
+
+    name = "granian"
+    description = "Granian (PyPI granian in the bench venv) behind Apache mod_proxy_http"
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.socket_path = os.path.join(self.root, "granian.sock")
+        self.server = None
+        self.known = {}
+
+    def binary(self):
+        return os.path.join(self.bench_venv, "bin", "granian")
+
+    def unavailable(self):
+        if not os.access(self.binary(), os.X_OK):
+            return f"{self.binary()} is missing: run bench/setup-env (make bench does)"
+        return None
+
+    def modules(self):
+        return ("proxy", "proxy_http")
+
+    def routing(self):
+        return f'ProxyPass "/" "unix:{self.socket_path}|http://localhost/"\n'
+
+    def start(self):
+        os.makedirs(os.path.join(self.root, "logs"), exist_ok=True)
+        for sub in ("", "logs"):
+            os.chmod(os.path.join(self.root, sub), 0o755)
+        module = os.path.splitext(os.path.basename(self.app_file))[0]
+        cmd = [self.binary(), "--interface", "wsgi", "--workers", str(PROCESSES),
+               "--blocking-threads", str(THREADS), "--uds", self.socket_path,
+               "--uds-permissions", "666",          # octal: the Apache children connect
+               "--working-dir", self.app_dir, "--no-access-log", f"{module}:application"]
+        log = open(os.path.join(self.root, "logs", "granian.log"), "wb")
+        self.server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL)
+        log.close()
+        wait_for(lambda: self.server.poll() is not None or self._workers_ready(), 60,
+                 "Granian to bind its socket and start its workers")
+        if self.server.poll() is not None:
+            raise RuntimeError(f"granian exited with {self.server.returncode}; see "
+                               f"{self.root}/logs/granian.log")
+        super().start()
+
+    def _workers_ready(self):
+        if not os.path.exists(self.socket_path):
+            return False
+        workers, _ = self.backend()
+        for proc in [psutil.Process(self.server.pid)] + workers:
+            self.known[proc.pid] = proc.create_time()
+        return len(workers) >= PROCESSES
+
+    def stop(self):
+        super().stop()
+        if self.server is not None and self.server.poll() is None:
+            self.server.send_signal(signal.SIGTERM)
+            try:
+                self.server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                print("warning: granian did not stop within 30s of SIGTERM; killing it")
+        kill_survivors(self.known)
+        if self.server is not None and self.server.poll() is None:
+            self.server.wait(timeout=10)
+
+    def backend(self):
+        if self.server is None or self.server.poll() is not None:
+            return [], []
+        try:
+            main = psutil.Process(self.server.pid)
+            return main.children(), [main]
+        except psutil.NoSuchProcess:
+            return [], []
+
+
 class StaticFiles(Contender):
     name = "static"
     description = "Apache serving the same bytes from static files (the ceiling)"
@@ -271,8 +348,8 @@ class StaticFiles(Contender):
                 f'<Directory "{self.static_dir}">\n    Require all granted\n</Directory>\n')
 
 
-ALL = (Wsgid, ModWsgi, Uwsgi, StaticFiles, WsgidPurePython)
-DEFAULT = ("wsgid", "mod_wsgi", "uwsgi", "static")
+ALL = (Wsgid, ModWsgi, Uwsgi, Granian, StaticFiles, WsgidPurePython)
+DEFAULT = ("wsgid", "mod_wsgi", "uwsgi", "granian", "static")
 REFERENCE = "mod_wsgi"
 
 
