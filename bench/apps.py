@@ -1,4 +1,4 @@
-"""The one WSGI application every contender runs: four routes, one per benchmark app.
+"""The one WSGI application every contender runs: five routes, one per benchmark app.
 
 Rules:
 - Every contender loads this same file (copied into the run's private directory), so the work
@@ -7,7 +7,11 @@ Rules:
   REQUEST_URI when a proxy passes the path only there.
 - Everything that can be computed once (the JSON document, the stream chunk) is computed at
   import; per request the app does what a real app of that kind does (encode the JSON, read the
-  upload), no more.
+  upload, run Django's request path), no more.
+- The Django page is a real framework's request path: Django's WSGI handler, four of the
+  middlewares a new project has, URL resolution, a view rendering a template of 30 rows. Its
+  settings are made in code (no project files, no database), and Django is set up by the first
+  request for it, so the other routes carry none of it.
 - bench/run.py imports this file too, to know the exact bytes each route must answer with.
 """
 
@@ -70,7 +74,59 @@ def upload(environ, start_response):
     return [body]
 
 
-ROUTES = {"hello": hello, "json": json_response, "stream": stream, "upload": upload}
+DJANGO_ROWS = 30
+DJANGO_TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title></head>
+<body><h1>{{ title }}</h1>
+<table>
+{% for item in items %}<tr class="{% cycle 'odd' 'even' %}"><td>{{ item.id }}</td><td>{{ item.name|title }}</td><td>{{ item.price|floatformat:2 }}</td><td>{{ item.tags|join:", " }}</td><td>{% if item.active %}yes{% else %}no{% endif %}</td></tr>
+{% endfor %}</table>
+<p>{{ items|length }} items</p></body></html>
+"""
+
+_django_handler = None
+
+
+def django_page(environ, start_response):
+    global _django_handler
+    if _django_handler is None:
+        _django_handler = _django_application()
+    return _django_handler(environ, start_response)
+
+
+def _django_application():
+    import types
+
+    import django
+    from django.conf import settings
+    from django.core.wsgi import get_wsgi_application
+    from django.shortcuts import render
+    from django.urls import path
+
+    def page(request):
+        return render(request, "page.html", {"title": "Items",
+                                             "items": JSON_DOCUMENT["items"][:DJANGO_ROWS]})
+
+    # a urlconf module made here rather than named: each server imports this file under a
+    # name of its own
+    urls = types.ModuleType("bench_django_urls")
+    urls.urlpatterns = [path("django", page)]
+    settings.configure(
+        DEBUG=False, SECRET_KEY="bench-only", ALLOWED_HOSTS=["*"], USE_TZ=True,
+        ROOT_URLCONF=urls,
+        MIDDLEWARE=["django.middleware.security.SecurityMiddleware",
+                    "django.middleware.common.CommonMiddleware",
+                    "django.middleware.csrf.CsrfViewMiddleware",
+                    "django.middleware.clickjacking.XFrameOptionsMiddleware"],
+        TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates",
+                    "OPTIONS": {"loaders": [("django.template.loaders.locmem.Loader",
+                                             {"page.html": DJANGO_TEMPLATE})]}}])
+    django.setup()
+    return get_wsgi_application()
+
+
+ROUTES = {"hello": hello, "json": json_response, "stream": stream, "upload": upload,
+          "django": django_page}
 
 
 def application(environ, start_response):

@@ -1,4 +1,4 @@
-"""The four benchmark workloads: which URL, which method, and the exact bytes a correct answer has.
+"""The five benchmark workloads: which URL, which method, and the exact bytes a correct answer has.
 
 Rules:
 - The expected body of each workload is computed by calling bench/apps.py in this process, so a
@@ -43,10 +43,15 @@ class Workload:
         body = self.upload_body()
         environ = {"REQUEST_METHOD": self.method, "SCRIPT_NAME": "", "PATH_INFO": self.path,
                    "CONTENT_LENGTH": str(len(body)) if body else "",
-                   "wsgi.input": io.BytesIO(body)}
+                   "wsgi.input": io.BytesIO(body), "wsgi.errors": io.StringIO(),
+                   "wsgi.url_scheme": "http", "SERVER_NAME": "localhost",
+                   "SERVER_PORT": "80", "HTTP_HOST": "localhost"}
         statuses = []
         chunks = apps.application(environ, lambda status, headers: statuses.append(status))
-        data = b"".join(chunks)
+        try:
+            data = b"".join(chunks)
+        finally:
+            getattr(chunks, "close", lambda: None)()     # as a server would (Django's signals)
         if statuses != ["200 OK"]:
             raise RuntimeError(f"bench/apps.py answers {self.path} with {statuses}, not 200 OK")
         return data
@@ -57,6 +62,7 @@ WORKLOADS = (
     Workload("json", "4 KB JSON (GET, json.dumps per request)"),
     Workload("stream", "1 MiB streamed in 64 KiB chunks (GET)"),
     Workload("upload", "16 KiB upload echoed as its length (POST)", upload_bytes=apps.UPLOAD_BYTES),
+    Workload("django", f"Django page (template of {apps.DJANGO_ROWS} rows, 4 middlewares)"),
 )
 
 
