@@ -180,6 +180,25 @@ class ModWsgi(Contender):
         return [p for p in procs[1:] if _cmdline(p).startswith("(wsgi:")], []
 
 
+class ModWsgiEmbedded(ModWsgi):
+    """mod_wsgi with the application inside Apache's own children (embedded mode): no daemon,
+    no socket, so Apache's 2 children x 64 threads are its processes and threads."""
+
+    name = "mod_wsgi-embedded"
+    description = "mod_wsgi embedded mode (the application in Apache's children)"
+
+    def routing(self):
+        return (self._module_config
+                + "WSGIApplicationGroup %{GLOBAL}\n"
+                + f'WSGIScriptAlias / "{self.app_file}" application-group=%{{GLOBAL}}\n'
+                + self.app_directory_block())
+
+    def backend(self):
+        # the Apache children run the application; the parent only manages them
+        procs = self.apache.processes() if self.apache else []
+        return procs[1:], procs[:1]
+
+
 class Uwsgi(Contender):
     name = "uwsgi"
     description = "uWSGI (PyPI uwsgi in the bench venv) behind Apache mod_proxy_uwsgi"
@@ -348,8 +367,8 @@ class StaticFiles(Contender):
                 f'<Directory "{self.static_dir}">\n    Require all granted\n</Directory>\n')
 
 
-ALL = (Wsgid, ModWsgi, Uwsgi, Granian, StaticFiles, WsgidPurePython)
-DEFAULT = ("wsgid", "mod_wsgi", "uwsgi", "granian", "static")
+ALL = (Wsgid, ModWsgi, ModWsgiEmbedded, Uwsgi, Granian, StaticFiles, WsgidPurePython)
+DEFAULT = ("wsgid", "mod_wsgi", "mod_wsgi-embedded", "uwsgi", "granian", "static")
 REFERENCE = "mod_wsgi"
 
 
