@@ -199,19 +199,23 @@ class ModWsgiEmbedded(ModWsgi):
         return procs[1:], procs[:1]
 
 
-class Uwsgi(Contender):
-    name = "uwsgi"
-    description = "uWSGI (PyPI uwsgi in the bench venv) behind Apache mod_proxy_uwsgi"
+class ProxiedServer(Contender):
+    """A WSGI server that the bench starts itself, on a unix socket, behind one of Apache's
+    mod_proxy modules. Its first process (uWSGI's master, Granian's main process) forks the
+    workers that run the application: those are its backend, the first one its manager."""
+
+    program = ""          # the server's command, in the bench venv's bin
+    proxy_scheme = ""     # mod_proxy_SCHEME, and the scheme ProxyPass gives the socket
 
     def __init__(self, *args):
         super().__init__(*args)
         self.socket_dir = os.path.join(self.root, "socket")
-        self.socket_path = os.path.join(self.socket_dir, "uwsgi.sock")
-        self.master = None
+        self.socket_path = os.path.join(self.socket_dir, f"{self.program}.sock")
+        self.server = None
         self.known = {}
 
     def binary(self):
-        return os.path.join(self.bench_venv, "bin", "uwsgi")
+        return os.path.join(self.bench_venv, "bin", self.program)
 
     def unavailable(self):
         if not os.access(self.binary(), os.X_OK):
@@ -219,112 +223,33 @@ class Uwsgi(Contender):
         return None
 
     def modules(self):
-        return ("proxy", "proxy_uwsgi")
+        return ("proxy", f"proxy_{self.proxy_scheme}")
 
     def routing(self):
-        return f'ProxyPass "/" "unix:{self.socket_path}|uwsgi://localhost/"\n'
+        return f'ProxyPass "/" "unix:{self.socket_path}|{self.proxy_scheme}://localhost/"\n'
+
+    def command(self):
+        """The server's command line: PROCESSES x THREADS on self.socket_path, no access log."""
+        raise NotImplementedError
+
+    def prepare_socket_directory(self):
+        """Anything the server needs of the socket's directory before it starts."""
 
     def start(self):
         for sub in ("socket", "logs"):
             os.makedirs(os.path.join(self.root, sub), exist_ok=True)
         for sub in ("", "socket", "logs"):
             os.chmod(os.path.join(self.root, sub), 0o755)
-        if APACHE_USER:
-            # uWSGI drops to --uid before it binds, so that user must own the socket's directory.
-            user = pwd.getpwnam(APACHE_USER)
-            os.chown(self.socket_dir, user.pw_uid, user.pw_gid)
-        cmd = [self.binary(), "--master", "--die-on-term", "--need-app", "--vacuum",
-               "--socket", self.socket_path, "--chmod-socket=666",
-               "--processes", str(PROCESSES), "--threads", str(THREADS),
-               "--chdir", self.app_dir, "--wsgi-file", self.app_file, "--disable-logging"]
-        if APACHE_USER:
-            cmd += ["--uid", APACHE_USER, "--gid", str(pwd.getpwnam(APACHE_USER).pw_gid)]
-        log = open(os.path.join(self.root, "logs", "uwsgi.log"), "wb")
-        self.master = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL)
-        log.close()
-        wait_for(lambda: self.master.poll() is not None or self._workers_ready(), 60,
-                 "uWSGI to bind its socket and fork its workers")
-        if self.master.poll() is not None:
-            raise RuntimeError(f"uwsgi exited with {self.master.returncode}; see "
-                               f"{self.root}/logs/uwsgi.log")
-        super().start()
-
-    def _workers_ready(self):
-        if not os.path.exists(self.socket_path):
-            return False
-        workers, _ = self.backend()
-        for proc in [psutil.Process(self.master.pid)] + workers:
-            self.known[proc.pid] = proc.create_time()
-        return len(workers) >= PROCESSES
-
-    def stop(self):
-        super().stop()
-        if self.master is not None and self.master.poll() is None:
-            self.master.send_signal(signal.SIGTERM)      # --die-on-term: SIGTERM stops it
-            try:
-                self.master.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                print("warning: uwsgi did not stop within 30s of SIGTERM; killing it")
-        kill_survivors(self.known)
-        if self.master is not None and self.master.poll() is None:
-            self.master.wait(timeout=10)
-
-    def backend(self):
-        if self.master is None or self.master.poll() is not None:
-            return [], []
-        try:
-            master = psutil.Process(self.master.pid)
-            return master.children(), [master]
-        except psutil.NoSuchProcess:
-            return [], []
-
-
-class Granian(Contender):
-    """Granian's WSGI server (2 workers x 8 blocking threads) on a unix socket, behind Apache's
-    mod_proxy_http, which keeps its connections to the socket open between requests."""
-
-    name = "granian"
-    description = "Granian (PyPI granian in the bench venv) behind Apache mod_proxy_http"
-
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.socket_path = os.path.join(self.root, "granian.sock")
-        self.server = None
-        self.known = {}
-
-    def binary(self):
-        return os.path.join(self.bench_venv, "bin", "granian")
-
-    def unavailable(self):
-        if not os.access(self.binary(), os.X_OK):
-            return f"{self.binary()} is missing: run bench/setup-env (make bench does)"
-        return None
-
-    def modules(self):
-        return ("proxy", "proxy_http")
-
-    def routing(self):
-        return f'ProxyPass "/" "unix:{self.socket_path}|http://localhost/"\n'
-
-    def start(self):
-        os.makedirs(os.path.join(self.root, "logs"), exist_ok=True)
-        for sub in ("", "logs"):
-            os.chmod(os.path.join(self.root, sub), 0o755)
-        module = os.path.splitext(os.path.basename(self.app_file))[0]
-        cmd = [self.binary(), "--interface", "wsgi", "--workers", str(PROCESSES),
-               "--blocking-threads", str(THREADS), "--uds", self.socket_path,
-               "--uds-permissions", "666",          # octal: the Apache children connect
-               "--working-dir", self.app_dir, "--no-access-log", f"{module}:application"]
-        log = open(os.path.join(self.root, "logs", "granian.log"), "wb")
-        self.server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL)
-        log.close()
+        self.prepare_socket_directory()
+        log_path = os.path.join(self.root, "logs", f"{self.program}.log")
+        with open(log_path, "wb") as log:
+            self.server = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                           stdin=subprocess.DEVNULL)
         wait_for(lambda: self.server.poll() is not None or self._workers_ready(), 60,
-                 "Granian to bind its socket and start its workers")
+                 f"{self.program} to bind its socket and start its workers")
         if self.server.poll() is not None:
-            raise RuntimeError(f"granian exited with {self.server.returncode}; see "
-                               f"{self.root}/logs/granian.log")
+            raise RuntimeError(f"{self.program} exited with {self.server.returncode}; see "
+                               f"{log_path}")
         super().start()
 
     def _workers_ready(self):
@@ -338,11 +263,11 @@ class Granian(Contender):
     def stop(self):
         super().stop()
         if self.server is not None and self.server.poll() is None:
-            self.server.send_signal(signal.SIGTERM)
+            self.server.send_signal(signal.SIGTERM)      # both servers stop on SIGTERM
             try:
                 self.server.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                print("warning: granian did not stop within 30s of SIGTERM; killing it")
+                print(f"warning: {self.program} did not stop within 30s of SIGTERM; killing it")
         kill_survivors(self.known)
         if self.server is not None and self.server.poll() is None:
             self.server.wait(timeout=10)
@@ -351,10 +276,49 @@ class Granian(Contender):
         if self.server is None or self.server.poll() is not None:
             return [], []
         try:
-            main = psutil.Process(self.server.pid)
-            return main.children(), [main]
+            manager = psutil.Process(self.server.pid)
+            return manager.children(), [manager]
         except psutil.NoSuchProcess:
             return [], []
+
+
+class Uwsgi(ProxiedServer):
+    name = "uwsgi"
+    description = "uWSGI (PyPI uwsgi in the bench venv) behind Apache mod_proxy_uwsgi"
+    program = "uwsgi"
+    proxy_scheme = "uwsgi"
+
+    def prepare_socket_directory(self):
+        if APACHE_USER:
+            # uWSGI drops to --uid before it binds, so that user must own the socket's directory.
+            user = pwd.getpwnam(APACHE_USER)
+            os.chown(self.socket_dir, user.pw_uid, user.pw_gid)
+
+    def command(self):
+        cmd = [self.binary(), "--master", "--die-on-term", "--need-app", "--vacuum",
+               "--socket", self.socket_path, "--chmod-socket=666",
+               "--processes", str(PROCESSES), "--threads", str(THREADS),
+               "--chdir", self.app_dir, "--wsgi-file", self.app_file, "--disable-logging"]
+        if APACHE_USER:
+            cmd += ["--uid", APACHE_USER, "--gid", str(pwd.getpwnam(APACHE_USER).pw_gid)]
+        return cmd
+
+
+class Granian(ProxiedServer):
+    """Granian's WSGI server (2 workers x 8 blocking threads) on a unix socket, behind Apache's
+    mod_proxy_http, which keeps its connections to the socket open between requests."""
+
+    name = "granian"
+    description = "Granian (PyPI granian in the bench venv) behind Apache mod_proxy_http"
+    program = "granian"
+    proxy_scheme = "http"
+
+    def command(self):
+        module = os.path.splitext(os.path.basename(self.app_file))[0]
+        return [self.binary(), "--interface", "wsgi", "--workers", str(PROCESSES),
+                "--blocking-threads", str(THREADS), "--uds", self.socket_path,
+                "--uds-permissions", "666",          # octal: the Apache children connect
+                "--working-dir", self.app_dir, "--no-access-log", f"{module}:application"]
 
 
 class StaticFiles(Contender):
