@@ -61,21 +61,17 @@ class GroupLog:
     def open(self):
         """Open the file, or the pipe and its logger; raises OSError."""
         if self.command is None:
-            self._write_fd = self._open_file()
+            self._write_fd = _open_log_file(self.spec)
             return
         self._read_fd, self._write_fd = os.pipe()
         self._start_logger()
-
-    def _open_file(self):
-        return os.open(self.spec, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
 
     def reopen_if_replaced(self):
         """For a file: open the path again; True when it is another file now (logrotate moved
         the old one away), whose writers must then be replaced to write to the new one."""
         if self.command is None:
-            fresh = self._open_file()
-            old, new = os.fstat(self._write_fd), os.fstat(fresh)
-            if (old.st_dev, old.st_ino) == (new.st_dev, new.st_ino):
+            fresh = _open_log_file(self.spec)
+            if os.path.sameopenfile(fresh, self._write_fd):
                 os.close(fresh)
                 return False
             os.close(self._write_fd)
@@ -145,7 +141,7 @@ def follow_main_log(path):
     descriptor 2, and 1 where it is joined to 2, that file as the path names it now. True when
     that is another file than the one they were (logrotate moved it away): processes forked
     from now on write to the new one. Raises OSError when it cannot be opened."""
-    fresh = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    fresh = _open_log_file(path)
     try:
         if os.path.sameopenfile(fresh, 2):
             return False
@@ -208,6 +204,10 @@ class GroupLogs:
 
     def close_all(self):
         self.release_unused(())
+
+
+def _open_log_file(path):
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
 
 
 def _describe(wait_status):

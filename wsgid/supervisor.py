@@ -67,6 +67,7 @@ TICK = 1.0
 # anyway (a process stuck in uninterruptible sleep cannot be waited for).
 REAP_GRACE = 2.0
 
+
 def follow_main_log(path):
     """ErrorLog: the supervisor's stderr is that file as its path names it now (group_log.py);
     True when that changed it. A file that cannot be opened leaves stderr as it is."""
