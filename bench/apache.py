@@ -86,8 +86,9 @@ def private_dir(path):
 
 
 class BenchApache:
-    def __init__(self, root, *, modules=(), body="", env=None):
+    def __init__(self, root, *, modules=(), body="", env=None, wrapper=()):
         self.root = private_dir(root)
+        self.wrapper = list(wrapper)   # a command that runs httpd (valgrind, for a profile)
         for sub in ("run", "logs", "conf"):
             private_dir(os.path.join(root, sub))
         self.port = free_port()
@@ -107,8 +108,8 @@ class BenchApache:
     def url(self, path):
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def _httpd(self, *args):
-        return subprocess.run([self.httpd, "-d", self.root, "-f", self.conf_path, *args],
+    def _httpd(self, *args, wrapper=()):
+        return subprocess.run([*wrapper, self.httpd, "-d", self.root, "-f", self.conf_path, *args],
                               capture_output=True, text=True, timeout=60, env=self.env)
 
     def pid(self):
@@ -119,7 +120,7 @@ class BenchApache:
             return None
 
     def start(self, timeout=60):
-        res = self._httpd("-k", "start")
+        res = self._httpd("-k", "start", wrapper=self.wrapper)
         if res.returncode != 0:
             raise RuntimeError(f"httpd -k start failed ({res.returncode}): {res.stdout}"
                                f"{res.stderr}\n--- error_log ---\n{self.error_log()}")

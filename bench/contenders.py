@@ -56,6 +56,9 @@ class Contender:
         self.static_dir = static_dir
         self.bench_venv = bench_venv
         self.apache = None
+        # A command that runs each server process this contender starts (Apache, and a
+        # ProxiedServer's own): bench/profile_requests.py puts them under valgrind this way.
+        self.wrapper = ()
 
     def unavailable(self):
         """Why this contender cannot run here, or None."""
@@ -69,7 +72,7 @@ class Contender:
 
     def start(self):
         self.apache = BenchApache(self.root, modules=self.modules(), body=self.routing(),
-                                  env=self.environment())
+                                  env=self.environment(), wrapper=self.wrapper)
         self.apache.start()
 
     def stop(self):
@@ -243,7 +246,7 @@ class ProxiedServer(Contender):
         self.prepare_socket_directory()
         log_path = os.path.join(self.root, "logs", f"{self.program}.log")
         with open(log_path, "wb") as log:
-            self.server = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+            self.server = subprocess.Popen([*self.wrapper, *self.command()], stdout=log, stderr=subprocess.STDOUT,
                                            stdin=subprocess.DEVNULL)
         wait_for(lambda: self.server.poll() is not None or self._workers_ready(), 60,
                  f"{self.program} to bind its socket and start its workers")
