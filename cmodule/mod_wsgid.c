@@ -439,9 +439,7 @@ static int send_request(wsgid_request *req)
     /* A chunked body ends at the half-close, so a daemon could not tell a
      * body the module stopped sending from a whole one: it is sent whole. */
     req->x.may_stop_when_answered = !req->chunked;
-    status = wsgid_body_each(r, apr_psprintf(r->pool, "group '%s' socket %s: ",
-                                             req->group->name,
-                                             req->group->socket_path),
+    status = wsgid_body_each(r, req->group->name, req->group->socket_path,
                              WSGID_IO_CHUNK, send_body_piece, req);
     if (status != OK && status != DONE) {
         return status;

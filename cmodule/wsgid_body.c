@@ -10,8 +10,8 @@
 
 APLOG_USE_MODULE(wsgid);
 
-int wsgid_body_each(request_rec *r, const char *who, apr_off_t readbytes,
-                    wsgid_body_fn fn, void *ctx)
+int wsgid_body_each(request_rec *r, const char *group, const char *socket,
+                    apr_off_t readbytes, wsgid_body_fn fn, void *ctx)
 {
     apr_bucket_brigade *bb = apr_brigade_create(r->pool,
                                                 r->connection->bucket_alloc);
@@ -44,9 +44,17 @@ int wsgid_body_each(request_rec *r, const char *who, apr_off_t readbytes,
         }
         apr_brigade_cleanup(bb);
         if (rv != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r,
-                          "mod_wsgid: %sreading the request body from the "
-                          "client failed", who);
+            if (group) {
+                ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r,
+                              "mod_wsgid: group '%s' socket %s: reading the "
+                              "request body from the client failed", group,
+                              socket);
+            }
+            else {
+                ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r,
+                              "mod_wsgid: reading the request body from the "
+                              "client failed");
+            }
             return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         }
     }

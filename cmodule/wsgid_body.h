@@ -15,8 +15,9 @@ typedef int (*wsgid_body_fn)(void *ctx, const char *data, apr_size_t len);
 /* Hand the pieces of r's body to fn, in order, reading at most `readbytes`
  * at a time.  OK once the body has ended; what fn returned when it stopped;
  * or, when reading fails, the status Apache maps the error to (400 unless
- * a limit says 413, ...), after one info line that begins with `who`. */
-int wsgid_body_each(request_rec *r, const char *who, apr_off_t readbytes,
-                    wsgid_body_fn fn, void *ctx);
+ * a limit says 413, ...), after one info line that names the daemon group
+ * and its socket when `group` is not NULL. */
+int wsgid_body_each(request_rec *r, const char *group, const char *socket,
+                    apr_off_t readbytes, wsgid_body_fn fn, void *ctx);
 
 #endif /* WSGID_BODY_H */

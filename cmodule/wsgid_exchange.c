@@ -217,11 +217,7 @@ void wsgid_exchange_after_interim_head(wsgid_exchange *x)
 void wsgid_exchange_headers(wsgid_exchange *x, wsgid_head_header_fn fn,
                             void *ctx)
 {
-    wsgid_head again;
-
-    memset(&again, 0, sizeof(again));
-    again.max_size = x->head.max_size;
-    wsgid_wire_parse_head(x->buf, x->buf_len, &again, fn, ctx);
+    wsgid_wire_head_each_header(x->buf, &x->head, fn, ctx);
 }
 
 void wsgid_exchange_close(wsgid_exchange *x)

@@ -92,8 +92,9 @@ static int read_rest_of_body(wsgid_replay *replay, request_rec *r)
     int status = OK;
 
     if (replay->body_len < replay->body_size) {
-        status = wsgid_body_each(r, "", (apr_off_t)(replay->body_size
-                                                    - replay->body_len),
+        status = wsgid_body_each(r, NULL, NULL,
+                                 (apr_off_t)(replay->body_size
+                                             - replay->body_len),
                                  keep_piece, replay);
     }
     if (status == OK && replay->body_len < replay->body_size) {

@@ -359,13 +359,26 @@ wsgid_head_result wsgid_wire_parse_head(const char *buf, size_t len,
         return WSGID_HEAD_TOO_LARGE;
     }
     rv = walk_head(buf, body_offset, head, 0, NULL, NULL);
-    if (rv == WSGID_HEAD_OK) {
+    if (rv == WSGID_HEAD_OK && on_header != NULL) {
         rv = walk_head(buf, body_offset, head, 1, on_header, ctx);
     }
     if (rv == WSGID_HEAD_OK) {
         head->body_offset = body_offset;
     }
     return rv;
+}
+
+wsgid_head_result wsgid_wire_head_each_header(const char *buf,
+                                              const wsgid_head *checked,
+                                              wsgid_head_header_fn on_header,
+                                              void *ctx)
+{
+    /* One walk: the checks of the first parse pass again on the same bytes,
+     * so only the callback can stop it.  The walk writes the status fields,
+     * to a copy. */
+    wsgid_head again = *checked;
+
+    return walk_head(buf, checked->body_offset, &again, 1, on_header, ctx);
 }
 
 const char *wsgid_wire_head_result_text(wsgid_head_result result)

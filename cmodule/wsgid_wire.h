@@ -112,6 +112,14 @@ wsgid_head_result wsgid_wire_parse_head(const char *buf, size_t len,
                                         wsgid_head_header_fn on_header,
                                         void *ctx);
 
+/* The headers of a head that wsgid_wire_parse_head found valid (OK) in the
+ * same, unchanged buf, to on_header in order: what a second parse with a
+ * callback gives, for half its cost.  OK, or WSGID_HEAD_CALLBACK_FAILED. */
+wsgid_head_result wsgid_wire_head_each_header(const char *buf,
+                                              const wsgid_head *checked,
+                                              wsgid_head_header_fn on_header,
+                                              void *ctx);
+
 /* A short English phrase for a result, for log lines. */
 const char *wsgid_wire_head_result_text(wsgid_head_result result);
 

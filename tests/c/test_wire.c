@@ -449,6 +449,32 @@ static void test_head_callback_can_stop(void)
     CHECK(seen == 2);
 }
 
+/* The module checks a head once without a callback, then takes its headers
+ * with wsgid_wire_head_each_header: the same headers, in the same order, as
+ * one parse with the callback, and the checked head left as it was. */
+static void test_head_headers_after_a_check(void)
+{
+    wsgid_head head, before;
+    header_log log;
+    int seen = 0;
+
+    memset(&head, 0, sizeof(head));
+    memset(&log, 0, sizeof(log));
+    CHECK(wsgid_wire_parse_head(good_head, strlen(good_head), &head, NULL,
+                                NULL) == WSGID_HEAD_OK);
+    before = head;
+    CHECK(wsgid_wire_head_each_header(good_head, &head, collect_header, &log)
+          == WSGID_HEAD_OK);
+    CHECK(log.count == 4);
+    CHECK(strcmp(log.lines[0], "Content-Type=[text/plain; charset=utf-8]") == 0);
+    CHECK(strcmp(log.lines[2], "Set-Cookie=[b=2]") == 0);
+    CHECK(strcmp(log.lines[3], "X-Empty=[]") == 0);
+    CHECK(memcmp(&before, &head, sizeof(head)) == 0);
+    CHECK(wsgid_wire_head_each_header(good_head, &head, refuse_second, &seen)
+          == WSGID_HEAD_CALLBACK_FAILED);
+    CHECK(seen == 2);
+}
+
 static void test_hop_by_hop(void)
 {
     CHECK(wsgid_wire_is_hop_by_hop("Connection", 10));
@@ -479,6 +505,7 @@ int main(void)
     test_head_content_length_must_be_one_number();
     test_head_status_header_refused();
     test_head_callback_can_stop();
+    test_head_headers_after_a_check();
     test_hop_by_hop();
     printf("%d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
