@@ -224,18 +224,25 @@ def test_request_metrics_reports_each_sample_period(apache):
     for _ in range(5):
         assert requests.get(site.url("/hello"), timeout=10).status_code == 200
     report = requests.get(site.url("/request-metrics"), timeout=10).json()
-    # the first call's own request finished after recording began; this one has not finished
-    assert report["request_count"] == 6
+    again = requests.get(site.url("/request-metrics"), timeout=10).json()
+    # A request counts in the period in which its daemon thread finished it. mod_wsgid ends a
+    # response once it has its Content-Length, so a thread can still be finishing the last
+    # /hello when the report is asked for: that request then counts in the next period. Either
+    # way each of the 7 finished requests (the first call's, 5 x /hello, the report's) counts
+    # exactly once; the report's own request has not finished while it reports, and with 3
+    # threads, one of them serving the report, at most 2 others can still be finishing.
+    counted = report["request_count"]
+    assert 4 <= counted <= 6
+    assert counted + again["request_count"] == 7
+    assert again["start_time"] == report["stop_time"]
     assert report["request_threads_maximum"] == 3
     assert 1 <= report["request_threads_active"] <= 3
-    assert sum(report["request_threads_buckets"]) == 6
+    assert sum(report["request_threads_buckets"]) == counted
     for name in ("server_time", "queue_time", "daemon_time", "application_time"):
         buckets = report[f"{name}_buckets"]
-        assert len(buckets) == 16 and sum(buckets) == 6, name
+        assert len(buckets) == 16 and sum(buckets) == counted, name
         assert 0 <= report[name] < 5, name
     assert report["request_throughput"] > 0 and 0 < report["capacity_utilization"] <= 1
-    again = requests.get(site.url("/request-metrics"), timeout=10).json()
-    assert again["request_count"] == 1 and again["start_time"] == report["stop_time"]
 
 
 def test_process_stopping_reaches_event_and_shutdown_subscribers_on_stop(site):
