@@ -228,9 +228,12 @@ def test_enable_gdb_stops_a_crash_in_c_code_at_gdbs_prompt():
         seen = _wait_for_text(session, "received signal SIGSEGV")
         seen = _wait_for_text(session, "(gdb)", seen)
         os.write(session.master, b"bt\n")
-        seen = _wait_for_text(session, "#0 ", seen)
-        assert "string_at" in session.text()[seen - 3:] or "ctypes" in session.text()[seen:], \
-            session.text()
+        frames = _wait_for_text(session, "#0 ", seen) - 3
+        # gdb prints the frames as it walks the stack: the backtrace is whole once the next
+        # prompt follows it
+        seen = _wait_for_text(session, "(gdb)", frames)
+        backtrace = session.text()[frames:seen]
+        assert "string_at" in backtrace or "ctypes" in backtrace, session.text()
         # on: the process dies of its crash, gdb quits, the request fails, a new process serves
         os.write(session.master, b"continue\n")
         _wait_for_text(session, "terminated with signal SIGSEGV", seen)
