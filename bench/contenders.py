@@ -246,8 +246,8 @@ class ProxiedServer(Contender):
         self.prepare_socket_directory()
         log_path = os.path.join(self.root, "logs", f"{self.program}.log")
         with open(log_path, "wb") as log:
-            self.server = subprocess.Popen([*self.wrapper, *self.command()], stdout=log, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL)
+            self.server = subprocess.Popen([*self.wrapper, *self.command()], stdout=log,
+                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         wait_for(lambda: self.server.poll() is not None or self._workers_ready(), 60,
                  f"{self.program} to bind its socket and start its workers")
         if self.server.poll() is not None:

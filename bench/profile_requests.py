@@ -32,6 +32,7 @@ Rules: a measurement tool, not a test; loopback only; every process it starts is
 """
 
 import argparse
+import contextlib
 import glob
 import os
 import re
@@ -105,6 +106,32 @@ def sides_of(contender):
     return {"apache": apache, "backend": sorted(backend_pids), "manager": sorted(manager_pids)}
 
 
+@contextlib.contextmanager
+def running(cls, workload, args, with_callgrind=False):
+    """The contender started (under callgrind, each process writing its counts into the
+    scratch directory) and answering right; yields (contender, url, scratch directory).
+    Everything it started is stopped and its directories removed afterwards."""
+    run_dir, app_file, static_dir = workloads.prepare_run_dir("wsgid-count-")
+    scratch = tempfile.mkdtemp(prefix="wsgid-count-out-")
+    os.chmod(scratch, 0o777)  # the Apache children and daemons write their counts here
+    contender = cls(run_dir, app_file, static_dir, os.path.abspath(args.bench_venv))
+    try:
+        why = contender.unavailable()
+        if why:
+            raise SystemExit(why)
+        if with_callgrind:
+            contender.wrapper = callgrind_wrapper(scratch)
+        contender.start()
+        url = contender.url(workload.path)
+        # (under valgrind the first answer can take minutes)
+        load.check_answer(url, workload, workload.expected_body(), timeout=600)
+        yield contender, url, scratch
+    finally:
+        contender.stop()
+        shutil.rmtree(run_dir, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 # -- instructions ---------------------------------------------------------------------------
 
 def callgrind_wrapper(out_dir):
@@ -144,16 +171,7 @@ def instructions_of_run(cls, workload, args, requests):
     """One run under callgrind: start, `requests` requests, then idle until --seconds after
     the load began, stop. Returns ({side: instructions}, requests Apache served), counted over
     the processes' whole lives (each writes its counts when it exits)."""
-    run_dir, app_file, static_dir = workloads.prepare_run_dir("wsgid-count-")
-    scratch = tempfile.mkdtemp(prefix="wsgid-count-out-")
-    os.chmod(scratch, 0o777)  # the Apache children and daemons write their counts here
-    contender = cls(run_dir, app_file, static_dir, os.path.abspath(args.bench_venv))
-    try:
-        contender.unavailable()
-        contender.wrapper = callgrind_wrapper(scratch)
-        contender.start()
-        url = contender.url(workload.path)
-        load.check_answer(url, workload, workload.expected_body(), timeout=600)
+    with running(cls, workload, args, with_callgrind=True) as (contender, url, scratch):
         sides = sides_of(contender)
         began = time.monotonic()
         run_ab(url, workload, requests, args.concurrency, scratch)
@@ -163,8 +181,7 @@ def instructions_of_run(cls, workload, args, requests):
         # Idle for the rest of the window, so that both runs idle as long (heartbeats, Apache's
         # maintenance) and only the request count differs between them.
         time.sleep(left)
-        contender.stop()
-        contender = None
+        contender.stop()   # each process writes its counts as it exits
         per_pid = {}
         for path in glob.glob(os.path.join(scratch, "cg.*")):
             pid = os.path.basename(path).split(".")[1]
@@ -176,11 +193,6 @@ def instructions_of_run(cls, workload, args, requests):
         served = sum(per_pid[pid][1] for pid in sides["apache"])
         return {side: sum(per_pid[pid][0] for pid in pids)
                 for side, pids in sides.items()}, served
-    finally:
-        if contender is not None:
-            contender.stop()
-        shutil.rmtree(run_dir, ignore_errors=True)
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def count_instructions(cls, workload, args):
@@ -255,24 +267,9 @@ def main(argv=None):
     if not args.syscalls:
         count_instructions(cls, workload, args)
         return
-    run_dir, app_file, static_dir = workloads.prepare_run_dir("wsgid-count-")
-    scratch = tempfile.mkdtemp(prefix="wsgid-count-out-")
-    contender = None
-    try:
-        contender = cls(run_dir, app_file, static_dir, os.path.abspath(args.bench_venv))
-        why = contender.unavailable()
-        if why:
-            raise SystemExit(why)
-        contender.start()
-        url = contender.url(workload.path)
-        load.check_answer(url, workload, workload.expected_body())
+    with running(cls, workload, args) as (contender, url, scratch):
         run_ab(url, workload, args.warmup, args.concurrency, scratch)
         count_syscalls(contender, url, workload, args, scratch)
-    finally:
-        if contender is not None:
-            contender.stop()
-        shutil.rmtree(run_dir, ignore_errors=True)
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
