@@ -46,8 +46,8 @@ def wrk_binary():
     return shutil.which("wrk")
 
 
-def run_wrk(url, workload, connections, seconds):
-    """One wrk run; returns a LoadResult, or raises RuntimeError with wrk's own words."""
+def wrk_command(url, workload, connections, seconds):
+    """wrk's command line and environment for one run of `workload` (its upload included)."""
     env = dict(os.environ)
     env.pop("BENCH_UPLOAD_BYTES", None)
     if workload.upload_bytes:
@@ -55,6 +55,12 @@ def run_wrk(url, workload, connections, seconds):
     threads = min(WRK_THREADS, connections)
     cmd = [wrk_binary(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
            "-s", REPORT_SCRIPT, url]
+    return cmd, env
+
+
+def run_wrk(url, workload, connections, seconds):
+    """One wrk run; returns a LoadResult, or raises RuntimeError with wrk's own words."""
+    cmd, env = wrk_command(url, workload, connections, seconds)
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 60)
     line = next((l for l in res.stdout.splitlines() if l.startswith(MARKER)), None)
     if res.returncode != 0 or line is None:

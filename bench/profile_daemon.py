@@ -171,10 +171,10 @@ def main(argv=None):
         apache = [p for p in contender.apache.processes() if p.pid not in backend_pids]
         pid = daemons[0].pid
         raw = args.output or os.path.join(run_dir, "stacks.txt")
-        wrk = subprocess.Popen(
-            [load.wrk_binary(), "-t2", f"-c{args.connections}", f"-d{args.seconds + 3}s",
-             "--timeout", "10s", "-s", os.path.join(HERE, "wrk_report.lua"), url],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # the same wrk as the benchmark's, an upload's POST body included
+        cmd, env = load.wrk_command(url, workload, args.connections, args.seconds + 3)
+        wrk = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
         # wrk's whole run is counted (its request count covers all of it), warm-up included.
         cpu_before = cpu_seconds(daemons)
         apache_before = sum(cpu_seconds(apache))
