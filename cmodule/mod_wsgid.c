@@ -131,6 +131,9 @@ typedef struct {
     wsgid_daemon_group *group;
     const char *expanded_application_group;
     int chunked;
+    wsgid_body_kind body_kind;
+    char *body;                          /* WSGID_BODY_WHOLE: the body, */
+    apr_size_t body_len;                 /* read in step 3 */
     apr_array_header_t *vars;            /* wsgid_wire_var */
     int queue_start_index;               /* in vars, and the two after it */
     apr_size_t vars_size;
@@ -183,7 +186,8 @@ static int choose_groups(wsgid_request *req)
     return status;
 }
 
-/* Step 3: a chunked body only if WSGIChunkedRequest On. */
+/* Step 3: a chunked body only if WSGIChunkedRequest On; a small one read
+ * whole now, before any daemon is involved (wsgid_body.h). */
 static int check_request_body(wsgid_request *req)
 {
     request_rec *r = req->r;
@@ -196,7 +200,13 @@ static int check_request_body(wsgid_request *req)
                       "accept it", GROUP_NAME(req), SOCKET_PATH(req));
         return HTTP_LENGTH_REQUIRED;
     }
-    return OK;
+    req->body_kind = wsgid_body_kind_of(r, &req->body_len);
+    if (req->body_kind != WSGID_BODY_WHOLE) {
+        req->body_len = 0;
+        return OK;
+    }
+    return wsgid_body_read_whole(r, GROUP_NAME(req), SOCKET_PATH(req),
+                                 req->body_len, &req->body);
 }
 
 /* WSGIMapHEADToGET: does this HEAD request reach the application as a GET?
@@ -309,7 +319,8 @@ static int build_variables(wsgid_request *req)
     wsgid_replay_setup(&req->replay, r, req->vars,
                        req->handler_script ? req->handler_script->path
                                            : r->filename,
-                       reloading ? &mtime : NULL, req->chunked);
+                       reloading ? &mtime : NULL,
+                       req->body_kind != WSGID_BODY_STREAMED);
     /* these three are set again at each connect (send_request) */
     req->queue_start_index = req->vars->nelts;
     wsgid_vars_push(req->vars, "wsgid.queue_start",
@@ -339,11 +350,12 @@ static int connect_to_group(wsgid_request *req)
     return wsgid_exchange_connect(&req->x, req->r, req->group);
 }
 
-/* Send a piece of the request body to the daemon: OK; DONE when the daemon
- * has answered already (its answer is read next); else the status to end
- * with, after one log line. */
-static int send_piece(wsgid_request *req, const char *data, apr_size_t len)
+/* Send a piece of a streamed body to the daemon (step 6): OK; DONE when
+ * the daemon has answered already (its answer is read next); else the
+ * status to end with, after one log line. */
+static int send_body_piece(void *ctx, const char *data, apr_size_t len)
 {
+    wsgid_request *req = ctx;
     apr_status_t rv = wsgid_exchange_send(&req->x, data, len);
 
     if (rv == APR_SUCCESS) {
@@ -364,35 +376,11 @@ static int send_piece(wsgid_request *req, const char *data, apr_size_t len)
     return APR_STATUS_IS_TIMEUP(rv) ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY;
 }
 
-/* A piece of the client's body for step 6: kept (script reloading), then
- * sent. */
-static int send_body_piece(void *ctx, const char *data, apr_size_t len)
-{
-    wsgid_request *req = ctx;
-
-    wsgid_replay_keep(&req->replay, data, len);
-    return send_piece(req, data, len);
-}
-
-/* Step 6 of a request sent again (wsgid_replay.h): the body kept the first
- * time. */
-static int send_kept_body(wsgid_request *req)
-{
-    int status = req->replay.body_len
-                 ? send_piece(req, req->replay.body, req->replay.body_len)
-                 : OK;
-
-    if (status != OK && status != DONE) {
-        return status;
-    }
-    wsgid_exchange_end_request(&req->x);
-    return OK;
-}
-
-/* Step 6: packet header and variables in one send, then the body as the
- * input filters give it (de-chunked), then the half-close.  If the daemon
- * stops reading, its answer is already waiting: go and read it.  A body
- * behind the gate (wsgid_replay.h) goes only after the daemon's 100. */
+/* Step 6: the packet, with a body read whole behind it, in one send; or
+ * the packet, then a streamed body as the input filters give it
+ * (de-chunked); then the half-close.  If the daemon stops reading, its
+ * answer is already waiting: go and read it.  A streamed body behind the
+ * gate (wsgid_replay.h) goes only after the daemon's 100. */
 static int send_request(wsgid_request *req)
 {
     request_rec *r = req->r;
@@ -412,15 +400,22 @@ static int send_request(wsgid_request *req)
         != WSGID_WIRE_OK) {
         return HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;   /* checked in step 4 */
     }
+    /* A chunked body ends at the half-close, so a daemon could not tell a
+     * body the module stopped sending from a whole one: it is sent whole. */
+    req->x.may_stop_when_answered = !req->chunked;
     status = wsgid_exchange_send_packet(&req->x, vars, req->vars->nelts,
-                                        req->vars_size);
-    if (status != OK) {
+                                        req->vars_size, req->body,
+                                        req->body_len);
+    req->replay.attempts++;
+    if (status != OK || req->body_kind != WSGID_BODY_STREAMED) {
+        if (status == OK) {
+            wsgid_exchange_end_request(&req->x);
+        }
         return status;
     }
     if (req->replay.gate) {
         /* the body waits for the daemon's go (wsgid_replay.h); what else it
          * answers (send it again, an error) is read as the response */
-        req->replay.attempts++;
         status = wsgid_exchange_read_head(&req->x);
         if (status != OK) {
             return status;
@@ -432,13 +427,6 @@ static int send_request(wsgid_request *req)
         }
         wsgid_exchange_after_interim_head(&req->x);
     }
-    else if (req->replay.attempts++ > 0) {
-        return send_kept_body(req);
-    }
-
-    /* A chunked body ends at the half-close, so a daemon could not tell a
-     * body the module stopped sending from a whole one: it is sent whole. */
-    req->x.may_stop_when_answered = !req->chunked;
     status = wsgid_body_each(r, req->group->name, req->group->socket_path,
                              WSGID_IO_CHUNK, send_body_piece, req);
     if (status != OK && status != DONE) {

@@ -1,6 +1,8 @@
 /*
  * wsgid_body.c: the request body from the client (see wsgid_body.h).
  */
+#include "apr_strings.h"
+
 #include "httpd.h"
 #include "http_log.h"
 #include "http_protocol.h"
@@ -58,4 +60,69 @@ int wsgid_body_each(request_rec *r, const char *group, const char *socket,
             return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         }
     }
+}
+
+wsgid_body_kind wsgid_body_kind_of(request_rec *r, apr_size_t *size)
+{
+    const char *length = apr_table_get(r->headers_in, "Content-Length");
+    apr_off_t n;
+    char *end;
+
+    /* Transfer-Encoding wins over Content-Length, as in the HTTP input
+     * filter */
+    if (apr_table_get(r->headers_in, "Transfer-Encoding") != NULL) {
+        return WSGID_BODY_STREAMED;
+    }
+    if (length == NULL) {
+        return WSGID_BODY_NONE;
+    }
+    if (apr_strtoff(&n, length, &end, 10) != APR_SUCCESS || *end != '\0'
+        || n < 0 || n > WSGID_BODY_WHOLE_LIMIT) {
+        return WSGID_BODY_STREAMED;
+    }
+    *size = (apr_size_t)n;
+    return n == 0 ? WSGID_BODY_NONE : WSGID_BODY_WHOLE;
+}
+
+typedef struct {
+    request_rec *r;
+    char *buf;
+    apr_size_t size;
+    apr_size_t len;
+} whole_body;
+
+static int copy_piece(void *ctx, const char *data, apr_size_t len)
+{
+    whole_body *body = ctx;
+
+    /* the HTTP input filter ends the body at Content-Length: an input
+     * filter that adds to it is refused rather than cut */
+    if (len > body->size - body->len) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, body->r,
+                      "mod_wsgid: an input filter made the request body "
+                      "longer than its Content-Length (%" APR_SIZE_T_FMT
+                      " bytes); answering 400", body->size);
+        return HTTP_BAD_REQUEST;
+    }
+    memcpy(body->buf + body->len, data, len);
+    body->len += len;
+    return OK;
+}
+
+int wsgid_body_read_whole(request_rec *r, const char *group,
+                          const char *socket, apr_size_t size, char **out)
+{
+    whole_body body = { r, apr_palloc(r->pool, size), size, 0 };
+    int status = wsgid_body_each(r, group, socket, (apr_off_t)size,
+                                 copy_piece, &body);
+
+    if (status == OK && body.len < size) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "mod_wsgid: the request body ended after %"
+                      APR_SIZE_T_FMT " of %" APR_SIZE_T_FMT " bytes",
+                      body.len, size);
+        status = HTTP_BAD_REQUEST;
+    }
+    *out = body.buf;
+    return status;
 }

@@ -1,6 +1,7 @@
 /*
  * wsgid_body.h: the request body from the client, as Apache's input filters
- * give it (de-chunked, within LimitRequestBody), piece by piece.
+ * give it (de-chunked, within LimitRequestBody): piece by piece, or whole
+ * when it is small.
  */
 #ifndef WSGID_BODY_H
 #define WSGID_BODY_H
@@ -19,5 +20,29 @@ typedef int (*wsgid_body_fn)(void *ctx, const char *data, apr_size_t len);
  * and its socket when `group` is not NULL. */
 int wsgid_body_each(request_rec *r, const char *group, const char *socket,
                     apr_off_t readbytes, wsgid_body_fn fn, void *ctx);
+
+/* A body with a Content-Length of at most this many bytes (forms, JSON; not
+ * uploads) is read whole from the client before the request goes to a
+ * daemon (docs/protocol.md, "The request body"): it then leaves with the
+ * packet in one write, a slow client never holds a daemon thread for it,
+ * and the request can be sent again if its script changed (wsgid_replay.h). */
+#define WSGID_BODY_WHOLE_LIMIT 65536
+
+/* How r's body goes to the daemon. */
+typedef enum {
+    WSGID_BODY_NONE,       /* no Transfer-Encoding; no Content-Length or 0 */
+    WSGID_BODY_WHOLE,      /* Content-Length 1 to WSGID_BODY_WHOLE_LIMIT */
+    WSGID_BODY_STREAMED    /* chunked, larger (or a Content-Length the
+                            * HTTP input filter will refuse at its read) */
+} wsgid_body_kind;
+
+/* r's kind of body; *size its Content-Length when WSGID_BODY_WHOLE. */
+wsgid_body_kind wsgid_body_kind_of(request_rec *r, apr_size_t *size);
+
+/* Read r's body of `size` bytes (WSGID_BODY_WHOLE) into a buffer of
+ * r's pool, *body.  OK, or the status wsgid_body_each gives a failed read;
+ * 400 for a body that ends before `size` bytes. */
+int wsgid_body_read_whole(request_rec *r, const char *group,
+                          const char *socket, apr_size_t size, char **body);
 
 #endif /* WSGID_BODY_H */

@@ -70,21 +70,29 @@ static apr_status_t wait_writable_or_answered(wsgid_exchange *x)
     return APR_SUCCESS;
 }
 
-apr_status_t wsgid_exchange_send(wsgid_exchange *x, const char *data,
-                                 apr_size_t len)
+apr_status_t wsgid_exchange_sendv(wsgid_exchange *x, struct iovec *vec,
+                                  apr_int32_t nvec)
 {
-    while (len > 0) {
-        apr_size_t n = len;
+    while (nvec > 0) {
+        apr_size_t n = 0;
         apr_status_t rv;
 
         /* Timeout 0 makes the send return EAGAIN instead of waiting; with
          * a socket that is non-blocking already, switching costs no
          * system call. */
         apr_socket_timeout_set(x->sock, 0);
-        rv = apr_socket_send(x->sock, data, &n);
+        rv = apr_socket_sendv(x->sock, vec, nvec, &n);
         apr_socket_timeout_set(x->sock, x->timeout);
-        data += n;
-        len -= n;
+        /* step past what was sent: whole vectors, then part of one */
+        while (nvec > 0 && n >= vec->iov_len) {
+            n -= vec->iov_len;
+            vec++;
+            nvec--;
+        }
+        if (nvec > 0) {
+            vec->iov_base = (char *)vec->iov_base + n;
+            vec->iov_len -= n;
+        }
         if (APR_STATUS_IS_EAGAIN(rv)) {
             rv = wait_writable_or_answered(x);
         }
@@ -95,6 +103,14 @@ apr_status_t wsgid_exchange_send(wsgid_exchange *x, const char *data,
     return APR_SUCCESS;
 }
 
+apr_status_t wsgid_exchange_send(wsgid_exchange *x, const char *data,
+                                 apr_size_t len)
+{
+    struct iovec vec = { (void *)data, len };
+
+    return wsgid_exchange_sendv(x, &vec, 1);
+}
+
 int wsgid_exchange_daemon_answered(apr_status_t rv)
 {
     return rv == WSGID_EXCHANGE_ANSWERED || APR_STATUS_IS_EPIPE(rv)
@@ -102,13 +118,20 @@ int wsgid_exchange_daemon_answered(apr_status_t rv)
 }
 
 int wsgid_exchange_send_packet(wsgid_exchange *x, const wsgid_wire_var *vars,
-                               apr_size_t n, apr_size_t vars_size)
+                               apr_size_t n, apr_size_t vars_size,
+                               const char *body, apr_size_t body_len)
 {
     unsigned char *packet = apr_palloc(x->r->pool,
                                        WSGID_WIRE_HEADER_SIZE + vars_size);
-    apr_size_t len = wsgid_wire_encode(vars, n, vars_size, packet);
-    apr_status_t rv = wsgid_exchange_send(x, (const char *)packet, len);
+    struct iovec vec[2];
+    apr_status_t rv;
     int status;
+
+    vec[0].iov_base = packet;
+    vec[0].iov_len = wsgid_wire_encode(vars, n, vars_size, packet);
+    vec[1].iov_base = (void *)body;
+    vec[1].iov_len = body_len;
+    rv = wsgid_exchange_sendv(x, vec, body_len ? 2 : 1);
 
     if (rv == APR_SUCCESS || wsgid_exchange_daemon_answered(rv)) {
         return OK;

@@ -58,14 +58,22 @@ int wsgid_exchange_connect(wsgid_exchange *x, request_rec *r,
 apr_status_t wsgid_exchange_send(wsgid_exchange *x, const char *data,
                                  apr_size_t len);
 
+/* wsgid_exchange_send for nvec pieces in as few system calls as the socket
+ * allows; vec is changed as it goes. */
+apr_status_t wsgid_exchange_sendv(wsgid_exchange *x, struct iovec *vec,
+                                  apr_int32_t nvec);
+
 /* EPIPE, ECONNRESET or WSGID_EXCHANGE_ANSWERED while sending: the daemon
  * stopped reading or began to answer, so its answer is waiting to be read. */
 int wsgid_exchange_daemon_answered(apr_status_t rv);
 
-/* Encode vars (vars_size from wsgid_wire_vars_size) and send the packet.
- * OK, also when the daemon answered before taking all of it, or 502/504. */
+/* Encode vars (vars_size from wsgid_wire_vars_size) and send the packet,
+ * and the body behind it when body_len is not 0 (a body read whole,
+ * wsgid_body.h).  OK, also when the daemon answered before taking all of
+ * it, or 502/504. */
 int wsgid_exchange_send_packet(wsgid_exchange *x, const wsgid_wire_var *vars,
-                               apr_size_t n, apr_size_t vars_size);
+                               apr_size_t n, apr_size_t vars_size,
+                               const char *body, apr_size_t body_len);
 
 /* The request is complete: half-close, the daemon's end-of-body. */
 void wsgid_exchange_end_request(wsgid_exchange *x);

@@ -170,7 +170,7 @@ static int hook_call(request_rec *r, const hook_request *call,
     status = wsgid_exchange_connect(&x, r, group);
     if (status == OK) {
         status = wsgid_exchange_send_packet(&x, (wsgid_wire_var *)vars->elts,
-                                            vars->nelts, size);
+                                            vars->nelts, size, NULL, 0);
     }
     if (status == OK) {
         wsgid_exchange_end_request(&x);

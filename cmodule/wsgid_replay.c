@@ -7,7 +7,6 @@
 #include "httpd.h"
 #include "http_log.h"
 
-#include "wsgid_body.h"
 #include "wsgid_replay.h"
 #include "wsgid_vars.h"
 
@@ -18,12 +17,8 @@ APLOG_USE_MODULE(wsgid);
 
 void wsgid_replay_setup(wsgid_replay *replay, request_rec *r,
                         apr_array_header_t *vars, const char *script,
-                        const apr_time_t *script_mtime, int chunked)
+                        const apr_time_t *script_mtime, int body_whole)
 {
-    const char *length = apr_table_get(r->headers_in, "Content-Length");
-    apr_off_t size = 0;
-    char *end;
-
     memset(replay, 0, sizeof(*replay));
     replay->script = script;
     if (script_mtime == NULL) {
@@ -33,28 +28,10 @@ void wsgid_replay_setup(wsgid_replay *replay, request_rec *r,
                     wsgid_vars_usec(r->pool, *script_mtime));
     replay->retry_ok = 1;
     wsgid_vars_push(vars, "wsgid.retry_ok", "1");
-    if (chunked || (length != NULL
-                    && (apr_strtoff(&size, length, &end, 10) != APR_SUCCESS
-                        || *end != '\0' || size < 0
-                        || size > WSGID_REPLAY_LIMIT))) {
-        /* a body that cannot be kept waits for the daemon's go instead */
+    if (!body_whole) {
+        /* a body that is streamed waits for the daemon's go instead */
         replay->gate = 1;
         wsgid_vars_push(vars, "wsgid.body_gate", "1");
-        return;
-    }
-    replay->body_size = (apr_size_t)size;
-    replay->body = size ? apr_palloc(r->pool, (apr_size_t)size) : NULL;
-}
-
-void wsgid_replay_keep(wsgid_replay *replay, const char *data,
-                       apr_size_t len)
-{
-    /* never more than Content-Length: Apache's HTTP input filter ends the
-     * body there */
-    if (replay->retry_ok && !replay->gate
-        && len <= replay->body_size - replay->body_len) {
-        memcpy(replay->body + replay->body_len, data, len);
-        replay->body_len += len;
     }
 }
 
@@ -78,33 +55,6 @@ static int find_attempts(void *ctx, const char *name, apr_size_t name_len,
         *attempts = n;
     }
     return 1;
-}
-
-static int keep_piece(void *ctx, const char *data, apr_size_t len)
-{
-    wsgid_replay_keep(ctx, data, len);
-    return OK;
-}
-
-/* Read what the client has not sent yet of the body into the copy. */
-static int read_rest_of_body(wsgid_replay *replay, request_rec *r)
-{
-    int status = OK;
-
-    if (replay->body_len < replay->body_size) {
-        status = wsgid_body_each(r, NULL, NULL,
-                                 (apr_off_t)(replay->body_size
-                                             - replay->body_len),
-                                 keep_piece, replay);
-    }
-    if (status == OK && replay->body_len < replay->body_size) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "mod_wsgid: the request body ended after %"
-                      APR_SIZE_T_FMT " of %" APR_SIZE_T_FMT " bytes",
-                      replay->body_len, replay->body_size);
-        return HTTP_BAD_REQUEST;
-    }
-    return status;
 }
 
 int wsgid_replay_prepare(wsgid_replay *replay, wsgid_exchange *x)
@@ -137,6 +87,7 @@ int wsgid_replay_prepare(wsgid_replay *replay, wsgid_exchange *x)
                   "daemon process loaded it; sending the request again "
                   "(attempt %d)", x->group->name, x->group->socket_path,
                   replay->script, replay->attempts + 1);
-    /* behind the gate, no byte of the body has left the client yet */
-    return replay->gate ? OK : read_rest_of_body(replay, r);
+    /* the body was read whole, or is still behind the gate: none of it
+     * has been lost */
+    return OK;
 }

@@ -13,14 +13,14 @@
  * is added to a request until a script changes.
  *
  * The module can send a request again while it has the whole body: none,
- * or a Content-Length of at most WSGID_REPLAY_LIMIT bytes, which it keeps as
- * it sends them.  A body it cannot keep (chunked, or larger) waits behind a
- * gate instead (wsgid.body_gate): the module sends the packet alone and
- * reads the daemon's interim "HTTP/1.1 100 Continue" before it sends the
- * body; a stale process answers "send it again" instead, before any of the
- * body has left the client, so mod_wsgi's one round trip is paid only by
- * such requests.  The packet says either way that the request may be sent
- * again (wsgid.retry_ok).
+ * or one it read whole before sending (wsgid_body.h, at most
+ * WSGID_BODY_WHOLE_LIMIT bytes).  A body it streams instead (chunked, or
+ * larger) waits behind a gate (wsgid.body_gate): the module sends the
+ * packet alone and reads the daemon's interim "HTTP/1.1 100 Continue"
+ * before it sends the body; a stale process answers "send it again"
+ * instead, before any of the body has left the client, so mod_wsgi's one
+ * round trip is paid only by such requests.  The packet says either way
+ * that the request may be sent again (wsgid.retry_ok).
  */
 #ifndef WSGID_REPLAY_H
 #define WSGID_REPLAY_H
@@ -29,10 +29,6 @@
 #include "httpd.h"
 
 #include "wsgid_exchange.h"
-
-/* The largest request body the module keeps to send again (64 KiB: forms,
- * JSON; not uploads). */
-#define WSGID_REPLAY_LIMIT 65536
 
 /* What the daemon's "send it again" answer says in a header: how many times
  * in all the module may send the request.  A process that had the old
@@ -49,32 +45,23 @@
 typedef struct {
     int retry_ok;          /* the packet says the request may be sent again */
     int gate;              /* the body waits for the daemon's 100 (body_gate) */
-    char *body;            /* the body as read from the client (retry_ok) */
-    apr_size_t body_size;  /* its Content-Length */
-    apr_size_t body_len;   /* how much of it has been read */
     int attempts;          /* requests sent so far */
     int limit;             /* the most that may be sent (once known) */
     const char *script;    /* the script whose change is reported (for log lines) */
 } wsgid_replay;
 
-/* Push the packet's variables for script reloading, and get ready to keep
- * the body when the request may be sent again: wsgid.script_mtime and (when
- * the body can be kept) wsgid.retry_ok when `script_mtime` is given (the
- * script is reloaded: WSGIScriptReloading On, and a script that was
- * stat()ed, mod_wsgid.c). */
+/* Push the packet's variables for script reloading when `script_mtime` is
+ * given (the script is reloaded: WSGIScriptReloading On, and a script that
+ * was stat()ed, mod_wsgid.c): wsgid.script_mtime, wsgid.retry_ok, and
+ * wsgid.body_gate unless `body_whole` (no body, or one read whole). */
 void wsgid_replay_setup(wsgid_replay *replay, request_rec *r,
                         apr_array_header_t *vars, const char *script,
-                        const apr_time_t *script_mtime, int chunked);
-
-/* Keep len bytes of the body just read from the client (retry_ok only). */
-void wsgid_replay_keep(wsgid_replay *replay, const char *data,
-                       apr_size_t len);
+                        const apr_time_t *script_mtime, int body_whole);
 
 /* The daemon answered "send it again" (x's head has status 0).  OK when the
- * request may be sent again: the rest of the body has been read from the
- * client and kept, and the limit of attempts is not reached.  Else the
- * status to answer, after one log line: 502 for an answer the packet did
- * not allow, 503 after the last attempt, 400 for a body that ends early. */
+ * request may be sent again: the limit of attempts is not reached.  Else
+ * the status to answer, after one log line: 502 for an answer the packet
+ * did not allow, 503 after the last attempt. */
 int wsgid_replay_prepare(wsgid_replay *replay, wsgid_exchange *x);
 
 #endif /* WSGID_REPLAY_H */

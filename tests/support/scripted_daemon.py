@@ -9,7 +9,8 @@ hostile one.
   remove the group's socket file so that a ScriptedDaemon can bind its path (the real daemons
   keep serving their old, now nameless, socket); returns the path.
 - ScriptedDaemon(path): for each connection reads the packet into a record
-  ({"header", "vars", "body"}), keeps it in `seen`, then calls `answer(conn, record)`: it may
+  ({"header", "vars", "body", "first_read"}: first_read is what one recv() could take at once
+  when the first bytes came), keeps it in `seen`, then calls `answer(conn, record)`: it may
   read the body (read_body) and send anything; what it returns, if anything, is sent too.
 - frame(data) / END_FRAME: a framed body as a wsgid daemon sends it (docs/protocol.md).
 - read_body(conn, record): the body, after opening the body gate when the packet has one.
@@ -106,10 +107,11 @@ class ScriptedDaemon:
     def _handle(self, conn):
         with conn:
             conn.settimeout(30)
+            first_read = conn.recv(1 << 20, socket.MSG_PEEK)
             header = recv_exactly(conn, 4)
             (size,) = struct.unpack_from("<H", header, 1)
             record = {"header": header, "vars": parse_vars(recv_exactly(conn, size)),
-                      "body": None}
+                      "body": None, "first_read": first_read}
             self.seen.append(record)
             try:
                 reply = self.answer(conn, record)
