@@ -20,7 +20,9 @@ system time, context switches), which can then be compared between contenders: `
 mod_wsgi` or `uwsgi` measures their daemon processes the same way (with `--bench-venv`, as
 `make bench` makes it). It also prints the CPU per request of Apache's own processes (its
 parent and children; the supervisor and daemons that Apache starts are not counted there), the
-module's side of the cost.
+module's side of the cost; then the managers' (wsgid's supervisor, uWSGI's master, Granian's
+main process), wrk's, and the whole machine's busy CPU time per request, whose remainder is
+what no process of the test was charged with (the kernel's threads, interrupts).
 
 Rules: a measurement tool, not a test; loopback only; every process it starts is stopped by pid.
 """
@@ -29,10 +31,13 @@ import argparse
 import collections
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import time
+
+import psutil
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -117,6 +122,12 @@ def cpu_seconds(processes):
     return user, system
 
 
+def machine_busy_seconds():
+    """CPU seconds all cores spent on anything but idling, so far."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
 def context_switches(processes):
     """Voluntary + involuntary context switches of every thread of `processes` so far.
 
@@ -178,6 +189,10 @@ def main(argv=None):
         # wrk's whole run is counted (its request count covers all of it), warm-up included.
         cpu_before = cpu_seconds(daemons)
         apache_before = sum(cpu_seconds(apache))
+        managers_before = sum(cpu_seconds(managers))
+        machine_before = machine_busy_seconds()
+        # wrk is the only child reaped meanwhile: its CPU time joins RUSAGE_CHILDREN
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         switches_before = context_switches(daemons)
         try:
             time.sleep(1.5)  # let the load reach a steady state before sampling
@@ -188,8 +203,17 @@ def main(argv=None):
                                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         finally:
             output, _ = wrk.communicate(timeout=args.seconds + 60)
+        machine_used = machine_busy_seconds() - machine_before
+        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        wrk_used = (children_after.ru_utime + children_after.ru_stime
+                    - children_before.ru_utime - children_before.ru_stime)
+        # wrk's threads sleep in epoll_wait until a response is ready: fewer switches per
+        # request when answers come in bursts, more when they come one at a time
+        wrk_switches = (children_after.ru_nvcsw + children_after.ru_nivcsw
+                        - children_before.ru_nvcsw - children_before.ru_nivcsw)
         user_after, system_after = cpu_seconds(daemons)
         apache_used = sum(cpu_seconds(apache)) - apache_before
+        managers_used = sum(cpu_seconds(managers)) - managers_before
         user, system = user_after - cpu_before[0], system_after - cpu_before[1]
         switches = context_switches(daemons) - switches_before
         print(f"{name} daemon pid {pid}, app {args.app}, {args.connections} connections, "
@@ -208,6 +232,12 @@ def main(argv=None):
                   f"{switches / requests:.1f}")
             print(f"Apache CPU per request (parent and {len(apache) - 1} children): "
                   f"{1e6 * apache_used / requests:.0f} us")
+            rest = machine_used - (user + system) - apache_used - managers_used - wrk_used
+            print(f"machine CPU per request: {1e6 * machine_used / requests:.0f} us "
+                  f"(managers {1e6 * managers_used / requests:.0f}, "
+                  f"wrk {1e6 * wrk_used / requests:.0f}, "
+                  f"no process of the test {1e6 * rest / requests:.0f})")
+            print(f"wrk context switches per request: {wrk_switches / requests:.2f}")
         if spy is not None:
             report(read_raw(raw), args.top)
     finally:
