@@ -9,6 +9,8 @@ Rules:
   build in this checkout, taken from the interpreter that runs the benchmark.
 - A contender's backend processes are the ones that run the application (`rss` column); the
   process that only manages them (wsgid supervisor, uWSGI master) is reported apart (`mgr`).
+- Its server processes (Apache and the backend together) are what the `cpu us` column times:
+  the servers' CPU per request, without the load generator's.
 - A contender that cannot run here says why (`unavailable()`), and the run goes on without it.
 """
 
@@ -35,6 +37,19 @@ def _rss(procs):
         except psutil.NoSuchProcess:
             pass
     return total
+
+
+def cpu_seconds(procs):
+    """(user, system) CPU seconds `procs` have used so far (a process gone meanwhile: 0)."""
+    user = system = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        user += times.user
+        system += times.system
+    return user, system
 
 
 def _cmdline(proc):
@@ -91,6 +106,14 @@ class Contender:
     def backend(self):
         """(processes running the app, processes managing them)."""
         return [], []
+
+    def server_processes(self):
+        """Every process serving the requests: Apache and all below it, and the backend's
+        (a proxied server's are not Apache's children)."""
+        procs = {p.pid: p for p in self.apache.processes()} if self.apache else {}
+        workers, managers = self.backend()
+        procs.update((p.pid, p) for p in workers + managers)
+        return list(procs.values())
 
     def memory(self):
         """(app processes' RSS in bytes, managers' RSS in bytes, number of app processes)."""

@@ -112,16 +112,6 @@ def report(stacks, top):
         print(f"{100 * count / busy:7.1f}  {frame}")
 
 
-def cpu_seconds(processes):
-    """(user, system) CPU seconds of `processes` so far."""
-    user = system = 0.0
-    for proc in processes:
-        times = proc.cpu_times()
-        user += times.user
-        system += times.system
-    return user, system
-
-
 def machine_busy_seconds():
     """CPU seconds all cores spent on anything but idling, so far."""
     times = psutil.cpu_times()
@@ -187,9 +177,9 @@ def main(argv=None):
         wrk = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True)
         # wrk's whole run is counted (its request count covers all of it), warm-up included.
-        cpu_before = cpu_seconds(daemons)
-        apache_before = sum(cpu_seconds(apache))
-        managers_before = sum(cpu_seconds(managers))
+        cpu_before = contenders.cpu_seconds(daemons)
+        apache_before = sum(contenders.cpu_seconds(apache))
+        managers_before = sum(contenders.cpu_seconds(managers))
         machine_before = machine_busy_seconds()
         # wrk is the only child reaped meanwhile: its CPU time joins RUSAGE_CHILDREN
         children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -211,9 +201,9 @@ def main(argv=None):
         # request when answers come in bursts, more when they come one at a time
         wrk_switches = (children_after.ru_nvcsw + children_after.ru_nivcsw
                         - children_before.ru_nvcsw - children_before.ru_nivcsw)
-        user_after, system_after = cpu_seconds(daemons)
-        apache_used = sum(cpu_seconds(apache)) - apache_before
-        managers_used = sum(cpu_seconds(managers)) - managers_before
+        user_after, system_after = contenders.cpu_seconds(daemons)
+        apache_used = sum(contenders.cpu_seconds(apache)) - apache_before
+        managers_used = sum(contenders.cpu_seconds(managers)) - managers_before
         user, system = user_after - cpu_before[0], system_after - cpu_before[1]
         switches = context_switches(daemons) - switches_before
         print(f"{name} daemon pid {pid}, app {args.app}, {args.connections} connections, "

@@ -171,9 +171,14 @@ def measure_contender(contender, args, expected, results, progress):
                     renice_backend(contender, args.backend_nice)
                 if args.warmup:
                     load.run_wrk(url, w, c, args.warmup)
+                servers = contender.server_processes()
+                cpu_before = sum(contenders.cpu_seconds(servers))
                 result = load.run_wrk(url, w, c, args.duration)
+                cpu_used = sum(contenders.cpu_seconds(servers)) - cpu_before
                 rss, manager_rss, n = contender.memory()
-                results[(w.name, c)][contender.name] = table.Cell(result, rss, manager_rss, n)
+                results[(w.name, c)][contender.name] = table.Cell(
+                    result, rss, manager_rss, n,
+                    cpu_us=1e6 * cpu_used / result.requests if result.requests else 0.0)
                 progress(f"{contender.name}: {w.name} c={c}: {result.rate:.0f} req/s, "
                          f"p99 {result.p99_ms:.2f} ms, {result.errors} errors")
         return True
@@ -198,6 +203,7 @@ def to_json(setup, results, rounds):
                            p99_ms=cell.load.p99_ms, errors=cell.load.errors,
                            bytes=cell.load.bytes, seconds=cell.load.seconds,
                            rss_bytes=cell.rss, manager_rss_bytes=cell.manager_rss,
+                           server_cpu_us_per_request=cell.cpu_us,
                            app_processes=cell.app_processes)
             out["cells"].append(row)
     return out

@@ -19,6 +19,7 @@ class Cell:
     rss: int = 0                       # bytes, the app processes together
     manager_rss: int = 0               # bytes, the supervisor / master
     app_processes: int = 0
+    cpu_us: float = 0.0                # the server processes' CPU time per request
     note: str = ""                     # why there is no measurement
 
 
@@ -39,8 +40,8 @@ def format_table(title, cells, order, reference):
     """cells: {contender name: Cell}; order: contender names in display order."""
     ref = cells.get(reference)
     ref_rate = ref.load.rate if ref and ref.load and ref.load.rate else None
-    header = ("contender", "req/s", "p50 ms", "p99 ms", "errors", "MB/s", "rss MiB",
-              "mgr MiB", f"vs {reference}")
+    header = ("contender", "req/s", "p50 ms", "p99 ms", "errors", "MB/s", "cpu us",
+              "rss MiB", "mgr MiB", f"vs {reference}")
     rows = []
     for name in order:
         cell = cells.get(name)
@@ -53,7 +54,7 @@ def format_table(title, cells, order, reference):
         ratio = f"{load.rate / ref_rate:.2f}x" if ref_rate else "-"
         rows.append((name, f"{load.rate:.0f}", f"{load.p50_ms:.2f}", f"{load.p99_ms:.2f}",
                      str(load.errors), f"{load.bytes / load.seconds / 1e6:.1f}",
-                     _mib(cell.rss, cell.app_processes),
+                     f"{cell.cpu_us:.0f}", _mib(cell.rss, cell.app_processes),
                      _mib(cell.manager_rss, cell.manager_rss), ratio))
     widths = [max([len(header[i])] + [len(r[i]) for r in rows if len(r) == len(header)])
               for i in range(len(header))]
