@@ -33,6 +33,7 @@
 #include "wsgid_default_group.h"
 #include "wsgid_exchange.h"
 #include "wsgid_frames.h"
+#include "wsgid_health.h"
 #include "wsgid_hooks.h"
 #include "wsgid_proxy_headers.h"
 #include "wsgid_replay.h"
@@ -816,6 +817,7 @@ static void wsgid_register_hooks(apr_pool_t *p)
     ap_hook_translate_name(wsgid_translate_name, after_alias, before_userdir,
                            APR_HOOK_MIDDLE);
     ap_hook_handler(wsgid_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(wsgid_health_handler, NULL, NULL, APR_HOOK_MIDDLE);
     wsgid_hooks_register(p);
 }
 

@@ -25,6 +25,7 @@
 
 #include "wsgid_config.h"
 #include "wsgid_conn.h"
+#include "wsgid_health.h"
 #include "wsgid_proxy_headers.h"
 #include "wsgid_scripts.h"
 #include "wsgid_settings.h"
@@ -519,6 +520,21 @@ static const char *cmd_daemon_socket(cmd_parms *cmd, void *dconf,
                             "use a shorter path (in the supervisor's "
                             "configuration too)", group->socket_path,
                             strlen(group->socket_path),
+                            wsgid_socket_path_limit());
+    }
+    if (strlen(wsgid_health_socket_path(cmd->pool, group->socket_path))
+        > wsgid_socket_path_limit()) {
+        /* only a path that does not end in .sock has a longer twin */
+        return apr_psprintf(cmd->pool,
+                            "WSGIDaemonSocket: the health socket of '%s' "
+                            "would be '%s', longer than the %" APR_SIZE_T_FMT
+                            " bytes a unix socket path may have; end the "
+                            "socket path in .sock (its health socket then "
+                            "replaces .sock with .hc), or shorten it (in the "
+                            "supervisor's configuration too)",
+                            group->socket_path,
+                            wsgid_health_socket_path(cmd->pool,
+                                                     group->socket_path),
                             wsgid_socket_path_limit());
     }
     while ((kind = wsgid_next_option(cmd->pool, &args, &name, &value))

@@ -33,7 +33,7 @@ from wsgid.log import DEFAULT_LOG_LEVEL, parse_log_level
 from wsgid.log_format import parse as parse_log_format
 from wsgid.options import (ABSOLUTE_PATH, ON_OFF, PYTHON_HOME, TEXT, InvalidValue, Kind,
                            lookup_group, lookup_user, parse_daemon_process, whole_number)
-from wsgid.sockets import SOCKET_PATH_MAX
+from wsgid.sockets import SOCKET_PATH_MAX, health_socket_path
 
 DEFAULT_CALLABLE = "application"
 GLOBAL_APPLICATION_GROUP = "%{GLOBAL}"
@@ -937,6 +937,15 @@ class _Builder:
             raise ConfigError(directive, f"the socket path '{path}' of group '{name}' is "
                                          f"{length} bytes, longer than the limit of "
                                          f"{SOCKET_PATH_MAX}", fix, self.source, line)
+        twin = health_socket_path(path)
+        if len(os.fsencode(twin)) > SOCKET_PATH_MAX:
+            # only a path that does not end in .sock has a longer twin
+            raise ConfigError(directive, f"the health socket '{twin}' of group '{name}' would "
+                                         f"be {len(os.fsencode(twin))} bytes, longer than the "
+                                         f"limit of {SOCKET_PATH_MAX}",
+                                         "end the socket path in .sock (its health socket "
+                                         "then replaces .sock with .hc), or shorten it",
+                                         self.source, line)
         return path
 
 

@@ -16,6 +16,8 @@ Rules:
   because daemon processes are forked, never exec'd.
 - Peers are checked again with SO_PEERCRED: the socket owner, the daemon's own uid and root may
   talk to a daemon; anyone else is refused with one log line.
+- Each group socket has a health twin (health_socket_path), bound the same way by the
+  supervisor, where mod_wsgid's `wsgid-health` handler asks about the group (health.py).
 - Accepted connections are the core's Connection (wsgid/_core_conn.pxi says why not a Python
   socket).
 """
@@ -34,6 +36,22 @@ logger = log.get_logger("sockets")
 SOCKET_PATH_MAX = 107
 SOCKET_MODE = 0o600
 STALE_SOCKET_WAIT = 5.0   # seconds a live socket at our path may take to go away
+
+
+# The health twin of a group socket (health.py): "hc", as mod_proxy_hcheck says "health
+# check", replacing a ".sock" ending: no longer than the socket path, so a path that fits has a
+# twin that fits (cmodule/wsgid_health.c says the same).
+GROUP_SOCKET_SUFFIX = ".sock"
+HEALTH_SUFFIX = ".hc"
+
+
+def health_socket_path(path):
+    """The twin of the group socket `path`: its `.sock` ending (the one managed mode and
+    WSGISocketPrefix give) replaced by `.hc`; else `.hc` added, which config.py leaves room
+    for."""
+    if path.endswith(GROUP_SOCKET_SUFFIX):
+        path = path[:-len(GROUP_SOCKET_SUFFIX)]
+    return path + HEALTH_SUFFIX
 
 
 class ListenerError(Exception):

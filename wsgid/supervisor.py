@@ -27,6 +27,8 @@ Rules:
 - And, while a group backs off because its processes keep failing to start, on that group's
   socket: backoff_answer.py answers the waiting connections 503 instead of letting them wait
   for socket-timeout.
+- And on each group socket's health twin (health.py, PATH.hc for PATH.sock), where mod_wsgid's
+  `wsgid-health` handler asks whether the group has a process ready; answered at accept.
 - External mode under systemd (notify.py): READY=1 once every process of every group has said
   `ready`, RELOADING=1 then READY=1 around a reload (the second READY=1 once the groups it
   started are ready), STOPPING=1 when a stop begins.
@@ -48,7 +50,7 @@ import time
 
 from setproctitle import setproctitle
 
-from wsgid import control, group_log, interpreter, log, notify, process, sockets
+from wsgid import control, group_log, health, interpreter, log, notify, process, sockets
 from wsgid.backoff_answer import BackoffAnswerer
 from wsgid.errors import ConfigError
 from wsgid.group import Group
@@ -244,6 +246,7 @@ class Supervisor:
         self.control = control.ControlServer(control.control_socket_path(config_path),
                                              self.status, managed=managed_by is not None)
         self.backoff_answerer = BackoffAnswerer()
+        self.health = health.HealthServer()
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -276,6 +279,7 @@ class Supervisor:
             self.control.close()
             self.backoff_answerer.close()
             self._close_listeners(set(self.listeners))
+            self.health.close_all()
             self.group_logs.close_all()
             signal.set_wakeup_fd(-1)
         logger.info("supervisor stopped")
@@ -287,6 +291,7 @@ class Supervisor:
             self._read_channels(readable)
             self.control.serve(readable, self._clock())
             self.backoff_answerer.serve(readable, self._clock())
+            self.health.serve(readable, self._groups_of_path, self._clock(), self._stopping)
             for signum in self._take_signals():
                 self.SIGNAL_HANDLERS[signum](self)
             self._reap()
@@ -328,6 +333,11 @@ class Supervisor:
         """The groups of the current configuration, then the held ones."""
         return list(self.groups.values()) + self.held.groups()
 
+    def _groups_of_path(self, path):
+        """The groups on socket `path`: those serving (current, then held), else retiring."""
+        serving = [g for g in self._serving_groups() if g.socket_path == path]
+        return serving or [g for g in self.retiring if g.socket_path == path]
+
     def _all_pids(self):
         return [pid for group in self._all_groups() for pid in group.pids()]
 
@@ -358,7 +368,8 @@ class Supervisor:
         poller.register(self._wake_r, select.POLLIN)
         for fd in self._channels():
             poller.register(fd, select.POLLIN)
-        for fd, events in self.control.poll_events() + self.backoff_answerer.poll_events():
+        for fd, events in (self.control.poll_events() + self.backoff_answerer.poll_events()
+                           + self.health.poll_events()):
             poller.register(fd, events)
         readable = {fd for fd, _ in poller.poll(timeout * 1000)}
         if self._wake_r in readable:
@@ -534,10 +545,12 @@ class Supervisor:
             listener = sockets.bind_listener(path, backlog, spec.socket_uid, spec.gid)
             self.listeners[path] = listener
             log.group_logger(spec.name).info("listening on %s", path)
+            self.health.bind(path, spec.socket_uid, spec.gid, spec.name)
         else:
             # Same path as a running group: keep the socket and its queue, adjust the rest.
             sockets.set_owner(path, spec.socket_uid, spec.gid)
             sockets.set_backlog(listener, backlog)
+            self.health.set_owner(path, spec.socket_uid, spec.gid)
         return listener
 
     def _release_unused_listeners(self):
@@ -549,6 +562,7 @@ class Supervisor:
             listener = self.listeners.pop(path)
             listener.close()
             sockets.remove_socket_file(path)
+            self.health.close(path)
 
     # -- reload ---------------------------------------------------------------------------------
 

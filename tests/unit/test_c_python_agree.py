@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from tests.support.cprogram import compile_c_program
-from wsgid import answers, config, control, held_groups, log, log_format, options
+from wsgid import answers, config, control, held_groups, log, log_format, options, sockets
 from wsgid.errors import ConfigError
 from wsgid.request_path import MAX_VARS
 
@@ -186,3 +186,10 @@ def test_the_send_again_answer_is_the_one_the_module_reads():
     assert answer.startswith(b"HTTP/1.1 000 ")      # the status only this answer has
     header = define("WSGID_REPLAY_ATTEMPTS_HEADER").strip('"')
     assert f"\r\n{header}: 9\r\n".encode() in answer
+
+
+def test_both_sides_name_a_groups_health_socket_alike():
+    assert define("GROUP_SOCKET_SUFFIX") == f'"{sockets.GROUP_SOCKET_SUFFIX}"'
+    assert define("HEALTH_SUFFIX") == f'"{sockets.HEALTH_SUFFIX}"'
+    # the twin of a path that fits fits too: the suffix it replaces is no shorter
+    assert len(sockets.HEALTH_SUFFIX) <= len(sockets.GROUP_SOCKET_SUFFIX)

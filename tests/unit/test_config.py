@@ -284,13 +284,24 @@ def test_unknown_socket_group_lists_the_defined_ones(conf):
 
 
 def test_socket_path_at_the_limit_passes_and_one_byte_more_fails(conf):
-    at_limit = "/" + "s" * (SOCKET_PATH_MAX - 1)
+    at_limit = "/" + "s" * (SOCKET_PATH_MAX - 1 - len(".sock")) + ".sock"
     assert conf(f"WSGIDaemonProcess x\nWSGIDaemonSocket x {at_limit}") \
         .groups["x"].socket_path == at_limit
-    error = refused(conf, f"WSGIDaemonProcess x\nWSGIDaemonSocket x {at_limit}s")
+    error = refused(conf, f"WSGIDaemonProcess x\nWSGIDaemonSocket x /s{at_limit[1:]}")
     assert f"is {SOCKET_PATH_MAX + 1} bytes, longer than the limit of {SOCKET_PATH_MAX}" \
         in error.problem
     assert "WSGISocketPrefix" in error.fix
+
+
+def test_a_socket_path_without_sock_leaves_room_for_its_health_socket(conf):
+    # PATH.hc is the health socket of PATH (health.py): 3 bytes more must fit too
+    fits = "/" + "s" * (SOCKET_PATH_MAX - 1 - len(".hc"))
+    assert conf(f"WSGIDaemonProcess x\nWSGIDaemonSocket x {fits}").groups["x"].socket_path \
+        == fits
+    error = refused(conf, f"WSGIDaemonProcess x\nWSGIDaemonSocket x {fits}s")
+    assert error.directive == "WSGIDaemonSocket x"
+    assert f"'{fits}s.hc' of group 'x' would be {SOCKET_PATH_MAX + 1} bytes" in error.problem
+    assert "end the socket path in .sock" in error.fix
 
 
 def test_prefix_too_long_for_a_group_names_wsgisocketprefix(apache_user):
