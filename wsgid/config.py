@@ -833,6 +833,16 @@ class _Builder:
                                   "give each group its own socket path", self.source,
                                   self.sockets.get(name, (None, self.group_lines[name]))[1])
             paths[group.socket_path] = name
+        # a group socket where another group's health socket goes (health.py) could not be bound
+        for name, group in self.groups.items():
+            other = paths.get(health_socket_path(group.socket_path))
+            if other is not None:
+                raise ConfigError(f"WSGIDaemonSocket {other}",
+                                  f"the socket '{self.groups[other].socket_path}' of group "
+                                  f"'{other}' is where the health socket of group '{name}' goes",
+                                  "give the group a socket path that does not end in .hc",
+                                  self.source,
+                                  self.sockets.get(other, (None, self.group_lines[other]))[1])
         return Config(groups=self.groups, aliases=[alias for alias, _ in self.aliases],
                       apache_uid=self.apache_ids[0] if self.apache_ids else None,
                       apache_gid=self.apache_ids[1] if self.apache_ids else None,

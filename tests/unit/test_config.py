@@ -293,6 +293,15 @@ def test_socket_path_at_the_limit_passes_and_one_byte_more_fails(conf):
     assert "WSGISocketPrefix" in error.fix
 
 
+def test_a_socket_path_where_another_groups_health_socket_goes_is_refused(conf):
+    error = refused(conf, "WSGIDaemonProcess a\nWSGIDaemonSocket a /run/w/a.sock\n"
+                          "WSGIDaemonProcess b\nWSGIDaemonSocket b /run/w/a.hc")
+    assert error.directive == "WSGIDaemonSocket b"
+    assert "'/run/w/a.hc' of group 'b' is where the health socket of group 'a' goes" \
+        in error.problem
+    assert error.line == 6      # the header's 2 lines, then the 4th of these
+
+
 def test_a_socket_path_without_sock_leaves_room_for_its_health_socket(conf):
     # PATH.hc is the health socket of PATH (health.py): 3 bytes more must fit too
     fits = "/" + "s" * (SOCKET_PATH_MAX - 1 - len(".hc"))
