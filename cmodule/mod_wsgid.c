@@ -193,7 +193,8 @@ static int check_request_body(wsgid_request *req)
 {
     request_rec *r = req->r;
 
-    req->chunked = apr_table_get(r->headers_in, "Transfer-Encoding") != NULL;
+    req->body_kind = wsgid_body_kind_of(r, &req->body_len);
+    req->chunked = req->body_kind == WSGID_BODY_CHUNKED;
     if (req->chunked && req->dconf->chunked_request != 1) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "mod_wsgid: group '%s' socket %s: refused a chunked "
@@ -201,13 +202,10 @@ static int check_request_body(wsgid_request *req)
                       "accept it", GROUP_NAME(req), SOCKET_PATH(req));
         return HTTP_LENGTH_REQUIRED;
     }
-    req->body_kind = wsgid_body_kind_of(r, &req->body_len);
-    if (req->body_kind != WSGID_BODY_WHOLE) {
-        req->body_len = 0;
-        return OK;
-    }
-    return wsgid_body_read_whole(r, GROUP_NAME(req), SOCKET_PATH(req),
-                                 req->body_len, &req->body);
+    return req->body_kind == WSGID_BODY_WHOLE
+           ? wsgid_body_read_whole(r, GROUP_NAME(req), SOCKET_PATH(req),
+                                   req->body_len, &req->body)
+           : OK;
 }
 
 /* WSGIMapHEADToGET: does this HEAD request reach the application as a GET?
@@ -321,7 +319,7 @@ static int build_variables(wsgid_request *req)
                        req->handler_script ? req->handler_script->path
                                            : r->filename,
                        reloading ? &mtime : NULL,
-                       req->body_kind != WSGID_BODY_STREAMED);
+                       !wsgid_body_streamed(req->body_kind));
     /* these three are set again at each connect (send_request) */
     req->queue_start_index = req->vars->nelts;
     wsgid_vars_push(req->vars, "wsgid.queue_start",
@@ -407,12 +405,13 @@ static int send_request(wsgid_request *req)
     status = wsgid_exchange_send_packet(&req->x, vars, req->vars->nelts,
                                         req->vars_size, req->body,
                                         req->body_len);
-    req->replay.attempts++;
-    if (status != OK || req->body_kind != WSGID_BODY_STREAMED) {
-        if (status == OK) {
-            wsgid_exchange_end_request(&req->x);
-        }
+    if (status != OK) {
         return status;
+    }
+    req->replay.attempts++;
+    if (!wsgid_body_streamed(req->body_kind)) {
+        wsgid_exchange_end_request(&req->x);
+        return OK;
     }
     if (req->replay.gate) {
         /* the body waits for the daemon's go (wsgid_replay.h); what else it

@@ -68,17 +68,15 @@ wsgid_body_kind wsgid_body_kind_of(request_rec *r, apr_size_t *size)
     apr_off_t n;
     char *end;
 
-    /* Transfer-Encoding wins over Content-Length, as in the HTTP input
-     * filter */
     if (apr_table_get(r->headers_in, "Transfer-Encoding") != NULL) {
-        return WSGID_BODY_STREAMED;
+        return WSGID_BODY_CHUNKED;
     }
     if (length == NULL) {
         return WSGID_BODY_NONE;
     }
     if (apr_strtoff(&n, length, &end, 10) != APR_SUCCESS || *end != '\0'
         || n < 0 || n > WSGID_BODY_WHOLE_LIMIT) {
-        return WSGID_BODY_STREAMED;
+        return WSGID_BODY_LARGE;
     }
     *size = (apr_size_t)n;
     return n == 0 ? WSGID_BODY_NONE : WSGID_BODY_WHOLE;

@@ -28,16 +28,24 @@ int wsgid_body_each(request_rec *r, const char *group, const char *socket,
  * and the request can be sent again if its script changed (wsgid_replay.h). */
 #define WSGID_BODY_WHOLE_LIMIT 65536
 
-/* How r's body goes to the daemon. */
+/* How r's body goes to the daemon: none, read whole, or streamed (the last
+ * two kinds). */
 typedef enum {
     WSGID_BODY_NONE,       /* no Transfer-Encoding; no Content-Length or 0 */
     WSGID_BODY_WHOLE,      /* Content-Length 1 to WSGID_BODY_WHOLE_LIMIT */
-    WSGID_BODY_STREAMED    /* chunked, larger (or a Content-Length the
-                            * HTTP input filter will refuse at its read) */
+    WSGID_BODY_LARGE,      /* a larger Content-Length (or one the HTTP input
+                            * filter will refuse at its read) */
+    WSGID_BODY_CHUNKED     /* Transfer-Encoding, which wins over Content-Length
+                            * as in the HTTP input filter */
 } wsgid_body_kind;
 
 /* r's kind of body; *size its Content-Length when WSGID_BODY_WHOLE. */
 wsgid_body_kind wsgid_body_kind_of(request_rec *r, apr_size_t *size);
+
+static APR_INLINE int wsgid_body_streamed(wsgid_body_kind kind)
+{
+    return kind == WSGID_BODY_LARGE || kind == WSGID_BODY_CHUNKED;
+}
 
 /* Read r's body of `size` bytes (WSGID_BODY_WHOLE) into a buffer of
  * r's pool, *body.  OK, or the status wsgid_body_each gives a failed read;

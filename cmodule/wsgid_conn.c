@@ -58,10 +58,12 @@ const char *wsgid_socket_path(apr_pool_t *p, const char *prefix,
                               int generation, const char *group)
 {
     if (rotation) {
-        return apr_psprintf(p, "%s.%" APR_INT64_T_FMT ".%d.%s.sock", prefix,
+        return apr_psprintf(p, "%s.%" APR_INT64_T_FMT ".%d.%s"
+                            WSGID_GROUP_SOCKET_SUFFIX, prefix,
                             apache_pid, generation, group);
     }
-    return apr_psprintf(p, "%s.%" APR_INT64_T_FMT ".%s.sock", prefix,
+    return apr_psprintf(p, "%s.%" APR_INT64_T_FMT ".%s"
+                        WSGID_GROUP_SOCKET_SUFFIX, prefix,
                         apache_pid, group);
 }
 

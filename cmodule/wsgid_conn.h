@@ -16,6 +16,10 @@
 
 #include "wsgid_config.h"
 
+/* How a group socket path that the module or WSGISocketPrefix makes ends
+ * (wsgid/sockets.py: GROUP_SOCKET_SUFFIX). */
+#define WSGID_GROUP_SOCKET_SUFFIX ".sock"
+
 /* The longest socket path connect() can take (sizeof(sun_path) - 1). */
 apr_size_t wsgid_socket_path_limit(void);
 

@@ -17,7 +17,6 @@
 
 APLOG_USE_MODULE(wsgid);
 
-#define GROUP_SOCKET_SUFFIX ".sock"
 /* "hc", as mod_proxy_hcheck says "health check": a twin no longer than the
  * ".sock" it replaces, so that every path that fits has a twin that fits */
 #define HEALTH_SUFFIX ".hc"
@@ -31,10 +30,11 @@ APLOG_USE_MODULE(wsgid);
 const char *wsgid_health_socket_path(apr_pool_t *p, const char *socket_path)
 {
     apr_size_t len = strlen(socket_path);
-    apr_size_t suffix = sizeof(GROUP_SOCKET_SUFFIX) - 1;
+    apr_size_t suffix = sizeof(WSGID_GROUP_SOCKET_SUFFIX) - 1;
 
     if (len >= suffix
-        && strcmp(socket_path + len - suffix, GROUP_SOCKET_SUFFIX) == 0) {
+        && strcmp(socket_path + len - suffix,
+                  WSGID_GROUP_SOCKET_SUFFIX) == 0) {
         len -= suffix;
     }
     return apr_pstrcat(p, apr_pstrmemdup(p, socket_path, len), HEALTH_SUFFIX,

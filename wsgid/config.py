@@ -33,7 +33,7 @@ from wsgid.log import DEFAULT_LOG_LEVEL, parse_log_level
 from wsgid.log_format import parse as parse_log_format
 from wsgid.options import (ABSOLUTE_PATH, ON_OFF, PYTHON_HOME, TEXT, InvalidValue, Kind,
                            lookup_group, lookup_user, parse_daemon_process, whole_number)
-from wsgid.sockets import SOCKET_PATH_MAX, health_socket_path
+from wsgid.sockets import GROUP_SOCKET_SUFFIX, SOCKET_PATH_MAX, health_socket_path
 
 DEFAULT_CALLABLE = "application"
 GLOBAL_APPLICATION_GROUP = "%{GLOBAL}"
@@ -934,7 +934,7 @@ class _Builder:
             path, line = self.sockets[name]
             directive, fix = f"WSGIDaemonSocket {name}", "use a shorter WSGISocketPrefix"
         elif self.socket_prefix is not None:
-            path = f"{self.socket_prefix}.{name}.sock"
+            path = f"{self.socket_prefix}.{name}{GROUP_SOCKET_SUFFIX}"
             line = self.seen_once["WSGISocketPrefix"]
             directive, fix = "WSGISocketPrefix", "use a shorter WSGISocketPrefix (or group name)"
         else:

@@ -3,8 +3,8 @@
 Only the supervisor knows whether a group has a process ready to take a request, is starting,
 backing off or draining; a daemon thread could not say it under load (every thread busy, the
 question queued behind requests). So next to each group socket PATH the supervisor binds a
-twin, `sockets.health_socket_path(PATH)` (`PATH.hc` for `PATH.sock`), with the same owner and mode (sockets.py): whoever may send
-the group requests may ask about it, and nobody else. The module knows a group's socket path in
+twin, `sockets.health_socket_path(PATH)` (`PATH.hc` for `PATH.sock`), with the same owner and
+mode (sockets.py): whoever may send the group requests may ask about it, and nobody else. The module knows a group's socket path in
 managed and in external mode alike, so it finds the twin the same way in both.
 
 A connection is the question: the supervisor answers at accept, without reading, with one line
@@ -46,23 +46,17 @@ def group_state(groups, now, supervisor_stopping):
     current configuration, and held ones of earlier configurations that share its path)."""
     handles = [h for group in groups for h in group.processes()]
     live = [h for h in handles if h.state is not ProcessState.STOPPING]
-    document = {
-        "group": groups[0].name,
-        "processes": groups[0].spec.options["processes"],
-        "ready": sum(1 for h in live if h.ready),
-        "starting": sum(1 for h in live if not h.ready),
-        "stopping": len(handles) - len(live),
-    }
+    ready = sum(1 for h in live if h.ready)
+    waits = [w for w in (group.backing_off(now) for group in groups) if w is not None]
     if supervisor_stopping or all(group.stopping for group in groups):
         state = "draining"
-    elif document["ready"]:
-        state = "ready"
     else:
-        waits = [w for w in (group.backing_off(now) for group in groups) if w is not None]
-        state = "backing_off" if waits else "starting"
-        if waits:
-            document["retry_after"] = round(min(waits), 1)
-    document = {"group": document.pop("group"), "state": state, **document}
+        state = "ready" if ready else "backing_off" if waits else "starting"
+    document = {"group": groups[0].name, "state": state,
+                "processes": groups[0].spec.options["processes"], "ready": ready,
+                "starting": len(live) - ready, "stopping": len(handles) - len(live)}
+    if state == "backing_off":
+        document["retry_after"] = round(min(waits), 1)
     return (200 if state == "ready" else 503), document
 
 

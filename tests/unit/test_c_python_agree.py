@@ -189,7 +189,7 @@ def test_the_send_again_answer_is_the_one_the_module_reads():
 
 
 def test_both_sides_name_a_groups_health_socket_alike():
-    assert define("GROUP_SOCKET_SUFFIX") == f'"{sockets.GROUP_SOCKET_SUFFIX}"'
+    assert define("WSGID_GROUP_SOCKET_SUFFIX") == f'"{sockets.GROUP_SOCKET_SUFFIX}"'
     assert define("HEALTH_SUFFIX") == f'"{sockets.HEALTH_SUFFIX}"'
     # the twin of a path that fits fits too: the suffix it replaces is no shorter
     assert len(sockets.HEALTH_SUFFIX) <= len(sockets.GROUP_SOCKET_SUFFIX)
